@@ -1,0 +1,20 @@
+#pragma once
+// The table of sqsim subcommands. Each lives in experiments/cmd_<name>.cpp and
+// takes argv with argv[0] = its own name; it returns the process exit code.
+#include <string>
+#include <vector>
+
+namespace sqsim::cli {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int argc, char** argv);
+};
+
+const std::vector<Command>& commands();
+
+int run_info(int argc, char** argv);
+int run_layer_error(int argc, char** argv);
+
+}  // namespace sqsim::cli

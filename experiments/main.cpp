@@ -1,0 +1,54 @@
+// sqsim: the command-line tool over the sqsim library. It only dispatches to a
+// subcommand and turns every error into one line on stderr with a non-zero exit.
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <new>
+
+#include "experiments/commands.h"
+#include "quant/error.h"
+
+namespace {
+
+void print_usage(std::ostream& out) {
+  out << "sqsim " << SQSIM_VERSION
+      << " - SmoothQuant / SmoothQuant+ quantization simulator\n\n"
+         "usage: sqsim <command> [options]     (sqsim <command> --help for its options)\n\n"
+         "commands:\n";
+  for (const auto& c : sqsim::cli::commands()) {
+    out << "  " << c.name << std::string(c.name && std::strlen(c.name) < 14 ? 14 - std::strlen(c.name) : 1, ' ')
+        << c.summary << "\n";
+  }
+  out << "\nEvery option can also be given in a config file: --config FILE, lines 'name = value'.\n"
+         "Formulas: docs/quantization.md.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    print_usage(argc < 2 ? std::cerr : std::cout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::cout << "sqsim " << SQSIM_VERSION << "\n";
+    return 0;
+  }
+  for (const auto& c : sqsim::cli::commands()) {
+    if (std::strcmp(argv[1], c.name) != 0) continue;
+    try {
+      return c.run(argc - 1, argv + 1);
+    } catch (const sqsim::Error& e) {
+      std::cerr << "sqsim " << c.name << ": error: " << e.what() << "\n";
+      return 1;
+    } catch (const std::bad_alloc&) {
+      std::cerr << "sqsim " << c.name << ": error: out of memory\n";
+      return 1;
+    } catch (const std::exception& e) {
+      std::cerr << "sqsim " << c.name << ": error: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "sqsim: error: unknown command '" << argv[1] << "' (sqsim --help lists them)\n";
+  return 2;
+}

@@ -1,0 +1,25 @@
+#include "kernels/gemm.h"
+
+#include "kernels/gemm_reference.h"
+
+namespace sqsim::kernels {
+
+MatrixF linear_s8s8(const Int8Matrix& a, const Int8Matrix& b, const float* bias, KernelPath path) {
+  switch (resolve_kernel_path(path)) {
+    default: return linear_s8s8_reference(a, b, bias);
+  }
+}
+
+MatrixF linear_s8s4(const Int8Matrix& a, const Int4Matrix& b, const float* bias, KernelPath path) {
+  switch (resolve_kernel_path(path)) {
+    default: return linear_s8s4_reference(a, b, bias);
+  }
+}
+
+MatrixF linear_f32s4(const MatrixF& x, const Int4Matrix& b, const float* bias, KernelPath path) {
+  switch (resolve_kernel_path(path)) {
+    default: return linear_f32s4_reference(x, b, bias);
+  }
+}
+
+}  // namespace sqsim::kernels

@@ -1,0 +1,21 @@
+#pragma once
+// The dispatched integer products. Every call checks shapes and int32 overflow
+// first, then runs the chosen path (kernels/kernel_path.h); every path returns
+// the reference's bits (kernels/gemm_reference.h).
+#include "kernels/int_weights.h"
+#include "kernels/kernel_path.h"
+#include "quant/tensor.h"
+
+namespace sqsim::kernels {
+
+// int8 activations x int8 weights -> float32 [M, N].
+MatrixF linear_s8s8(const Int8Matrix& a, const Int8Matrix& b, const float* bias,
+                    KernelPath path = KernelPath::kAuto);
+// int8 activations x int4 weights (W4A8).
+MatrixF linear_s8s4(const Int8Matrix& a, const Int4Matrix& b, const float* bias,
+                    KernelPath path = KernelPath::kAuto);
+// float activations x int4 weights (W4A16).
+MatrixF linear_f32s4(const MatrixF& x, const Int4Matrix& b, const float* bias,
+                     KernelPath path = KernelPath::kAuto);
+
+}  // namespace sqsim::kernels

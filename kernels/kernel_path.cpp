@@ -1,0 +1,69 @@
+#include "kernels/kernel_path.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+
+#include "kernels/cpu_features.h"
+#include "kernels/optimized_registry.h"
+#include "quant/error.h"
+
+namespace sqsim::kernels {
+
+KernelPath parse_kernel_path(const std::string& name) {
+  if (name == "auto") return KernelPath::kAuto;
+  if (name == "reference") return KernelPath::kReference;
+  if (name == "avx2") return KernelPath::kAvx2;
+  if (name == "avx512-vnni" || name == "avx512vnni" || name == "vnni") return KernelPath::kAvx512Vnni;
+  throw Error("kernel '" + name + "': expected auto, reference, avx2 or avx512-vnni");
+}
+
+std::string kernel_path_name(KernelPath p) {
+  switch (p) {
+    case KernelPath::kAuto: return "auto";
+    case KernelPath::kReference: return "reference";
+    case KernelPath::kAvx2: return "avx2";
+    case KernelPath::kAvx512Vnni: return "avx512-vnni";
+  }
+  return "?";
+}
+
+std::vector<KernelPath> available_kernel_paths() {
+  std::vector<KernelPath> out{KernelPath::kReference};
+  const CpuFeatures& f = cpu_features();
+  if (optimized_path_compiled(KernelPath::kAvx2) && f.avx2 && f.fma) out.push_back(KernelPath::kAvx2);
+  if (optimized_path_compiled(KernelPath::kAvx512Vnni) && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) {
+    out.push_back(KernelPath::kAvx512Vnni);
+  }
+  return out;
+}
+
+namespace {
+
+std::atomic<int>& chosen() {
+  static std::atomic<int> value{[] {
+    const char* env = std::getenv("SQSIM_KERNEL");
+    return static_cast<int>(env && *env ? parse_kernel_path(env) : KernelPath::kAuto);
+  }()};
+  return value;
+}
+
+}  // namespace
+
+void set_default_kernel_path(KernelPath p) { chosen().store(static_cast<int>(p)); }
+
+KernelPath default_kernel_path() { return static_cast<KernelPath>(chosen().load()); }
+
+KernelPath resolve_kernel_path(KernelPath requested) {
+  if (requested == KernelPath::kAuto) requested = default_kernel_path();
+  const auto paths = available_kernel_paths();
+  if (requested == KernelPath::kAuto) return paths.back();
+  if (std::find(paths.begin(), paths.end(), requested) == paths.end()) {
+    throw Error("kernel '" + kernel_path_name(requested) +
+                "': not available on this CPU or not compiled in (available: reference" +
+                (paths.size() > 1 ? std::string(", ...") : std::string()) + ")");
+  }
+  return requested;
+}
+
+}  // namespace sqsim::kernels

@@ -1,0 +1,42 @@
+#pragma once
+// Quantize, dequantize and fake-quantize a matrix under a QuantSpec
+// (docs/quantization.md, "Symmetric" and "Asymmetric").
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "quant/quant_spec.h"
+#include "quant/scales.h"
+#include "quant/tensor.h"
+
+namespace sqsim {
+
+// Integer codes (int16 holds every code of 2..8 bits, signed or unsigned)
+// with the parameters that dequantize them.
+struct QuantizedMatrix {
+  long rows = 0, cols = 0;
+  QuantSpec spec;
+  QuantParams params;
+  std::vector<int16_t> codes;  // row-major [rows, cols]
+  int16_t code(long r, long c) const { return codes[r * cols + c]; }
+  int32_t zero_point(long r, long c) const { return params.zero_point[spec.param_index(r, c, cols)]; }
+  float scale(long r, long c) const { return params.scale[spec.param_index(r, c, cols)]; }
+};
+
+// Parameters from the tensor itself (dynamic scales).
+QuantParams dynamic_params(const MatrixF& x, const QuantSpec& spec, const std::string& what);
+
+// Codes of x under the given parameters; `what` names x in error messages.
+QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,
+                         const std::string& what);
+// Dynamic parameters, then codes.
+QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const std::string& what);
+
+MatrixF dequantize(const QuantizedMatrix& q);
+
+// x' = dequantize(quantize(x)); returns x unchanged when spec.bits == 16.
+// `static_params` (may be null) replaces the dynamic parameters.
+MatrixF fake_quantize(const MatrixF& x, const QuantSpec& spec, const std::string& what,
+                      const QuantParams* static_params = nullptr);
+
+}  // namespace sqsim

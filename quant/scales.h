@@ -1,0 +1,35 @@
+#pragma once
+// Quantization parameters (scale, zero point) per parameter group, and the
+// range statistics they are derived from. observe_range + params_from_range is
+// the only place a scale is computed (docs/quantization.md).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "quant/quant_spec.h"
+#include "quant/tensor.h"
+
+namespace sqsim {
+
+// Per parameter group: absmax, min and max of the elements it covers.
+struct RangeStats {
+  std::vector<float> absmax, min, max;
+  size_t size() const { return absmax.size(); }
+};
+
+// Per parameter group: the dequantization scale, the zero point (0 when
+// symmetric) and, for the reciprocal scale rule, the multiplier applied
+// before rounding.
+struct QuantParams {
+  std::vector<float> scale;
+  std::vector<int32_t> zero_point;
+  std::vector<float> multiplier;  // empty unless scale_rule == kReciprocal
+};
+
+// The statistics of x for the spec's granularity.
+RangeStats observe_range(const MatrixF& x, const QuantSpec& spec, const std::string& what);
+// Static calibration: widens `into` by `more` (elementwise absmax/max up, min down).
+void merge_range(RangeStats& into, const RangeStats& more, const std::string& what);
+QuantParams params_from_range(const RangeStats& range, const QuantSpec& spec);
+
+}  // namespace sqsim

@@ -1,0 +1,39 @@
+#pragma once
+// SmoothQuant's per-channel smoothing (docs/quantization.md, "SmoothQuant
+// smoothing"): the factors, and the three equivalent ways to apply them.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "quant/tensor.h"
+
+namespace sqsim {
+
+// Migration strength: a value in [0, 1], or nullopt for "none" (no smoothing).
+using Alpha = std::optional<float>;
+
+// "none" or a number in [0, 1]; `option` names the option in errors.
+Alpha parse_alpha(const std::string& text, const std::string& option);
+std::string alpha_name(const Alpha& alpha);
+
+// Per input channel: max |W[:, j]| over the rows of every weight given
+// (all the linear layers that share one input).
+VectorF weight_column_absmax(const std::vector<const MatrixF*>& weights, const std::string& what);
+
+// Per input channel: max |X[:, j]|.
+VectorF activation_column_absmax(const MatrixF& x, const std::string& what);
+
+// s_j = max(A_j^alpha / max(W_j, 1e-5)^(1-alpha), 1e-5), and 1 where A_j = 0.
+VectorF smoothing_factors(const VectorF& act_absmax, const VectorF& weight_absmax, float alpha,
+                          const std::string& what);
+
+// X' = X / s (columns).
+void smooth_activations(MatrixF& x, const VectorF& s);
+// W' = W * s (columns).
+void smooth_weight(MatrixF& w, const VectorF& s);
+// gamma' = gamma / s, beta' = beta / s.
+void fold_into_layernorm(VectorF& gamma, VectorF& beta, const VectorF& s);
+// gamma' = gamma / s.
+void fold_into_rmsnorm(VectorF& gamma, const VectorF& s);
+
+}  // namespace sqsim

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages sqsim builds and tests with. Idempotent: when
+# every package is already installed it does nothing (and needs no network).
+set -euo pipefail
+packages=(build-essential cmake git unzip python3-pip
+  libeigen3-dev libhdf5-dev libboost-program-options-dev libtbb-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
