@@ -7,6 +7,8 @@ const std::vector<Command>& commands() {
       {"info", "versions, CPU features and the integer GEMM paths this machine runs", run_info},
       {"layer-error", "quantize one synthetic linear layer with planted outlier channels and report its error",
        run_layer_error},
+      {"make-traces", "write a synthetic trace file (format v1) with planted outlier channels", run_make_traces},
+      {"outliers", "per-layer activation outlier report of a trace file (CSV, Markdown, SVG)", run_outliers},
   };
   return table;
 }

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
+#include <cstdlib>
 #include <string>
 #include <sys/wait.h>
 
@@ -77,6 +79,52 @@ TEST(Cli, SmoothingLowersTheErrorOfAnOutlierLayer) {
   std::sscanf(r.out.substr(r.out.find("\n0.5")).c_str(), " 0.5 %lf", &smooth_err);
   EXPECT_GT(none_err, 0);
   EXPECT_LT(smooth_err, 0.5 * none_err) << r.out;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(CliTraces, MakeTracesThenOutlierReport) {
+  const std::string dir = testing::TempDir() + "/sqsim_cli_outliers";
+  const std::string traces = dir + ".h5";
+  std::remove(traces.c_str());
+  std::system(("rm -rf " + dir).c_str());
+  CliRun r = run("make-traces --out " + traces + " --blocks 1 --tokens 32 --outlier-channels 2");
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = run("make-traces --out " + traces);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("exists"), std::string::npos);
+  r = run("outliers --traces " + traces + " --out " + dir);
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::ifstream csv(dir + "/outliers.csv");
+  std::string header, line;
+  std::getline(csv, header);
+  EXPECT_EQ(header.rfind("layer,tokens,in_features", 0), 0u);
+  int rows = 0, q_outliers = -1;
+  while (std::getline(csv, line)) {
+    ++rows;
+    if (line.rfind("model.layers.0.self_attn.q_proj,", 0) == 0) {
+      // Column 8 (channels_over_median) counts the 2 planted channels.
+      std::stringstream ss(line);
+      std::string cell;
+      for (int i = 0; i < 8; ++i) std::getline(ss, cell, ',');
+      q_outliers = std::stoi(cell);
+    }
+  }
+  EXPECT_EQ(rows, 7);
+  EXPECT_EQ(q_outliers, 2);
+  std::ifstream svg(dir + "/outliers_absmax.svg");
+  std::string first;
+  std::getline(svg, first);
+  EXPECT_EQ(first.rfind("<svg", 0), 0u);
+  // An existing report is not overwritten without --force.
+  r = run("outliers --traces " + traces + " --out " + dir);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("--force"), std::string::npos);
+  r = run("outliers --traces /nonexistent.h5 --out " + dir + "_x");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("/nonexistent.h5"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,47 @@
+#include "experiments/output_dir.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "quant/error.h"
+
+namespace sqsim::cli {
+
+namespace fs = std::filesystem;
+
+void prepare_output_dir(const std::string& dir, bool force, bool resume, const std::string& option,
+                        bool allow_resume) {
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec)) throw Error(option + " " + dir + ": exists and is not a directory");
+    if (!fs::is_empty(dir, ec) && !force && !resume) {
+      throw Error(option + " " + dir + ": exists and is not empty (use --force to overwrite it" +
+                  (allow_resume ? std::string(", or --resume to finish it)") : std::string(")")));
+    }
+    return;
+  }
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(option + " " + dir + ": cannot create the directory (" + ec.message() + ")");
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(path + ": cannot create " + tmp);
+    out << content;
+    out.flush();
+    if (!out) {
+      out.close();
+      std::remove(tmp.c_str());
+      throw Error(path + ": write failed (disk full?)");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw Error(path + ": cannot rename " + tmp + " into place");
+  }
+}
+
+}  // namespace sqsim::cli

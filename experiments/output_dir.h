@@ -1,0 +1,17 @@
+#pragma once
+// Report outputs: a directory that is never overwritten by accident, and files
+// that appear whole or not at all (written to NAME.tmp, then renamed).
+#include <string>
+
+namespace sqsim::cli {
+
+// Creates `dir` when absent. When it exists and is not empty: refuses unless
+// `force` (then leaves it to be overwritten file by file) or `resume`.
+// `allow_resume` says whether the command has a --resume to suggest.
+void prepare_output_dir(const std::string& dir, bool force, bool resume, const std::string& option,
+                        bool allow_resume = false);
+
+// Writes content to path.tmp and renames it to path.
+void write_file_atomic(const std::string& path, const std::string& content);
+
+}  // namespace sqsim::cli
