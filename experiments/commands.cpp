@@ -8,6 +8,8 @@ const std::vector<Command>& commands() {
       {"layer-error", "quantize one synthetic linear layer with planted outlier channels and report its error",
        run_layer_error},
       {"make-traces", "write a synthetic trace file (format v1) with planted outlier channels", run_make_traces},
+      {"sweep", "sweep alpha, bit widths and granularities over a trace file; CSV, tables, plots", run_sweep_command},
+      {"check", "compare a sweep's results.csv with a baseline; fail when an error grew", run_check},
       {"outliers", "per-layer activation outlier report of a trace file (CSV, Markdown, SVG)", run_outliers},
   };
   return table;

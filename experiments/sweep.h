@@ -1,0 +1,51 @@
+#pragma once
+// The sweep: every selected layer of a trace file times every configuration
+// (alpha x bits x granularities x static/dynamic), each quantized through the
+// integer kernels (or fake-quant) and measured. Results are journaled as they
+// complete so an interrupted sweep can be resumed to the same bytes.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kernels/quantized_linear.h"
+#include "quant/quant_spec.h"
+#include "quant/smoothing.h"
+#include "sim/trace_file.h"
+
+namespace sqsim::cli {
+
+struct SweepConfig {
+  std::string alpha_name;  // "none" or a number
+  Alpha alpha;
+  QuantSpec weight, act;
+  std::string w_granularity, a_granularity, act_scale;
+  std::string invalid;  // non-empty: the combination is impossible (e.g. static per-token); rows are skipped
+};
+
+struct SweepOptions {
+  kernels::EmulationMode mode = kernels::EmulationMode::kInteger;
+  kernels::KernelPath kernel = kernels::KernelPath::kAuto;
+  int threads = 1;
+};
+
+// The CSV header and one row per (layer, config); rows are pure functions of
+// their inputs, formatted with %.9g, so any thread count gives the same bytes.
+extern const char* const kSweepCsvHeader;
+
+// Smoothing factors for every layer at `alpha`: layers of one smooth_group share
+// one vector computed from the group's input absmax and all the group's weights.
+std::vector<VectorF> group_smoothing_factors(const TraceFile& traces, const std::vector<size_t>& layers, float alpha);
+
+// One CSV row (without newline) for one layer and config; `s` may be null.
+std::string evaluate_layer(const LayerTrace& layer, const VectorF* s, const SweepConfig& config,
+                           const SweepOptions& options);
+
+// Runs items [0, layers.size() * configs.size()) (layer-major) skipping those in
+// `done`, calling `on_row(index, row)` (serialized) as each completes and
+// `on_progress(completed)` about once a second.
+void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const std::vector<SweepConfig>& configs,
+               const SweepOptions& options, const std::vector<char>& done,
+               const std::function<void(size_t, const std::string&)>& on_row,
+               const std::function<void(size_t)>& on_progress);
+
+}  // namespace sqsim::cli

@@ -1,0 +1,21 @@
+#pragma once
+// The sweep's reports, computed from its results.csv: summary.md and
+// summary.tex (paper-style tables), and the SVG plots.
+#include <string>
+
+#include "experiments/csv.h"
+#include "sim/trace_file.h"
+
+namespace sqsim::cli {
+
+struct ReportContext {
+  std::string out_dir;
+  std::string command;
+  std::string provenance_md;  // a block of lines appended under every table
+};
+
+// Writes summary.md, summary.tex and error_vs_alpha.svg from the results table,
+// and smoothing_absmax.svg for the most outlier-heavy selected layer.
+void write_sweep_reports(const CsvTable& results, const TraceFile& traces, const ReportContext& ctx);
+
+}  // namespace sqsim::cli
