@@ -146,15 +146,15 @@ int run_sweep_command(int argc, char** argv) {
   std::vector<std::string> rows(total);
   std::vector<char> done(total, 0);
   namespace fs = std::filesystem;
+  if (resume && fs::exists(plan_path) && read_all(plan_path) != plan) {
+    throw Error("--resume " + out + ": the sweep there was started with other options or traces (see " + plan_path +
+                ")");
+  }
   if (resume && fs::exists(out + "/results.csv") && !fs::exists(journal_path)) {
     std::cerr << "sweep: " << out << " is already complete\n";
     return 0;
   }
   if (resume && fs::exists(plan_path)) {
-    if (read_all(plan_path) != plan) {
-      throw Error("--resume " + out + ": the sweep there was started with other options or traces (see " + plan_path +
-                  ")");
-    }
     std::ifstream in(journal_path);
     std::string line;
     while (std::getline(in, line)) {

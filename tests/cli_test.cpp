@@ -128,3 +128,115 @@ TEST(CliTraces, MakeTracesThenOutlierReport) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class SweepCli : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    traces_ = testing::TempDir() + "/sqsim_sweep_traces.h5";
+    std::remove(traces_.c_str());
+    // The same file tests/data/ci_sweep_baseline.csv was made from.
+    const CliRun r = run("make-traces --out " + traces_ + " --blocks 1 --tokens 32 --seed 7");
+    ASSERT_EQ(r.status, 0) << r.out;
+  }
+  static std::string fresh_dir(const std::string& name) {
+    const std::string d = testing::TempDir() + "/sqsim_sweep_" + name;
+    std::system(("rm -rf " + d).c_str());
+    return d;
+  }
+  static std::string traces_;
+};
+std::string SweepCli::traces_;
+
+const std::string kCiConfig = std::string(SQSIM_TEST_DATA_DIR) + "/ci_sweep.cfg";
+
+TEST_F(SweepCli, RegressionAgainstStoredBaseline) {
+  const std::string out = fresh_dir("ci");
+  CliRun r = run("sweep --config " + kCiConfig + " --traces " + traces_ + " --out " + out + " --threads 2");
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = run("check --baseline " + std::string(SQSIM_TEST_DATA_DIR) + "/ci_sweep_baseline.csv --results " + out +
+          "/results.csv --tolerance 1e-6");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("0 regression(s)"), std::string::npos) << r.out;
+  for (const char* f : {"summary.json", "summary.md", "summary.tex", "error_vs_alpha.svg", "smoothing_absmax.svg"}) {
+    EXPECT_FALSE(slurp(out + "/" + f).empty()) << f;
+  }
+  EXPECT_NE(slurp(out + "/summary.json").find("\"sha256\": \""), std::string::npos);
+}
+
+TEST_F(SweepCli, CheckFailsAndListsAWorseRow) {
+  const std::string base = std::string(SQSIM_TEST_DATA_DIR) + "/ci_sweep_baseline.csv";
+  std::string text = slurp(base);
+  // Make the first data row's output error 10% worse in a copy.
+  const size_t row = text.find('\n') + 1;
+  std::vector<std::string> cells;
+  std::string line = text.substr(row, text.find('\n', row) - row);
+  std::stringstream ss(line);
+  std::string cell;
+  while (std::getline(ss, cell, ',')) cells.push_back(cell);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", std::stod(cells[7]) * 1.1);
+  cells[7] = buf;
+  std::string worse;
+  for (size_t i = 0; i < cells.size(); ++i) worse += (i ? "," : "") + cells[i];
+  text.replace(row, line.size(), worse);
+  const std::string path = testing::TempDir() + "/sqsim_worse.csv";
+  std::ofstream(path) << text;
+  CliRun r = run("check --baseline " + base + " --results " + path + " --tolerance 0.05");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("worse: " + cells[0]), std::string::npos) << r.out;
+  r = run("check --baseline " + base + " --results " + path + " --tolerance 0.2");
+  EXPECT_EQ(r.status, 0) << r.out;
+}
+
+TEST_F(SweepCli, SameBytesForOneAndTwoThreads) {
+  const std::string a = fresh_dir("t1"), b = fresh_dir("t2");
+  const std::string args = "sweep --config " + kCiConfig + " --traces " + traces_ + " --act-scale dynamic,static";
+  ASSERT_EQ(run(args + " --out " + a + " --threads 1").status, 0);
+  ASSERT_EQ(run(args + " --out " + b + " --threads 2").status, 0);
+  const std::string ra = slurp(a + "/results.csv");
+  EXPECT_GT(ra.size(), 1000u);
+  EXPECT_EQ(ra, slurp(b + "/results.csv"));
+}
+
+TEST_F(SweepCli, KillNineThenResumeGivesTheSameResults) {
+  const std::string ref = fresh_dir("ref"), out = fresh_dir("killed");
+  const std::string args = "sweep --config " + kCiConfig + " --traces " + traces_ +
+                           " --alpha none,0:1:0.25 --threads 2";
+  ASSERT_EQ(run(args + " --out " + ref).status, 0);
+  // Start, let it journal some rows, then kill -9 mid-run.
+  const std::string cmd = std::string(SQSIM_BINARY) + " " + args + " --out " + out +
+                          " 2>/dev/null & pid=$!; for i in $(seq 200); do "
+                          "[ -s " + out + "/results.journal ] && [ $(wc -l < " + out +
+                          "/results.journal) -ge 10 ] && break; sleep 0.02; done; kill -9 $pid; wait $pid";
+  std::system(("bash -c '" + cmd + "'").c_str());
+  EXPECT_TRUE(slurp(out + "/results.csv").empty()) << "the sweep finished before it was killed";
+  EXPECT_FALSE(slurp(out + "/results.journal").empty());
+  // Without --resume or --force the directory is protected.
+  EXPECT_NE(run(args + " --out " + out).status, 0);
+  const CliRun r = run(args + " --out " + out + " --resume");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(slurp(out + "/results.csv"), slurp(ref + "/results.csv"));
+  // Resuming with other options is refused.
+  EXPECT_NE(run("sweep --config " + kCiConfig + " --traces " + traces_ + " --alpha 0.3 --out " + out + " --resume").status,
+            0);
+}
+
+TEST_F(SweepCli, BadOptionsAreOneLineErrors) {
+  for (const std::string args : {"--layers 'nothing*'", "--alpha 0:1", "--w-granularity group7x", "--threads 0",
+                                 "--a-bits 1"}) {
+    const CliRun r = run("sweep --traces " + traces_ + " --out " + fresh_dir("bad") + " " + args);
+    EXPECT_NE(r.status, 0) << args;
+    EXPECT_EQ(lines(r.out), 1) << args << ": " << r.out;
+  }
+}
+
+}  // namespace
