@@ -100,6 +100,8 @@ std::optional<std::string> read_string_attribute(hid_t obj, const char* name, co
   Handle type(H5Aget_type(attr.get()), H5Tclose);
   if (H5Tget_class(type.get()) != H5T_STRING) throw Error(context + ": attribute '" + name + "' is not a string");
   Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+  // h5py writes UTF-8; HDF5 will not convert between character sets.
+  H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
   if (H5Tis_variable_str(type.get()) > 0) {
     H5Tset_size(mem.get(), H5T_VARIABLE);
     char* value = nullptr;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
@@ -58,7 +59,7 @@ TEST(Cli, BadOptionsGiveOneLineErrors) {
 }
 
 TEST(Cli, ConfigFileUsesTheSameNames) {
-  const std::string path = testing::TempDir() + "/sqsim_cli_test.cfg";
+  const std::string path = testing::TempDir() + "/sqsim_cli_test_" + std::to_string(getpid()) + ".cfg";
   std::ofstream(path) << "tokens = 32\nin = 64\nout = 16\nalpha = none,0.5\nw-granularity = group32\n";
   CliRun r = run("layer-error --config " + path);
   EXPECT_EQ(r.status, 0) << r.out;
@@ -86,7 +87,7 @@ TEST(Cli, SmoothingLowersTheErrorOfAnOutlierLayer) {
 namespace {
 
 TEST(CliTraces, MakeTracesThenOutlierReport) {
-  const std::string dir = testing::TempDir() + "/sqsim_cli_outliers";
+  const std::string dir = testing::TempDir() + "/sqsim_cli_outliers_" + std::to_string(getpid());
   const std::string traces = dir + ".h5";
   std::remove(traces.c_str());
   std::system(("rm -rf " + dir).c_str());
@@ -141,20 +142,24 @@ std::string slurp(const std::string& path) {
 class SweepCli : public testing::Test {
  protected:
   static void SetUpTestSuite() {
-    traces_ = testing::TempDir() + "/sqsim_sweep_traces.h5";
-    std::remove(traces_.c_str());
+    // ctest runs tests in parallel processes: every path carries the pid.
+    traces_ = testing::TempDir() + "/sqsim_sweep_traces_" + std::to_string(getpid()) + ".h5";
     // The same file tests/data/ci_sweep_baseline.csv was made from.
-    const CliRun r = run("make-traces --out " + traces_ + " --blocks 1 --tokens 32 --seed 7");
-    ASSERT_EQ(r.status, 0) << r.out;
+    const CliRun r = run("make-traces --force --out " + traces_ + " --blocks 1 --tokens 32 --seed 7");
+    if (r.status != 0) setup_error_ = r.out;
+  }
+  void SetUp() override {
+    // A failure in SetUpTestSuite would only skip the tests; fail them instead.
+    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
   }
   static std::string fresh_dir(const std::string& name) {
-    const std::string d = testing::TempDir() + "/sqsim_sweep_" + name;
+    const std::string d = testing::TempDir() + "/sqsim_sweep_" + name + "_" + std::to_string(getpid());
     std::system(("rm -rf " + d).c_str());
     return d;
   }
-  static std::string traces_;
+  static std::string traces_, setup_error_;
 };
-std::string SweepCli::traces_;
+std::string SweepCli::traces_, SweepCli::setup_error_;
 
 const std::string kCiConfig = std::string(SQSIM_TEST_DATA_DIR) + "/ci_sweep.cfg";
 
@@ -188,7 +193,7 @@ TEST_F(SweepCli, CheckFailsAndListsAWorseRow) {
   std::string worse;
   for (size_t i = 0; i < cells.size(); ++i) worse += (i ? "," : "") + cells[i];
   text.replace(row, line.size(), worse);
-  const std::string path = testing::TempDir() + "/sqsim_worse.csv";
+  const std::string path = testing::TempDir() + "/sqsim_worse_" + std::to_string(getpid()) + ".csv";
   std::ofstream(path) << text;
   CliRun r = run("check --baseline " + base + " --results " + path + " --tolerance 0.05");
   EXPECT_EQ(r.status, 1) << r.out;

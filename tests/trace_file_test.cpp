@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <unistd.h>
 
 #include "quant/error.h"
 #include "sim/synthetic_layer.h"
@@ -15,7 +16,10 @@
 namespace sqsim {
 namespace {
 
-std::string temp_path(const std::string& name) { return testing::TempDir() + "/" + name; }
+// ctest runs tests in parallel processes: every path carries the pid.
+std::string temp_path(const std::string& name) {
+  return testing::TempDir() + "/" + std::to_string(getpid()) + "_" + name;
+}
 
 TraceFile small_traces() {
   TraceFile t;
