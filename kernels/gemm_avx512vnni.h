@@ -1,0 +1,27 @@
+#pragma once
+// The AVX-512 VNNI int8 GEMM path (kernel: kernels/gemm_avx512vnni.cpp; these
+// functions: kernels/gemm_vnni_driver.cpp). Declared with
+// plain types only, so this header is includable from code compiled without
+// AVX-512 flags; call these only when the CPU has the features (cpu_features()).
+// Every function returns exactly the bits of the reference path
+// (kernels/gemm_reference.h); callers run validate_s8s8 first.
+#include <cstdint>
+
+#include "kernels/int_weights.h"
+#include "quant/tensor.h"
+
+namespace sqsim::kernels {
+
+// acc[(m * N + n) * G + g], identical to gemm_s8s8s32_reference. Needs
+// avx512f, avx512bw, avx512vl and avx512vnni.
+void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc);
+// GEMM + epilogue, identical to linear_s8s8_reference (validates first, same errors).
+MatrixF linear_s8s8_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, const float* bias);
+
+// The same kernel with vpdpbusd emulated by AVX-512BW instructions
+// (kernels/gemm_vnni_emul_avx512.cpp). Not a dispatch target: it lets the
+// packing, offset compensation and tail handling be tested bit for bit on CPUs
+// that have AVX-512BW but no VNNI. Needs avx512f and avx512bw.
+void gemm_s8s8s32_avx512_emulated_vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc);
+
+}  // namespace sqsim::kernels

@@ -1,0 +1,34 @@
+// The Int8Matrix-level functions of kernels/gemm_avx512vnni.h: packing,
+// validation and the epilogue in plain C++, the inner kernel in the
+// instruction-set specific files (gemm_avx512vnni.cpp, gemm_vnni_emul_avx512.cpp).
+#include <vector>
+
+#include "kernels/gemm_avx512vnni.h"
+#include "kernels/gemm_reference.h"
+#include "kernels/gemm_vnni_pack.h"
+#include "kernels/gemm_vnni_parallel.h"
+
+namespace sqsim::kernels {
+
+void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc) {
+  const vnni::PackedB pb = vnni::pack_b(b, group_size);
+  const std::vector<uint8_t> pa = vnni::pack_a(a, group_size);
+  vnni::gemm_packed_avx512vnni(pa.data(), a.rows, pb.view(), acc);
+}
+
+void gemm_s8s8s32_avx512_emulated_vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc) {
+  const vnni::PackedB pb = vnni::pack_b(b, group_size);
+  const std::vector<uint8_t> pa = vnni::pack_a(a, group_size);
+  vnni::gemm_packed_avx512_emulated(pa.data(), a.rows, pb.view(), acc);
+}
+
+MatrixF linear_s8s8_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, const float* bias) {
+  const long g = validate_s8s8(a, b, "int8 GEMM");
+  std::vector<int32_t> acc(static_cast<size_t>(a.rows) * b.rows * (a.cols / g));
+  gemm_s8s8s32_avx512vnni(a, b, g, acc.data());
+  MatrixF y(a.rows, b.rows);
+  vnni::epilogue_parallel(scales_of(a), scales_of(b), a.rows, b.rows, a.cols, g, acc.data(), bias, y.data());
+  return y;
+}
+
+}  // namespace sqsim::kernels
