@@ -6,11 +6,26 @@
 // Every function returns exactly the bits of the reference path
 // (kernels/gemm_reference.h); callers run validate_s8s8 first.
 #include <cstdint>
+#include <memory>
 
 #include "kernels/int_weights.h"
 #include "quant/tensor.h"
 
 namespace sqsim::kernels {
+
+namespace vnni {
+struct PackedB;
+}
+
+// Weights packed once for the VNNI kernel (16 channels x 4 k blocks, plus the
+// +128 compensation sums), for a given accumulator group size.
+struct Int8PackedWeights {
+  std::shared_ptr<const vnni::PackedB> packed;
+  long rows = 0, cols = 0, group_size = 0;
+};
+Int8PackedWeights pack_weights_avx512vnni(const Int8Matrix& b, long group_size);
+// The same accumulators as gemm_s8s8s32_avx512vnni, from prepacked weights.
+void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8PackedWeights& b, int32_t* acc);
 
 // acc[(m * N + n) * G + g], identical to gemm_s8s8s32_reference. Needs
 // avx512f, avx512bw, avx512vl and avx512vnni.

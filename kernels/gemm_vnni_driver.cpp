@@ -1,6 +1,7 @@
 // The Int8Matrix-level functions of kernels/gemm_avx512vnni.h: packing,
 // validation and the epilogue in plain C++, the inner kernel in the
 // instruction-set specific files (gemm_avx512vnni.cpp, gemm_vnni_emul_avx512.cpp).
+#include <memory>
 #include <vector>
 
 #include "kernels/gemm_avx512vnni.h"
@@ -14,6 +15,20 @@ void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, long grou
   const vnni::PackedB pb = vnni::pack_b(b, group_size);
   const std::vector<uint8_t> pa = vnni::pack_a(a, group_size);
   vnni::gemm_packed_avx512vnni(pa.data(), a.rows, pb.view(), acc);
+}
+
+Int8PackedWeights pack_weights_avx512vnni(const Int8Matrix& b, long group_size) {
+  Int8PackedWeights w;
+  w.packed = std::make_shared<const vnni::PackedB>(vnni::pack_b(b, group_size));
+  w.rows = b.rows;
+  w.cols = b.cols;
+  w.group_size = group_size;
+  return w;
+}
+
+void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8PackedWeights& b, int32_t* acc) {
+  const std::vector<uint8_t> pa = vnni::pack_a(a, b.group_size);
+  vnni::gemm_packed_avx512vnni(pa.data(), a.rows, b.packed->view(), acc);
 }
 
 void gemm_s8s8s32_avx512_emulated_vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc) {

@@ -162,6 +162,25 @@ TEST(GemmAvx512Vnni, RandomShapes) {
   }
 }
 
+TEST(GemmAvx512Vnni, PrepackedWeightsEqualReference) {
+  if (!has_vnni()) GTEST_SKIP() << "CPU lacks avx512vnni";
+  for (long k : {72L, 100L, 200L, 576L}) {
+    for (long gs : {k, k / 2, k / 4}) {
+      const Int8Matrix a = make(11, k, k, 8, Codes::kRandom, Scales::kPerRow, 7);
+      const Int8Matrix b = make(23, k, gs, 8, Codes::kRandom, Scales::kPerGroup, 8);
+      const long g = validate_s8s8(a, b, "test");
+      const Int8PackedWeights packed = pack_weights_avx512vnni(b, g);
+      std::vector<int32_t> ref(11 * 23 * (k / g)), got(ref.size(), 3);
+      gemm_s8s8s32_reference(a, b, g, ref.data());
+      gemm_s8s8s32_avx512vnni(a, packed, got.data());
+      ASSERT_EQ(got, ref) << "K=" << k << " gs=" << gs;
+      gemm_s8s8s32_avx512vnni(make(11, k, k, 8, Codes::kMin, Scales::kPerRow, 9), packed, got.data());
+      gemm_s8s8s32_reference(make(11, k, k, 8, Codes::kMin, Scales::kPerRow, 9), b, g, ref.data());
+      ASSERT_EQ(got, ref) << "reused packing, K=" << k << " gs=" << gs;
+    }
+  }
+}
+
 TEST(GemmAvx512Vnni, RefusesExactlyLikeReference) {
   if (!has_vnni()) GTEST_SKIP() << "CPU lacks avx512vnni";
   const Int8Matrix a = make(2, 64, 64, 8, Codes::kRandom, Scales::kPerRow, 1);
