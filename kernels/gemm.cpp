@@ -15,6 +15,8 @@ MatrixF linear_s8s8(const Int8Matrix& a, const Int8Matrix& b, const float* bias,
 
 MatrixF linear_s8s4(const Int8Matrix& a, const Int4Matrix& b, const float* bias, KernelPath path) {
   switch (resolve_kernel_path(path)) {
+    // validates with validate_s8s4 first, exactly like the reference
+    case KernelPath::kAvx512Vnni: return linear_s8s4_avx512vnni(a, b, bias);
     default: return linear_s8s4_reference(a, b, bias);
   }
 }

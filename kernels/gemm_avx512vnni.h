@@ -33,6 +33,13 @@ void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, long grou
 // GEMM + epilogue, identical to linear_s8s8_reference (validates first, same errors).
 MatrixF linear_s8s8_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, const float* bias);
 
+// W4A8: int8 activations x int4 weights. The weights are unpacked to
+// w = q - zp (|w| <= 15, fits int8) and run through the same kernel, so the
+// accumulators equal gemm_s8s4s32_reference. linear_s8s4_avx512vnni validates
+// with validate_s8s4 first and equals linear_s8s4_reference bit for bit.
+void gemm_s8s4s32_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, long group_size, int32_t* acc);
+MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const float* bias);
+
 // The same kernel with vpdpbusd emulated by AVX-512BW instructions
 // (kernels/gemm_vnni_emul_avx512.cpp). Not a dispatch target: it lets the
 // packing, offset compensation and tail handling be tested bit for bit on CPUs

@@ -46,4 +46,36 @@ MatrixF linear_s8s8_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, const f
   return y;
 }
 
+namespace {
+
+// Int4 weights as int8 values q - zp (|q - zp| <= 15), same shape.
+Int8Matrix widen_int4(const Int4Matrix& b) {
+  Int8Matrix w;
+  w.rows = b.rows;
+  w.cols = b.cols;
+  w.group_size = b.group_size;
+  w.bits = 8;
+  w.codes.resize(static_cast<size_t>(b.rows) * b.cols);
+  const long groups = b.groups();
+  for (long n = 0; n < b.rows; ++n)
+    for (long k = 0; k < b.cols; ++k)
+      w.codes[n * b.cols + k] = static_cast<int8_t>(b.code(n, k) - b.zero_point[n * groups + k / b.group_size]);
+  return w;
+}
+
+}  // namespace
+
+void gemm_s8s4s32_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, long group_size, int32_t* acc) {
+  gemm_s8s8s32_avx512vnni(a, widen_int4(b), group_size, acc);
+}
+
+MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const float* bias) {
+  const long g = validate_s8s4(a, b, "int8 x int4 GEMM");
+  std::vector<int32_t> acc(static_cast<size_t>(a.rows) * b.rows * (a.cols / g));
+  gemm_s8s4s32_avx512vnni(a, b, g, acc.data());
+  MatrixF y(a.rows, b.rows);
+  vnni::epilogue_parallel(scales_of(a), scales_of(b), a.rows, b.rows, a.cols, g, acc.data(), bias, y.data());
+  return y;
+}
+
 }  // namespace sqsim::kernels

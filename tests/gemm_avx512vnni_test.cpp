@@ -4,6 +4,7 @@
 // +128 offset compensation and the K tails are covered on CPUs without VNNI.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -206,6 +207,65 @@ TEST(GemmAvx512Vnni, AutoPathEqualsReference) {
   EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), sizeof(float) * ref.size()));
   if (has_vnni() && default_kernel_path() == KernelPath::kAuto) {
     EXPECT_EQ(resolve_kernel_path(KernelPath::kAuto), KernelPath::kAvx512Vnni);
+  }
+}
+
+Int4Matrix make_int4(long rows, long cols, long group_size, bool is_signed, int bits, int extreme, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Int4Matrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.group_size = group_size;
+  m.is_signed = is_signed;
+  m.bits = bits;
+  const long groups = cols / group_size;
+  const int lo = is_signed ? -(1 << (bits - 1)) : 0, hi = is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
+  std::uniform_int_distribution<int> code(lo, hi);
+  m.packed.assign(static_cast<size_t>(rows) * cols / 2, 0);
+  for (long r = 0; r < rows; ++r) {
+    for (long k = 0; k < cols; ++k) {
+      const int q = extreme < 0 ? lo : extreme > 0 ? hi : code(rng);
+      const uint8_t nibble = static_cast<uint8_t>(q & 0x0F);
+      uint8_t& byte = m.packed[r * (cols / 2) + k / 2];
+      byte = static_cast<uint8_t>((k & 1) ? (byte | (nibble << 4)) : (byte | nibble));
+    }
+  }
+  std::uniform_real_distribution<float> sd(1e-4f, 0.1f);
+  m.scale.resize(rows * groups);
+  for (float& s : m.scale) s = sd(rng);
+  m.zero_point.resize(rows * groups);
+  for (auto& z : m.zero_point) z = is_signed ? 0 : (extreme < 0 ? hi : extreme > 0 ? lo : code(rng));
+  return m;
+}
+
+TEST(GemmAvx512Vnni, W4A8EqualsReferenceBitForBit) {
+  if (!has_vnni()) GTEST_SKIP() << "CPU lacks avx512vnni";
+  uint32_t seed = 700;
+  for (bool is_signed : {false, true}) {
+    for (int extreme : {0, -1, 1}) {
+      const std::vector<std::array<long, 4>> shapes = {  // M, K, N, weight group size
+          {1, 64, 7, 32}, {5, 100, 33, 20}, {17, 256, 40, 128}, {3, 200, 1, 200}, {9, 72, 18, 18}};
+      for (const auto& shape : shapes) {
+        const long m = shape[0], k = shape[1], n = shape[2], gs = shape[3];
+        seed += 5;
+        const Int8Matrix a = make(m, k, k, 8, extreme ? Codes::kMin : Codes::kRandom, Scales::kPerRow, seed);
+        const Int4Matrix b = make_int4(n, k, gs, is_signed, 4, extreme, seed + 1);
+        const long g = validate_s8s4(a, b, "test");
+        std::vector<int32_t> ref(static_cast<size_t>(m) * n * (k / g)), got(ref.size(), 9);
+        gemm_s8s4s32_reference(a, b, g, ref.data());
+        gemm_s8s4s32_avx512vnni(a, b, g, got.data());
+        ASSERT_EQ(got, ref) << "K=" << k << " gs=" << gs << " signed=" << is_signed;
+        std::vector<float> bias(n, -1.5f);
+        for (const float* bp : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
+          const MatrixF yr = linear_s8s4_reference(a, b, bp);
+          const MatrixF yv = linear_s8s4(a, b, bp, KernelPath::kAvx512Vnni);
+          ASSERT_EQ(yv.size(), yr.size());
+          ASSERT_EQ(0, std::memcmp(yv.data(), yr.data(), sizeof(float) * yr.size())) << "K=" << k;
+          const MatrixF ya = linear_s8s4(a, b, bp, KernelPath::kAuto);
+          ASSERT_EQ(0, std::memcmp(ya.data(), yr.data(), sizeof(float) * yr.size())) << "auto, K=" << k;
+        }
+      }
+    }
   }
 }
 
