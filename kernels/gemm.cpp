@@ -23,6 +23,7 @@ MatrixF linear_s8s4(const Int8Matrix& a, const Int4Matrix& b, const float* bias,
 
 MatrixF linear_f32s4(const MatrixF& x, const Int4Matrix& b, const float* bias, KernelPath path) {
   switch (resolve_kernel_path(path)) {
+    case KernelPath::kAvx512Vnni: return linear_f32s4_avx512(x, b, bias);
     default: return linear_f32s4_reference(x, b, bias);
   }
 }

@@ -40,6 +40,11 @@ MatrixF linear_s8s8_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, const f
 void gemm_s8s4s32_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, long group_size, int32_t* acc);
 MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const float* bias);
 
+// W4A16: float activations x int4 weights with AVX-512F, in the documented
+// 16-lane order (kernels/gemm_w4a16_avx512.cpp); equals linear_f32s4_reference
+// bit for bit. Dispatched as part of the avx512-vnni path.
+MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias);
+
 // The same kernel with vpdpbusd emulated by AVX-512BW instructions
 // (kernels/gemm_vnni_emul_avx512.cpp). Not a dispatch target: it lets the
 // packing, offset compensation and tail handling be tested bit for bit on CPUs

@@ -8,6 +8,11 @@
 #include "kernels/gemm_reference.h"
 #include "kernels/gemm_vnni_pack.h"
 #include "kernels/gemm_vnni_parallel.h"
+#include "kernels/gemm_w4a16_avx512.h"
+#include "quant/error.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
 
 namespace sqsim::kernels {
 
@@ -75,6 +80,25 @@ MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const f
   gemm_s8s4s32_avx512vnni(a, b, g, acc.data());
   MatrixF y(a.rows, b.rows);
   vnni::epilogue_parallel(scales_of(a), scales_of(b), a.rows, b.rows, a.cols, g, acc.data(), bias, y.data());
+  return y;
+}
+
+MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias) {
+  if (x.cols() != b.cols) {  // the reference's check and message
+    throw Error("float x int4 GEMM: activations have " + std::to_string(x.cols()) + " input channels, weights " +
+                std::to_string(b.cols) + " (expected equal)");
+  }
+  const long m_rows = x.rows(), n_rows = b.rows, k = b.cols, gs = b.group_size, groups = b.groups();
+  MatrixF y(m_rows, n_rows);
+  // Each task owns whole output columns n: disjoint writes.
+  tbb::parallel_for(tbb::blocked_range<long>(0, n_rows, 4), [&](const tbb::blocked_range<long>& r) {
+    std::vector<float> w(k);
+    for (long n = r.begin(); n < r.end(); ++n) {
+      for (long i = 0; i < k; ++i) w[i] = static_cast<float>(b.code(n, i) - b.zero_point[n * groups + i / gs]);
+      w4a16::row_avx512(x.data(), m_rows, k, w.data(), k, gs, b.scale.data() + n * groups, bias != nullptr,
+                        bias ? bias[n] : 0.0f, y.data() + n, n_rows);
+    }
+  });
   return y;
 }
 

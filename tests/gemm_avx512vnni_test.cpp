@@ -269,6 +269,40 @@ TEST(GemmAvx512Vnni, W4A8EqualsReferenceBitForBit) {
   }
 }
 
+TEST(GemmAvx512Vnni, W4A16EqualsReferenceBitForBit) {
+  if (!has_vnni()) GTEST_SKIP() << "CPU lacks avx512vnni";
+  uint32_t seed = 900;
+  const std::vector<std::array<long, 4>> shapes = {  // M, K, N, weight group size
+      {1, 64, 7, 32}, {5, 100, 33, 20}, {17, 256, 40, 128}, {3, 200, 1, 200}, {9, 72, 18, 18},
+      {2, 48, 5, 16}, {4, 30, 3, 2}, {33, 576, 65, 64}};
+  for (bool is_signed : {false, true}) {
+    for (int extreme : {0, -1, 1}) {
+      for (const auto& shape : shapes) {
+        const long m = shape[0], k = shape[1], n = shape[2], gs = shape[3];
+        seed += 5;
+        std::mt19937 rng(seed);
+        std::normal_distribution<float> nd(0.0f, 2.0f);
+        MatrixF x(m, k);
+        for (long i = 0; i < x.size(); ++i) x.data()[i] = (i % 11 == 0) ? -0.0f : nd(rng) * (i % 7 == 0 ? 1e3f : 1.0f);
+        const Int4Matrix b = make_int4(n, k, gs, is_signed, 4, extreme, seed + 1);
+        std::vector<float> bias(n);
+        for (float& v : bias) v = nd(rng);
+        for (const float* bp : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
+          const MatrixF yr = linear_f32s4_reference(x, b, bp);
+          const MatrixF yv = linear_f32s4(x, b, bp, KernelPath::kAvx512Vnni);
+          const MatrixF ya = linear_f32s4(x, b, bp, KernelPath::kAuto);
+          ASSERT_EQ(yv.size(), yr.size());
+          ASSERT_EQ(0, std::memcmp(yv.data(), yr.data(), sizeof(float) * yr.size()))
+              << "M=" << m << " K=" << k << " N=" << n << " gs=" << gs;
+          ASSERT_EQ(0, std::memcmp(ya.data(), yr.data(), sizeof(float) * yr.size())) << "auto";
+        }
+      }
+    }
+  }
+  const MatrixF x(2, 10);
+  EXPECT_THROW(linear_f32s4(x, make_int4(3, 12, 12, false, 4, 0, 1), nullptr, KernelPath::kAvx512Vnni), Error);
+}
+
 // The emulated-vpdpbusd build of the same kernel: runs wherever AVX-512BW does.
 TEST(GemmAvx512VnniEmulated, AccumulatorsEqualReference) {
   if (!has_avx512bw()) GTEST_SKIP() << "CPU lacks avx512bw";
