@@ -4,7 +4,9 @@
 // plain types only, so this header is includable from code compiled without
 // AVX-512 flags; call these only when the CPU has the features (cpu_features()).
 // Every function returns exactly the bits of the reference path
-// (kernels/gemm_reference.h); callers run validate_s8s8 first.
+// (kernels/gemm_reference.h). The linear_* functions validate their operands
+// (validate_s8s8 / validate_s8s4, the reference's checks and messages); callers
+// of the gemm_* functions run those checks first, as with the reference.
 #include <cstdint>
 #include <memory>
 
@@ -24,7 +26,8 @@ struct Int8PackedWeights {
   long rows = 0, cols = 0, group_size = 0;
 };
 Int8PackedWeights pack_weights_avx512vnni(const Int8Matrix& b, long group_size);
-// The same accumulators as gemm_s8s8s32_avx512vnni, from prepacked weights.
+// The same accumulators as gemm_s8s8s32_avx512vnni, from prepacked weights
+// (throws sqsim::Error when a's K differs from the packed weights').
 void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8PackedWeights& b, int32_t* acc);
 
 // acc[(m * N + n) * G + g], identical to gemm_s8s8s32_reference. Needs

@@ -32,6 +32,10 @@ Int8PackedWeights pack_weights_avx512vnni(const Int8Matrix& b, long group_size) 
 }
 
 void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8PackedWeights& b, int32_t* acc) {
+  if (!b.packed || a.cols != b.cols) {
+    throw Error("int8 GEMM (prepacked weights): activations have " + std::to_string(a.cols) +
+                " input channels, packed weights " + std::to_string(b.cols) + " (expected equal)");
+  }
   const std::vector<uint8_t> pa = vnni::pack_a(a, b.group_size);
   vnni::gemm_packed_avx512vnni(pa.data(), a.rows, b.packed->view(), acc);
 }

@@ -180,6 +180,10 @@ TEST(GemmAvx512Vnni, PrepackedWeightsEqualReference) {
       ASSERT_EQ(got, ref) << "reused packing, K=" << k << " gs=" << gs;
     }
   }
+  const Int8PackedWeights packed = pack_weights_avx512vnni(make(3, 64, 64, 8, Codes::kRandom, Scales::kPerRow, 1), 64);
+  std::vector<int32_t> acc(2 * 3);
+  EXPECT_THROW(gemm_s8s8s32_avx512vnni(make(2, 32, 32, 8, Codes::kRandom, Scales::kPerRow, 2), packed, acc.data()),
+               Error);
 }
 
 TEST(GemmAvx512Vnni, RefusesExactlyLikeReference) {
