@@ -1,0 +1,26 @@
+// AVX-512 VNNI int8 GEMM kernel. Compiled with -mavx512vnni (CMakeLists.txt);
+// only called after the run-time feature check in kernels/kernel_path.cpp.
+// Packing, validation and the epilogue live in gemm_vnni_driver.cpp, compiled
+// without AVX-512 flags.
+//
+// vpdpbusd multiplies unsigned u8 by signed s8. The activations arrive shifted
+// to u = a + 128 (0..255), so sum(u * b) = sum(a * b) + 128 * sum(b); the second
+// term is precomputed per weight row and group and subtracted here. All of it is
+// integer arithmetic modulo 2^32 and the true result fits int32 (validate_s8s8),
+// so the accumulators equal the reference exactly.
+#include "kernels/gemm_vnni_impl.h"
+
+namespace sqsim::kernels::vnni {
+namespace {
+
+struct VnniDot {
+  static inline __m512i dp(__m512i acc, __m512i a_u8, __m512i b_s8) { return _mm512_dpbusd_epi32(acc, a_u8, b_s8); }
+};
+
+}  // namespace
+
+void gemm_packed_avx512vnni(const uint8_t* a, long m_rows, const PackedBView& b, int32_t* acc) {
+  gemm_packed<VnniDot>(a, m_rows, b, acc);
+}
+
+}  // namespace sqsim::kernels::vnni

@@ -1,0 +1,57 @@
+#pragma once
+// The AVX-512 VNNI int8 GEMM path (kernel: kernels/gemm_avx512vnni.cpp; these
+// functions: kernels/gemm_vnni_driver.cpp). Declared with
+// plain types only, so this header is includable from code compiled without
+// AVX-512 flags; call these only when the CPU has the features (cpu_features()).
+// Every function returns exactly the bits of the reference path
+// (kernels/gemm_reference.h). The linear_* functions validate their operands
+// (validate_s8s8 / validate_s8s4, the reference's checks and messages); callers
+// of the gemm_* functions run those checks first, as with the reference.
+#include <cstdint>
+#include <memory>
+
+#include "kernels/int_weights.h"
+#include "quant/tensor.h"
+
+namespace sqsim::kernels {
+
+namespace vnni {
+struct PackedB;
+}
+
+// Weights packed once for the VNNI kernel (16 channels x 4 k blocks, plus the
+// +128 compensation sums), for a given accumulator group size.
+struct Int8PackedWeights {
+  std::shared_ptr<const vnni::PackedB> packed;
+  long rows = 0, cols = 0, group_size = 0;
+};
+Int8PackedWeights pack_weights_avx512vnni(const Int8Matrix& b, long group_size);
+// The same accumulators as gemm_s8s8s32_avx512vnni, from prepacked weights
+// (throws sqsim::Error when a's K differs from the packed weights').
+void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8PackedWeights& b, int32_t* acc);
+
+// acc[(m * N + n) * G + g], identical to gemm_s8s8s32_reference. Needs
+// avx512f, avx512bw, avx512vl and avx512vnni.
+void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc);
+// GEMM + epilogue, identical to linear_s8s8_reference (validates first, same errors).
+MatrixF linear_s8s8_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, const float* bias);
+
+// W4A8: int8 activations x int4 weights. The weights are unpacked to
+// w = q - zp (|w| <= 15, fits int8) and run through the same kernel, so the
+// accumulators equal gemm_s8s4s32_reference. linear_s8s4_avx512vnni validates
+// with validate_s8s4 first and equals linear_s8s4_reference bit for bit.
+void gemm_s8s4s32_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, long group_size, int32_t* acc);
+MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const float* bias);
+
+// W4A16: float activations x int4 weights with AVX-512F, in the documented
+// 16-lane order (kernels/gemm_w4a16_avx512.cpp); equals linear_f32s4_reference
+// bit for bit. Dispatched as part of the avx512-vnni path.
+MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias);
+
+// The same kernel with vpdpbusd emulated by AVX-512BW instructions
+// (kernels/gemm_vnni_emul_avx512.cpp). Not a dispatch target: it lets the
+// packing, offset compensation and tail handling be tested bit for bit on CPUs
+// that have AVX-512BW but no VNNI. Needs avx512f and avx512bw.
+void gemm_s8s8s32_avx512_emulated_vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc);
+
+}  // namespace sqsim::kernels

@@ -1,0 +1,109 @@
+// The Int8Matrix-level functions of kernels/gemm_avx512vnni.h: packing,
+// validation and the epilogue in plain C++, the inner kernel in the
+// instruction-set specific files (gemm_avx512vnni.cpp, gemm_vnni_emul_avx512.cpp).
+#include <memory>
+#include <vector>
+
+#include "kernels/gemm_avx512vnni.h"
+#include "kernels/gemm_reference.h"
+#include "kernels/gemm_vnni_pack.h"
+#include "kernels/gemm_vnni_parallel.h"
+#include "kernels/gemm_w4a16_avx512.h"
+#include "quant/error.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+namespace sqsim::kernels {
+
+void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc) {
+  const vnni::PackedB pb = vnni::pack_b(b, group_size);
+  const std::vector<uint8_t> pa = vnni::pack_a(a, group_size);
+  vnni::gemm_packed_avx512vnni(pa.data(), a.rows, pb.view(), acc);
+}
+
+Int8PackedWeights pack_weights_avx512vnni(const Int8Matrix& b, long group_size) {
+  Int8PackedWeights w;
+  w.packed = std::make_shared<const vnni::PackedB>(vnni::pack_b(b, group_size));
+  w.rows = b.rows;
+  w.cols = b.cols;
+  w.group_size = group_size;
+  return w;
+}
+
+void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8PackedWeights& b, int32_t* acc) {
+  if (!b.packed || a.cols != b.cols) {
+    throw Error("int8 GEMM (prepacked weights): activations have " + std::to_string(a.cols) +
+                " input channels, packed weights " + std::to_string(b.cols) + " (expected equal)");
+  }
+  const std::vector<uint8_t> pa = vnni::pack_a(a, b.group_size);
+  vnni::gemm_packed_avx512vnni(pa.data(), a.rows, b.packed->view(), acc);
+}
+
+void gemm_s8s8s32_avx512_emulated_vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc) {
+  const vnni::PackedB pb = vnni::pack_b(b, group_size);
+  const std::vector<uint8_t> pa = vnni::pack_a(a, group_size);
+  vnni::gemm_packed_avx512_emulated(pa.data(), a.rows, pb.view(), acc);
+}
+
+MatrixF linear_s8s8_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, const float* bias) {
+  const long g = validate_s8s8(a, b, "int8 GEMM");
+  std::vector<int32_t> acc(static_cast<size_t>(a.rows) * b.rows * (a.cols / g));
+  gemm_s8s8s32_avx512vnni(a, b, g, acc.data());
+  MatrixF y(a.rows, b.rows);
+  vnni::epilogue_parallel(scales_of(a), scales_of(b), a.rows, b.rows, a.cols, g, acc.data(), bias, y.data());
+  return y;
+}
+
+namespace {
+
+// Int4 weights as int8 values q - zp (|q - zp| <= 15), same shape.
+Int8Matrix widen_int4(const Int4Matrix& b) {
+  Int8Matrix w;
+  w.rows = b.rows;
+  w.cols = b.cols;
+  w.group_size = b.group_size;
+  w.bits = 8;
+  w.codes.resize(static_cast<size_t>(b.rows) * b.cols);
+  const long groups = b.groups();
+  for (long n = 0; n < b.rows; ++n)
+    for (long k = 0; k < b.cols; ++k)
+      w.codes[n * b.cols + k] = static_cast<int8_t>(b.code(n, k) - b.zero_point[n * groups + k / b.group_size]);
+  return w;
+}
+
+}  // namespace
+
+void gemm_s8s4s32_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, long group_size, int32_t* acc) {
+  gemm_s8s8s32_avx512vnni(a, widen_int4(b), group_size, acc);
+}
+
+MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const float* bias) {
+  const long g = validate_s8s4(a, b, "int8 x int4 GEMM");
+  std::vector<int32_t> acc(static_cast<size_t>(a.rows) * b.rows * (a.cols / g));
+  gemm_s8s4s32_avx512vnni(a, b, g, acc.data());
+  MatrixF y(a.rows, b.rows);
+  vnni::epilogue_parallel(scales_of(a), scales_of(b), a.rows, b.rows, a.cols, g, acc.data(), bias, y.data());
+  return y;
+}
+
+MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias) {
+  if (x.cols() != b.cols) {  // the reference's check and message
+    throw Error("float x int4 GEMM: activations have " + std::to_string(x.cols()) + " input channels, weights " +
+                std::to_string(b.cols) + " (expected equal)");
+  }
+  const long m_rows = x.rows(), n_rows = b.rows, k = b.cols, gs = b.group_size, groups = b.groups();
+  MatrixF y(m_rows, n_rows);
+  // Each task owns whole output columns n: disjoint writes.
+  tbb::parallel_for(tbb::blocked_range<long>(0, n_rows, 4), [&](const tbb::blocked_range<long>& r) {
+    std::vector<float> w(k);
+    for (long n = r.begin(); n < r.end(); ++n) {
+      for (long i = 0; i < k; ++i) w[i] = static_cast<float>(b.code(n, i) - b.zero_point[n * groups + i / gs]);
+      w4a16::row_avx512(x.data(), m_rows, k, w.data(), k, gs, b.scale.data() + n * groups, bias != nullptr,
+                        bias ? bias[n] : 0.0f, y.data() + n, n_rows);
+    }
+  });
+  return y;
+}
+
+}  // namespace sqsim::kernels

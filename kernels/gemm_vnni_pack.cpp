@@ -1,0 +1,57 @@
+#include "kernels/gemm_vnni_pack.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace sqsim::kernels::vnni {
+
+PackedB pack_b(const Int8Matrix& b, long group_size) {
+  PackedB p;
+  p.n = b.rows;
+  p.k = b.cols;
+  p.gs = group_size;
+  p.groups = b.cols / group_size;
+  p.gsp = (group_size + 3) / 4 * 4;
+  p.nblocks = (b.rows + 15) / 16;
+  p.data.assign(static_cast<size_t>(p.nblocks) * p.groups * p.gsp * 16, 0);
+  p.comp.assign(static_cast<size_t>(p.nblocks) * p.groups * 16, 0);
+  // Each task packs whole blocks of 16 channels: disjoint outputs.
+  tbb::parallel_for(tbb::blocked_range<long>(0, p.nblocks), [&](const tbb::blocked_range<long>& r) {
+    for (long n = r.begin() * 16; n < std::min(p.n, r.end() * 16); ++n) {
+      const long nb = n / 16, j = n % 16;
+      const int8_t* row = b.codes.data() + n * p.k;
+      for (long g = 0; g < p.groups; ++g) {
+        const int8_t* src = row + g * group_size;
+        int8_t* dst = p.data.data() + (nb * p.groups + g) * p.gsp * 16 + j * 4;
+        long i = 0;
+        for (; i + 4 <= group_size; i += 4) std::memcpy(dst + i * 16, src + i, 4);
+        for (; i < group_size; ++i) dst[(i / 4) * 64 + i % 4] = src[i];  // tail quad; the rest stays 0
+        int64_t sum = 0;
+        for (long t = 0; t < group_size; ++t) sum += src[t];
+        // |128 * sum| <= 128 * gs * 128, which validate_s8s8 keeps within int32.
+        p.comp[(nb * p.groups + g) * 16 + j] = static_cast<int32_t>(128 * sum);
+      }
+    }
+  });
+  return p;
+}
+
+std::vector<uint8_t> pack_a(const Int8Matrix& a, long group_size) {
+  const long groups = a.cols / group_size, gsp = (group_size + 3) / 4 * 4, kp = groups * gsp;
+  std::vector<uint8_t> out(static_cast<size_t>(a.rows) * kp, 0);
+  tbb::parallel_for(tbb::blocked_range<long>(0, a.rows, 16), [&](const tbb::blocked_range<long>& r) {
+    for (long m = r.begin(); m < r.end(); ++m) {
+      const int8_t* row = a.codes.data() + m * a.cols;
+      uint8_t* dst = out.data() + m * kp;
+      for (long g = 0; g < groups; ++g)
+        for (long i = 0; i < group_size; ++i)
+          dst[g * gsp + i] = static_cast<uint8_t>(static_cast<int>(row[g * group_size + i]) + 128);
+    }
+  });
+  return out;
+}
+
+}  // namespace sqsim::kernels::vnni

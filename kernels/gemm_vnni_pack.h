@@ -1,0 +1,31 @@
+#pragma once
+// Operand packing for the VNNI-style int8 kernels (plain C++, no intrinsics).
+//
+// Each accumulator group of `gs` columns is padded to gsp = round_up(gs, 4)
+// bytes, so no 4-byte vpdpbusd lane ever straddles two groups.
+//  * Activations: u8 = s8 + 128, row m at a[m * G * gsp + g * gsp + i];
+//    padding bytes are 0 (they meet zero weights, so any value works).
+//  * Weights: blocks of 16 output channels; for block nb, group g and k-quad q,
+//    64 bytes hold [16 channels][4 consecutive k]; padded channels/k are 0.
+//  * comp[(nb * G + g) * 16 + j] = 128 * sum_k B[n, k] over group g, n = 16*nb + j,
+//    subtracted from the u8 x s8 sum to undo the +128 offset exactly.
+#include <cstdint>
+#include <vector>
+
+#include "kernels/gemm_vnni_kernels.h"
+#include "kernels/int_weights.h"
+
+namespace sqsim::kernels::vnni {
+
+struct PackedB {
+  long n = 0, k = 0, gs = 0, groups = 0, gsp = 0, nblocks = 0;
+  std::vector<int8_t> data;    // [nblocks][groups][gsp/4][16][4]
+  std::vector<int32_t> comp;   // [nblocks][groups][16]
+  PackedBView view() const { return {n, groups, gsp, nblocks, data.data(), comp.data()}; }
+};
+
+PackedB pack_b(const Int8Matrix& b, long group_size);
+// [M][groups * gsp] unsigned codes.
+std::vector<uint8_t> pack_a(const Int8Matrix& a, long group_size);
+
+}  // namespace sqsim::kernels::vnni
