@@ -1,9 +1,11 @@
 #include "experiments/sweep.h"
 
+#include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
 
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -91,8 +93,14 @@ QuantParams static_activation_params(const LayerTrace& layer, const MatrixF& x_s
 
 }  // namespace
 
+MatrixF reference_output(const LayerTrace& layer) {
+  MatrixF y = layer.input * layer.weight.transpose();
+  if (layer.bias) y.rowwise() += layer.bias->transpose();
+  return y;
+}
+
 std::string evaluate_layer(const LayerTrace& layer, const VectorF* s, const SweepConfig& c,
-                           const SweepOptions& options) {
+                           const SweepOptions& options, const MatrixF& y_ref) {
   std::string row = csv_cell(layer.name) + "," + c.alpha_name + "," + std::to_string(c.weight.bits) + "," +
                     std::to_string(c.act.bits) + "," + c.w_granularity + "," + c.a_granularity + "," + c.act_scale + ",";
   if (!c.invalid.empty()) return row + ",,,,,,,,," + csv_cell("skipped: " + c.invalid);
@@ -113,8 +121,6 @@ std::string evaluate_layer(const LayerTrace& layer, const VectorF* s, const Swee
   const float* bias = layer.bias ? layer.bias->data() : nullptr;
   const auto r = kernels::quantized_linear(x, w, bias, c.weight, c.act, is_static ? &static_params : nullptr,
                                            options.mode, options.kernel, layer.name);
-  MatrixF y_ref = layer.input * layer.weight.transpose();
-  if (bias) y_ref.rowwise() += layer.bias->transpose();
   const ErrorMetrics ey = compare(y_ref, r.y, layer.name + " output");
   const ErrorMetrics ew = compare(w, r.w_dequant, layer.name + " weight");
   const ErrorMetrics ex = compare(x, r.x_dequant, layer.name + " input");
@@ -139,13 +145,25 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
   for (char d : done) completed += d != 0;
   auto last = std::chrono::steady_clock::now();
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, std::max(1, options.threads));
+  // Items are layer-major, so each worker keeps the float output of the layer
+  // it last worked on instead of recomputing it for every configuration.
+  struct CachedOutput {
+    size_t layer = SIZE_MAX;
+    MatrixF y;
+  };
+  tbb::enumerable_thread_specific<CachedOutput> cache;
   tbb::parallel_for(tbb::blocked_range<size_t>(0, total, 1), [&](const tbb::blocked_range<size_t>& range) {
+    CachedOutput& cached = cache.local();
     for (size_t i = range.begin(); i != range.end(); ++i) {
       if (i < done.size() && done[i]) continue;
       const size_t li = layers[i / configs.size()];
       const SweepConfig& c = configs[i % configs.size()];
       const VectorF* s = c.alpha ? &factors.at(c.alpha_name)[li] : nullptr;
-      const std::string row = evaluate_layer(traces.layers[li], s, c, options);
+      if (cached.layer != li) {
+        cached.y = reference_output(traces.layers[li]);
+        cached.layer = li;
+      }
+      const std::string row = evaluate_layer(traces.layers[li], s, c, options, cached.y);
       std::lock_guard<std::mutex> lock(mu);
       on_row(i, row);
       const size_t n = ++completed;

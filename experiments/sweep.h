@@ -36,9 +36,13 @@ extern const char* const kSweepCsvHeader;
 // one vector computed from the group's input absmax and all the group's weights.
 std::vector<VectorF> group_smoothing_factors(const TraceFile& traces, const std::vector<size_t>& layers, float alpha);
 
-// One CSV row (without newline) for one layer and config; `s` may be null.
+// The float output Y = X W^T (+ b) every configuration of a layer is compared with.
+MatrixF reference_output(const LayerTrace& layer);
+
+// One CSV row (without newline) for one layer and config; `s` may be null;
+// `y_ref` is reference_output(layer).
 std::string evaluate_layer(const LayerTrace& layer, const VectorF* s, const SweepConfig& config,
-                           const SweepOptions& options);
+                           const SweepOptions& options, const MatrixF& y_ref);
 
 // Runs items [0, layers.size() * configs.size()) (layer-major) skipping those in
 // `done`, calling `on_row(index, row)` (serialized) as each completes and
