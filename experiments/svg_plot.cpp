@@ -10,7 +10,9 @@ namespace sqsim::cli {
 
 namespace {
 
-const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+                         "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#000000", "#aec7e8"};
+constexpr int kNumColors = 12;
 
 std::string escape(const std::string& s) {
   std::string o;
@@ -32,7 +34,7 @@ std::string num(double v) {
 }  // namespace
 
 std::string render_svg(const Plot& p) {
-  const double W = 720, H = 440, L = 80, R = 180, T = 40, B = 60;
+  const double W = 960, H = 460, L = 80, R = 330, T = 40, B = 60;
   double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin, ymin = xmin, ymax = -xmin;
   auto ty = [&](double y) { return p.log_y ? std::log10(std::max(y, 1e-30)) : y; };
   for (const auto& s : p.series)
@@ -75,7 +77,9 @@ std::string render_svg(const Plot& p) {
     << escape(p.y_label) << (p.log_y ? " (log scale)" : "") << "</text>\n";
   for (size_t si = 0; si < p.series.size(); ++si) {
     const auto& s = p.series[si];
-    const char* color = kColors[si % 8];
+    const char* color = kColors[si % kNumColors];
+    // Past the palette, lines are dashed so that no two series look the same.
+    const char* dash = si >= kNumColors ? " stroke-dasharray=\"6,3\"" : "";
     std::ostringstream path;
     bool first = true;
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
@@ -90,7 +94,7 @@ std::string render_svg(const Plot& p) {
       first = false;
     }
     if (!p.bars && !first) {
-      o << "<path d=\"" << path.str() << "\" fill=\"none\" stroke=\"" << color << "\" stroke-width=\"1.5\"/>\n";
+      o << "<path d=\"" << path.str() << "\" fill=\"none\" stroke=\"" << color << "\" stroke-width=\"1.5\"" << dash << "/>\n";
     }
     o << "<rect x=\"" << W - R + 12 << "\" y=\"" << T + 8 + si * 18 << "\" width=\"12\" height=\"12\" fill=\"" << color
       << "\"/><text x=\"" << W - R + 30 << "\" y=\"" << T + 18 + si * 18 << "\">" << escape(s.name) << "</text>\n";
