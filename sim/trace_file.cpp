@@ -212,6 +212,7 @@ void write_dataset(hid_t group, const char* name, const float* data, int rank, c
   std::vector<hsize_t> chunk(dims, dims + rank);
   if (rank == 2) chunk[0] = std::min<hsize_t>(dims[0], std::max<hsize_t>(1, (1u << 18) / std::max<hsize_t>(1, dims[1])));
   H5Pset_chunk(plist.get(), rank, chunk.data());
+  H5Pset_obj_track_times(plist.get(), 0);  // no timestamps: the same traces give the same bytes
   H5Pset_shuffle(plist.get());
   H5Pset_deflate(plist.get(), 4);
   Handle ds(H5Dcreate2(group, name, H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, plist.get(), H5P_DEFAULT), H5Dclose);
@@ -249,14 +250,16 @@ void write_trace_file(const std::string& path, const TraceFile& traces) {
       }
     }
     if (!traces.model.empty()) write_string_attribute(file.get(), "model", traces.model, tmp);
-    Handle layers(H5Gcreate2(file.get(), "layers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    Handle group_plist(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+    H5Pset_obj_track_times(group_plist.get(), 0);
+    Handle layers(H5Gcreate2(file.get(), "layers", H5P_DEFAULT, group_plist.get(), H5P_DEFAULT), H5Gclose);
     for (const LayerTrace& l : traces.layers) {
       const std::string context = tmp + ": /layers/" + l.name;
       if (l.name.empty() || l.name.find('/') != std::string::npos) {
         throw Error(context + ": layer names must be non-empty and contain no '/'");
       }
       if (l.input.cols() != l.weight.cols()) throw Error(context + ": input and weight widths differ");
-      Handle g(H5Gcreate2(layers.get(), l.name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+      Handle g(H5Gcreate2(layers.get(), l.name.c_str(), H5P_DEFAULT, group_plist.get(), H5P_DEFAULT), H5Gclose);
       if (!g.ok()) throw Error(context + ": cannot create the group (duplicate name?)");
       const hsize_t wd[2] = {hsize_t(l.weight.rows()), hsize_t(l.weight.cols())};
       write_dataset(g.get(), "weight", l.weight.data(), 2, wd, context);
