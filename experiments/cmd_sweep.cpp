@@ -4,6 +4,7 @@
 #include <fnmatch.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/csv.h"
+#include "experiments/interrupt.h"
 #include "experiments/output_dir.h"
 #include "experiments/provenance.h"
 #include "experiments/quant_options.h"
@@ -179,6 +181,8 @@ int run_sweep_command(int argc, char** argv) {
             << options.threads << " thread(s)\n";
 
   const auto start = std::chrono::steady_clock::now();
+  install_interrupt_handlers();
+  size_t finished_now = 0;
   {
     std::ofstream journal(journal_path, std::ios::app);
     if (!journal) throw Error(journal_path + ": cannot open the journal for writing");
@@ -188,6 +192,7 @@ int run_sweep_command(int argc, char** argv) {
           rows[i] = row;
           journal << i << '\t' << row << '\n';
           journal.flush();
+          ++finished_now;
         },
         [&](size_t n) {
           const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -197,6 +202,12 @@ int run_sweep_command(int argc, char** argv) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cerr << "\n";
+  if (const int sig = interrupt_signal()) {
+    std::cerr << "sqsim sweep: interrupted by " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ": "
+              << already + finished_now << "/" << total << " rows kept in " << journal_path
+              << "; rerun the same command with --resume to finish\n";
+    return 128 + sig;
+  }
 
   std::string csv = std::string(kSweepCsvHeader) + "\n";
   for (const auto& r : rows) csv += r + "\n";

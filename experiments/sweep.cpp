@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 
+#include "experiments/interrupt.h"
 #include "quant/error.h"
 #include "quant/error_metrics.h"
 #include "quant/scales.h"
@@ -156,6 +157,7 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
     CachedOutput& cached = cache.local();
     for (size_t i = range.begin(); i != range.end(); ++i) {
       if (i < done.size() && done[i]) continue;
+      if (interrupt_signal()) return;  // stop cleanly: finished rows are already journaled
       const size_t li = layers[i / configs.size()];
       const SweepConfig& c = configs[i % configs.size()];
       const VectorF* s = c.alpha ? &factors.at(c.alpha_name)[li] : nullptr;

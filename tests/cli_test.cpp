@@ -245,3 +245,26 @@ TEST_F(SweepCli, BadOptionsAreOneLineErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(SweepCli, SigtermStopsCleanlyAndResumeFinishes) {
+  const std::string ref = fresh_dir("sig_ref"), out = fresh_dir("sig");
+  const std::string args = "sweep --config " + kCiConfig + " --traces " + traces_ + " --alpha none,0:1:0.25 --threads 2";
+  ASSERT_EQ(run(args + " --out " + ref).status, 0);
+  const std::string log = out + ".log";
+  const std::string cmd = std::string(SQSIM_BINARY) + " " + args + " --out " + out + " 2>" + log +
+                          " & pid=$!; for i in $(seq 200); do [ -s " + out + "/results.journal ] && break; "
+                          "sleep 0.02; done; kill -TERM $pid; wait $pid; echo $? > " + out + ".rc";
+  std::system(("bash -c '" + cmd + "'").c_str());
+  EXPECT_EQ(slurp(out + ".rc"), "143\n");
+  const std::string err = slurp(log);
+  EXPECT_NE(err.find("interrupted by SIGTERM"), std::string::npos) << err;
+  EXPECT_NE(err.find("--resume"), std::string::npos) << err;
+  EXPECT_TRUE(slurp(out + "/results.csv").empty());
+  const CliRun r = run(args + " --out " + out + " --resume");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(slurp(out + "/results.csv"), slurp(ref + "/results.csv"));
+}
+
+}  // namespace
