@@ -69,6 +69,9 @@ TEST(BpeTokenizer, PreTokenizerGpt2Rule) {
   EXPECT_EQ(t.pre_tokenize("caf\xC3\xA9 \xC3\x97 \xD0\xBC\xD0\xB8\xD1\x80"),
             (Strs{"caf\xC3\xA9", " \xC3\x97", " \xD0\xBC\xD0\xB8\xD1\x80"}));
   EXPECT_EQ(t.pre_tokenize("1\xC2\xBD"), (Strs{"1\xC2\xBD"}));
+  // Beyond Latin-1: U+2148 (Ll) and U+1200 (Ethiopic, Lo) are letters, U+0301 (Mn) is not.
+  EXPECT_EQ(t.pre_tokenize("a\xE2\x85\x88's \xE1\x88\x80x e\xCC\x81"),
+            (Strs{"a\xE2\x85\x88", "'s", " \xE1\x88\x80x", " e", "\xCC\x81"}));
   // No-break space is whitespace but does not lead a word.
   EXPECT_EQ(t.pre_tokenize("a\xC2\xA0" "b"), (Strs{"a", "\xC2\xA0", "b"}));
   // Invalid UTF-8 bytes are kept, one by one, as "other" characters.
