@@ -386,6 +386,40 @@ TEST(Gguf, BadTensorInfosRefused) {
   EXPECT_THROW(g.load_tensor("k"), Error);
 }
 
+// Deterministic random byte damage: every variant either parses (and then all
+// its tensors load or are refused with an Error) or is refused with an Error.
+TEST(Gguf, RandomCorruptionRefusedOrParsed) {
+  const std::vector<uint8_t> full = sample_file();
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&state]() {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  int parsed = 0, refused = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::vector<uint8_t> b = full;
+    const int flips = 1 + static_cast<int>(next() % 4);
+    for (int k = 0; k < flips; ++k) b[next() % b.size()] = static_cast<uint8_t>(next());
+    try {
+      const GgufFile g = GgufFile::parse(b, "fuzz.gguf");
+      ++parsed;
+      for (const auto& t : g.tensors()) {
+        try {
+          (void)g.load_tensor(t.name);
+        } catch (const Error&) {
+        }
+      }
+    } catch (const Error& e) {
+      ++refused;
+      EXPECT_EQ(std::string(e.what()).rfind("fuzz.gguf: ", 0), 0u) << e.what();
+    }
+  }
+  EXPECT_GT(parsed, 0);
+  EXPECT_GT(refused, 0);
+}
+
 TEST(Gguf, OpenNamesMissingFile) {
   try {
     GgufFile::open("/nonexistent/dir/model.gguf");
