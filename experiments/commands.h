@@ -20,5 +20,6 @@ int run_outliers(int argc, char** argv);
 int run_sweep_command(int argc, char** argv);
 int run_check(int argc, char** argv);
 int run_make_traces(int argc, char** argv);
+int run_model_info(int argc, char** argv);
 
 }  // namespace sqsim::cli
