@@ -7,6 +7,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${SQSIM_BUILD_DIR:-$root/build}"
 "$root/scripts/install-deps.sh"
+# The real-model tests use SmolLM2's GGUF file; without it they skip.
+"$root/scripts/fetch-model.sh" || echo "test: SmolLM2 model unavailable; its tests will be skipped" >&2
 SQSIM_BUILD_DIR="$build" "$root/scripts/build.sh"
 (cd "$build" && ctest --output-on-failure -j "$(nproc)")
 if [ "${SQSIM_SKIP_SANITIZE:-0}" != "1" ]; then
