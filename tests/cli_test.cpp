@@ -1,6 +1,8 @@
 // The sqsim binary: --help, config files, and one-line errors with a non-zero exit.
 #include <gtest/gtest.h>
 
+#include "tests/run_sqsim.h"
+
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -11,22 +13,6 @@
 #include <unistd.h>
 
 namespace {
-
-struct CliRun {
-  int status;
-  std::string out;
-};
-
-CliRun run(const std::string& args) {
-  const std::string cmd = std::string(SQSIM_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
 
 int lines(const std::string& s) {
   int n = 0;

@@ -2,6 +2,8 @@
 // files, and (when present) the real SmolLM2-135M-Instruct Q4_1 file.
 #include <gtest/gtest.h>
 
+#include "tests/run_sqsim.h"
+
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -437,16 +439,11 @@ TEST(Gguf, ModelInfoCommandOnSyntheticFile) {
     const std::vector<uint8_t> b = sample_file();
     std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
   }
-  const std::string cmd = std::string(SQSIM_BINARY) + " model-info --model " + path + " --tensors 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int st = pclose(p);
+  const CliRun r = run("model-info --model " + path + " --tensors");
+  const std::string& out = r.out;
   std::remove(path.c_str());
   rmdir(dir);
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
+  EXPECT_EQ(r.status, 0) << out;
   EXPECT_NE(out.find("architecture: llama"), std::string::npos) << out;
   EXPECT_NE(out.find("llama.block_count: 30"), std::string::npos) << out;
   EXPECT_NE(out.find("tensors: 6"), std::string::npos) << out;

@@ -1,0 +1,23 @@
+#pragma once
+// Runs the sqsim binary from a test and captures stdout + stderr and the exit status.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+struct CliRun {
+  int status;       // exit status, -1 when killed by a signal
+  std::string out;  // stdout and stderr together
+};
+
+inline CliRun run(const std::string& args) {
+  const std::string cmd = std::string(SQSIM_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
