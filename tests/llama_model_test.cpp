@@ -1,6 +1,7 @@
 // Llama forward pass: synthetic checks of the pieces, then the real SmolLM2
 // model (skipped when models/SmolLM2-135M-Instruct.Q4_1.gguf is absent).
 #include <gtest/gtest.h>
+#include <tbb/global_control.h>
 
 #include <atomic>
 #include <cmath>
@@ -220,4 +221,37 @@ TEST(LlamaModelReal, PerplexityTwoWindowsOf128) {
   //     --text ../shared/data/wikitext-2-raw/wiki.test.raw --seq-len 128 --max-tokens 256 --json
   constexpr double kMeasured = 38.998818;  // float32 forward, this build
   EXPECT_NEAR(r.ppl, kMeasured, 1e-3 * kMeasured);
+}
+
+TEST(LlamaModelReal, SwappedLinearIsUsedAndThreadCountDoesNotChangeLogits) {
+  if (!exists(kModel)) GTEST_SKIP() << "model absent";
+  LlamaModel m = LlamaModel::load_gguf(kModel);
+  const std::vector<int32_t> ids = {504, 3458, 282, 4649, 314, 7042, 30, 378, 3458, 282};
+  MatrixF one_thread;
+  {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, 1);
+    one_thread = m.forward(ids);
+  }
+  const MatrixF base = m.forward(ids);
+  EXPECT_EQ(base, one_thread) << "results must not depend on the thread count";
+
+  // A wrapper layer that counts calls and delegates to the float weights.
+  struct Counting : LinearLayer {
+    explicit Counting(MatrixF w, std::atomic<int>* n) : inner(std::move(w)), calls(n) {}
+    MatrixF forward(const MatrixF& x) const override {
+      ++*calls;
+      return inner.forward(x);
+    }
+    int in_features() const override { return inner.in_features(); }
+    int out_features() const override { return inner.out_features(); }
+    FloatLinear inner;
+    std::atomic<int>* calls;
+  };
+  std::atomic<int> calls{0};
+  const std::string name = "model.layers.5.mlp.down_proj";
+  const MatrixF w = dynamic_cast<const FloatLinear&>(m.linear(name)).weight();
+  m.set_linear(name, std::make_unique<Counting>(w, &calls));
+  EXPECT_EQ(m.forward(ids), base);
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_THROW(m.set_linear(name, std::make_unique<FloatLinear>(MatrixF::Zero(3, 3))), std::exception);
 }
