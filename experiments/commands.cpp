@@ -13,6 +13,8 @@ const std::vector<Command>& commands() {
       {"outliers", "per-layer activation outlier report of a trace file (CSV, Markdown, SVG)", run_outliers},
       {"model-info", "architecture, hyperparameters and tensors (name, type, shape) of a GGUF model file",
        run_model_info},
+      {"ppl", "perplexity of a GGUF Llama model on a text file (float32 forward, non-overlapping windows)",
+       run_ppl},
   };
   return table;
 }

@@ -21,5 +21,6 @@ int run_sweep_command(int argc, char** argv);
 int run_check(int argc, char** argv);
 int run_make_traces(int argc, char** argv);
 int run_model_info(int argc, char** argv);
+int run_ppl(int argc, char** argv);
 
 }  // namespace sqsim::cli

@@ -1,0 +1,87 @@
+// sqsim ppl: perplexity of a GGUF Llama model on a text file (float32 forward).
+#include <tbb/global_control.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "experiments/cli.h"
+#include "experiments/commands.h"
+#include "quant/error.h"
+#include "sim/gguf_file.h"
+#include "sim/llama_model.h"
+
+namespace sqsim::cli {
+
+int run_ppl(int argc, char** argv) {
+  po::options_description o("ppl");
+  o.add_options()("model", po::value<std::string>()->required(), "GGUF model file (llama architecture)")(
+      "text", po::value<std::string>()->required(), "UTF-8 text file (CRLF is normalized to LF)")(
+      "seq-len", po::value<int>()->default_value(2048), "window length in tokens (non-overlapping windows)")(
+      "max-tokens", po::value<long>()->default_value(0), "use only the first N tokens (0 = all)")(
+      "threads", po::value<int>()->default_value(0), "worker threads (0 = all cores)")(
+      "json", po::bool_switch(), "print one JSON object instead of text");
+  po::variables_map vm;
+  if (!parse(argc, argv,
+             "usage: sqsim ppl --model FILE.gguf --text FILE [--seq-len 2048] [--max-tokens N] [--threads N] "
+             "[--json]\n\n"
+             "Tokenizes the whole text once (BOS only when the GGUF asks for it), splits it into\n"
+             "non-overlapping windows of seq-len tokens (remainder dropped) and prints\n"
+             "ppl = exp(mean over windows of the mean NLL of tokens 1..L-1).",
+             o, vm))
+    return 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  const int threads = vm["threads"].as<int>();
+  if (threads < 0) throw Error("--threads must be >= 0");
+  std::unique_ptr<tbb::global_control> gc;
+  if (threads > 0) gc = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+  const int seq_len = vm["seq-len"].as<int>();
+  const long max_tokens = vm["max-tokens"].as<long>();
+  if (seq_len < 2) throw Error("--seq-len must be at least 2");
+  if (max_tokens < 0) throw Error("--max-tokens must be >= 0");
+
+  const std::string text_path = vm["text"].as<std::string>();
+  std::ifstream in(text_path, std::ios::binary);
+  if (!in) throw Error("cannot read text file " + text_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string raw = ss.str();
+  std::string text;
+  text.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i)
+    if (!(raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n')) text += raw[i];
+
+  const std::string model_path = vm["model"].as<std::string>();
+  std::vector<int32_t> ids;
+  {
+    const GgufFile g = GgufFile::open(model_path);
+    int32_t bos = -1;
+    if (gguf_adds_bos(g, &bos)) ids.push_back(bos);
+    const BpeTokenizer tok = tokenizer_from_gguf(g);
+    const std::vector<int32_t> enc = tok.encode(text);
+    ids.insert(ids.end(), enc.begin(), enc.end());
+  }
+  const size_t all_tokens = ids.size();
+  if (max_tokens > 0 && ids.size() > size_t(max_tokens)) ids.resize(size_t(max_tokens));
+  std::cerr << "ppl: " << all_tokens << " tokens in " << text_path << ", using " << ids.size() << "\n";
+  const LlamaModel model = LlamaModel::load_gguf(model_path);
+  const auto t1 = std::chrono::steady_clock::now();
+  const PerplexityResult r = perplexity(model, ids, seq_len, [&](size_t w, size_t n, double nll) {
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    std::fprintf(stderr, "window %zu/%zu: nll %.6f (ppl %.4f), %.1f s\n", w + 1, n, nll, std::exp(nll), s);
+  });
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (vm["json"].as<bool>()) {
+    std::printf("{\"ppl\": %.6f, \"tokens\": %zu, \"windows\": %zu, \"seq_len\": %d, \"seconds\": %.3f}\n", r.ppl,
+                r.tokens, r.windows, seq_len, secs);
+  } else {
+    std::printf("perplexity: %.6f (mean nll %.6f) over %zu windows of %d tokens (%zu tokens), %.1f s\n", r.ppl,
+                r.mean_nll, r.windows, seq_len, r.tokens, secs);
+  }
+  return 0;
+}
+
+}  // namespace sqsim::cli

@@ -1,0 +1,374 @@
+// Llama forward pass in the llama2.c spirit: one file, read top to bottom.
+#include "sim/llama_model.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <cmath>
+#include <limits>
+
+#include "quant/error.h"
+
+namespace sqsim {
+
+namespace {
+
+std::string S(long v) { return std::to_string(v); }
+
+// Fixed chunks of rows, so results never depend on the thread count.
+constexpr int kRowChunk = 64;
+
+}  // namespace
+
+// ---------------------------------------------------------------- config
+
+LlamaConfig LlamaConfig::from_gguf(const GgufFile& g) {
+  const std::string arch = g.get_string("general.architecture");
+  if (arch != "llama") throw Error(g.path() + ": architecture '" + arch + "' is not llama");
+  LlamaConfig c;
+  c.n_layers = int(g.get_int(arch + ".block_count"));
+  c.hidden = int(g.get_int(arch + ".embedding_length"));
+  c.n_heads = int(g.get_int(arch + ".attention.head_count"));
+  c.n_kv_heads = g.has(arch + ".attention.head_count_kv") ? int(g.get_int(arch + ".attention.head_count_kv"))
+                                                          : c.n_heads;
+  c.ffn = int(g.get_int(arch + ".feed_forward_length"));
+  c.context = g.has(arch + ".context_length") ? int(g.get_int(arch + ".context_length")) : 0;
+  c.rms_eps = float(g.get_float(arch + ".attention.layer_norm_rms_epsilon"));
+  c.rope_base = g.has(arch + ".rope.freq_base") ? float(g.get_float(arch + ".rope.freq_base")) : 10000.0f;
+  if (g.has(arch + ".vocab_size")) {
+    c.vocab = int(g.get_int(arch + ".vocab_size"));
+  } else {
+    c.vocab = int(g.get("tokenizer.ggml.tokens").items.size());
+  }
+  if (c.n_layers <= 0 || c.hidden <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.ffn <= 0 || c.vocab <= 0)
+    throw Error(g.path() + ": non-positive llama hyperparameter");
+  if (c.hidden % c.n_heads != 0)
+    throw Error(g.path() + ": embedding_length " + S(c.hidden) + " not a multiple of head_count " + S(c.n_heads));
+  if (c.n_heads % c.n_kv_heads != 0)
+    throw Error(g.path() + ": head_count " + S(c.n_heads) + " not a multiple of head_count_kv " + S(c.n_kv_heads));
+  c.head_dim = c.hidden / c.n_heads;
+  if (c.head_dim % 2 != 0) throw Error(g.path() + ": odd head dimension " + S(c.head_dim));
+  if (g.has(arch + ".rope.dimension_count") && g.get_int(arch + ".rope.dimension_count") != c.head_dim)
+    throw Error(g.path() + ": partial RoPE (rope.dimension_count != head dim) is not supported");
+  return c;
+}
+
+// ---------------------------------------------------------------- linear
+
+MatrixF FloatLinear::forward(const MatrixF& x) const {
+  if (x.cols() != w_.cols())
+    throw Error("linear layer: input has " + S(x.cols()) + " features, weight expects " + S(w_.cols()));
+  MatrixF y(x.rows(), w_.rows());
+  const long chunks = (x.rows() + kRowChunk - 1) / kRowChunk;
+  tbb::parallel_for(tbb::blocked_range<long>(0, chunks, 1), [&](const tbb::blocked_range<long>& r) {
+    for (long c = r.begin(); c < r.end(); ++c) {
+      const long r0 = c * kRowChunk, n = std::min<long>(kRowChunk, x.rows() - r0);
+      y.middleRows(r0, n).noalias() = x.middleRows(r0, n) * w_.transpose();
+    }
+  });
+  return y;
+}
+
+// ---------------------------------------------------------------- names
+
+std::string gguf_to_hf_name(const std::string& n) {
+  auto strip = [](std::string s) {
+    const std::string suf = ".weight";
+    if (s.size() > suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0)
+      s.resize(s.size() - suf.size());
+    return s;
+  };
+  const std::string b = strip(n);
+  if (b == "token_embd") return "model.embed_tokens";
+  if (b == "output") return "lm_head";
+  if (b == "output_norm") return "model.norm";
+  if (b.rfind("blk.", 0) == 0) {
+    const size_t dot = b.find('.', 4);
+    if (dot != std::string::npos) {
+      const std::string idx = b.substr(4, dot - 4), rest = b.substr(dot + 1);
+      const std::string p = "model.layers." + idx + ".";
+      static const std::pair<const char*, const char*> map[] = {
+          {"attn_q", "self_attn.q_proj"},    {"attn_k", "self_attn.k_proj"},
+          {"attn_v", "self_attn.v_proj"},    {"attn_output", "self_attn.o_proj"},
+          {"ffn_gate", "mlp.gate_proj"},     {"ffn_up", "mlp.up_proj"},
+          {"ffn_down", "mlp.down_proj"},     {"attn_norm", "input_layernorm"},
+          {"ffn_norm", "post_attention_layernorm"}};
+      for (const auto& [g, h] : map)
+        if (rest == g && !idx.empty() && idx.find_first_not_of("0123456789") == std::string::npos) return p + h;
+    }
+  }
+  throw Error("gguf_to_hf_name: unknown tensor name '" + n + "'");
+}
+
+// ---------------------------------------------------------------- loading
+
+LlamaModel LlamaModel::load_gguf(const std::string& path) {
+  const GgufFile g = GgufFile::open(path);
+  LlamaModel m;
+  m.cfg_ = LlamaConfig::from_gguf(g);
+  const LlamaConfig& c = m.cfg_;
+  auto load = [&](const std::string& name, long rows, long cols) {
+    const GgufTensorInfo& t = g.tensor(name);  // throws when absent
+    MatrixF w = g.load_tensor(name);
+    if (w.rows() != rows || w.cols() != cols)
+      throw Error(path + ": tensor " + name + " (" + t.type_name() + ") is [" + S(w.rows()) + " x " + S(w.cols()) +
+                  "] (rows = out, cols = in), expected [" + S(rows) + " x " + S(cols) + "] from the config");
+    return w;
+  };
+  auto vec = [&](const std::string& name, long n) {
+    MatrixF w = load(name, 1, n);
+    return VectorF(Eigen::Map<const VectorF>(w.data(), n));
+  };
+  const long H = c.hidden, KV = long(c.n_kv_heads) * c.head_dim;
+  m.embed_ = load("token_embd.weight", c.vocab, H);
+  m.blocks_.resize(c.n_layers);
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string p = "blk." + S(l) + ".";
+    LlamaBlock& b = m.blocks_[l];
+    b.attn_norm = vec(p + "attn_norm.weight", H);
+    b.ffn_norm = vec(p + "ffn_norm.weight", H);
+    b.q = std::make_unique<FloatLinear>(load(p + "attn_q.weight", H, H));
+    b.k = std::make_unique<FloatLinear>(load(p + "attn_k.weight", KV, H));
+    b.v = std::make_unique<FloatLinear>(load(p + "attn_v.weight", KV, H));
+    b.o = std::make_unique<FloatLinear>(load(p + "attn_output.weight", H, H));
+    b.gate = std::make_unique<FloatLinear>(load(p + "ffn_gate.weight", c.ffn, H));
+    b.up = std::make_unique<FloatLinear>(load(p + "ffn_up.weight", c.ffn, H));
+    b.down = std::make_unique<FloatLinear>(load(p + "ffn_down.weight", H, c.ffn));
+  }
+  m.output_norm_ = vec("output_norm.weight", H);
+  m.lm_head_ = std::make_unique<FloatLinear>(g.find_tensor("output.weight") ? load("output.weight", c.vocab, H)
+                                                                            : m.embed_);
+  return m;
+}
+
+// ---------------------------------------------------------------- layer registry
+
+std::vector<std::string> LlamaModel::linear_names() const {
+  std::vector<std::string> out;
+  for (int l = 0; l < cfg_.n_layers; ++l) {
+    const std::string p = "model.layers." + S(l) + ".";
+    for (const char* s : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                          "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"})
+      out.push_back(p + s);
+  }
+  out.push_back("lm_head");
+  return out;
+}
+
+std::unique_ptr<LinearLayer>& LlamaModel::slot(const std::string& n) {
+  if (n == "lm_head") return lm_head_;
+  const std::string pre = "model.layers.";
+  if (n.rfind(pre, 0) == 0) {
+    const size_t dot = n.find('.', pre.size());
+    if (dot != std::string::npos) {
+      const std::string idx = n.substr(pre.size(), dot - pre.size()), rest = n.substr(dot + 1);
+      if (!idx.empty() && idx.size() < 6 && idx.find_first_not_of("0123456789") == std::string::npos) {
+        const int l = std::stoi(idx);
+        if (l < cfg_.n_layers) {
+          LlamaBlock& b = blocks_[l];
+          if (rest == "self_attn.q_proj") return b.q;
+          if (rest == "self_attn.k_proj") return b.k;
+          if (rest == "self_attn.v_proj") return b.v;
+          if (rest == "self_attn.o_proj") return b.o;
+          if (rest == "mlp.gate_proj") return b.gate;
+          if (rest == "mlp.up_proj") return b.up;
+          if (rest == "mlp.down_proj") return b.down;
+        }
+      }
+    }
+  }
+  throw Error("no linear layer named '" + n + "' (expected e.g. model.layers.0.self_attn.q_proj or lm_head)");
+}
+
+const LinearLayer& LlamaModel::linear(const std::string& n) const {
+  return *const_cast<LlamaModel*>(this)->slot(n);
+}
+
+void LlamaModel::set_linear(const std::string& n, std::unique_ptr<LinearLayer> layer) {
+  std::unique_ptr<LinearLayer>& s = slot(n);
+  if (!layer) throw Error("set_linear " + n + ": null layer");
+  if (layer->in_features() != s->in_features() || layer->out_features() != s->out_features())
+    throw Error("set_linear " + n + ": layer is " + S(layer->out_features()) + "x" + S(layer->in_features()) +
+                ", expected " + S(s->out_features()) + "x" + S(s->in_features()));
+  s = std::move(layer);
+}
+
+// ---------------------------------------------------------------- pieces
+
+MatrixF rms_norm(const MatrixF& x, const VectorF& w, float eps) {
+  if (w.size() != x.cols()) throw Error("rms_norm: weight size " + S(w.size()) + " != " + S(x.cols()));
+  MatrixF y(x.rows(), x.cols());
+  for (long t = 0; t < x.rows(); ++t) {
+    const float ms = x.row(t).squaredNorm() / float(x.cols());
+    const float inv = 1.0f / std::sqrt(ms + eps);
+    y.row(t) = (x.row(t) * inv).cwiseProduct(w.transpose());
+  }
+  return y;
+}
+
+void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, float base, int pos0) {
+  if (x.cols() != long(n_heads) * head_dim) throw Error("rope: width mismatch");
+  const int half = head_dim / 2;
+  std::vector<double> inv_freq(half);
+  for (int i = 0; i < half; ++i) inv_freq[i] = std::pow(double(base), -2.0 * i / head_dim);
+  for (long t = 0; t < x.rows(); ++t) {
+    const double pos = double(pos0 + t);
+    for (int i = 0; i < half; ++i) {
+      const double a = pos * inv_freq[i];
+      const float cs = float(std::cos(a)), sn = float(std::sin(a));
+      for (int h = 0; h < n_heads; ++h) {
+        float* p = x.row(t).data() + long(h) * head_dim + 2 * i;
+        const float x0 = p[0], x1 = p[1];
+        p[0] = x0 * cs - x1 * sn;
+        p[1] = x0 * sn + x1 * cs;
+      }
+    }
+  }
+}
+
+MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int n_kv_heads,
+                         int head_dim, const AttentionMatmuls& mm, int layer) {
+  const long T = q.rows();
+  if (q.cols() != long(n_heads) * head_dim || k.cols() != long(n_kv_heads) * head_dim || v.cols() != k.cols() ||
+      k.rows() != T || v.rows() != T)
+    throw Error("causal_attention: shape mismatch");
+  const int group = n_heads / n_kv_heads;
+  const float scale = 1.0f / std::sqrt(float(head_dim));
+  MatrixF out(T, q.cols());
+  tbb::parallel_for(0, n_heads, [&](int h) {
+    const int kvh = h / group;
+    const MatrixF qh = q.middleCols(long(h) * head_dim, head_dim);
+    const MatrixF kh = k.middleCols(long(kvh) * head_dim, head_dim);
+    const MatrixF vh = v.middleCols(long(kvh) * head_dim, head_dim);
+    MatrixF s;
+    if (mm.qk) {
+      s = mm.qk(layer, h, qh, kh);
+    } else {
+      s.noalias() = qh * kh.transpose();
+    }
+    if (s.rows() != T || s.cols() != T) throw Error("causal_attention: qk hook returned a wrong shape");
+    for (long i = 0; i < T; ++i) {  // scale, causal mask, softmax in float
+      float* r = s.row(i).data();
+      float mx = -std::numeric_limits<float>::infinity();
+      for (long j = 0; j <= i; ++j) {
+        r[j] *= scale;
+        mx = std::max(mx, r[j]);
+      }
+      float sum = 0.0f;
+      for (long j = 0; j <= i; ++j) {
+        r[j] = std::exp(r[j] - mx);
+        sum += r[j];
+      }
+      const float inv = 1.0f / sum;
+      for (long j = 0; j <= i; ++j) r[j] *= inv;
+      for (long j = i + 1; j < T; ++j) r[j] = 0.0f;
+    }
+    MatrixF o;
+    if (mm.pv) {
+      o = mm.pv(layer, h, s, vh);
+    } else {
+      o.noalias() = s * vh;
+    }
+    if (o.rows() != T || o.cols() != head_dim) throw Error("causal_attention: pv hook returned a wrong shape");
+    out.middleCols(long(h) * head_dim, head_dim) = o;
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------- forward
+
+MatrixF LlamaModel::forward(const std::vector<int32_t>& tokens) const {
+  const LlamaConfig& c = cfg_;
+  const long T = long(tokens.size());
+  if (T == 0) throw Error("forward: empty token window");
+  MatrixF x(T, c.hidden);
+  for (long t = 0; t < T; ++t) {
+    if (tokens[t] < 0 || tokens[t] >= c.vocab)
+      throw Error("forward: token id " + S(tokens[t]) + " outside the vocabulary of " + S(c.vocab));
+    x.row(t) = embed_.row(tokens[t]);
+  }
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LlamaBlock& b = blocks_[l];
+    // attention
+    const MatrixF xn = rms_norm(x, b.attn_norm, c.rms_eps);
+    MatrixF q = b.q->forward(xn), k = b.k->forward(xn);
+    const MatrixF v = b.v->forward(xn);
+    apply_rope_adjacent(q, c.n_heads, c.head_dim, c.rope_base);
+    apply_rope_adjacent(k, c.n_kv_heads, c.head_dim, c.rope_base);
+    const MatrixF att = causal_attention(q, k, v, c.n_heads, c.n_kv_heads, c.head_dim, attention_matmuls, l);
+    x += b.o->forward(att);
+    // feed-forward (SwiGLU)
+    const MatrixF hn = rms_norm(x, b.ffn_norm, c.rms_eps);
+    MatrixF gate = b.gate->forward(hn);
+    const MatrixF up = b.up->forward(hn);
+    gate = gate.array() / (1.0f + (-gate.array()).exp());  // SiLU
+    gate.array() *= up.array();
+    x += b.down->forward(gate);
+  }
+  return lm_head_->forward(rms_norm(x, output_norm_, c.rms_eps));
+}
+
+// ---------------------------------------------------------------- tokenizer
+
+BpeTokenizer tokenizer_from_gguf(const GgufFile& g) {
+  std::vector<std::string> tokens = g.get_string_array("tokenizer.ggml.tokens");
+  const std::vector<std::string> merges =
+      g.has("tokenizer.ggml.merges") ? g.get_string_array("tokenizer.ggml.merges") : std::vector<std::string>{};
+  const std::string pre = g.has("tokenizer.ggml.pre") ? g.get_string("tokenizer.ggml.pre") : "gpt2";
+  std::vector<std::string> specials;
+  if (g.has("tokenizer.ggml.token_type")) {
+    const std::vector<int64_t> types = g.get_int_array("tokenizer.ggml.token_type");
+    if (types.size() != tokens.size())
+      throw Error(g.path() + ": tokenizer.ggml.token_type has " + S(types.size()) + " entries for " +
+                  S(tokens.size()) + " tokens");
+    for (size_t i = 0; i < types.size(); ++i)
+      if (types[i] == 3 || types[i] == 4) specials.push_back(tokens[i]);
+  }
+  return BpeTokenizer(std::move(tokens), merges, pre, specials);
+}
+
+bool gguf_adds_bos(const GgufFile& g, int32_t* bos) {
+  if (!g.has("tokenizer.ggml.add_bos_token") || !g.get_bool("tokenizer.ggml.add_bos_token")) return false;
+  if (bos) *bos = int32_t(g.get_int("tokenizer.ggml.bos_token_id"));
+  return true;
+}
+
+// ---------------------------------------------------------------- perplexity
+
+double mean_next_token_nll(const MatrixF& logits, const std::vector<int32_t>& tokens) {
+  const long L = long(tokens.size());
+  if (logits.rows() != L || L < 2) throw Error("mean_next_token_nll: need >= 2 tokens and one logits row each");
+  double total = 0.0;
+  for (long t = 0; t + 1 < L; ++t) {
+    const float* r = logits.row(t).data();
+    double mx = -std::numeric_limits<double>::infinity();
+    for (long j = 0; j < logits.cols(); ++j) mx = std::max(mx, double(r[j]));
+    double sum = 0.0;
+    for (long j = 0; j < logits.cols(); ++j) sum += std::exp(double(r[j]) - mx);
+    total += -(double(r[tokens[t + 1]]) - mx - std::log(sum));
+  }
+  return total / double(L - 1);
+}
+
+PerplexityResult perplexity(const LlamaModel& m, const std::vector<int32_t>& ids, int seq_len,
+                            const std::function<void(size_t, size_t, double)>& progress) {
+  if (seq_len < 2) throw Error("perplexity: seq-len must be at least 2, got " + S(seq_len));
+  PerplexityResult r;
+  r.windows = ids.size() / size_t(seq_len);
+  if (r.windows == 0)
+    throw Error("perplexity: " + S(long(ids.size())) + " tokens do not fill one window of " + S(seq_len));
+  r.tokens = r.windows * size_t(seq_len);
+  double sum = 0.0;
+  for (size_t w = 0; w < r.windows; ++w) {
+    const std::vector<int32_t> win(ids.begin() + long(w * seq_len), ids.begin() + long((w + 1) * seq_len));
+    const double nll = mean_next_token_nll(m.forward(win), win);
+    r.window_nll.push_back(nll);
+    sum += nll;
+    if (progress) progress(w, r.windows, nll);
+  }
+  r.mean_nll = sum / double(r.windows);
+  r.ppl = std::exp(r.mean_nll);
+  return r;
+}
+
+}  // namespace sqsim
