@@ -61,6 +61,7 @@ int run_layer_error(int argc, char** argv) {
                                           vm["a-granularity"].as<std::string>(), vm["act-scale"].as<std::string>(), vm);
   const auto mode = kernels::parse_emulation_mode(vm["mode"].as<std::string>());
   const auto path = kernels::parse_kernel_path(vm["kernel"].as<std::string>());
+  kernels::resolve_kernel_path(path);  // refuse an unavailable kernel before printing anything
   const auto alphas = expand_alpha_list(vm["alpha"].as<std::string>(), "--alpha");
 
   // Refuse impossible shapes before printing anything.

@@ -59,9 +59,10 @@ KernelPath resolve_kernel_path(KernelPath requested) {
   const auto paths = available_kernel_paths();
   if (requested == KernelPath::kAuto) return paths.back();
   if (std::find(paths.begin(), paths.end(), requested) == paths.end()) {
+    std::string names;
+    for (KernelPath p : paths) names += (names.empty() ? "" : ", ") + kernel_path_name(p);
     throw Error("kernel '" + kernel_path_name(requested) +
-                "': not available on this CPU or not compiled in (available: reference" +
-                (paths.size() > 1 ? std::string(", ...") : std::string()) + ")");
+                "': not available on this CPU or not compiled in (available: " + names + ")");
   }
   return requested;
 }
