@@ -3,16 +3,13 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "quant/error.h"
-#include "sim/gguf_file.h"
-#include "sim/llama_model.h"
+#include "sim/causal_lm.h"
 
 namespace sqsim::cli {
 
@@ -44,30 +41,14 @@ int run_ppl(int argc, char** argv) {
   if (max_tokens < 0) throw Error("--max-tokens must be >= 0");
 
   const std::string text_path = vm["text"].as<std::string>();
-  std::ifstream in(text_path, std::ios::binary);
-  if (!in) throw Error("cannot read text file " + text_path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string raw = ss.str();
-  std::string text;
-  text.reserve(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i)
-    if (!(raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n')) text += raw[i];
-
+  const std::string text = read_text_file(text_path);
   const std::string model_path = vm["model"].as<std::string>();
-  std::vector<int32_t> ids;
-  {
-    const GgufFile g = GgufFile::open(model_path);
-    int32_t bos = -1;
-    if (gguf_adds_bos(g, &bos)) ids.push_back(bos);
-    const BpeTokenizer tok = tokenizer_from_gguf(g);
-    const std::vector<int32_t> enc = tok.encode(text);
-    ids.insert(ids.end(), enc.begin(), enc.end());
-  }
+  const LoadedModel loaded = load_model(model_path);
+  std::vector<int32_t> ids = tokenize_document(loaded, text);
   const size_t all_tokens = ids.size();
   if (max_tokens > 0 && ids.size() > size_t(max_tokens)) ids.resize(size_t(max_tokens));
   std::cerr << "ppl: " << all_tokens << " tokens in " << text_path << ", using " << ids.size() << "\n";
-  const LlamaModel model = LlamaModel::load_gguf(model_path);
+  const CausalLm& model = *loaded.model;
   const auto t1 = std::chrono::steady_clock::now();
   const PerplexityResult r = perplexity(model, ids, seq_len, [&](size_t w, size_t n, double nll) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();

@@ -1,9 +1,6 @@
 // Llama forward pass in the llama2.c spirit: one file, read top to bottom.
 #include "sim/llama_model.h"
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include <cmath>
 #include <limits>
 
@@ -15,8 +12,6 @@ namespace {
 
 std::string S(long v) { return std::to_string(v); }
 
-// Fixed chunks of rows, so results never depend on the thread count.
-constexpr int kRowChunk = 64;
 
 }  // namespace
 
@@ -51,22 +46,6 @@ LlamaConfig LlamaConfig::from_gguf(const GgufFile& g) {
   if (g.has(arch + ".rope.dimension_count") && g.get_int(arch + ".rope.dimension_count") != c.head_dim)
     throw Error(g.path() + ": partial RoPE (rope.dimension_count != head dim) is not supported");
   return c;
-}
-
-// ---------------------------------------------------------------- linear
-
-MatrixF FloatLinear::forward(const MatrixF& x) const {
-  if (x.cols() != w_.cols())
-    throw Error("linear layer: input has " + S(x.cols()) + " features, weight expects " + S(w_.cols()));
-  MatrixF y(x.rows(), w_.rows());
-  const long chunks = (x.rows() + kRowChunk - 1) / kRowChunk;
-  tbb::parallel_for(tbb::blocked_range<long>(0, chunks, 1), [&](const tbb::blocked_range<long>& r) {
-    for (long c = r.begin(); c < r.end(); ++c) {
-      const long r0 = c * kRowChunk, n = std::min<long>(kRowChunk, x.rows() - r0);
-      y.middleRows(r0, n).noalias() = x.middleRows(r0, n) * w_.transpose();
-    }
-  });
-  return y;
 }
 
 // ---------------------------------------------------------------- names
@@ -184,13 +163,50 @@ const LinearLayer& LlamaModel::linear(const std::string& n) const {
   return *const_cast<LlamaModel*>(this)->slot(n);
 }
 
-void LlamaModel::set_linear(const std::string& n, std::unique_ptr<LinearLayer> layer) {
+std::unique_ptr<LinearLayer> LlamaModel::replace_linear(const std::string& n, std::unique_ptr<LinearLayer> layer) {
   std::unique_ptr<LinearLayer>& s = slot(n);
-  if (!layer) throw Error("set_linear " + n + ": null layer");
+  if (!layer) throw Error("replace_linear " + n + ": null layer");
   if (layer->in_features() != s->in_features() || layer->out_features() != s->out_features())
-    throw Error("set_linear " + n + ": layer is " + S(layer->out_features()) + "x" + S(layer->in_features()) +
+    throw Error("replace_linear " + n + ": layer is " + S(layer->out_features()) + "x" + S(layer->in_features()) +
                 ", expected " + S(s->out_features()) + "x" + S(s->in_features()));
-  s = std::move(layer);
+  std::swap(s, layer);
+  return layer;
+}
+
+std::vector<SmoothGroup> LlamaModel::smooth_groups() const {
+  std::vector<SmoothGroup> out;
+  for (int l = 0; l < cfg_.n_layers; ++l) {
+    const std::string p = "model.layers." + S(l) + ".";
+    out.push_back({p + "input_layernorm", {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"}});
+    out.push_back({p + "post_attention_layernorm", {p + "mlp.gate_proj", p + "mlp.up_proj"}});
+  }
+  return out;
+}
+
+VectorF& LlamaModel::norm_slot(const std::string& n) {
+  if (n == "model.norm") return output_norm_;
+  const std::string pre = "model.layers.";
+  if (n.rfind(pre, 0) == 0) {
+    const size_t dot = n.find('.', pre.size());
+    if (dot != std::string::npos) {
+      const std::string idx = n.substr(pre.size(), dot - pre.size()), rest = n.substr(dot + 1);
+      if (!idx.empty() && idx.size() < 6 && idx.find_first_not_of("0123456789") == std::string::npos) {
+        const int l = std::stoi(idx);
+        if (l < cfg_.n_layers) {
+          if (rest == "input_layernorm") return blocks_[l].attn_norm;
+          if (rest == "post_attention_layernorm") return blocks_[l].ffn_norm;
+        }
+      }
+    }
+  }
+  throw Error("no norm named '" + n + "' (expected e.g. model.layers.0.input_layernorm or model.norm)");
+}
+
+void LlamaModel::divide_norm(const std::string& n, const VectorF& divisor) {
+  VectorF& w = norm_slot(n);
+  if (divisor.size() != w.size())
+    throw Error("divide_norm " + n + ": divisor has " + S(divisor.size()) + " entries, norm has " + S(w.size()));
+  w.array() /= divisor.array();
 }
 
 // ---------------------------------------------------------------- pieces
@@ -224,55 +240,6 @@ void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, float base, int 
       }
     }
   }
-}
-
-MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int n_kv_heads,
-                         int head_dim, const AttentionMatmuls& mm, int layer) {
-  const long T = q.rows();
-  if (q.cols() != long(n_heads) * head_dim || k.cols() != long(n_kv_heads) * head_dim || v.cols() != k.cols() ||
-      k.rows() != T || v.rows() != T)
-    throw Error("causal_attention: shape mismatch");
-  const int group = n_heads / n_kv_heads;
-  const float scale = 1.0f / std::sqrt(float(head_dim));
-  MatrixF out(T, q.cols());
-  tbb::parallel_for(0, n_heads, [&](int h) {
-    const int kvh = h / group;
-    const MatrixF qh = q.middleCols(long(h) * head_dim, head_dim);
-    const MatrixF kh = k.middleCols(long(kvh) * head_dim, head_dim);
-    const MatrixF vh = v.middleCols(long(kvh) * head_dim, head_dim);
-    MatrixF s;
-    if (mm.qk) {
-      s = mm.qk(layer, h, qh, kh);
-    } else {
-      s.noalias() = qh * kh.transpose();
-    }
-    if (s.rows() != T || s.cols() != T) throw Error("causal_attention: qk hook returned a wrong shape");
-    for (long i = 0; i < T; ++i) {  // scale, causal mask, softmax in float
-      float* r = s.row(i).data();
-      float mx = -std::numeric_limits<float>::infinity();
-      for (long j = 0; j <= i; ++j) {
-        r[j] *= scale;
-        mx = std::max(mx, r[j]);
-      }
-      float sum = 0.0f;
-      for (long j = 0; j <= i; ++j) {
-        r[j] = std::exp(r[j] - mx);
-        sum += r[j];
-      }
-      const float inv = 1.0f / sum;
-      for (long j = 0; j <= i; ++j) r[j] *= inv;
-      for (long j = i + 1; j < T; ++j) r[j] = 0.0f;
-    }
-    MatrixF o;
-    if (mm.pv) {
-      o = mm.pv(layer, h, s, vh);
-    } else {
-      o.noalias() = s * vh;
-    }
-    if (o.rows() != T || o.cols() != head_dim) throw Error("causal_attention: pv hook returned a wrong shape");
-    out.middleCols(long(h) * head_dim, head_dim) = o;
-  });
-  return out;
 }
 
 // ---------------------------------------------------------------- forward
@@ -331,44 +298,6 @@ bool gguf_adds_bos(const GgufFile& g, int32_t* bos) {
   if (!g.has("tokenizer.ggml.add_bos_token") || !g.get_bool("tokenizer.ggml.add_bos_token")) return false;
   if (bos) *bos = int32_t(g.get_int("tokenizer.ggml.bos_token_id"));
   return true;
-}
-
-// ---------------------------------------------------------------- perplexity
-
-double mean_next_token_nll(const MatrixF& logits, const std::vector<int32_t>& tokens) {
-  const long L = long(tokens.size());
-  if (logits.rows() != L || L < 2) throw Error("mean_next_token_nll: need >= 2 tokens and one logits row each");
-  double total = 0.0;
-  for (long t = 0; t + 1 < L; ++t) {
-    const float* r = logits.row(t).data();
-    double mx = -std::numeric_limits<double>::infinity();
-    for (long j = 0; j < logits.cols(); ++j) mx = std::max(mx, double(r[j]));
-    double sum = 0.0;
-    for (long j = 0; j < logits.cols(); ++j) sum += std::exp(double(r[j]) - mx);
-    total += -(double(r[tokens[t + 1]]) - mx - std::log(sum));
-  }
-  return total / double(L - 1);
-}
-
-PerplexityResult perplexity(const LlamaModel& m, const std::vector<int32_t>& ids, int seq_len,
-                            const std::function<void(size_t, size_t, double)>& progress) {
-  if (seq_len < 2) throw Error("perplexity: seq-len must be at least 2, got " + S(seq_len));
-  PerplexityResult r;
-  r.windows = ids.size() / size_t(seq_len);
-  if (r.windows == 0)
-    throw Error("perplexity: " + S(long(ids.size())) + " tokens do not fill one window of " + S(seq_len));
-  r.tokens = r.windows * size_t(seq_len);
-  double sum = 0.0;
-  for (size_t w = 0; w < r.windows; ++w) {
-    const std::vector<int32_t> win(ids.begin() + long(w * seq_len), ids.begin() + long((w + 1) * seq_len));
-    const double nll = mean_next_token_nll(m.forward(win), win);
-    r.window_nll.push_back(nll);
-    sum += nll;
-    if (progress) progress(w, r.windows, nll);
-  }
-  r.mean_nll = sum / double(r.windows);
-  r.ppl = std::exp(r.mean_nll);
-  return r;
 }
 
 }  // namespace sqsim

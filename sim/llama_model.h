@@ -18,6 +18,7 @@
 
 #include "quant/tensor.h"
 #include "sim/bpe_tokenizer.h"
+#include "sim/causal_lm.h"
 #include "sim/gguf_file.h"
 
 namespace sqsim {
@@ -39,38 +40,6 @@ struct LlamaConfig {
   static LlamaConfig from_gguf(const GgufFile& g);
 };
 
-// One linear layer y = x Wᵀ (x: [tokens, in], y: [tokens, out]).
-class LinearLayer {
- public:
-  virtual ~LinearLayer() = default;
-  virtual MatrixF forward(const MatrixF& x) const = 0;
-  virtual int in_features() const = 0;
-  virtual int out_features() const = 0;
-};
-
-// Float32 reference: Eigen x * W.transpose(); rows of x are split into fixed
-// chunks run in parallel with TBB (results do not depend on the thread count).
-class FloatLinear : public LinearLayer {
- public:
-  explicit FloatLinear(MatrixF weight) : w_(std::move(weight)) {}
-  MatrixF forward(const MatrixF& x) const override;
-  int in_features() const override { return int(w_.cols()); }
-  int out_features() const override { return int(w_.rows()); }
-  const MatrixF& weight() const { return w_; }
-
- private:
-  MatrixF w_;  // [out, in]
-};
-
-// Hook points for the attention matmuls of one (layer, head). Empty functions
-// mean float32 Eigen products. qk gets q [T, d] and k [T, d] and returns the
-// unscaled scores q kᵀ [T, T]; pv gets the probabilities p [T, T] and v [T, d]
-// and returns p v [T, d].
-struct AttentionMatmuls {
-  std::function<MatrixF(int layer, int head, const MatrixF& q, const MatrixF& k)> qk;
-  std::function<MatrixF(int layer, int head, const MatrixF& p, const MatrixF& v)> pv;
-};
-
 struct LlamaBlock {
   VectorF attn_norm, ffn_norm;
   std::unique_ptr<LinearLayer> q, k, v, o, gate, up, down;
@@ -81,7 +50,7 @@ struct LlamaBlock {
 // throws sqsim::Error on a name it does not know.
 std::string gguf_to_hf_name(const std::string& gguf_name);
 
-class LlamaModel {
+class LlamaModel : public CausalLm {
  public:
   // Reads the whole model, dequantizing every weight to float32; validates
   // every shape against the config. Tied embeddings: without output.weight the
@@ -89,16 +58,18 @@ class LlamaModel {
   static LlamaModel load_gguf(const std::string& path);
 
   const LlamaConfig& config() const { return cfg_; }
-  // Logits [T, vocab] for a window of T tokens (positions 0..T-1).
-  MatrixF forward(const std::vector<int32_t>& tokens) const;
 
-  // HF module paths of every linear layer, in forward order (lm_head last).
-  std::vector<std::string> linear_names() const;
-  const LinearLayer& linear(const std::string& hf_name) const;
-  // Replaces one linear layer; its in/out features must match.
-  void set_linear(const std::string& hf_name, std::unique_ptr<LinearLayer> layer);
-
-  AttentionMatmuls attention_matmuls;
+  std::string architecture() const override { return "llama"; }
+  int vocab_size() const override { return cfg_.vocab; }
+  int num_layers() const override { return cfg_.n_layers; }
+  MatrixF forward(const std::vector<int32_t>& tokens) const override;
+  std::vector<std::string> linear_names() const override;
+  const LinearLayer& linear(const std::string& hf_name) const override;
+  std::unique_ptr<LinearLayer> replace_linear(const std::string& hf_name,
+                                              std::unique_ptr<LinearLayer> layer) override;
+  // input_layernorm -> q, k, v; post_attention_layernorm -> gate, up.
+  std::vector<SmoothGroup> smooth_groups() const override;
+  void divide_norm(const std::string& norm_name, const VectorF& divisor) override;
 
   LlamaModel() = default;
   LlamaModel(LlamaModel&&) = default;
@@ -106,6 +77,7 @@ class LlamaModel {
 
  private:
   std::unique_ptr<LinearLayer>& slot(const std::string& hf_name);
+  VectorF& norm_slot(const std::string& hf_name);
   LlamaConfig cfg_;
   MatrixF embed_;  // [vocab, hidden]
   std::vector<LlamaBlock> blocks_;
@@ -119,31 +91,9 @@ MatrixF rms_norm(const MatrixF& x, const VectorF& w, float eps);
 // In place on x [T, n_heads * head_dim], row t at position pos0 + t: within
 // every head rotates adjacent pairs (2i, 2i+1) by pos * base^(-2i/head_dim).
 void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, float base, int pos0 = 0);
-// Causal GQA attention: q [T, n_heads*d], k, v [T, n_kv_heads*d] -> [T, n_heads*d].
-// Scores scaled by 1/sqrt(d), softmax in float; heads run in parallel.
-MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int n_kv_heads,
-                         int head_dim, const AttentionMatmuls& mm = {}, int layer = 0);
-
 // Tokenizer from tokenizer.ggml.{tokens,merges,pre,token_type} (types 3 and 4 special).
 BpeTokenizer tokenizer_from_gguf(const GgufFile& g);
 // True when tokenizer.ggml.add_bos_token is present and true; then *bos is the BOS id.
 bool gguf_adds_bos(const GgufFile& g, int32_t* bos);
-
-// Mean NLL (natural log) of predicting tokens[1..L-1] from logits rows 0..L-2,
-// log-softmax in double.
-double mean_next_token_nll(const MatrixF& logits, const std::vector<int32_t>& tokens);
-
-struct PerplexityResult {
-  double ppl = 0;
-  double mean_nll = 0;
-  size_t tokens = 0;   // tokens scored windows cover (windows * seq_len)
-  size_t windows = 0;
-  std::vector<double> window_nll;
-};
-// Non-overlapping windows of seq_len (remainder dropped; throws when there is
-// no full window); ppl = exp(mean over windows of the window mean NLL).
-// progress(i, windows, nll) is called after every window when given.
-PerplexityResult perplexity(const LlamaModel& m, const std::vector<int32_t>& ids, int seq_len,
-                            const std::function<void(size_t, size_t, double)>& progress = {});
 
 }  // namespace sqsim

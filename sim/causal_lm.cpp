@@ -1,0 +1,93 @@
+#include "sim/causal_lm.h"
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "quant/error.h"
+#include "sim/gguf_file.h"
+#include "sim/llama_model.h"
+
+namespace sqsim {
+
+namespace {
+std::string S(long v) { return std::to_string(v); }
+}  // namespace
+
+LoadedModel load_model(const std::string& path) {
+  LoadedModel m;
+  m.path = path;
+  {
+    const GgufFile g = GgufFile::open(path);
+    const std::string arch = g.get_string("general.architecture");
+    if (arch != "llama")
+      throw Error(path + ": architecture '" + arch + "' is not supported (expected llama)");
+    m.tokenizer = std::make_unique<BpeTokenizer>(tokenizer_from_gguf(g));
+    int32_t bos = -1;
+    if (gguf_adds_bos(g, &bos)) m.bos = bos;
+  }
+  m.model = std::make_unique<LlamaModel>(LlamaModel::load_gguf(path));
+  return m;
+}
+
+std::vector<int32_t> tokenize_document(const LoadedModel& m, const std::string& text) {
+  std::vector<int32_t> ids;
+  if (m.bos) ids.push_back(*m.bos);
+  const std::vector<int32_t> enc = m.tokenizer->encode(text);
+  ids.insert(ids.end(), enc.begin(), enc.end());
+  return ids;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read text file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string raw = ss.str();
+  std::string text;
+  text.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i)
+    if (!(raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n')) text += raw[i];
+  return text;
+}
+
+// ---------------------------------------------------------------- perplexity
+
+double mean_next_token_nll(const MatrixF& logits, const std::vector<int32_t>& tokens) {
+  const long L = long(tokens.size());
+  if (logits.rows() != L || L < 2) throw Error("mean_next_token_nll: need >= 2 tokens and one logits row each");
+  double total = 0.0;
+  for (long t = 0; t + 1 < L; ++t) {
+    const float* r = logits.row(t).data();
+    double mx = -std::numeric_limits<double>::infinity();
+    for (long j = 0; j < logits.cols(); ++j) mx = std::max(mx, double(r[j]));
+    double sum = 0.0;
+    for (long j = 0; j < logits.cols(); ++j) sum += std::exp(double(r[j]) - mx);
+    total += -(double(r[tokens[t + 1]]) - mx - std::log(sum));
+  }
+  return total / double(L - 1);
+}
+
+PerplexityResult perplexity(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len,
+                            const std::function<void(size_t, size_t, double)>& progress) {
+  if (seq_len < 2) throw Error("perplexity: seq-len must be at least 2, got " + S(seq_len));
+  PerplexityResult r;
+  r.windows = ids.size() / size_t(seq_len);
+  if (r.windows == 0)
+    throw Error("perplexity: " + S(long(ids.size())) + " tokens do not fill one window of " + S(seq_len));
+  r.tokens = r.windows * size_t(seq_len);
+  double sum = 0.0;
+  for (size_t w = 0; w < r.windows; ++w) {
+    const std::vector<int32_t> win(ids.begin() + long(w * seq_len), ids.begin() + long((w + 1) * seq_len));
+    const double nll = mean_next_token_nll(m.forward(win), win);
+    r.window_nll.push_back(nll);
+    sum += nll;
+    if (progress) progress(w, r.windows, nll);
+  }
+  r.mean_nll = sum / double(r.windows);
+  r.ppl = std::exp(r.mean_nll);
+  return r;
+}
+
+}  // namespace sqsim

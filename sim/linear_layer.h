@@ -1,0 +1,36 @@
+#pragma once
+// One linear layer y = x Wᵀ (+ b) behind an interface, so that quantized
+// implementations can be swapped in per layer without touching model code.
+#include <memory>
+
+#include "quant/tensor.h"
+
+namespace sqsim {
+
+class LinearLayer {
+ public:
+  virtual ~LinearLayer() = default;
+  // x: [tokens, in] -> [tokens, out].
+  virtual MatrixF forward(const MatrixF& x) const = 0;
+  virtual int in_features() const = 0;
+  virtual int out_features() const = 0;
+};
+
+// Float32 reference. Rows of x are split into fixed chunks run in parallel
+// with TBB, so results do not depend on the thread count.
+class FloatLinear : public LinearLayer {
+ public:
+  // weight [out, in]; bias empty or [out].
+  explicit FloatLinear(MatrixF weight, VectorF bias = {});
+  MatrixF forward(const MatrixF& x) const override;
+  int in_features() const override { return int(w_.cols()); }
+  int out_features() const override { return int(w_.rows()); }
+  const MatrixF& weight() const { return w_; }
+  const VectorF& bias() const { return b_; }  // size 0 when the layer has none
+
+ private:
+  MatrixF w_;  // [out, in]
+  VectorF b_;
+};
+
+}  // namespace sqsim
