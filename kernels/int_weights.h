@@ -57,6 +57,14 @@ Int4Matrix to_int4(const QuantizedMatrix& q, const std::string& what);
 
 // True when `to_int8` / `to_int4` accept matrices of this spec.
 bool int8_representable(const QuantSpec& spec);
+// The K the integer GEMM needs for these two operands: K rounded up to whole
+// groups of the grouped one(s) (docs/quantization.md, "Granularity"), or -1
+// when two different group sizes leave a ragged last group (no common padding
+// keeps both groupings; such layers run in fake-quant mode).
+long padded_reduction_length(const QuantSpec& act, const QuantSpec& weight, long k);
+// q with zero columns appended up to `cols`: codes equal to the zero point of
+// the row's last parameter group, so every padded product is exactly 0.
+QuantizedMatrix pad_columns(const QuantizedMatrix& q, long cols);
 bool int4_representable(const QuantSpec& spec);
 
 }  // namespace sqsim::kernels
