@@ -112,4 +112,18 @@ Int4Matrix to_int4(const QuantizedMatrix& q, const std::string& what) {
   return m;
 }
 
+Int8Matrix int4_as_int8(const Int4Matrix& b) {
+  Int8Matrix w;
+  w.rows = b.rows;
+  w.cols = b.cols;
+  w.group_size = b.group_size;
+  w.bits = 8;
+  w.codes.resize(static_cast<size_t>(b.rows) * b.cols);
+  const long groups = b.groups();
+  for (long n = 0; n < b.rows; ++n)
+    for (long k = 0; k < b.cols; ++k)
+      w.codes[n * b.cols + k] = static_cast<int8_t>(b.code(n, k) - b.zero_point[n * groups + k / b.group_size]);
+  return w;
+}
+
 }  // namespace sqsim::kernels
