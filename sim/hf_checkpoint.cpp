@@ -75,7 +75,24 @@ LlamaConfig llama_config_from_hf(const JsonValue& c, const std::string& what) {
   l.rope_base = present(c, "rope_theta") ? float(json_number(c, "rope_theta", what)) : 10000.0f;
   l.tied_embeddings = opt_bool(c, "tie_word_embeddings", false, what);
   l.rope_style = RopeStyle::Half;  // HF keeps the original Q/K row order
-  if (present(c, "rope_scaling")) throw Error(what + ": \"rope_scaling\" is not supported (only plain RoPE)");
+  // transformers 5 writes {"rope_parameters": {"rope_type", "rope_theta"}};
+  // older versions "rope_theta" and "rope_scaling". Only the default RoPE is done.
+  auto rope_type_of = [&](const std::string& key) {
+    const JsonValue& r = json_member(c, key, what);
+    if (!r.is_object()) throw Error(what + ": \"" + key + "\" must be an object");
+    const char* tk = r.find("rope_type") ? "rope_type" : "type";
+    const std::string t = present(r, tk) ? json_string(r, tk, what + " " + key) : "default";
+    if (t != "default")
+      throw Error(what + ": \"" + key + "\" " + tk + " \"" + t + "\" is not supported (only plain RoPE)");
+    return &r;
+  };
+  if (present(c, "rope_scaling")) rope_type_of("rope_scaling");
+  if (present(c, "rope_parameters")) {
+    const JsonValue& r = *rope_type_of("rope_parameters");
+    if (present(r, "rope_theta")) l.rope_base = float(json_number(r, "rope_theta", what + " rope_parameters"));
+    if (present(r, "partial_rotary_factor") && json_number(r, "partial_rotary_factor", what) != 1.0)
+      throw Error(what + ": \"rope_parameters\" partial_rotary_factor other than 1 is not supported");
+  }
   if (present(c, "hidden_act") && json_string(c, "hidden_act", what) != "silu")
     throw Error(what + ": \"hidden_act\" must be \"silu\", got \"" + json_string(c, "hidden_act", what) + "\"");
   if (opt_bool(c, "attention_bias", false, what)) throw Error(what + ": \"attention_bias\" true is not supported");

@@ -428,6 +428,18 @@ TEST(HfLlama, LogitsMatchDoubleReferenceUntiedAndTied) {
   }
 }
 
+TEST(HfLlama, RopeThetaFromTransformers5RopeParameters) {
+  LlamaDims d;
+  d.theta = 500.0;  // differs from the top-level rope_theta, which rope_parameters overrides
+  const Weights w = llama_weights(d, true, 14);
+  const std::string dir = llama_dir("rope_params", true, "F32", w, d);
+  write_text(dir + "/config.json",
+             llama_config(d, true, {{"rope_parameters", "{\"rope_type\":\"default\",\"rope_theta\":500.0}"}}));
+  const LoadedModel m = load_model(dir);
+  expect_close(m.model->forward(kTokens), llama_reference(w, d, kTokens), 2e-4, "theta 500");
+  fs::remove_all(dir);
+}
+
 TEST(HfLlama, HalfPrecisionAndShardedCheckpointsLoad) {
   const LlamaDims d;
   const Weights w = llama_weights(d, false, 13);
@@ -529,7 +541,10 @@ TEST(HfCheckpoint, RefusesBadConfigsNamingTheKey) {
       {opt_config(od, {{"hidden_size", "32.5"}}), "\"hidden_size\" must be an integer"},
       {opt_config(od, {{"hidden_size", ""}}), "missing key \"hidden_size\""},
       {opt_config(od, {{"model_type", "\"gpt2\""}}), "model_type \"gpt2\" is not supported"},
-      {llama_config(ld, true, {{"rope_scaling", "{\"type\":\"linear\",\"factor\":2.0}"}}), "\"rope_scaling\""},
+      {llama_config(ld, true, {{"rope_scaling", "{\"type\":\"linear\",\"factor\":2.0}"}}),
+       "\"rope_scaling\" type \"linear\" is not supported"},
+      {llama_config(ld, true, {{"rope_parameters", "{\"rope_type\":\"llama3\",\"rope_theta\":5e5}"}}),
+       "\"rope_parameters\" rope_type \"llama3\" is not supported"},
       {llama_config(ld, true, {{"hidden_act", "\"gelu\""}}), "\"hidden_act\" must be \"silu\""},
       {llama_config(ld, true, {{"num_key_value_heads", "3"}}), "head count 4 not a multiple of kv head count 3"},
       {"{\"model_type\":\"opt\",", "JSON error at byte"},
