@@ -4,11 +4,15 @@
 1. Tiny random LlamaForCausalLM and OPTForCausalLM are saved with
    save_pretrained (safetensors; F32, and BF16 for one of them); sqsim's logits
    (`sqsim logits`) must match the HF model's float32 logits.
-2. A tokenizer.json is built with the `tokenizers` library from the SmolLM2
+2. The SmolLM2 GGUF is converted to a Hugging Face folder here (dequantized
+   to F32, Q/K rows un-permuted back to HF order, config.json from the GGUF
+   metadata); its logits must equal the GGUF's (rotate-half vs adjacent RoPE).
+3. A tokenizer.json is built with the `tokenizers` library from the SmolLM2
    GGUF's vocabulary and merges; sqsim's ids (`sqsim tokenize`, from that
    tokenizer.json and from the GGUF) must equal HF's on WikiText-2 lines.
 Exits 77 (skipped) when torch/transformers/tokenizers/gguf or the data are absent.
 """
+import json
 import os
 import subprocess
 import sys
@@ -68,6 +72,48 @@ def gguf_tokenizer_json(path):
     tok.add_special_tokens([t for t, ty in zip(tokens, types) if ty in (3, 4)])
     tok.save(path)
     return tok, len(tokens)
+
+
+def gguf_to_hf_folder(d, tokenizer_json):
+    """SmolLM2 GGUF -> HF llama folder (F32 safetensors), undoing llama.cpp's Q/K permutation."""
+    from gguf.quants import dequantize
+    from safetensors.numpy import save_file
+    r = GGUFReader(GGUF)
+
+    def meta(key):
+        f = r.fields[key]
+        return f.parts[f.data[0]][0].item()
+
+    heads, kv = int(meta("llama.attention.head_count")), int(meta("llama.attention.head_count_kv"))
+    names = {"token_embd": "model.embed_tokens", "output_norm": "model.norm", "output": "lm_head",
+             "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
+             "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
+             "ffn_down": "mlp.down_proj", "attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm"}
+    out = {}
+    for t in r.tensors:
+        parts = t.name.split(".")
+        if parts[0] == "blk":
+            hf = f"model.layers.{parts[1]}.{names[parts[2]]}.weight"
+        else:
+            hf = names[parts[0]] + ".weight"
+        w = np.ascontiguousarray(dequantize(t.data, t.tensor_type).astype(np.float32))
+        if parts[0] == "blk" and parts[2] in ("attn_q", "attn_k"):
+            n = heads if parts[2] == "attn_q" else kv
+            w = w.reshape(n, w.shape[0] // n // 2, 2, w.shape[1]).swapaxes(1, 2).reshape(w.shape).copy()
+        out[hf] = w
+    os.makedirs(d)
+    save_file(out, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    cfg = {"model_type": "llama", "architectures": ["LlamaForCausalLM"],
+           "hidden_size": int(meta("llama.embedding_length")), "num_hidden_layers": int(meta("llama.block_count")),
+           "num_attention_heads": heads, "num_key_value_heads": kv,
+           "intermediate_size": int(meta("llama.feed_forward_length")),
+           "vocab_size": out["model.embed_tokens.weight"].shape[0],
+           "rms_norm_eps": float(meta("llama.attention.layer_norm_rms_epsilon")),
+           "rope_theta": float(meta("llama.rope.freq_base")), "tie_word_embeddings": "lm_head.weight" not in out}
+    with open(os.path.join(d, "config.json"), "w") as fh:
+        json.dump(cfg, fh)
+    with open(tokenizer_json) as src, open(os.path.join(d, "tokenizer.json"), "w") as dst:
+        dst.write(src.read())
 
 
 def compare_logits(model_dir, hf_model, ids, what, tol):
@@ -138,6 +184,19 @@ def main():
                 dst.write(src.read())
             ref = m.float().eval()  # the BF16 weights, computed in float32
             compare_logits(d, ref, ids, f"opt {dtype}", 1e-4)
+
+        # --- the real SmolLM2 weights through both loaders
+        conv = os.path.join(tmp, "smollm2_hf")
+        gguf_to_hf_folder(conv, os.path.join(tok_dir, "tokenizer.json"))
+        toks = ",".join(map(str, sum(ids_hf[:10], [])[:48]))
+        a, b = os.path.join(tmp, "gguf.csv"), os.path.join(tmp, "hf.csv")
+        sqsim("logits", "--model", GGUF, "--tokens", toks, "--out", a)
+        sqsim("logits", "--model", conv, "--tokens", toks, "--out", b)
+        la, lb = np.loadtxt(a, delimiter=",", ndmin=2), np.loadtxt(b, delimiter=",", ndmin=2)
+        err = np.max(np.abs(la - lb) / (1 + np.abs(la)))
+        check(la.shape == lb.shape and err < 1e-4,
+              f"SmolLM2: GGUF (adjacent RoPE) vs converted HF folder (rotate-half RoPE) logits {la.shape}, "
+              f"max rel err {err:.2e}")
     if failures:
         print(f"{len(failures)} check(s) failed")
         return 1
