@@ -72,7 +72,8 @@ std::unique_ptr<tbb::global_control> thread_limit(const po::variables_map& vm) {
 
 int run_ppl(int argc, char** argv) {
   po::options_description o("ppl");
-  o.add_options()("model", po::value<std::string>()->required(), "GGUF model file (llama architecture)")(
+  o.add_options()("model", po::value<std::string>()->required(),
+                  "GGUF model file or Hugging Face checkpoint folder (llama, opt)")(
       "text", po::value<std::string>()->required(), "UTF-8 text file to evaluate (CRLF is normalized to LF)")(
       "seq-len", po::value<int>()->default_value(2048), "window length in tokens (non-overlapping windows)")(
       "max-tokens", po::value<long>()->default_value(0), "use only the first N tokens (0 = all)")(
