@@ -30,9 +30,9 @@ QuantizedLinear::QuantizedLinear(const MatrixF& weight, const VectorF& bias, Qua
   const QuantizedMatrix padded = kernels::pad_columns(qw, padded_k_);
   w_is_int4_ = !opt_.act.enabled() || (opt_.weight.bits <= 4 && kernels::int4_representable(opt_.weight));
   if (w_is_int4_) {
-    w4_ = kernels::to_int4(padded, wname);
+    w4_ = kernels::pack_s4_weights(kernels::to_int4(padded, wname), opt_.path);
   } else {
-    w8_ = kernels::to_int8(padded, wname);
+    w8_ = kernels::pack_s8_weights(kernels::to_int8(padded, wname), opt_.path);
   }
 }
 
@@ -61,11 +61,11 @@ MatrixF QuantizedLinear::forward(const MatrixF& x) const {
     require_finite(xs, xname, "channel");
     MatrixF xp = MatrixF::Zero(xs.rows(), padded_k_);
     xp.leftCols(in_) = xs;
-    return kernels::linear_f32s4(xp, w4_, bias, opt_.path);
+    return kernels::linear_f32s4(xp, w4_, bias);
   }
   const QuantizedMatrix qx = st ? quantize(xs, opt_.act, *st, xname) : quantize(xs, opt_.act, xname);
   const kernels::Int8Matrix a = kernels::to_int8(kernels::pad_columns(qx, padded_k_), xname);
-  return w_is_int4_ ? kernels::linear_s8s4(a, w4_, bias, opt_.path) : kernels::linear_s8s8(a, w8_, bias, opt_.path);
+  return w_is_int4_ ? kernels::linear_s8s4(a, w4_, bias) : kernels::linear_s8s8(a, w8_, bias);
 }
 
 }  // namespace sqsim

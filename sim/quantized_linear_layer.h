@@ -7,6 +7,7 @@
 
 #include "kernels/int_weights.h"
 #include "kernels/kernel_path.h"
+#include "kernels/packed_weights.h"
 #include "kernels/quantized_linear.h"
 #include "quant/quantize.h"
 #include "sim/linear_layer.h"
@@ -48,8 +49,8 @@ class QuantizedLinear : public LinearLayer {
   std::string name_;
   bool integer_ = false;
   FloatLinear float_layer_;  // dequantized weights: the fake-quant product
-  kernels::Int8Matrix w8_;
-  kernels::Int4Matrix w4_;
+  kernels::PackedS8Weights w8_;  // packed once for the chosen kernel path
+  kernels::PackedS4Weights w4_;
   bool w_is_int4_ = false;
   VectorF bias_;
 };
