@@ -18,58 +18,6 @@
 
 namespace sqsim::cli {
 
-namespace {
-
-std::vector<float> parse_grid(const std::string& text, const std::string& option) {
-  std::vector<float> out;
-  for (const std::string& a : expand_alpha_list(text, option)) {
-    const Alpha v = parse_alpha(a, option);
-    if (!v) throw Error(option + ": 'none' is not a migration strength here");
-    out.push_back(*v);
-  }
-  return out;
-}
-
-}  // namespace
-
-void add_eval_options(po::options_description& o) {
-  o.add_options()("mode", po::value<std::string>()->default_value("integer"),
-                  "integer (int8/int4 codes through the integer GEMM) or fake-quant (float emulation)")(
-      "kernel", po::value<std::string>()->default_value("auto"), "integer GEMM path: auto, reference, avx2, avx512-vnni")(
-      "calib-text", po::value<std::string>()->default_value("../shared/data/ptb/ptb.valid.txt"),
-      "calibration text (never evaluated): smoothing, static scales, alpha search")(
-      "calib-samples", po::value<int>()->default_value(512), "calibration windows")(
-      "calib-seq-len", po::value<int>()->default_value(512), "tokens per calibration window")(
-      "holdout-tokens", po::value<long>()->default_value(16384),
-      "tail of the calibration text kept out of calibration, for --alpha search")(
-      "alpha-grid", po::value<std::string>()->default_value("0:1:0.05"), "values tried by --alpha search / per-layer")(
-      "threads", po::value<int>()->default_value(0), "worker threads (0 = all cores)");
-}
-
-EvalOptions eval_options(const po::variables_map& vm, const std::string& model) {
-  EvalOptions e;
-  e.model_path = model;
-  e.calib_text = vm["calib-text"].as<std::string>();
-  e.calib_samples = vm["calib-samples"].as<int>();
-  e.calib_seq_len = vm["calib-seq-len"].as<int>();
-  e.holdout_tokens = vm["holdout-tokens"].as<long>();
-  if (e.calib_samples < 1) throw Error("--calib-samples must be at least 1");
-  if (e.calib_seq_len < 2) throw Error("--calib-seq-len must be at least 2");
-  if (e.holdout_tokens < e.calib_seq_len)
-    throw Error("--holdout-tokens must hold at least one window of --calib-seq-len tokens");
-  e.mode = kernels::parse_emulation_mode(vm["mode"].as<std::string>());
-  e.path = kernels::parse_kernel_path(vm["kernel"].as<std::string>());
-  kernels::resolve_kernel_path(e.path);  // refuse an unavailable path before any work
-  return e;
-}
-
-std::unique_ptr<tbb::global_control> thread_limit(const po::variables_map& vm) {
-  const int threads = vm["threads"].as<int>();
-  if (threads < 0) throw Error("--threads must be >= 0");
-  if (threads == 0) return nullptr;
-  return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
-}
-
 int run_ppl(int argc, char** argv) {
   po::options_description o("ppl");
   o.add_options()("model", po::value<std::string>()->required(),
@@ -109,10 +57,10 @@ int run_ppl(int argc, char** argv) {
   if (alpha_text == "search" || alpha_text == "per-layer") {
     AlphaChoice a;
     a.kind = alpha_text == "search" ? AlphaChoice::kGlobalSearch : AlphaChoice::kPerLayerSearch;
-    a.grid = parse_grid(vm["alpha-grid"].as<std::string>(), "--alpha-grid");
+    a.grid = parse_alpha_grid(vm["alpha-grid"].as<std::string>(), "--alpha-grid");
     choices.push_back(a);
   } else {
-    for (float v : parse_grid(alpha_text, "--alpha")) {
+    for (float v : parse_alpha_grid(alpha_text, "--alpha")) {
       AlphaChoice a;
       a.value = v;
       choices.push_back(a);
