@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "experiments/interrupt.h"
+#include "experiments/quant_options.h"
 #include "kernels/gemm.h"
 #include "kernels/int_weights.h"
 #include "quant/error.h"
@@ -27,6 +28,55 @@ namespace sqsim::cli {
 const char* const kSweepCsvHeader =
     "layer,alpha,w_bits,a_bits,w_granularity,a_granularity,act_scale,output_rel_err,output_sqnr_db,"
     "output_max_abs,output_cosine,weight_rel_err,weight_sqnr_db,act_rel_err,act_sqnr_db,path,status";
+
+void add_sweep_config_options(po::options_description& o) {
+  o.add_options()("alpha", po::value<std::string>()->default_value("none,0.5"),
+                  "migration strengths: none, numbers, start:stop:step (e.g. none,0:1:0.05)")(
+      "w-bits", po::value<std::string>()->default_value("8"), "weight bits, list (2..8, 16 = float)")(
+      "a-bits", po::value<std::string>()->default_value("8"), "activation bits, list (2..8, 16 = float)")(
+      "w-granularity", po::value<std::string>()->default_value("per-tensor"),
+      "list of per-tensor, per-channel, group64, group128, group256, group<G>")(
+      "a-granularity", po::value<std::string>()->default_value("per-token"),
+      "list of per-tensor, per-token, per-channel, group<G>")(
+      "act-scale", po::value<std::string>()->default_value("dynamic"), "list of static, dynamic");
+  add_quantizer_variant_options(o);
+}
+
+std::vector<SweepConfig> build_sweep_configs(const po::variables_map& vm) {
+  std::vector<SweepConfig> out;
+  const auto alphas = expand_alpha_list(vm["alpha"].as<std::string>(), "--alpha");
+  const auto wbits = split_list(vm["w-bits"].as<std::string>(), "--w-bits");
+  const auto abits = split_list(vm["a-bits"].as<std::string>(), "--a-bits");
+  const auto wgran = split_list(vm["w-granularity"].as<std::string>(), "--w-granularity");
+  const auto agran = split_list(vm["a-granularity"].as<std::string>(), "--a-granularity");
+  const auto scales = split_list(vm["act-scale"].as<std::string>(), "--act-scale");
+  for (const auto& a : alphas)
+    for (const auto& wb : wbits)
+      for (const auto& ab : abits)
+        for (const auto& wg : wgran)
+          for (const auto& ag : agran)
+            for (const auto& as : scales) {
+              SweepConfig c;
+              c.alpha_name = a;
+              c.alpha = parse_alpha(a, "--alpha");
+              c.weight = weight_spec(parse_bits(wb, "--w-bits"), wg, vm);
+              const int abits_value = parse_bits(ab, "--a-bits");
+              parse_scale_source(as);
+              try {
+                c.act = activation_spec(abits_value, ag, abits_value == 16 ? "dynamic" : as, vm);
+              } catch (const Error& e) {
+                // Impossible combinations stay in the product as skipped rows.
+                if (as != "static") throw;
+                c.act = activation_spec(abits_value, ag, "dynamic", vm);
+                c.invalid = "static scales need per-tensor or per-channel activations";
+              }
+              c.w_granularity = wg;
+              c.a_granularity = ag;
+              c.act_scale = as;
+              out.push_back(c);
+            }
+  return out;
+}
 
 std::vector<VectorF> group_smoothing_factors(const TraceFile& traces, const std::vector<size_t>& layers, float alpha) {
   std::map<std::string, std::vector<size_t>> groups;
