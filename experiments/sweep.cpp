@@ -385,7 +385,8 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
         cached.operands = std::make_unique<LayerAlphaCache>(traces.layers[li], s);
         cached.alpha = c.alpha_name;
       }
-      const std::string row = cached.operands->row(c, options, cached.y);
+      const std::string row = options.reuse_operands ? cached.operands->row(c, options, cached.y)
+                                                     : evaluate_layer(traces.layers[li], s, c, options, cached.y);
       std::lock_guard<std::mutex> lock(mu);
       on_row(i, row);
       const size_t n = ++completed;

@@ -27,6 +27,9 @@ struct SweepOptions {
   kernels::EmulationMode mode = kernels::EmulationMode::kInteger;
   kernels::KernelPath kernel = kernels::KernelPath::kAuto;
   int threads = 1;
+  // false: every item recomputes its operands through evaluate_layer (the
+  // pre-cache behaviour, same rows); kept for sweep_bench's side-by-side timing.
+  bool reuse_operands = true;
 };
 
 // --alpha, --w-bits, --a-bits, --w-granularity, --a-granularity, --act-scale and
