@@ -295,7 +295,7 @@ class LayerAlphaCache {
     for (const Weight& e : weights_)
       if (same_spec(e.spec, spec)) return e;
     const std::string what = layer_.name + " weight";
-    const QuantizedMatrix q = quantize(w(), spec, what);
+    const QuantizedMatrix q = quantize(w(), spec, params_from_range(range(w(), spec, what, weight_ranges_), spec), what);
     Weight e;
     e.spec = spec;
     e.err = compare(w(), dequantize(q), what);
@@ -323,7 +323,7 @@ class LayerAlphaCache {
       if (spec.source == ScaleSource::kStatic) {
         q = quantize(x(), spec, static_activation_params(layer_, x(), s_, spec), what);
       } else {
-        q = quantize(x(), spec, what);
+        q = quantize(x(), spec, params_from_range(range(x(), spec, what, act_ranges_), spec), what);
       }
       e.err = compare(x(), dequantize(q), what);
       e.int8 = kernels::to_int8(q, what);
@@ -332,8 +332,26 @@ class LayerAlphaCache {
     return acts_.back();
   }
 
+  // observe_range depends on the granularity alone, so e.g. W8 and W4 weights of
+  // one granularity share it; quantize(m, spec, what) is exactly
+  // quantize(m, spec, params_from_range(observe_range(m, spec, what), spec), what).
+  struct Range {
+    Granularity granularity;
+    int group_size;
+    RangeStats stats;
+  };
+  static const RangeStats& range(const MatrixF& m, const QuantSpec& spec, const std::string& what,
+                                 std::deque<Range>& cache) {
+    spec.validate(what);  // as observe_range would, before a cached range is used
+    for (const Range& r : cache)
+      if (r.granularity == spec.granularity && r.group_size == spec.group_size) return r.stats;
+    cache.push_back({spec.granularity, spec.group_size, observe_range(m, spec, what)});
+    return cache.back().stats;
+  }
+
   const LayerTrace& layer_;
   const VectorF* s_;
+  std::deque<Range> weight_ranges_, act_ranges_;
   std::optional<MatrixF> x_, w_;
   std::deque<Weight> weights_;  // deque: references stay valid as entries are added
   std::deque<Act> acts_;
