@@ -236,8 +236,11 @@ class LayerAlphaCache {
     const std::string row = row_prefix(layer_, c);
     const std::string skipped = skip_reason(layer_, c);
     if (!skipped.empty()) return row + ",,,,,,,,," + skipped;
-    if (options.mode != kernels::EmulationMode::kInteger || !kernels::integer_path_supports(c.weight, c.act)) {
-      return row + measure_uncached(layer_, x(), w(), s_, c, options, y_ref);  // fake-quant: rare, not cached
+    const long k = w().cols();
+    if (options.mode != kernels::EmulationMode::kInteger || !kernels::integer_path_supports(c.weight, c.act, k) ||
+        kernels::padded_reduction_length(c.act, c.weight, k) != k) {
+      // fake-quant and ragged groups (padded by quantized_linear): rare, not cached
+      return row + measure_uncached(layer_, x(), w(), s_, c, options, y_ref);
     }
     if (x().cols() != w().cols()) {  // as quantized_linear refuses it
       throw Error(layer_.name + ": input has " + std::to_string(x().cols()) + " channels, weight expects " +

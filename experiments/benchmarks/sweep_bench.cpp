@@ -68,7 +68,10 @@ std::vector<KernelCall> kernel_calls(const LayerTrace& layer, const std::vector<
                                      long* macs) {
   std::vector<std::pair<const SweepConfig*, long>> kinds;
   for (const SweepConfig& c : configs) {
-    if (!c.invalid.empty() || !kernels::integer_path_supports(c.weight, c.act)) continue;
+    const long k = layer.weight.cols();
+    if (!c.invalid.empty() || !kernels::integer_path_supports(c.weight, c.act, k) ||
+        kernels::padded_reduction_length(c.act, c.weight, k) != k)
+      continue;
     try {
       c.weight.validate_shape(layer.weight.rows(), layer.weight.cols(), "weight");
       if (c.act.enabled()) c.act.validate_shape(layer.input.rows(), layer.input.cols(), "input");
