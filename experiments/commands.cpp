@@ -15,6 +15,8 @@ const std::vector<Command>& commands() {
        run_model_info},
       {"ppl", "perplexity of a model on a text file, float or quantized (--quant PRESET), alpha fixed/swept/searched",
        run_ppl},
+      {"trace", "run a model over calibration text and write every linear layer's weight and inputs (trace v1)",
+       run_trace},
       {"paper-tables", "the papers' tables and figures on one model (W8A8 schemes, SmoothQuant+, ppl vs alpha)",
        run_paper_tables},
       {"logits", "logits of a model (GGUF or Hugging Face folder) for given token ids, as CSV", run_logits},

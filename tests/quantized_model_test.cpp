@@ -15,6 +15,8 @@
 #include "sim/calibration.h"
 #include "sim/quantize_model.h"
 #include "sim/quantized_linear_layer.h"
+#include "sim/trace_file.h"
+#include "tests/run_sqsim.h"
 
 using namespace sqsim;
 
@@ -275,4 +277,37 @@ TEST(QuantizedModelReal, EveryKernelPathGivesBitIdenticalLogits) {
       }
     }
   }
+}
+
+// sqsim trace: the real model's layers, sample rows and absmax over every
+// calibration token, smoothing groups; readable by the trace reader.
+TEST(TraceCommand, WritesEveryLinearLayerOfTheRealModel) {
+  if (!exists(kModel) || !exists(kPtbValid)) GTEST_SKIP() << "model or PTB absent";
+  const std::string out = testing::TempDir() + "/sqsim_trace_test.h5";
+  std::remove(out.c_str());
+  const CliRun r = run("trace --model " + kModel + " --text " + kPtbValid +
+                       " --tokens 16 --windows 2 --seq-len 32 --layers 'model.layers.1.*' --out " + out);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const TraceFile t = read_trace_file(out);
+  ASSERT_EQ(t.layers.size(), 7u);
+  for (const LayerTrace& l : t.layers) {
+    EXPECT_EQ(l.input.rows(), 16) << l.name;
+    ASSERT_TRUE(l.input_absmax.has_value()) << l.name;
+    // absmax covers all 64 calibration tokens, the sample only 16 of them
+    for (long c = 0; c < l.input.cols(); ++c)
+      EXPECT_GE((*l.input_absmax)[c], l.input.col(c).cwiseAbs().maxCoeff()) << l.name;
+  }
+  auto find = [&](const std::string& n) -> const LayerTrace& {
+    for (const LayerTrace& l : t.layers)
+      if (l.name == n) return l;
+    throw Error("missing " + n);
+  };
+  EXPECT_EQ(find("model.layers.1.self_attn.q_proj").smooth_group, "model.layers.1.input_layernorm");
+  EXPECT_EQ(find("model.layers.1.self_attn.v_proj").smooth_group, "model.layers.1.input_layernorm");
+  EXPECT_EQ(find("model.layers.1.mlp.up_proj").smooth_group, "model.layers.1.post_attention_layernorm");
+  EXPECT_EQ(find("model.layers.1.mlp.down_proj").smooth_group, "");
+  EXPECT_EQ(find("model.layers.1.mlp.down_proj").weight.cols(), 1536);
+  EXPECT_NE(run("trace --model " + kModel + " --text " + kPtbValid + " --out " + out).status, 0)
+      << "an existing file is not replaced without --force";
+  std::remove(out.c_str());
 }
