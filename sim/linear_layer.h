@@ -16,8 +16,9 @@ class LinearLayer {
   virtual int out_features() const = 0;
 };
 
-// Float32 reference. Rows of x are split into fixed chunks run in parallel
-// with TBB, so results do not depend on the thread count.
+// Float32 layer through kernels::sgemm_parallel (AVX-512 FMA kernel or Eigen,
+// chosen at run time), split into fixed tiles run with TBB, so results do not
+// depend on the thread count.
 class FloatLinear : public LinearLayer {
  public:
   // weight [out, in]; bias empty or [out].

@@ -1,0 +1,110 @@
+// Dispatch and the portable (Eigen) path of kernels/sgemm.h. No Eigen code is
+// compiled with AVX-512 flags: the fast path lives in sgemm_avx512.cpp and
+// uses intrinsics only, so Eigen's template instantiations stay one kind.
+#include "kernels/sgemm.h"
+
+#include <tbb/blocked_range2d.h>
+#include <tbb/parallel_for.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <string>
+
+#include "kernels/cpu_features.h"
+#include "quant/error.h"
+
+namespace sqsim::kernels {
+
+namespace {
+
+using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ConstMap = Eigen::Map<const RowMajor, 0, Eigen::OuterStride<>>;
+using Map = Eigen::Map<RowMajor, 0, Eigen::OuterStride<>>;
+
+// Fixed tile sizes for sgemm_parallel: never derived from the thread count.
+constexpr long kTileRows = 192;   // a multiple of the AVX-512 kernel's 12 rows
+constexpr long kTileCols = 192;   // a multiple of its 32 columns
+constexpr long kEigenRowChunk = 64;
+
+void check(const SgemmArgs& g) {
+  if (g.m < 0 || g.n < 0 || g.k < 0) throw Error("sgemm: negative dimension");
+  const long b_cols = g.layout == BLayout::kNK ? g.k : g.n;
+  if ((g.m > 0 && g.k > 0 && (!g.a || g.lda < g.k)) || (g.n > 0 && g.k > 0 && (!g.b || g.ldb < b_cols)) ||
+      (g.m > 0 && g.n > 0 && (!g.c || g.ldc < g.n)))
+    throw Error("sgemm: null pointer or row stride smaller than the row (m " + std::to_string(g.m) + ", n " +
+                std::to_string(g.n) + ", k " + std::to_string(g.k) + ")");
+}
+
+SgemmArgs sub(const SgemmArgs& g, long r0, long rows, long c0, long cols) {
+  SgemmArgs s = g;
+  s.m = rows;
+  s.n = cols;
+  s.a = g.a + r0 * g.lda;
+  s.b = g.layout == BLayout::kNK ? g.b + c0 * g.ldb : g.b + c0;
+  s.c = g.c + r0 * g.ldc + c0;
+  s.bias = g.bias ? g.bias + c0 : nullptr;
+  return s;
+}
+
+}  // namespace
+
+bool sgemm_avx512_available() {
+  const CpuFeatures& f = cpu_features();
+  return f.avx512f;
+}
+
+const char* sgemm_path() { return sgemm_avx512_available() ? "avx512" : "eigen"; }
+
+void sgemm_portable(const SgemmArgs& g) {
+  check(g);
+  if (g.m == 0 || g.n == 0) return;
+  Map c(g.c, g.m, g.n, Eigen::OuterStride<>(g.ldc));
+  if (g.k == 0) {
+    c.setZero();
+  } else {
+    const ConstMap a(g.a, g.m, g.k, Eigen::OuterStride<>(g.lda));
+    if (g.layout == BLayout::kNK) {
+      const ConstMap b(g.b, g.n, g.k, Eigen::OuterStride<>(g.ldb));
+      c.noalias() = a * b.transpose();
+    } else {
+      const ConstMap b(g.b, g.k, g.n, Eigen::OuterStride<>(g.ldb));
+      c.noalias() = a * b;
+    }
+  }
+  if (g.bias) c.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(g.bias, g.n);
+}
+
+void sgemm(const SgemmArgs& g) {
+  if (sgemm_avx512_available()) {
+    check(g);
+    sgemm_avx512(g);
+  } else {
+    sgemm_portable(g);
+  }
+}
+
+void sgemm_parallel(const SgemmArgs& g) {
+  check(g);
+  if (g.m == 0 || g.n == 0) return;
+  if (!sgemm_avx512_available()) {
+    // Eigen's own blocking depends on the shape, so the chunks are fixed rows.
+    const long chunks = (g.m + kEigenRowChunk - 1) / kEigenRowChunk;
+    tbb::parallel_for(tbb::blocked_range<long>(0, chunks, 1), [&](const tbb::blocked_range<long>& r) {
+      for (long c = r.begin(); c < r.end(); ++c) {
+        const long r0 = c * kEigenRowChunk;
+        sgemm_portable(sub(g, r0, std::min(kEigenRowChunk, g.m - r0), 0, g.n));
+      }
+    });
+    return;
+  }
+  const long tr = (g.m + kTileRows - 1) / kTileRows, tc = (g.n + kTileCols - 1) / kTileCols;
+  tbb::parallel_for(tbb::blocked_range2d<long>(0, tr, 1, 0, tc, 1), [&](const tbb::blocked_range2d<long>& r) {
+    for (long i = r.rows().begin(); i < r.rows().end(); ++i)
+      for (long j = r.cols().begin(); j < r.cols().end(); ++j) {
+        const long r0 = i * kTileRows, c0 = j * kTileCols;
+        sgemm_avx512(sub(g, r0, std::min(kTileRows, g.m - r0), c0, std::min(kTileCols, g.n - c0)));
+      }
+  });
+}
+
+}  // namespace sqsim::kernels
