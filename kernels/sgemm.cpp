@@ -11,6 +11,7 @@
 #include <string>
 
 #include "kernels/cpu_features.h"
+#include "kernels/sgemm_avx512.h"
 #include "quant/error.h"
 
 namespace sqsim::kernels {
@@ -24,6 +25,7 @@ using Map = Eigen::Map<RowMajor, 0, Eigen::OuterStride<>>;
 // Fixed tile sizes for sgemm_parallel: never derived from the thread count.
 constexpr long kTileRows = 192;   // a multiple of the AVX-512 kernel's 12 rows
 constexpr long kTileCols = 192;   // a multiple of its 32 columns
+constexpr long kPackChunk = 16;   // panels per packing task
 constexpr long kEigenRowChunk = 64;
 
 void check(const SgemmArgs& g) {
@@ -83,7 +85,20 @@ void sgemm(const SgemmArgs& g) {
   }
 }
 
-void sgemm_parallel(const SgemmArgs& g) {
+PackedB pack_b(const float* b, long ldb, BLayout layout, long n, long k) {
+  PackedB p;
+  p.n = n;
+  p.k = k;
+  if (!sgemm_avx512_available() || n == 0 || k == 0) return p;
+  const long nr = sgemm_b_panel_cols(), panels = (n + nr - 1) / nr;
+  p.data.resize(size_t(panels * nr * k));
+  tbb::parallel_for(tbb::blocked_range<long>(0, panels, kPackChunk), [&](const tbb::blocked_range<long>& r) {
+    pack_b_panels_avx512(b, ldb, layout, n, k, r.begin(), r.end(), p.data.data());
+  });
+  return p;
+}
+
+void sgemm_parallel(const SgemmArgs& g, const PackedB* packed) {
   check(g);
   if (g.m == 0 || g.n == 0) return;
   if (!sgemm_avx512_available()) {
@@ -97,12 +112,28 @@ void sgemm_parallel(const SgemmArgs& g) {
     });
     return;
   }
+  if (packed && !packed->empty() && (packed->n != g.n || packed->k != g.k))
+    throw Error("sgemm: packed B is " + std::to_string(packed->n) + " x " + std::to_string(packed->k) +
+                ", the product needs " + std::to_string(g.n) + " x " + std::to_string(g.k));
+  // Pack A (and B unless given) once for the whole product, then run tiles.
+  const long mr = sgemm_a_panel_rows(), pa = (g.m + mr - 1) / mr;
+  std::vector<float> ap(size_t(pa * mr * g.k));
+  tbb::parallel_for(tbb::blocked_range<long>(0, pa, kPackChunk), [&](const tbb::blocked_range<long>& r) {
+    pack_a_panels_avx512(g.a, g.lda, g.m, g.k, r.begin(), r.end(), ap.data());
+  });
+  PackedB own;
+  if (!packed || packed->empty()) {
+    own = pack_b(g.b, g.ldb, g.layout, g.n, g.k);
+    packed = &own;
+  }
+  const float* bp = packed->data.data();
   const long tr = (g.m + kTileRows - 1) / kTileRows, tc = (g.n + kTileCols - 1) / kTileCols;
   tbb::parallel_for(tbb::blocked_range2d<long>(0, tr, 1, 0, tc, 1), [&](const tbb::blocked_range2d<long>& r) {
     for (long i = r.rows().begin(); i < r.rows().end(); ++i)
       for (long j = r.cols().begin(); j < r.cols().end(); ++j) {
         const long r0 = i * kTileRows, c0 = j * kTileCols;
-        sgemm_avx512(sub(g, r0, std::min(kTileRows, g.m - r0), c0, std::min(kTileCols, g.n - c0)));
+        sgemm_tile_avx512(ap.data(), bp, g.k, g.m, g.n, r0, std::min(kTileRows, g.m - r0), c0,
+                          std::min(kTileCols, g.n - c0), g.c, g.ldc, g.bias);
       }
   });
 }

@@ -9,6 +9,8 @@
 // 0..K-1 in order, so its bits do not depend on tiling, on where the element
 // sits in a tile, or on how many threads ran; the Eigen path splits rows into
 // fixed chunks, which gives the same guarantee for the thread count.
+#include <vector>
+
 namespace sqsim::kernels {
 
 enum class BLayout {
@@ -28,10 +30,20 @@ struct SgemmArgs {
   const float* bias = nullptr;  // [N] added after the product, or null
 };
 
+// B packed once for many products (a linear layer's weight) in the AVX-512
+// kernel's panel layout; empty when this CPU takes the portable path.
+struct PackedB {
+  long n = 0, k = 0;
+  std::vector<float> data;
+  bool empty() const { return data.empty(); }
+};
+PackedB pack_b(const float* b, long ldb, BLayout layout, long n, long k);
+
 // Single-threaded (for callers that already run in parallel, like attention).
 void sgemm(const SgemmArgs& g);
 // Split into fixed tiles run with TBB; bits independent of the thread count.
-void sgemm_parallel(const SgemmArgs& g);
+// With a non-empty `packed` (from pack_b of the same B), g.b is not read.
+void sgemm_parallel(const SgemmArgs& g, const PackedB* packed = nullptr);
 
 // The individual paths, for tests and benchmarks. sgemm_avx512 must only be
 // called when sgemm_avx512_available().

@@ -1,6 +1,7 @@
 // AVX-512F path of kernels/sgemm.h: the usual packed, cache-blocked scheme.
-// B is packed into panels of 32 columns ([k][32], zero padded), A into panels
-// of 12 rows ([k][12], zero padded); a 12x32 register tile (24 zmm
+// B is packed into panels of 32 columns ([k][32] over all of K, zero padded;
+// a layer's weight is packed once), A once per product into panels of 12 rows
+// ([k][12], zero padded); a 12x32 register tile (24 zmm
 // accumulators) runs one FMA per (row, 16 columns, k). A K block is continued
 // from the partial C it left (loaded back into the accumulators), so every C
 // element is a single FMA chain over k in order: the result does not depend
@@ -11,61 +12,15 @@
 #include <algorithm>
 #include <vector>
 
-#include "kernels/sgemm.h"
+#include "kernels/sgemm_avx512.h"
 
 namespace sqsim::kernels {
 
 namespace {
 
-constexpr int kMr = 12;     // rows of the register tile
-constexpr int kNr = 32;     // columns of the register tile (two zmm)
-constexpr long kKc = 256;   // K block: a B micro-panel is kKc*32*4 = 32 KiB
-constexpr long kMc = 192;   // A block kMc x kKc = 192 KiB, stays in L2
-constexpr long kNc = 768;   // B block kKc x kNc = 768 KiB, stays in L2/L3
-
-// Packs rows [0, rows) x k [0, kc) of A into panels of kMr rows: panel p holds
-// ap[p*kc*kMr + k*kMr + i] = A(p*kMr + i, k), zero past `rows`.
-void pack_a(const float* a, long lda, long rows, long kc, float* ap) {
-  for (long p0 = 0; p0 < rows; p0 += kMr) {
-    const long pr = std::min<long>(kMr, rows - p0);
-    float* dst = ap + (p0 / kMr) * kc * kMr;
-    if (pr == kMr) {
-      for (long k = 0; k < kc; ++k)
-        for (int i = 0; i < kMr; ++i) dst[k * kMr + i] = a[(p0 + i) * lda + k];
-    } else {
-      for (long k = 0; k < kc; ++k)
-        for (int i = 0; i < kMr; ++i) dst[k * kMr + i] = i < pr ? a[(p0 + i) * lda + k] : 0.0f;
-    }
-  }
-}
-
-// Packs columns [0, cols) x k [0, kc) of B into panels of kNr columns:
-// bp[p*kc*kNr + k*kNr + j] = B(k, p*kNr + j), zero past `cols`.
-void pack_b(const float* b, long ldb, BLayout layout, long cols, long kc, float* bp) {
-  for (long p0 = 0; p0 < cols; p0 += kNr) {
-    const long pc = std::min<long>(kNr, cols - p0);
-    float* dst = bp + (p0 / kNr) * kc * kNr;
-    if (layout == BLayout::kKN) {
-      const __mmask16 m0 = pc >= 16 ? 0xFFFF : __mmask16((1u << pc) - 1u);
-      const __mmask16 m1 = pc >= 32 ? 0xFFFF : pc <= 16 ? 0 : __mmask16((1u << (pc - 16)) - 1u);
-      for (long k = 0; k < kc; ++k) {
-        const float* src = b + k * ldb + p0;
-        _mm512_storeu_ps(dst + k * kNr, _mm512_maskz_loadu_ps(m0, src));
-        _mm512_storeu_ps(dst + k * kNr + 16, _mm512_maskz_loadu_ps(m1, src + 16));
-      }
-    } else {
-      // B is [N, K]: a transpose. Column j of the panel is row p0+j of B.
-      for (long j = 0; j < kNr; ++j) {
-        if (j < pc) {
-          const float* src = b + (p0 + j) * ldb;
-          for (long k = 0; k < kc; ++k) dst[k * kNr + j] = src[k];
-        } else {
-          for (long k = 0; k < kc; ++k) dst[k * kNr + j] = 0.0f;
-        }
-      }
-    }
-  }
-}
+constexpr int kMr = 12;    // rows of the register tile
+constexpr int kNr = 32;    // columns of the register tile (two zmm)
+constexpr long kKc = 128;  // K block: a B micro-panel (16 KiB) stays in L1
 
 // C tile (rows x cols, at most 12 x 32) += or = A panel · B panel over kc.
 // `load` continues the chains from C; `bias` (null or 32 entries from the
@@ -113,49 +68,99 @@ inline void micro_12x32(long kc, const float* ap, const float* bp, float* c, lon
   }
 }
 
+}  // namespace
+
+long sgemm_a_panel_rows() { return kMr; }
+long sgemm_b_panel_cols() { return kNr; }
+
+void pack_a_panels_avx512(const float* a, long lda, long m, long k, long p0, long p1, float* ap) {
+  for (long p = p0; p < p1; ++p) {
+    const long r0 = p * kMr, pr = std::min<long>(kMr, m - r0);
+    float* dst = ap + p * k * kMr;
+    const float* src = a + r0 * lda;
+    if (pr == kMr) {
+      // Transpose 12 rows x 16 k at a time through a small buffer the
+      // compiler keeps in registers; the rest scalar.
+      long kk = 0;
+      for (; kk + 16 <= k; kk += 16) {
+        __m512 rows[kMr];
+        for (int i = 0; i < kMr; ++i) rows[i] = _mm512_loadu_ps(src + i * lda + kk);
+        alignas(64) float t[kMr][16];
+        for (int i = 0; i < kMr; ++i) _mm512_store_ps(t[i], rows[i]);
+        for (int j = 0; j < 16; ++j)
+          for (int i = 0; i < kMr; ++i) dst[(kk + j) * kMr + i] = t[i][j];
+      }
+      for (; kk < k; ++kk)
+        for (int i = 0; i < kMr; ++i) dst[kk * kMr + i] = src[i * lda + kk];
+    } else {
+      for (long kk = 0; kk < k; ++kk)
+        for (int i = 0; i < kMr; ++i) dst[kk * kMr + i] = i < pr ? src[i * lda + kk] : 0.0f;
+    }
+  }
+}
+
+void pack_b_panels_avx512(const float* b, long ldb, BLayout layout, long n, long k, long p0, long p1, float* bp) {
+  for (long p = p0; p < p1; ++p) {
+    const long c0 = p * kNr, pc = std::min<long>(kNr, n - c0);
+    float* dst = bp + p * k * kNr;
+    if (layout == BLayout::kKN) {
+      const __mmask16 m0 = pc >= 16 ? 0xFFFF : __mmask16((1u << pc) - 1u);
+      const __mmask16 m1 = pc >= 32 ? 0xFFFF : pc <= 16 ? 0 : __mmask16((1u << (pc - 16)) - 1u);
+      for (long kk = 0; kk < k; ++kk) {
+        const float* src = b + kk * ldb + c0;
+        _mm512_storeu_ps(dst + kk * kNr, _mm512_maskz_loadu_ps(m0, src));
+        _mm512_storeu_ps(dst + kk * kNr + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+      }
+    } else {
+      // B is [N, K]: column j of the panel is row c0 + j of B.
+      for (long j = 0; j < kNr; ++j) {
+        const float* src = b + (c0 + j) * ldb;
+        for (long kk = 0; kk < k; ++kk) dst[kk * kNr + j] = j < pc ? src[kk] : 0.0f;
+      }
+    }
+  }
+}
+
+void sgemm_tile_avx512(const float* ap, const float* bp, long k, long m, long n, long r0, long rows, long c0,
+                       long cols, float* c, long ldc, const float* bias) {
+  if (rows <= 0 || cols <= 0) return;
+  if (k == 0) {
+    for (long i = r0; i < r0 + rows; ++i)
+      for (long j = c0; j < c0 + cols; ++j) c[i * ldc + j] = bias ? 0.0f + bias[j] : 0.0f;
+    return;
+  }
+  (void)m;
+  (void)n;
+  for (long pc = 0; pc < k; pc += kKc) {
+    const long kc = std::min(kKc, k - pc);
+    const bool first = pc == 0, last = pc + kc == k;
+    for (long jr = c0; jr < c0 + cols; jr += kNr) {
+      const int nc = int(std::min<long>(kNr, c0 + cols - jr));
+      const float* b = bp + (jr / kNr) * k * kNr + pc * kNr;
+      const float* bias_j = last && bias ? bias + jr : nullptr;
+      for (long ir = r0; ir < r0 + rows; ir += kMr) {
+        const int mr = int(std::min<long>(kMr, r0 + rows - ir));
+        micro_12x32(kc, ap + (ir / kMr) * k * kMr + pc * kMr, b, c + ir * ldc + jr, ldc, mr, nc, !first, bias_j);
+      }
+    }
+  }
+}
+
+namespace {
 struct Buffers {
   std::vector<float> a, b;
 };
-
 }  // namespace
 
 void sgemm_avx512(const SgemmArgs& g) {
   if (g.m == 0 || g.n == 0) return;
-  if (g.k == 0) {
-    for (long i = 0; i < g.m; ++i)
-      for (long j = 0; j < g.n; ++j) g.c[i * g.ldc + j] = g.bias ? 0.0f + g.bias[j] : 0.0f;
-    return;
-  }
   thread_local Buffers buf;
-  const long kc_max = std::min(kKc, g.k);
-  const long nc_max = std::min(kNc, g.n), mc_max = std::min(kMc, g.m);
-  const size_t need_b = size_t((nc_max + kNr - 1) / kNr * kNr * kc_max);
-  const size_t need_a = size_t((mc_max + kMr - 1) / kMr * kMr * kc_max);
-  if (buf.b.size() < need_b) buf.b.resize(need_b);
-  if (buf.a.size() < need_a) buf.a.resize(need_a);
-  for (long jc = 0; jc < g.n; jc += kNc) {
-    const long nc = std::min(kNc, g.n - jc);
-    for (long pc = 0; pc < g.k; pc += kKc) {
-      const long kc = std::min(kKc, g.k - pc);
-      const bool first = pc == 0, last = pc + kc == g.k;
-      const float* bsrc = g.layout == BLayout::kNK ? g.b + jc * g.ldb + pc : g.b + pc * g.ldb + jc;
-      pack_b(bsrc, g.ldb, g.layout, nc, kc, buf.b.data());
-      for (long ic = 0; ic < g.m; ic += kMc) {
-        const long mc = std::min(kMc, g.m - ic);
-        pack_a(g.a + ic * g.lda + pc, g.lda, mc, kc, buf.a.data());
-        for (long jr = 0; jr < nc; jr += kNr) {
-          const int cols = int(std::min<long>(kNr, nc - jr));
-          const float* bp = buf.b.data() + (jr / kNr) * kc * kNr;
-          const float* bias = last && g.bias ? g.bias + jc + jr : nullptr;
-          for (long ir = 0; ir < mc; ir += kMr) {
-            const int rows = int(std::min<long>(kMr, mc - ir));
-            micro_12x32(kc, buf.a.data() + (ir / kMr) * kc * kMr, bp, g.c + (ic + ir) * g.ldc + jc + jr, g.ldc,
-                        rows, cols, !first, bias);
-          }
-        }
-      }
-    }
-  }
+  const long pa = (g.m + kMr - 1) / kMr, pb = (g.n + kNr - 1) / kNr;
+  if (buf.a.size() < size_t(pa * kMr * g.k)) buf.a.resize(size_t(pa * kMr * g.k));
+  if (buf.b.size() < size_t(pb * kNr * g.k)) buf.b.resize(size_t(pb * kNr * g.k));
+  pack_a_panels_avx512(g.a, g.lda, g.m, g.k, 0, pa, buf.a.data());
+  pack_b_panels_avx512(g.b, g.ldb, g.layout, g.n, g.k, 0, pb, buf.b.data());
+  sgemm_tile_avx512(buf.a.data(), buf.b.data(), g.k, g.m, g.n, 0, g.m, 0, g.n, g.c, g.ldc, g.bias);
 }
 
 }  // namespace sqsim::kernels

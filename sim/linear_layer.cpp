@@ -11,6 +11,8 @@ FloatLinear::FloatLinear(MatrixF weight, VectorF bias) : w_(std::move(weight)), 
   if (b_.size() != 0 && b_.size() != w_.rows())
     throw Error("linear layer: bias has " + std::to_string(b_.size()) + " entries for " +
                 std::to_string(w_.rows()) + " outputs");
+  packed_ = std::make_shared<const kernels::PackedB>(
+      kernels::pack_b(w_.data(), w_.cols(), kernels::BLayout::kNK, w_.rows(), w_.cols()));
 }
 
 MatrixF FloatLinear::forward(const MatrixF& x) const {
@@ -30,7 +32,7 @@ MatrixF FloatLinear::forward(const MatrixF& x) const {
   g.c = y.data();
   g.ldc = y.cols();
   g.bias = b_.size() != 0 ? b_.data() : nullptr;
-  kernels::sgemm_parallel(g);  // fixed tiles: bits independent of the thread count
+  kernels::sgemm_parallel(g, packed_.get());  // fixed tiles: bits independent of the thread count
   return y;
 }
 

@@ -3,6 +3,7 @@
 // implementations can be swapped in per layer without touching model code.
 #include <memory>
 
+#include "kernels/sgemm.h"
 #include "quant/tensor.h"
 
 namespace sqsim {
@@ -32,6 +33,9 @@ class FloatLinear : public LinearLayer {
  private:
   MatrixF w_;  // [out, in]
   VectorF b_;
+  // w_ in the fast kernel's panel layout, packed once (empty on the portable
+  // path); shared so that copies of the layer do not repack.
+  std::shared_ptr<const kernels::PackedB> packed_;
 };
 
 }  // namespace sqsim

@@ -137,6 +137,11 @@ TEST(Sgemm, BitsDoNotDependOnTilingOrThreads) {
       sgemm_parallel(p.args(two));
     }
     EXPECT_EQ(one, two) << "thread count changed the bits";
+    // B packed once beforehand (how FloatLinear runs): same bits.
+    const PackedB packed = pack_b(p.b.data(), p.ldb, p.layout, p.n, p.k);
+    std::vector<float> pre;
+    sgemm_parallel(p.args(pre), &packed);
+    EXPECT_EQ(pre, one) << "prepacked B changed the bits";
     if (!sgemm_avx512_available()) continue;  // Eigen's blocking depends on the row count
     EXPECT_EQ(whole, one);
     // Rows 100..150 alone, with the K range in one call: same bits.
