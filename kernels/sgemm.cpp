@@ -8,6 +8,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "kernels/cpu_features.h"
@@ -51,8 +52,18 @@ SgemmArgs sub(const SgemmArgs& g, long r0, long rows, long c0, long cols) {
 }  // namespace
 
 bool sgemm_avx512_available() {
-  const CpuFeatures& f = cpu_features();
-  return f.avx512f;
+  // SQSIM_SGEMM=eigen forces the portable path (to test it on an AVX-512 CPU);
+  // read once, so the choice never changes within a process.
+  static const bool available = [] {
+    const char* env = std::getenv("SQSIM_SGEMM");
+    const std::string want = env ? env : "auto";
+    if (want != "auto" && want != "eigen" && want != "avx512")
+      throw Error("SQSIM_SGEMM='" + want + "': expected auto, eigen or avx512");
+    const bool cpu = cpu_features().avx512f;
+    if (want == "avx512" && !cpu) throw Error("SQSIM_SGEMM=avx512: this CPU has no AVX-512F");
+    return want != "eigen" && cpu;
+  }();
+  return available;
 }
 
 const char* sgemm_path() { return sgemm_avx512_available() ? "avx512" : "eigen"; }

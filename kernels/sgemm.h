@@ -9,6 +9,7 @@
 // 0..K-1 in order, so its bits do not depend on tiling, on where the element
 // sits in a tile, or on how many threads ran; the Eigen path splits rows into
 // fixed chunks, which gives the same guarantee for the thread count.
+// SQSIM_SGEMM=eigen|avx512|auto (default auto) forces a path.
 #include <vector>
 
 namespace sqsim::kernels {
@@ -49,7 +50,7 @@ void sgemm_parallel(const SgemmArgs& g, const PackedB* packed = nullptr);
 // called when sgemm_avx512_available().
 void sgemm_portable(const SgemmArgs& g);
 void sgemm_avx512(const SgemmArgs& g);
-bool sgemm_avx512_available();
+bool sgemm_avx512_available();  // CPU has AVX-512F and SQSIM_SGEMM does not say eigen
 // "avx512" or "eigen": the path sgemm() takes on this CPU.
 const char* sgemm_path();
 
