@@ -15,6 +15,8 @@ const std::vector<Command>& commands() {
        run_model_info},
       {"ppl", "perplexity of a GGUF Llama model on a text file (float32 forward, non-overlapping windows)",
        run_ppl},
+      {"logits", "logits of a model (GGUF or Hugging Face folder) for given token ids, as CSV", run_logits},
+      {"tokenize", "token ids of a text file with a model's tokenizer (GGUF or Hugging Face folder)", run_tokenize},
   };
   return table;
 }

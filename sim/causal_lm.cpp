@@ -7,9 +7,11 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <sys/stat.h>
 
 #include "quant/error.h"
 #include "sim/gguf_file.h"
+#include "sim/hf_checkpoint.h"
 #include "sim/llama_model.h"
 
 namespace sqsim {
@@ -19,6 +21,8 @@ std::string S(long v) { return std::to_string(v); }
 }  // namespace
 
 LoadedModel load_model(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return load_hf_checkpoint(path);
   LoadedModel m;
   m.path = path;
   {

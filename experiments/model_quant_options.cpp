@@ -1,0 +1,73 @@
+#include "experiments/model_quant_options.h"
+
+#include "experiments/quant_options.h"
+#include "quant/error.h"
+
+namespace sqsim::cli {
+
+void add_model_quant_options(po::options_description& d) {
+  d.add_options()("quant", po::value<std::string>()->default_value("fp"),
+                  "preset (see the list below); the options after it override its fields")(
+      "w-bits", po::value<std::string>(), "override: weight bits 2..8, or 16 for float weights")(
+      "w-granularity", po::value<std::string>(), "override: per-tensor, per-channel or group<G>")(
+      "a-bits", po::value<std::string>(), "override: activation bits 2..8, or 16 for float activations")(
+      "a-granularity", po::value<std::string>(), "override: per-tensor, per-token, per-channel or group<G>")(
+      "act-scale", po::value<std::string>(), "override: dynamic or static (calibrated) activation scales")(
+      "smooth", po::value<bool>(), "override: SmoothQuant smoothing on (true) or off (false)")(
+      "smooth-all", po::bool_switch(), "also smooth o_proj and down_proj / fc2 (run-time X/s)")(
+      "quantize-bmm", po::bool_switch(), "int8 Q, K, V and softmax probabilities in the attention BMMs")(
+      "kv-int8", po::bool_switch(), "int8 KV cache (per token and head)")(
+      "layers", po::value<std::string>()->default_value("*"),
+      "comma-separated globs over linear layer names to quantize (lm_head only when named)");
+  add_quantizer_variant_options(d);
+}
+
+namespace {
+
+// Only what the user wrote changes the preset (defaults do not).
+bool given(const po::variables_map& vm, const char* name) { return vm.count(name) && !vm[name].defaulted(); }
+
+}  // namespace
+
+ModelQuantConfig model_quant_config(const po::variables_map& vm) {
+  ModelQuantConfig c = preset_config(vm["quant"].as<std::string>());
+  if (given(vm, "w-bits")) c.weight.bits = parse_bits(vm["w-bits"].as<std::string>(), "--w-bits");
+  if (given(vm, "w-granularity"))
+    parse_granularity(vm["w-granularity"].as<std::string>(), TensorRole::kWeight, c.weight);
+  if (given(vm, "a-bits")) c.act.bits = parse_bits(vm["a-bits"].as<std::string>(), "--a-bits");
+  if (given(vm, "a-granularity"))
+    parse_granularity(vm["a-granularity"].as<std::string>(), TensorRole::kActivation, c.act);
+  if (given(vm, "act-scale")) c.act.source = parse_scale_source(vm["act-scale"].as<std::string>());
+  if (given(vm, "smooth")) c.smooth = vm["smooth"].as<bool>();
+  if (vm["smooth-all"].as<bool>()) c.smooth_all = true;
+  if (vm["quantize-bmm"].as<bool>()) c.quantize_bmm = true;
+  if (vm["kv-int8"].as<bool>()) c.kv_int8 = true;
+  c.layers = vm["layers"].as<std::string>();
+  // Quantizer variants: the preset's symmetry stays unless overridden.
+  for (QuantSpec* s : {&c.weight, &c.act}) {
+    if (given(vm, "rounding")) s->rounding = parse_rounding(vm["rounding"].as<std::string>());
+    if (given(vm, "scale-rule")) s->scale_rule = parse_scale_rule(vm["scale-rule"].as<std::string>());
+    if (given(vm, "clamp")) s->clamp = parse_clamp(vm["clamp"].as<std::string>());
+    if (given(vm, "seed")) s->seed = vm["seed"].as<unsigned long long>();
+  }
+  if (given(vm, "w-symmetric")) c.weight.symmetric = vm["w-symmetric"].as<bool>();
+  if (given(vm, "a-symmetric")) c.act.symmetric = vm["a-symmetric"].as<bool>();
+  if (c.act.enabled() && c.act.source == ScaleSource::kStatic && c.act.granularity != Granularity::kPerTensor &&
+      c.act.granularity != Granularity::kPerColumn)
+    throw Error("--act-scale static with --a-granularity " + granularity_name(c.act, TensorRole::kActivation) +
+                ": static scales cannot follow tokens they have not seen (expected per-tensor or per-channel)");
+  c.validate();
+  return c;
+}
+
+std::string preset_help() {
+  std::string out = "Presets (--quant):\n";
+  for (const std::string& n : preset_names()) {
+    const ModelQuantConfig c = preset_config(n);
+    out += "  " + n + std::string(n.size() < 12 ? 12 - n.size() : 1, ' ') + c.describe() + "\n" +
+           std::string(14, ' ') + preset_source(n) + "\n";
+  }
+  return out;
+}
+
+}  // namespace sqsim::cli
