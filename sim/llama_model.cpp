@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 
+#include "kernels/vecmath.h"
 #include "quant/error.h"
 
 namespace sqsim {
@@ -252,44 +253,74 @@ MatrixF rms_norm(const MatrixF& x, const VectorF& w, float eps) {
   return y;
 }
 
-void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, float base, int pos0) {
-  if (x.cols() != long(n_heads) * head_dim) throw Error("rope: width mismatch");
+RopeTable rope_table(long rows, int head_dim, float base, int pos0) {
   const int half = head_dim / 2;
   std::vector<double> inv_freq(half);
   for (int i = 0; i < half; ++i) inv_freq[i] = std::pow(double(base), -2.0 * i / head_dim);
-  for (long t = 0; t < x.rows(); ++t) {
+  RopeTable r;
+  r.cos.resize(rows, half);
+  r.sin.resize(rows, half);
+  for (long t = 0; t < rows; ++t) {
     const double pos = double(pos0 + t);
     for (int i = 0; i < half; ++i) {
       const double a = pos * inv_freq[i];
-      const float cs = float(std::cos(a)), sn = float(std::sin(a));
-      for (int h = 0; h < n_heads; ++h) {
-        float* p = x.row(t).data() + long(h) * head_dim + 2 * i;
-        const float x0 = p[0], x1 = p[1];
-        p[0] = x0 * cs - x1 * sn;
-        p[1] = x0 * sn + x1 * cs;
+      r.cos(t, i) = float(std::cos(a));
+      r.sin(t, i) = float(std::sin(a));
+    }
+  }
+  return r;
+}
+
+namespace {
+void check_rope_table(const RopeTable& r, long rows, int half) {
+  if (r.cos.rows() < rows || r.cos.cols() != half || r.sin.rows() != r.cos.rows() || r.sin.cols() != half)
+    throw Error("rope: table is [" + S(r.cos.rows()) + " x " + S(r.cos.cols()) + "], need at least [" + S(rows) +
+                " x " + S(half) + "]");
+}
+}  // namespace
+
+void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, const RopeTable& r) {
+  if (x.cols() != long(n_heads) * head_dim) throw Error("rope: width mismatch");
+  const int half = head_dim / 2;
+  check_rope_table(r, x.rows(), half);
+  for (long t = 0; t < x.rows(); ++t) {
+    const float* cs = r.cos.row(t).data();
+    const float* sn = r.sin.row(t).data();
+    for (int h = 0; h < n_heads; ++h) {
+      float* p = x.row(t).data() + long(h) * head_dim;
+      for (int i = 0; i < half; ++i) {
+        const float x0 = p[2 * i], x1 = p[2 * i + 1];
+        p[2 * i] = x0 * cs[i] - x1 * sn[i];
+        p[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
+      }
+    }
+  }
+}
+
+void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, float base, int pos0) {
+  apply_rope_adjacent(x, n_heads, head_dim, rope_table(x.rows(), head_dim, base, pos0));
+}
+
+void apply_rope_half(MatrixF& x, int n_heads, int head_dim, const RopeTable& r) {
+  if (x.cols() != long(n_heads) * head_dim) throw Error("rope: width mismatch");
+  const int half = head_dim / 2;
+  check_rope_table(r, x.rows(), half);
+  for (long t = 0; t < x.rows(); ++t) {
+    const float* cs = r.cos.row(t).data();
+    const float* sn = r.sin.row(t).data();
+    for (int h = 0; h < n_heads; ++h) {
+      float* p = x.row(t).data() + long(h) * head_dim;
+      for (int i = 0; i < half; ++i) {
+        const float x0 = p[i], x1 = p[i + half];
+        p[i] = x0 * cs[i] - x1 * sn[i];
+        p[i + half] = x0 * sn[i] + x1 * cs[i];
       }
     }
   }
 }
 
 void apply_rope_half(MatrixF& x, int n_heads, int head_dim, float base, int pos0) {
-  if (x.cols() != long(n_heads) * head_dim) throw Error("rope: width mismatch");
-  const int half = head_dim / 2;
-  std::vector<double> inv_freq(half);
-  for (int i = 0; i < half; ++i) inv_freq[i] = std::pow(double(base), -2.0 * i / head_dim);
-  for (long t = 0; t < x.rows(); ++t) {
-    const double pos = double(pos0 + t);
-    for (int i = 0; i < half; ++i) {
-      const double a = pos * inv_freq[i];
-      const float cs = float(std::cos(a)), sn = float(std::sin(a));
-      for (int h = 0; h < n_heads; ++h) {
-        float* p = x.row(t).data() + long(h) * head_dim;
-        const float x0 = p[i], x1 = p[i + half];
-        p[i] = x0 * cs - x1 * sn;
-        p[i + half] = x0 * sn + x1 * cs;
-      }
-    }
-  }
+  apply_rope_half(x, n_heads, head_dim, rope_table(x.rows(), head_dim, base, pos0));
 }
 
 // ---------------------------------------------------------------- forward
@@ -304,23 +335,27 @@ MatrixF LlamaModel::forward(const std::vector<int32_t>& tokens) const {
       throw Error("forward: token id " + S(tokens[t]) + " outside the vocabulary of " + S(c.vocab));
     x.row(t) = embed_.row(tokens[t]);
   }
+  const RopeTable rope = rope_table(T, c.head_dim, c.rope_base);  // once, not per layer
   for (int l = 0; l < c.n_layers; ++l) {
     const LlamaBlock& b = blocks_[l];
     // attention
     const MatrixF xn = rms_norm(x, b.attn_norm, c.rms_eps);
     MatrixF q = b.q->forward(xn), k = b.k->forward(xn);
     const MatrixF v = b.v->forward(xn);
-    const auto rope = c.rope_style == RopeStyle::Half ? apply_rope_half : apply_rope_adjacent;
-    rope(q, c.n_heads, c.head_dim, c.rope_base, 0);
-    rope(k, c.n_kv_heads, c.head_dim, c.rope_base, 0);
+    if (c.rope_style == RopeStyle::Half) {
+      apply_rope_half(q, c.n_heads, c.head_dim, rope);
+      apply_rope_half(k, c.n_kv_heads, c.head_dim, rope);
+    } else {
+      apply_rope_adjacent(q, c.n_heads, c.head_dim, rope);
+      apply_rope_adjacent(k, c.n_kv_heads, c.head_dim, rope);
+    }
     const MatrixF att = causal_attention(q, k, v, c.n_heads, c.n_kv_heads, c.head_dim, attention_matmuls, l);
     x += b.o->forward(att);
     // feed-forward (SwiGLU)
     const MatrixF hn = rms_norm(x, b.ffn_norm, c.rms_eps);
     MatrixF gate = b.gate->forward(hn);
     const MatrixF up = b.up->forward(hn);
-    gate = gate.array() / (1.0f + (-gate.array()).exp());  // SiLU
-    gate.array() *= up.array();
+    kernels::silu_mul(gate.data(), up.data(), gate.size());  // SiLU(gate) * up
     x += b.down->forward(gate);
   }
   return lm_head_->forward(rms_norm(x, output_norm_, c.rms_eps));

@@ -122,6 +122,15 @@ MatrixF rms_norm(const MatrixF& x, const VectorF& w, float eps);
 void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, float base, int pos0 = 0);
 // Same, rotating halves: pairs (i, i + head_dim/2) as Hugging Face's rotate_half.
 void apply_rope_half(MatrixF& x, int n_heads, int head_dim, float base, int pos0 = 0);
+// cos/sin [rows, head_dim/2] of position pos0 + t and pair i, computed in
+// double and rounded to float: computed once per forward, shared by all layers.
+struct RopeTable {
+  MatrixF cos, sin;
+};
+RopeTable rope_table(long rows, int head_dim, float base, int pos0 = 0);
+// The two rotations above with a precomputed table (at least x.rows() rows).
+void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, const RopeTable& table);
+void apply_rope_half(MatrixF& x, int n_heads, int head_dim, const RopeTable& table);
 // Tokenizer from tokenizer.ggml.{tokens,merges,pre,token_type} (types 3 and 4 special).
 BpeTokenizer tokenizer_from_gguf(const GgufFile& g);
 // True when tokenizer.ggml.add_bos_token is present and true; then *bos is the BOS id.
