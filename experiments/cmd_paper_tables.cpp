@@ -172,6 +172,22 @@ int run_paper_tables(int argc, char** argv) {
     provenance.push_back(d.name + ": `" + d.path + "` (sha256 " + sha256_file(d.path) + "), " +
                          std::to_string(d.ids.size()) + " tokens used, windows of " + std::to_string(seq_len));
 
+  // Everything a journaled perplexity depends on; --resume refuses other settings.
+  std::string settings = "model sha256 " + sha256_file(eo.model_path) + "\ncalibration " + eo.calib_text + " " +
+                         std::to_string(eo.calib_samples) + "x" + std::to_string(eo.calib_seq_len) + " holdout " +
+                         std::to_string(eo.holdout_tokens) + "\nmode " + std::to_string(int(eo.mode)) + "\nseq-len " +
+                         std::to_string(seq_len) + "\nalpha-grid " + vm["alpha-grid"].as<std::string>() +
+                         "\nfigure1-max-tokens " + std::to_string(vm["figure1-max-tokens"].as<long>()) + "\n";
+  for (const Dataset& d : data) settings += d.name + " " + d.path + " " + std::to_string(d.ids.size()) + " tokens\n";
+  const std::string settings_path = out + "/settings.txt";
+  if (resume && std::ifstream(settings_path)) {
+    std::ifstream in(settings_path);
+    const std::string old((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (old != settings)
+      throw Error("--resume: " + settings_path + " records other settings than this run's (model, texts, token "
+                  "counts, calibration, mode or seq-len differ); start a new --out");
+  }
+  write_file_atomic(settings_path, settings);
   Journal journal(out + "/journal.csv", resume);
   const auto t0 = std::chrono::steady_clock::now();
   // One perplexity, from the journal or measured now.
