@@ -1,5 +1,7 @@
 #include "kernels/gemm_reference.h"
 
+#include <vector>
+
 #include <algorithm>
 #include <limits>
 
@@ -101,13 +103,21 @@ ScaleView scales_of(const Int4Matrix& m) { return {m.scale.data(), {m.groups(), 
 void epilogue_reference(const ScaleView& a, const ScaleView& b, long m_rows, long n_rows, long k,
                         long group_size, const int32_t* acc, const float* bias, float* y) {
   const long groups = k / group_size;
+  // Offsets of accumulator group g's scales in each operand's scale array
+  // (what a.at(m, g * group_size) indexes), computed once instead of per output.
+  std::vector<long> a_off(static_cast<size_t>(groups)), b_off(static_cast<size_t>(groups));
+  for (long g = 0; g < groups; ++g) {
+    a_off[g] = a.layout.index(0, g * group_size / a.group_size);
+    b_off[g] = b.layout.index(0, g * group_size / b.group_size);
+  }
   for (long m = 0; m < m_rows; ++m) {
+    const float* as = a.data + a.layout.index(m, 0);
     for (long n = 0; n < n_rows; ++n) {
+      const float* bs = b.data + b.layout.index(n, 0);
       const int32_t* accs = acc + (m * n_rows + n) * groups;
       float sum = 0.0f;
       for (long g = 0; g < groups; ++g) {
-        const long c = g * group_size;
-        const float t = (static_cast<float>(accs[g]) * a.at(m, c)) * b.at(n, c);
+        const float t = (static_cast<float>(accs[g]) * as[a_off[g]]) * bs[b_off[g]];
         sum = g == 0 ? t : sum + t;
       }
       if (bias) sum = sum + bias[n];
