@@ -2,16 +2,33 @@
 #include <tbb/global_control.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 
 #include "experiments/cli.h"
 #include "experiments/commands.h"
+#include "experiments/interrupt.h"
 #include "quant/error.h"
 #include "sim/causal_lm.h"
 
 namespace sqsim::cli {
+
+namespace {
+// Thrown from the progress callback to leave perplexity() between windows.
+struct Interrupted {
+  size_t windows_done;
+  size_t windows;
+};
+
+int report_interrupt(size_t done, size_t total) {
+  const int sig = interrupt_signal();
+  std::cerr << "sqsim ppl: interrupted by " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << " after " << done << "/"
+            << total << " windows; no perplexity printed\n";
+  return 128 + sig;
+}
+}  // namespace
 
 int run_ppl(int argc, char** argv) {
   po::options_description o("ppl");
@@ -31,6 +48,8 @@ int run_ppl(int argc, char** argv) {
              o, vm))
     return 0;
   const auto t0 = std::chrono::steady_clock::now();
+  // SIGINT / SIGTERM stop the run between windows (a second one kills at once).
+  install_interrupt_handlers();
   const int threads = vm["threads"].as<int>();
   if (threads < 0) throw Error("--threads must be >= 0");
   std::unique_ptr<tbb::global_control> gc;
@@ -49,11 +68,18 @@ int run_ppl(int argc, char** argv) {
   if (max_tokens > 0 && ids.size() > size_t(max_tokens)) ids.resize(size_t(max_tokens));
   std::cerr << "ppl: " << all_tokens << " tokens in " << text_path << ", using " << ids.size() << "\n";
   const CausalLm& model = *loaded.model;
+  if (interrupt_signal()) return report_interrupt(0, ids.size() / size_t(seq_len));
   const auto t1 = std::chrono::steady_clock::now();
-  const PerplexityResult r = perplexity(model, ids, seq_len, [&](size_t w, size_t n, double nll) {
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-    std::fprintf(stderr, "window %zu/%zu: nll %.6f (ppl %.4f), %.1f s\n", w + 1, n, nll, std::exp(nll), s);
-  });
+  PerplexityResult r;
+  try {
+    r = perplexity(model, ids, seq_len, [&](size_t w, size_t n, double nll) {
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+      std::fprintf(stderr, "window %zu/%zu: nll %.6f (ppl %.4f), %.1f s\n", w + 1, n, nll, std::exp(nll), s);
+      if (interrupt_signal()) throw Interrupted{w + 1, n};
+    });
+  } catch (const Interrupted& i) {
+    return report_interrupt(i.windows_done, i.windows);
+  }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (vm["json"].as<bool>()) {
     std::printf("{\"ppl\": %.6f, \"tokens\": %zu, \"windows\": %zu, \"seq_len\": %d, \"seconds\": %.3f}\n", r.ppl,

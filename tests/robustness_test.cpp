@@ -1,0 +1,123 @@
+// Hostile inputs and interrupted runs (docs/robustness.md): NaN/Inf in GGUF
+// weights, SIGINT during `sqsim ppl`, and every input the fuzzers found
+// (tests/data/fuzz-regressions/) replayed through the reader it broke.
+#include <gtest/gtest.h>
+
+#include "tests/run_sqsim.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <unistd.h>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "quant/error.h"
+#include "sim/gguf_file.h"
+
+namespace {
+
+using sqsim::Error;
+using sqsim::GgufFile;
+
+const std::string kModel = std::string(SQSIM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+const std::string kWiki = std::string(SQSIM_SHARED_DIR) + "/data/wikitext-2-raw/wiki.test.raw";
+
+bool exists(const std::string& p) { return std::ifstream(p).good(); }
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + "sqsim_robust_" + std::to_string(::getpid()) + "_" + name;
+}
+
+// A GGUF v3 file with no metadata and one tensor of the given type and bytes.
+std::vector<uint8_t> one_tensor_gguf(const std::vector<uint64_t>& dims, uint32_t type, const std::vector<uint8_t>& data) {
+  std::vector<uint8_t> b = {'G', 'G', 'U', 'F'};
+  auto put = [&](uint64_t v, int n) { for (int k = 0; k < n; ++k) b.push_back(uint8_t(v >> (8 * k))); };
+  put(3, 4);  // version
+  put(1, 8);  // tensors
+  put(0, 8);  // key/values
+  put(1, 8);
+  b.push_back('w');
+  put(dims.size(), 4);
+  for (uint64_t d : dims) put(d, 8);
+  put(type, 4);
+  put(0, 8);  // offset
+  while (b.size() % 32) b.push_back(0);
+  b.insert(b.end(), data.begin(), data.end());
+  return b;
+}
+
+std::string load_error(const std::vector<uint8_t>& bytes) {
+  try {
+    GgufFile::parse(bytes, "nan.gguf").load_tensor("w");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Robustness, NanOrInfInGgufWeightNamesTensorRowAndChannel) {
+  // F32 [ne0 = 4 input channels, ne1 = 2 output channels]; value (row 1, channel 2) poisoned.
+  for (const float bad : {std::nanf(""), INFINITY}) {
+    std::vector<float> w = {1, 2, 3, 4, 5, 6, 7, 8};
+    w[1 * 4 + 2] = bad;
+    std::vector<uint8_t> data(w.size() * 4);
+    std::memcpy(data.data(), w.data(), data.size());
+    const std::string err = load_error(one_tensor_gguf({4, 2}, 0, data));
+    EXPECT_NE(err.find("nan.gguf: tensor w (F32): " + std::string(std::isnan(bad) ? "NaN" : "Inf") +
+                       " at row 1, channel 2"),
+              std::string::npos)
+        << err;
+  }
+  // Q8_0 block whose fp16 scale is NaN: every value of the block is NaN.
+  std::vector<uint8_t> q8(34, 1);
+  q8[0] = 0x00;
+  q8[1] = 0x7E;  // fp16 NaN
+  const std::string err = load_error(one_tensor_gguf({32}, 8, q8));
+  EXPECT_NE(err.find("tensor w (Q8_0): NaN at row 0, channel 0"), std::string::npos) << err;
+  // The same file with a finite scale loads.
+  q8[1] = 0x3C;  // 1.0
+  EXPECT_EQ(load_error(one_tensor_gguf({32}, 8, q8)), "");
+}
+
+// SIGINT while `sqsim ppl` runs: it stops after the window in flight, says so,
+// prints no perplexity and exits 128 + SIGINT.
+TEST(Robustness, PplStopsCleanlyOnSigint) {
+  if (!exists(kModel)) GTEST_SKIP() << "model absent: " << kModel;
+  if (!exists(kWiki)) GTEST_SKIP() << "WikiText-2 absent: " << kWiki;
+  // ~60 KB of text: a few hundred windows of 64 tokens, far more than run
+  // before the signal arrives.
+  const std::string text = temp_path("ppl.txt"), log = temp_path("ppl.log"), out = temp_path("ppl.out"),
+                    rc = temp_path("ppl.rc");
+  {
+    std::ofstream(text) << slurp(kWiki).substr(0, 60000);
+  }
+  std::remove(log.c_str());
+  const std::string cmd = std::string(SQSIM_BINARY) + " ppl --model " + kModel + " --text " + text +
+                          " --seq-len 64 --threads 2 >" + out + " 2>" + log +
+                          " & pid=$!; for i in $(seq 3000); do grep -q \"^window 1/\" " + log +
+                          " && break; sleep 0.02; done; kill -INT $pid; wait $pid; echo $? > " + rc;
+  ASSERT_EQ(std::system(("bash -c '" + cmd + "'").c_str()), 0);
+  EXPECT_EQ(slurp(rc), "130\n") << slurp(log);
+  const std::string err = slurp(log);
+  const size_t at = err.find("sqsim ppl: interrupted by SIGINT after ");
+  ASSERT_NE(at, std::string::npos) << err;
+  unsigned done = 0, total = 0;
+  ASSERT_EQ(std::sscanf(err.c_str() + at, "sqsim ppl: interrupted by SIGINT after %u/%u windows", &done, &total), 2);
+  EXPECT_GE(done, 1u);
+  EXPECT_LT(done, total) << "the run finished before the signal";
+  EXPECT_EQ(slurp(out).find("perplexity"), std::string::npos) << slurp(out);
+}
+
+}  // namespace
