@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "quant/error.h"
+#include "sim/bpe_tokenizer.h"
 #include "sim/gguf_file.h"
 
 namespace {
@@ -26,6 +27,8 @@ using sqsim::GgufFile;
 
 const std::string kModel = std::string(SQSIM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
 const std::string kWiki = std::string(SQSIM_SHARED_DIR) + "/data/wikitext-2-raw/wiki.test.raw";
+
+const std::string kRegressions = std::string(SQSIM_TEST_DATA_DIR) + "/fuzz-regressions/";
 
 bool exists(const std::string& p) { return std::ifstream(p).good(); }
 
@@ -118,6 +121,62 @@ TEST(Robustness, PplStopsCleanlyOnSigint) {
   EXPECT_GE(done, 1u);
   EXPECT_LT(done, total) << "the run finished before the signal";
   EXPECT_EQ(slurp(out).find("perplexity"), std::string::npos) << slurp(out);
+}
+
+// run() of tests/run_sqsim.h under coreutils timeout (exit 124 when it hangs).
+CliRun run_limited(const std::string& args) { return run_command("timeout 60 " + std::string(SQSIM_BINARY) + " " + args); }
+
+// ---- inputs found by the fuzzers (docs/robustness.md), replayed ----
+
+// tests/fuzz/fuzz_tokenizer.cpp, odd mode: byte 0 = mode, then "VOCAB \0 MERGES \0 TEXT".
+std::string tokenizer_files_error(const std::string& input) {
+  const std::string rest = input.substr(1);
+  const size_t z1 = rest.find('\0'), z2 = rest.find('\0', z1 + 1);
+  const std::string vpath = temp_path("vocab.txt"), mpath = temp_path("merges.txt");
+  std::ofstream(vpath, std::ios::binary) << rest.substr(0, z1);
+  std::ofstream(mpath, std::ios::binary) << rest.substr(z1 + 1, z2 - z1 - 1);
+  try {
+    sqsim::BpeTokenizer::from_files(vpath, mpath).encode(rest.substr(z2 + 1));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(FuzzRegression, TokenizerVocabCountLargerThanTheFile) {
+  // A header count of about 1.3e18 reached vector::reserve, which threw
+  // std::length_error (not sqsim::Error) and would have aborted the CLI's callers.
+  const std::string in = slurp(kRegressions + "tokenizer-vocab-count-length-error");
+  ASSERT_EQ(in.substr(0, 17), "\x01sqsim-bpe-vocab ");
+  const std::string err = tokenizer_files_error(in);
+  EXPECT_NE(err.find("vocab.txt: header count=1342903006827846766 tokens cannot fit in the"), std::string::npos)
+      << err;
+}
+
+TEST(FuzzRegression, TokenizerMergesCountLargerThanTheFile) {
+  const std::string vocab = "sqsim-bpe-vocab 1 pre=gpt2 count=2\n1\tx\n1\ty\n";
+  const std::string err = tokenizer_files_error(std::string("\x01") + vocab + '\0' +
+                                                "sqsim-bpe-merges 1 count=99999999999\nx y\n" + '\0' + "xy");
+  EXPECT_NE(err.find("merges.txt: header count=99999999999 merges cannot fit in the"), std::string::npos) << err;
+}
+
+// Boost.Program_options formatted the error for "seed = 7%value%..." by
+// replacing %value% with text containing %value%, forever. Run through the CLI
+// under `timeout`, so a regression fails instead of hanging the suite.
+TEST(FuzzRegression, ConfigPlaceholderTextIsRefusedNotLoopedOn) {
+  const std::string cfg = kRegressions + "config-placeholder-loop.cfg";
+  CliRun r = run_limited("sweep --config " + cfg + " --traces t.h5 --out " + temp_path("never"));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("--config " + cfg + ":2: '%value%' is not accepted in options"), std::string::npos) << r.out;
+  // The same text on the command line.
+  for (const std::string arg : {"--threads %value%", "--model a%canonical_option%b", "--%invalid_line%"}) {
+    r = run_limited("ppl --text x " + arg);
+    EXPECT_EQ(r.status, 1) << arg << ": " << r.out;
+    EXPECT_NE(r.out.find("is not accepted in options"), std::string::npos) << arg << ": " << r.out;
+  }
+  // A lone percent sign or one not closing a word is an ordinary character.
+  r = run_limited("ppl --model 50% --text \"a% b%\" --seq-len 64");
+  EXPECT_EQ(r.out.find("is not accepted"), std::string::npos) << r.out;
 }
 
 }  // namespace
