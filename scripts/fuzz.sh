@@ -2,6 +2,8 @@
 # Runs one libFuzzer harness for a given time (docs/robustness.md):
 #   scripts/fuzz.sh NAME SECONDS [extra libFuzzer flags...]
 # NAME is one of tests/fuzz/fuzz_<NAME>.cpp (gguf, tokenizer, config, trace).
+# Extra flags go to libFuzzer, e.g. -fork=1 -ignore_ooms=1 to go on past an
+# out-of-memory inside libhdf5 (docs/robustness.md, trace).
 # Configures and builds build-fuzz/ with clang 14 (-DSQSIM_FUZZ=ON), copies the
 # seed corpus tests/fuzz/corpus/NAME to a scratch folder (the repository is
 # never modified), runs one process (one core; the same as -jobs=1 -workers=1 without the log redirection), and prints the executions, the
@@ -34,6 +36,8 @@ set +e
   "$@" corpus) 2>&1 | tee "$work/fuzz.log" | grep -E "^#[0-9]+[[:space:]]+(INITED|DONE)|ERROR|SUMMARY|stat::|Test unit written|^Done" 
 rc=${PIPESTATUS[0]}
 set -e
+# -fork=1 (keep going after a crash or out-of-memory) reports in its own format.
+grep -E "^#[0-9]+: cov" "$work/fuzz.log" | tail -1 || true
 found=$(ls "$work/crashes" | wc -l)
 echo "fuzz: $name: exit $rc, corpus $seeds -> $(ls "$work/corpus" | wc -l) files, $found finding(s) in $work/crashes"
 [ "$rc" -eq 0 ] && [ "$found" -eq 0 ]

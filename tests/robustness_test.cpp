@@ -2,6 +2,7 @@
 // weights, SIGINT during `sqsim ppl`, and every input the fuzzers found
 // (tests/data/fuzz-regressions/) replayed through the reader it broke.
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include "tests/run_sqsim.h"
 
@@ -19,6 +20,7 @@
 #include "quant/error.h"
 #include "sim/bpe_tokenizer.h"
 #include "sim/gguf_file.h"
+#include "sim/trace_file.h"
 
 namespace {
 
@@ -92,6 +94,58 @@ TEST(Robustness, NanOrInfInGgufWeightNamesTensorRowAndChannel) {
   // The same file with a finite scale loads.
   q8[1] = 0x3C;  // 1.0
   EXPECT_EQ(load_error(one_tensor_gguf({32}, 8, q8)), "");
+}
+
+// A trace whose weight claims [1000000 x 1000] (4 GB of float32) while only
+// one 16 x 1000 chunk is stored: the reader must refuse before allocating.
+TEST(Robustness, TraceShapeLargerThanStoredDataIsRefusedBeforeAllocating) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const std::string path = temp_path("sparse.h5");
+  {
+    const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    const hid_t s0 = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(f, "sqsim_trace_version", H5T_STD_I64LE, s0, H5P_DEFAULT, H5P_DEFAULT);
+    const long long one = 1;
+    H5Awrite(a, H5T_NATIVE_LLONG, &one);
+    const hid_t layers = H5Gcreate2(f, "layers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const hid_t g = H5Gcreate2(layers, "fc", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const hsize_t dims[2] = {1000000, 1000}, chunk[2] = {16, 1000}, start[2] = {0, 0};
+    const hid_t space = H5Screate_simple(2, dims, nullptr);
+    const hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(plist, 2, chunk);
+    const hid_t ds = H5Dcreate2(g, "weight", H5T_IEEE_F32LE, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+    ASSERT_GE(ds, 0);
+    std::vector<float> one_chunk(16 * 1000, 0.5f);
+    const hid_t mem = H5Screate_simple(2, chunk, nullptr);
+    H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, chunk, nullptr);
+    ASSERT_GE(H5Dwrite(ds, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, one_chunk.data()), 0);
+    for (hid_t id : {mem, space}) H5Sclose(id);
+    H5Dclose(ds);
+    const hsize_t xdims[2] = {2, 1000};
+    const hid_t xspace = H5Screate_simple(2, xdims, nullptr);
+    const hid_t x = H5Dcreate2(g, "input", H5T_IEEE_F32LE, xspace, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    std::vector<float> xv(2 * 1000, 1.0f);
+    ASSERT_GE(H5Dwrite(x, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, xv.data()), 0);
+    H5Dclose(x);
+    H5Sclose(xspace);
+    H5Pclose(plist);
+    H5Gclose(g);
+    H5Gclose(layers);
+    H5Aclose(a);
+    H5Sclose(s0);
+    H5Fclose(f);
+  }
+  std::string err;
+  try {
+    sqsim::read_trace_file(path);
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  EXPECT_NE(err.find("/layers/fc/weight: shape [1000000, 1000] needs 1000000000 values but only 64000 bytes of data "
+                     "are stored"),
+            std::string::npos)
+      << err;
 }
 
 // SIGINT while `sqsim ppl` runs: it stops after the window in flight, says so,
