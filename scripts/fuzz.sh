@@ -31,6 +31,7 @@ seeds=$(ls "$work/corpus" | wc -l)
 echo "fuzz: $name for $seconds s, $seeds seed files, work folder $work"
 set +e
 (cd "$work" && ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0" UBSAN_OPTIONS="print_stacktrace=1" \
+  LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0" \
   "$build/tests/fuzz/fuzz_$name" -max_total_time="$seconds" -rss_limit_mb=2048 \
   -max_len="${SQSIM_FUZZ_MAX_LEN:-16384}" -timeout=20 -print_final_stats=1 -artifact_prefix="$work/crashes/" \
   "$@" corpus) 2>&1 | tee "$work/fuzz.log" | grep -E "^#[0-9]+[[:space:]]+(INITED|DONE)|ERROR|SUMMARY|stat::|Test unit written|^Done" 
