@@ -4,6 +4,7 @@
 Seeds are small valid inputs (so the fuzzer starts past the headers) written
 from scratch here; rerun after changing a format. Needs numpy and h5py.
 """
+import json as _json
 import os
 import struct
 
@@ -120,3 +121,27 @@ merges = b"sqsim-bpe-merges 1 count=1\na b\n"
 out("tokenizer", "files_small", b"\1" + vocab + b"\0" + merges + b"\0ab abab\n")
 vocab2 = b"sqsim-bpe-vocab 1 pre=gpt2 count=3\n1\tx\n1\ty\n1\txy\n"
 out("tokenizer", "files_gpt2", b"\1" + vocab2 + b"\0" + b"sqsim-bpe-merges 1 count=1\nx y\n" + b"\0xyxy yx")
+
+# ---- safetensors + JSON (mode byte: 0 = JSON, 1 = whole file, 2 = header) ----
+
+
+def safetensors(tensors, metadata=None):
+    hdr, blob = {}, b""
+    for name, dtype, shape, raw in tensors:
+        hdr[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(blob), len(blob) + len(raw)]}
+        blob += raw
+    if metadata:
+        hdr["__metadata__"] = metadata
+    h = _json.dumps(hdr).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + blob
+
+
+st = safetensors([("w", "F32", [2, 3], rng.standard_normal(6).astype("<f4").tobytes()),
+                  ("b", "F16", [3], rng.standard_normal(3).astype("<f2").tobytes()),
+                  ("h", "BF16", [4], b"\x80\x3f" * 4)], {"format": "pt"})
+out("safetensors", "file_three_tensors", b"\1" + st)
+out("safetensors", "header_only", b"\2" + st[8:8 + struct.unpack("<Q", st[:8])[0]])
+out("safetensors", "json_config", b"\0" + _json.dumps({"architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+    "rms_norm_eps": 1e-5, "tie_word_embeddings": True, "rope_scaling": None, "x": [1, -2.5e3, "\u00e9\ud83d\ude00"]}).encode())
+out("safetensors", "json_escapes", b"\0" + b'{"a":"\\u0041\\n\\t\\"\\\\","b":[[],{}],"c":-0.0e+1}')
