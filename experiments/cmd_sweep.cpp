@@ -30,42 +30,6 @@ namespace {
 const char* kJournal = "results.journal";  // "index<TAB>row" lines, appended as items complete
 const char* kPlan = "sweep.plan";          // what the journal belongs to; --resume checks it
 
-std::vector<SweepConfig> build_configs(const po::variables_map& vm) {
-  std::vector<SweepConfig> out;
-  const auto alphas = expand_alpha_list(vm["alpha"].as<std::string>(), "--alpha");
-  const auto wbits = split_list(vm["w-bits"].as<std::string>(), "--w-bits");
-  const auto abits = split_list(vm["a-bits"].as<std::string>(), "--a-bits");
-  const auto wgran = split_list(vm["w-granularity"].as<std::string>(), "--w-granularity");
-  const auto agran = split_list(vm["a-granularity"].as<std::string>(), "--a-granularity");
-  const auto scales = split_list(vm["act-scale"].as<std::string>(), "--act-scale");
-  for (const auto& a : alphas)
-    for (const auto& wb : wbits)
-      for (const auto& ab : abits)
-        for (const auto& wg : wgran)
-          for (const auto& ag : agran)
-            for (const auto& as : scales) {
-              SweepConfig c;
-              c.alpha_name = a;
-              c.alpha = parse_alpha(a, "--alpha");
-              c.weight = weight_spec(parse_bits(wb, "--w-bits"), wg, vm);
-              const int abits_value = parse_bits(ab, "--a-bits");
-              parse_scale_source(as);
-              try {
-                c.act = activation_spec(abits_value, ag, abits_value == 16 ? "dynamic" : as, vm);
-              } catch (const Error& e) {
-                // Impossible combinations stay in the product as skipped rows.
-                if (as != "static") throw;
-                c.act = activation_spec(abits_value, ag, "dynamic", vm);
-                c.invalid = "static scales need per-tensor or per-channel activations";
-              }
-              c.w_granularity = wg;
-              c.a_granularity = ag;
-              c.act_scale = as;
-              out.push_back(c);
-            }
-  return out;
-}
-
 std::string plan_text(const po::variables_map& vm, const std::string& traces_sha) {
   std::ostringstream o;
   for (const char* k : {"traces", "layers", "alpha", "w-bits", "a-bits", "w-granularity", "a-granularity", "act-scale",
@@ -91,21 +55,12 @@ int run_sweep_command(int argc, char** argv) {
   o.add_options()("traces", po::value<std::string>()->required(), "trace file (docs/trace-format.md)")(
       "out", po::value<std::string>()->required(), "output directory")(
       "layers", po::value<std::string>()->default_value("*"), "glob over layer names, e.g. '*q_proj'")(
-      "alpha", po::value<std::string>()->default_value("none,0.5"),
-      "migration strengths: none, numbers, start:stop:step (e.g. none,0:1:0.05)")(
-      "w-bits", po::value<std::string>()->default_value("8"), "weight bits, list (2..8, 16 = float)")(
-      "a-bits", po::value<std::string>()->default_value("8"), "activation bits, list (2..8, 16 = float)")(
-      "w-granularity", po::value<std::string>()->default_value("per-tensor"),
-      "list of per-tensor, per-channel, group64, group128, group256, group<G>")(
-      "a-granularity", po::value<std::string>()->default_value("per-token"),
-      "list of per-tensor, per-token, per-channel, group<G>")(
-      "act-scale", po::value<std::string>()->default_value("dynamic"), "list of static, dynamic")(
       "mode", po::value<std::string>()->default_value("integer"), "integer (kernel emulation) or fake-quant")(
       "kernel", po::value<std::string>()->default_value("auto"), "auto, reference, avx2, avx512-vnni")(
       "threads", po::value<int>()->default_value(1), "worker threads (results are identical for any count)")(
       "resume", po::bool_switch(), "finish an interrupted sweep in --out")(
       "force", po::bool_switch(), "overwrite a non-empty --out");
-  add_quantizer_variant_options(o);
+  add_sweep_config_options(o);
   po::variables_map vm;
   if (!parse(argc, argv,
              "usage: sqsim sweep --traces FILE --out DIR [options]\n\n"
@@ -131,7 +86,7 @@ int run_sweep_command(int argc, char** argv) {
     throw Error("--threads " + std::to_string(options.threads) + ": expected 1..1024");
   }
   for (const char* k : {"act-scale"}) split_list(vm[k].as<std::string>(), std::string("--") + k);
-  const std::vector<SweepConfig> configs = build_configs(vm);
+  const std::vector<SweepConfig> configs = build_sweep_configs(vm);
 
   const std::string traces_sha = sha256_file(traces_path);
   const TraceFile traces = read_trace_file(traces_path);

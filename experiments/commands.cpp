@@ -13,8 +13,14 @@ const std::vector<Command>& commands() {
       {"outliers", "per-layer activation outlier report of a trace file (CSV, Markdown, SVG)", run_outliers},
       {"model-info", "architecture, hyperparameters and tensors (name, type, shape) of a GGUF model file",
        run_model_info},
-      {"ppl", "perplexity of a GGUF Llama model on a text file (float32 forward, non-overlapping windows)",
+      {"ppl", "perplexity of a model on a text file, float or quantized (--quant PRESET), alpha fixed/swept/searched",
        run_ppl},
+      {"trace", "run a model over calibration text and write every linear layer's weight and inputs (trace v1)",
+       run_trace},
+      {"paper-tables", "the papers' tables and figures on one model (W8A8 schemes, SmoothQuant+, ppl vs alpha)",
+       run_paper_tables},
+      {"logits", "logits of a model (GGUF or Hugging Face folder) for given token ids, as CSV", run_logits},
+      {"tokenize", "token ids of a text file with a model's tokenizer (GGUF or Hugging Face folder)", run_tokenize},
   };
   return table;
 }

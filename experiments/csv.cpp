@@ -1,5 +1,7 @@
 #include "experiments/csv.h"
 
+#include <cstdio>
+
 #include <fstream>
 
 #include "quant/error.h"
@@ -56,6 +58,30 @@ CsvTable read_csv(const std::string& path) {
     t.rows.push_back(std::move(cells));
   }
   return t;
+}
+
+std::string csv_quote(const std::string& cell) {
+  if (cell.find_first_of(",\"\r\n") == std::string::npos) return cell;
+  std::string out = "\"";
+  for (char c : cell) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string to_csv(const CsvTable& table) {
+  std::string out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    for (size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + csv_quote(cells[i]);
+    out += "\n";
+  };
+  line(table.header);
+  for (const auto& r : table.rows) line(r);
+  return out;
+}
+
+std::string format_number(double v, int digits) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*g", digits, v);
+  return b;
 }
 
 }  // namespace sqsim::cli

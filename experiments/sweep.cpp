@@ -9,10 +9,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <map>
+#include <memory>
+#include <optional>
 #include <mutex>
 
 #include "experiments/interrupt.h"
+#include "experiments/quant_options.h"
+#include "kernels/gemm.h"
+#include "kernels/int_weights.h"
 #include "quant/error.h"
 #include "quant/error_metrics.h"
 #include "quant/scales.h"
@@ -22,6 +28,55 @@ namespace sqsim::cli {
 const char* const kSweepCsvHeader =
     "layer,alpha,w_bits,a_bits,w_granularity,a_granularity,act_scale,output_rel_err,output_sqnr_db,"
     "output_max_abs,output_cosine,weight_rel_err,weight_sqnr_db,act_rel_err,act_sqnr_db,path,status";
+
+void add_sweep_config_options(po::options_description& o) {
+  o.add_options()("alpha", po::value<std::string>()->default_value("none,0.5"),
+                  "migration strengths: none, numbers, start:stop:step (e.g. none,0:1:0.05)")(
+      "w-bits", po::value<std::string>()->default_value("8"), "weight bits, list (2..8, 16 = float)")(
+      "a-bits", po::value<std::string>()->default_value("8"), "activation bits, list (2..8, 16 = float)")(
+      "w-granularity", po::value<std::string>()->default_value("per-tensor"),
+      "list of per-tensor, per-channel, group64, group128, group256, group<G>")(
+      "a-granularity", po::value<std::string>()->default_value("per-token"),
+      "list of per-tensor, per-token, per-channel, group<G>")(
+      "act-scale", po::value<std::string>()->default_value("dynamic"), "list of static, dynamic");
+  add_quantizer_variant_options(o);
+}
+
+std::vector<SweepConfig> build_sweep_configs(const po::variables_map& vm) {
+  std::vector<SweepConfig> out;
+  const auto alphas = expand_alpha_list(vm["alpha"].as<std::string>(), "--alpha");
+  const auto wbits = split_list(vm["w-bits"].as<std::string>(), "--w-bits");
+  const auto abits = split_list(vm["a-bits"].as<std::string>(), "--a-bits");
+  const auto wgran = split_list(vm["w-granularity"].as<std::string>(), "--w-granularity");
+  const auto agran = split_list(vm["a-granularity"].as<std::string>(), "--a-granularity");
+  const auto scales = split_list(vm["act-scale"].as<std::string>(), "--act-scale");
+  for (const auto& a : alphas)
+    for (const auto& wb : wbits)
+      for (const auto& ab : abits)
+        for (const auto& wg : wgran)
+          for (const auto& ag : agran)
+            for (const auto& as : scales) {
+              SweepConfig c;
+              c.alpha_name = a;
+              c.alpha = parse_alpha(a, "--alpha");
+              c.weight = weight_spec(parse_bits(wb, "--w-bits"), wg, vm);
+              const int abits_value = parse_bits(ab, "--a-bits");
+              parse_scale_source(as);
+              try {
+                c.act = activation_spec(abits_value, ag, abits_value == 16 ? "dynamic" : as, vm);
+              } catch (const Error& e) {
+                // Impossible combinations stay in the product as skipped rows.
+                if (as != "static") throw;
+                c.act = activation_spec(abits_value, ag, "dynamic", vm);
+                c.invalid = "static scales need per-tensor or per-channel activations";
+              }
+              c.w_granularity = wg;
+              c.a_granularity = ag;
+              c.act_scale = as;
+              out.push_back(c);
+            }
+  return out;
+}
 
 std::vector<VectorF> group_smoothing_factors(const TraceFile& traces, const std::vector<size_t>& layers, float alpha) {
   std::map<std::string, std::vector<size_t>> groups;
@@ -100,22 +155,35 @@ MatrixF reference_output(const LayerTrace& layer) {
   return y;
 }
 
-std::string evaluate_layer(const LayerTrace& layer, const VectorF* s, const SweepConfig& c,
-                           const SweepOptions& options, const MatrixF& y_ref) {
-  std::string row = csv_cell(layer.name) + "," + c.alpha_name + "," + std::to_string(c.weight.bits) + "," +
-                    std::to_string(c.act.bits) + "," + c.w_granularity + "," + c.a_granularity + "," + c.act_scale + ",";
-  if (!c.invalid.empty()) return row + ",,,,,,,,," + csv_cell("skipped: " + c.invalid);
+namespace {
+
+std::string row_prefix(const LayerTrace& layer, const SweepConfig& c) {
+  return csv_cell(layer.name) + "," + c.alpha_name + "," + std::to_string(c.weight.bits) + "," +
+         std::to_string(c.act.bits) + "," + c.w_granularity + "," + c.a_granularity + "," + c.act_scale + ",";
+}
+
+// The row of a config that cannot run (impossible combination, or a shape the
+// granularity does not fit); empty when it can.
+std::string skip_reason(const LayerTrace& layer, const SweepConfig& c) {
+  if (!c.invalid.empty()) return csv_cell("skipped: " + c.invalid);
   try {
     c.weight.validate_shape(layer.weight.rows(), layer.weight.cols(), "weight");
     if (c.act.enabled()) c.act.validate_shape(layer.input.rows(), layer.input.cols(), "input");
   } catch (const Error& e) {
-    return row + ",,,,,,,,," + csv_cell(std::string("skipped: ") + e.what());
+    return csv_cell(std::string("skipped: ") + e.what());
   }
-  MatrixF x = layer.input, w = layer.weight;
-  if (s) {
-    smooth_activations(x, *s);
-    smooth_weight(w, *s);
-  }
+  return {};
+}
+
+std::string metric_cells(const ErrorMetrics& ey, const ErrorMetrics& ew, const ErrorMetrics& ex,
+                         const std::string& path) {
+  return g9(ey.rel_err) + "," + g9(ey.sqnr_db) + "," + g9(ey.max_abs) + "," + g9(ey.cosine) + "," + g9(ew.rel_err) +
+         "," + g9(ew.sqnr_db) + "," + g9(ex.rel_err) + "," + g9(ex.sqnr_db) + "," + path + ",ok";
+}
+
+// The measured part of a row, given the (smoothed) operands x and w.
+std::string measure_uncached(const LayerTrace& layer, const MatrixF& x, const MatrixF& w, const VectorF* s,
+                             const SweepConfig& c, const SweepOptions& options, const MatrixF& y_ref) {
   QuantParams static_params;
   const bool is_static = c.act.enabled() && c.act.source == ScaleSource::kStatic;
   if (is_static) static_params = static_activation_params(layer, x, s, c.act);
@@ -127,9 +195,172 @@ std::string evaluate_layer(const LayerTrace& layer, const VectorF* s, const Swee
   const ErrorMetrics ex = compare(x, r.x_dequant, layer.name + " input");
   const std::string path =
       r.used_integer_kernel ? kernels::kernel_path_name(kernels::resolve_kernel_path(options.kernel)) : "fake-quant";
-  return row + g9(ey.rel_err) + "," + g9(ey.sqnr_db) + "," + g9(ey.max_abs) + "," + g9(ey.cosine) + "," +
-         g9(ew.rel_err) + "," + g9(ew.sqnr_db) + "," + g9(ex.rel_err) + "," + g9(ex.sqnr_db) + "," + path + ",ok";
+  return metric_cells(ey, ew, ex, path);
 }
+
+}  // namespace
+
+std::string evaluate_layer(const LayerTrace& layer, const VectorF* s, const SweepConfig& c,
+                           const SweepOptions& options, const MatrixF& y_ref) {
+  const std::string row = row_prefix(layer, c);
+  const std::string skipped = skip_reason(layer, c);
+  if (!skipped.empty()) return row + ",,,,,,,,," + skipped;
+  MatrixF x = layer.input, w = layer.weight;
+  if (s) {
+    smooth_activations(x, *s);
+    smooth_weight(w, *s);
+  }
+  return row + measure_uncached(layer, x, w, s, c, options, y_ref);
+}
+
+namespace {
+
+bool same_spec(const QuantSpec& a, const QuantSpec& b) {
+  return a.bits == b.bits && a.symmetric == b.symmetric && a.granularity == b.granularity &&
+         a.group_size == b.group_size && a.source == b.source && a.rounding == b.rounding &&
+         a.scale_rule == b.scale_rule && a.clamp == b.clamp && a.seed == b.seed;
+}
+
+// What the configurations of one (layer, alpha) share. A sweep repeats each
+// weight quantization for every activation setting and each activation
+// quantization for every weight setting; here both are made once, with their
+// error metrics and integer operands, so per configuration only the GEMM and
+// the output comparison remain. Every cached value is a pure function of its
+// key (the spec), computed by the same calls quantized_linear makes, so rows
+// equal evaluate_layer's byte for byte (tested in sweep_test.cpp).
+class LayerAlphaCache {
+ public:
+  LayerAlphaCache(const LayerTrace& layer, const VectorF* s) : layer_(layer), s_(s) {}
+
+  std::string row(const SweepConfig& c, const SweepOptions& options, const MatrixF& y_ref) {
+    const std::string row = row_prefix(layer_, c);
+    const std::string skipped = skip_reason(layer_, c);
+    if (!skipped.empty()) return row + ",,,,,,,,," + skipped;
+    const long k = w().cols();
+    if (options.mode != kernels::EmulationMode::kInteger || !kernels::integer_path_supports(c.weight, c.act, k) ||
+        kernels::padded_reduction_length(c.act, c.weight, k) != k) {
+      // fake-quant and ragged groups (padded by quantized_linear): rare, not cached
+      return row + measure_uncached(layer_, x(), w(), s_, c, options, y_ref);
+    }
+    if (x().cols() != w().cols()) {  // as quantized_linear refuses it
+      throw Error(layer_.name + ": input has " + std::to_string(x().cols()) + " channels, weight expects " +
+                  std::to_string(w().cols()));
+    }
+    const float* bias = layer_.bias ? layer_.bias->data() : nullptr;
+    const Weight& qw = weight(c.weight);
+    const Act& qx = act(c.act);
+    MatrixF y;
+    if (!c.act.enabled()) {
+      y = kernels::linear_f32s4(x(), qw.int4, bias, options.kernel);
+    } else if (qw.is_int4) {
+      y = kernels::linear_s8s4(qx.int8, qw.int4, bias, options.kernel);
+    } else {
+      y = kernels::linear_s8s8(qx.int8, qw.int8, bias, options.kernel);
+    }
+    const ErrorMetrics ey = compare(y_ref, y, layer_.name + " output");
+    const std::string path = kernels::kernel_path_name(kernels::resolve_kernel_path(options.kernel));
+    return row + metric_cells(ey, qw.err, qx.err, path);
+  }
+
+ private:
+  struct Weight {
+    QuantSpec spec;
+    ErrorMetrics err;
+    bool is_int4 = false;  // the operand quantized_linear builds: int4 when it can pack it, else int8
+    kernels::Int8Matrix int8;
+    kernels::Int4Matrix int4;
+  };
+  struct Act {
+    QuantSpec spec;
+    ErrorMetrics err;
+    kernels::Int8Matrix int8;  // empty for float activations
+  };
+
+  // Smoothed operands; with no smoothing, the trace's own matrices (no copy).
+  const MatrixF& x() {
+    if (!s_) return layer_.input;
+    if (!x_) {
+      x_ = layer_.input;
+      smooth_activations(*x_, *s_);
+    }
+    return *x_;
+  }
+  const MatrixF& w() {
+    if (!s_) return layer_.weight;
+    if (!w_) {
+      w_ = layer_.weight;
+      smooth_weight(*w_, *s_);
+    }
+    return *w_;
+  }
+
+  const Weight& weight(const QuantSpec& spec) {
+    for (const Weight& e : weights_)
+      if (same_spec(e.spec, spec)) return e;
+    const std::string what = layer_.name + " weight";
+    const QuantizedMatrix q = quantize(w(), spec, params_from_range(range(w(), spec, what, weight_ranges_), spec), what);
+    Weight e;
+    e.spec = spec;
+    e.err = compare(w(), dequantize(q), what);
+    e.is_int4 = spec.bits <= 4 && kernels::int4_representable(spec);
+    if (e.is_int4) {
+      e.int4 = kernels::to_int4(q, what);
+    } else {
+      e.int8 = kernels::to_int8(q, what);
+    }
+    weights_.push_back(std::move(e));
+    return weights_.back();
+  }
+
+  const Act& act(const QuantSpec& spec) {
+    for (const Act& e : acts_)
+      if (same_spec(e.spec, spec)) return e;
+    const std::string what = layer_.name + " input";
+    Act e;
+    e.spec = spec;
+    if (!spec.enabled()) {
+      require_finite(x(), what);
+      e.err = compare(x(), x(), what);
+    } else {
+      QuantizedMatrix q;
+      if (spec.source == ScaleSource::kStatic) {
+        q = quantize(x(), spec, static_activation_params(layer_, x(), s_, spec), what);
+      } else {
+        q = quantize(x(), spec, params_from_range(range(x(), spec, what, act_ranges_), spec), what);
+      }
+      e.err = compare(x(), dequantize(q), what);
+      e.int8 = kernels::to_int8(q, what);
+    }
+    acts_.push_back(std::move(e));
+    return acts_.back();
+  }
+
+  // observe_range depends on the granularity alone, so e.g. W8 and W4 weights of
+  // one granularity share it; quantize(m, spec, what) is exactly
+  // quantize(m, spec, params_from_range(observe_range(m, spec, what), spec), what).
+  struct Range {
+    Granularity granularity;
+    int group_size;
+    RangeStats stats;
+  };
+  static const RangeStats& range(const MatrixF& m, const QuantSpec& spec, const std::string& what,
+                                 std::deque<Range>& cache) {
+    spec.validate(what);  // as observe_range would, before a cached range is used
+    for (const Range& r : cache)
+      if (r.granularity == spec.granularity && r.group_size == spec.group_size) return r.stats;
+    cache.push_back({spec.granularity, spec.group_size, observe_range(m, spec, what)});
+    return cache.back().stats;
+  }
+
+  const LayerTrace& layer_;
+  const VectorF* s_;
+  std::deque<Range> weight_ranges_, act_ranges_;
+  std::optional<MatrixF> x_, w_;
+  std::deque<Weight> weights_;  // deque: references stay valid as entries are added
+  std::deque<Act> acts_;
+};
+
+}  // namespace
 
 void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const std::vector<SweepConfig>& configs,
                const SweepOptions& options, const std::vector<char>& done,
@@ -148,9 +379,13 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, std::max(1, options.threads));
   // Items are layer-major, so each worker keeps the float output of the layer
   // it last worked on instead of recomputing it for every configuration.
+  // Likewise it keeps the quantized operands of the (layer, alpha) it last
+  // worked on (LayerAlphaCache).
   struct CachedOutput {
     size_t layer = SIZE_MAX;
     MatrixF y;
+    std::string alpha;
+    std::unique_ptr<LayerAlphaCache> operands;
   };
   tbb::enumerable_thread_specific<CachedOutput> cache;
   tbb::parallel_for(tbb::blocked_range<size_t>(0, total, 1), [&](const tbb::blocked_range<size_t>& range) {
@@ -162,10 +397,17 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
       const SweepConfig& c = configs[i % configs.size()];
       const VectorF* s = c.alpha ? &factors.at(c.alpha_name)[li] : nullptr;
       if (cached.layer != li) {
+        cached.operands.reset();  // before the new output: at most one layer's data per thread
         cached.y = reference_output(traces.layers[li]);
         cached.layer = li;
       }
-      const std::string row = evaluate_layer(traces.layers[li], s, c, options, cached.y);
+      if (!cached.operands || cached.alpha != c.alpha_name) {
+        cached.operands.reset();
+        cached.operands = std::make_unique<LayerAlphaCache>(traces.layers[li], s);
+        cached.alpha = c.alpha_name;
+      }
+      const std::string row = options.reuse_operands ? cached.operands->row(c, options, cached.y)
+                                                     : evaluate_layer(traces.layers[li], s, c, options, cached.y);
       std::lock_guard<std::mutex> lock(mu);
       on_row(i, row);
       const size_t n = ++completed;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "experiments/cli.h"
 #include "kernels/quantized_linear.h"
 #include "quant/quant_spec.h"
 #include "quant/smoothing.h"
@@ -26,7 +27,18 @@ struct SweepOptions {
   kernels::EmulationMode mode = kernels::EmulationMode::kInteger;
   kernels::KernelPath kernel = kernels::KernelPath::kAuto;
   int threads = 1;
+  // false: every item recomputes its operands through evaluate_layer (the
+  // pre-cache behaviour, same rows); kept for sweep_bench's side-by-side timing.
+  bool reuse_operands = true;
 };
+
+// --alpha, --w-bits, --a-bits, --w-granularity, --a-granularity, --act-scale and
+// the quantizer variants (quant_options.h): what build_sweep_configs reads.
+void add_sweep_config_options(po::options_description& o);
+
+// The Cartesian product of those options, alpha outermost (so the configs of
+// one alpha are adjacent, which run_sweep's per-thread cache relies on for speed).
+std::vector<SweepConfig> build_sweep_configs(const po::variables_map& vm);
 
 // The CSV header and one row per (layer, config); rows are pure functions of
 // their inputs, formatted with %.9g, so any thread count gives the same bytes.

@@ -1,7 +1,13 @@
 #include "kernels/gemm.h"
 
+#include <vector>
+
+#include "kernels/gemm_avx2_pack.h"
 #include "kernels/gemm_avx512vnni.h"
+#include "kernels/gemm_int8_avx2.h"
 #include "kernels/gemm_reference.h"
+#include "kernels/gemm_vnni_parallel.h"
+#include "quant/error.h"
 
 namespace sqsim::kernels {
 
@@ -9,6 +15,7 @@ MatrixF linear_s8s8(const Int8Matrix& a, const Int8Matrix& b, const float* bias,
   switch (resolve_kernel_path(path)) {
     // validates with validate_s8s8 first, exactly like the reference
     case KernelPath::kAvx512Vnni: return linear_s8s8_avx512vnni(a, b, bias);
+    case KernelPath::kAvx2: return linear_s8s8_avx2(a, b, bias);
     default: return linear_s8s8_reference(a, b, bias);
   }
 }
@@ -17,6 +24,7 @@ MatrixF linear_s8s4(const Int8Matrix& a, const Int4Matrix& b, const float* bias,
   switch (resolve_kernel_path(path)) {
     // validates with validate_s8s4 first, exactly like the reference
     case KernelPath::kAvx512Vnni: return linear_s8s4_avx512vnni(a, b, bias);
+    case KernelPath::kAvx2: return linear_s8s4_avx2(a, b, bias);
     default: return linear_s8s4_reference(a, b, bias);
   }
 }
@@ -24,8 +32,84 @@ MatrixF linear_s8s4(const Int8Matrix& a, const Int4Matrix& b, const float* bias,
 MatrixF linear_f32s4(const MatrixF& x, const Int4Matrix& b, const float* bias, KernelPath path) {
   switch (resolve_kernel_path(path)) {
     case KernelPath::kAvx512Vnni: return linear_f32s4_avx512(x, b, bias);
+    case KernelPath::kAvx2: return linear_f32s4_avx2(x, b, bias);
     default: return linear_f32s4_reference(x, b, bias);
   }
+}
+
+PackedS8Weights pack_s8_weights(const Int8Matrix& b, KernelPath path) {
+  PackedS8Weights w;
+  w.path = resolve_kernel_path(path);
+  w.source = std::make_shared<const Int8Matrix>(b);
+  if (w.path == KernelPath::kAvx512Vnni) w.vnni = pack_weights_avx512vnni(b, b.group_size);
+  if (w.path == KernelPath::kAvx2) w.avx2 = std::make_shared<const avx2::PackedB>(avx2::pack_b(b, b.group_size));
+  return w;
+}
+
+PackedS4Weights pack_s4_weights(const Int4Matrix& b, KernelPath path) {
+  PackedS4Weights w;
+  w.path = resolve_kernel_path(path);
+  w.source = std::make_shared<const Int4Matrix>(b);
+  if (w.path == KernelPath::kAvx512Vnni) w.vnni = pack_weights_avx512vnni(int4_as_int8(b), b.group_size);
+  if (w.path == KernelPath::kAvx2) {
+    w.avx2 = std::make_shared<const avx2::PackedB>(avx2::pack_b(int4_as_int8(b), b.group_size));
+  }
+  return w;
+}
+
+namespace {
+
+const char* kNotPacked = "packed weights: empty (make them with pack_s8_weights / pack_s4_weights)";
+
+// Fills acc from the packing when it was made for accumulator group g.
+bool run_packed(const Int8Matrix& a, KernelPath path, const Int8PackedWeights& vnni,
+                const std::shared_ptr<const avx2::PackedB>& avx2, long g, int32_t* acc) {
+  if (path == KernelPath::kAvx512Vnni && vnni.packed && vnni.group_size == g) {
+    gemm_s8s8s32_avx512vnni(a, vnni, acc);
+    return true;
+  }
+  if (path == KernelPath::kAvx2 && avx2 && avx2->gs == g) {
+    gemm_s8s8s32_avx2(a, *avx2, acc);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+MatrixF linear_s8s8(const Int8Matrix& a, const PackedS8Weights& b, const float* bias) {
+  if (!b.source) throw Error(kNotPacked);
+  const Int8Matrix& src = *b.source;
+  const long g = validate_s8s8(a, src, "int8 GEMM");
+  if (b.path == KernelPath::kReference) return linear_s8s8_reference(a, src, bias);
+  std::vector<int32_t> acc(static_cast<size_t>(a.rows) * src.rows * (a.cols / g));
+  if (!run_packed(a, b.path, b.vnni, b.avx2, g, acc.data())) {
+    if (b.path == KernelPath::kAvx512Vnni) gemm_s8s8s32_avx512vnni(a, src, g, acc.data());
+    else gemm_s8s8s32_avx2(a, src, g, acc.data());
+  }
+  MatrixF y(a.rows, src.rows);
+  vnni::epilogue_parallel(scales_of(a), scales_of(src), a.rows, src.rows, a.cols, g, acc.data(), bias, y.data());
+  return y;
+}
+
+MatrixF linear_s8s4(const Int8Matrix& a, const PackedS4Weights& b, const float* bias) {
+  if (!b.source) throw Error(kNotPacked);
+  const Int4Matrix& src = *b.source;
+  const long g = validate_s8s4(a, src, "int8 x int4 GEMM");
+  if (b.path == KernelPath::kReference) return linear_s8s4_reference(a, src, bias);
+  std::vector<int32_t> acc(static_cast<size_t>(a.rows) * src.rows * (a.cols / g));
+  if (!run_packed(a, b.path, b.vnni, b.avx2, g, acc.data())) {
+    if (b.path == KernelPath::kAvx512Vnni) gemm_s8s4s32_avx512vnni(a, src, g, acc.data());
+    else gemm_s8s4s32_avx2(a, src, g, acc.data());
+  }
+  MatrixF y(a.rows, src.rows);
+  vnni::epilogue_parallel(scales_of(a), scales_of(src), a.rows, src.rows, a.cols, g, acc.data(), bias, y.data());
+  return y;
+}
+
+MatrixF linear_f32s4(const MatrixF& x, const PackedS4Weights& b, const float* bias) {
+  if (!b.source) throw Error(kNotPacked);
+  return linear_f32s4(x, *b.source, bias, b.path);
 }
 
 }  // namespace sqsim::kernels

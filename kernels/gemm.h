@@ -4,6 +4,7 @@
 // the reference's bits (kernels/gemm_reference.h).
 #include "kernels/int_weights.h"
 #include "kernels/kernel_path.h"
+#include "kernels/packed_weights.h"
 #include "quant/tensor.h"
 
 namespace sqsim::kernels {
@@ -17,5 +18,11 @@ MatrixF linear_s8s4(const Int8Matrix& a, const Int4Matrix& b, const float* bias,
 // float activations x int4 weights (W4A16).
 MatrixF linear_f32s4(const MatrixF& x, const Int4Matrix& b, const float* bias,
                      KernelPath path = KernelPath::kAuto);
+
+// The same products with weights packed once (kernels/packed_weights.h); they
+// run on the path the weights were packed for and return the same bits.
+MatrixF linear_s8s8(const Int8Matrix& a, const PackedS8Weights& b, const float* bias);
+MatrixF linear_s8s4(const Int8Matrix& a, const PackedS4Weights& b, const float* bias);
+MatrixF linear_f32s4(const MatrixF& x, const PackedS4Weights& b, const float* bias);
 
 }  // namespace sqsim::kernels

@@ -55,27 +55,9 @@ MatrixF linear_s8s8_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, const f
   return y;
 }
 
-namespace {
-
-// Int4 weights as int8 values q - zp (|q - zp| <= 15), same shape.
-Int8Matrix widen_int4(const Int4Matrix& b) {
-  Int8Matrix w;
-  w.rows = b.rows;
-  w.cols = b.cols;
-  w.group_size = b.group_size;
-  w.bits = 8;
-  w.codes.resize(static_cast<size_t>(b.rows) * b.cols);
-  const long groups = b.groups();
-  for (long n = 0; n < b.rows; ++n)
-    for (long k = 0; k < b.cols; ++k)
-      w.codes[n * b.cols + k] = static_cast<int8_t>(b.code(n, k) - b.zero_point[n * groups + k / b.group_size]);
-  return w;
-}
-
-}  // namespace
 
 void gemm_s8s4s32_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, long group_size, int32_t* acc) {
-  gemm_s8s8s32_avx512vnni(a, widen_int4(b), group_size, acc);
+  gemm_s8s8s32_avx512vnni(a, int4_as_int8(b), group_size, acc);
 }
 
 MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const float* bias) {
@@ -94,7 +76,15 @@ MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* 
   }
   const long m_rows = x.rows(), n_rows = b.rows, k = b.cols, gs = b.group_size, groups = b.groups();
   MatrixF y(m_rows, n_rows);
-  // Each task owns whole output columns n: disjoint writes.
+  if (gs % 16 == 0) {
+    // Codes dequantized inside the kernel; each task owns whole output columns.
+    const Int4View w = int4_view(b);
+    tbb::parallel_for(tbb::blocked_range<long>(0, n_rows, 16), [&](const tbb::blocked_range<long>& r) {
+      w4a16::f32s4_rows_avx512(x.data(), m_rows, w, bias, r.begin(), r.end(), y.data());
+    });
+    return y;
+  }
+  // Other group sizes: widen each row to floats first. Each task owns whole output columns n: disjoint writes.
   tbb::parallel_for(tbb::blocked_range<long>(0, n_rows, 4), [&](const tbb::blocked_range<long>& r) {
     std::vector<float> w(k);
     for (long n = r.begin(); n < r.end(); ++n) {

@@ -3,6 +3,8 @@
 // plain types: no Eigen, no intrinsics. Call only when the CPU has avx512f.
 #include <cstdint>
 
+#include "kernels/int4_view.h"
+
 namespace sqsim::kernels::w4a16 {
 
 // One weight row n, already widened to floats w[k] = float(q[n,k] - zp[n,g]):
@@ -11,5 +13,10 @@ namespace sqsim::kernels::w4a16 {
 // and bias_n added when has_bias.
 void row_avx512(const float* x, long m_rows, long x_stride, const float* w, long k, long group_size,
                 const float* scale, bool has_bias, float bias_n, float* y, long y_stride);
+
+// y[m * w.n + c] for c in [n0, n1): the int4 codes dequantized inside the
+// kernel (w.group_size a multiple of 16), each weight byte read once per block
+// of 4 activation rows; same order and bits as row_avx512 / the reference.
+void f32s4_rows_avx512(const float* x, long m_rows, const Int4View& w, const float* bias, long n0, long n1, float* y);
 
 }  // namespace sqsim::kernels::w4a16

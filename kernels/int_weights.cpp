@@ -1,5 +1,7 @@
 #include "kernels/int_weights.h"
 
+#include <algorithm>
+
 #include "quant/error.h"
 
 namespace sqsim::kernels {
@@ -21,6 +23,43 @@ long group_size_of(const QuantSpec& spec, long cols) {
 }
 
 }  // namespace
+
+long padded_reduction_length(const QuantSpec& act, const QuantSpec& weight, long k) {
+  long g = 0;
+  for (const QuantSpec* s : {&act, &weight}) {
+    if (s->enabled() && s->granularity == Granularity::kPerGroup && k % s->group_size != 0) {
+      if (g != 0 && g != s->group_size) return -1;
+      g = s->group_size;
+    }
+  }
+  if (g == 0) return k;
+  const long kp = (k + g - 1) / g * g;
+  for (const QuantSpec* s : {&act, &weight})
+    if (s->enabled() && s->granularity == Granularity::kPerGroup && kp % s->group_size != 0) return -1;
+  // A finer whole grouping of the other operand must keep its group count.
+  for (const QuantSpec* s : {&act, &weight})
+    if (s->enabled() && s->granularity == Granularity::kPerGroup && kp / s->group_size != s->groups_per_row(k))
+      return -1;
+  return kp;
+}
+
+QuantizedMatrix pad_columns(const QuantizedMatrix& q, long cols) {
+  if (cols < q.cols) throw Error("pad_columns: cannot pad " + std::to_string(q.cols) + " columns down to " +
+                                 std::to_string(cols));
+  if (cols == q.cols) return q;
+  QuantizedMatrix p;
+  p.rows = q.rows;
+  p.cols = cols;
+  p.spec = q.spec;
+  p.params = q.params;
+  p.codes.assign(static_cast<size_t>(q.rows) * cols, 0);
+  for (long r = 0; r < q.rows; ++r) {
+    std::copy(q.codes.begin() + r * q.cols, q.codes.begin() + (r + 1) * q.cols, p.codes.begin() + r * cols);
+    const int16_t zero = static_cast<int16_t>(q.zero_point(r, q.cols - 1));
+    std::fill(p.codes.begin() + r * cols + q.cols, p.codes.begin() + (r + 1) * cols, zero);
+  }
+  return p;
+}
 
 bool int8_representable(const QuantSpec& spec) {
   return spec.enabled() && spec.symmetric && spec.granularity != Granularity::kPerColumn;
@@ -71,6 +110,20 @@ Int4Matrix to_int4(const QuantizedMatrix& q, const std::string& what) {
     }
   }
   return m;
+}
+
+Int8Matrix int4_as_int8(const Int4Matrix& b) {
+  Int8Matrix w;
+  w.rows = b.rows;
+  w.cols = b.cols;
+  w.group_size = b.group_size;
+  w.bits = 8;
+  w.codes.resize(static_cast<size_t>(b.rows) * b.cols);
+  const long groups = b.groups();
+  for (long n = 0; n < b.rows; ++n)
+    for (long k = 0; k < b.cols; ++k)
+      w.codes[n * b.cols + k] = static_cast<int8_t>(b.code(n, k) - b.zero_point[n * groups + k / b.group_size]);
+  return w;
 }
 
 }  // namespace sqsim::kernels

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/int4_view.h"
 #include "quant/quantize.h"
 
 namespace sqsim::kernels {
@@ -55,8 +56,25 @@ Int8Matrix to_int8(const QuantizedMatrix& q, const std::string& what);
 // From a quantized weight matrix with bits <= 4 (per-row or per-group; even K).
 Int4Matrix to_int4(const QuantizedMatrix& q, const std::string& what);
 
+// Int4 weights widened to int8 values w = q - zp[n, g] (|w| <= 15), same shape
+// and group size, no scales: what the int8 kernels multiply for W4A8.
+Int8Matrix int4_as_int8(const Int4Matrix& b);
+
+// The plain view the in-kernel dequantizing W4A16 kernels read.
+inline Int4View int4_view(const Int4Matrix& b) {
+  return {b.rows, b.cols, b.group_size, b.is_signed, b.packed.data(), b.scale.data(), b.zero_point.data()};
+}
+
 // True when `to_int8` / `to_int4` accept matrices of this spec.
 bool int8_representable(const QuantSpec& spec);
+// The K the integer GEMM needs for these two operands: K rounded up to whole
+// groups of the grouped one(s) (docs/quantization.md, "Granularity"), or -1
+// when two different group sizes leave a ragged last group (no common padding
+// keeps both groupings; such layers run in fake-quant mode).
+long padded_reduction_length(const QuantSpec& act, const QuantSpec& weight, long k);
+// q with zero columns appended up to `cols`: codes equal to the zero point of
+// the row's last parameter group, so every padded product is exactly 0.
+QuantizedMatrix pad_columns(const QuantizedMatrix& q, long cols);
 bool int4_representable(const QuantSpec& spec);
 
 }  // namespace sqsim::kernels

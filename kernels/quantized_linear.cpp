@@ -12,8 +12,9 @@ EmulationMode parse_emulation_mode(const std::string& name) {
   throw Error("emulation mode '" + name + "': expected integer or fake-quant");
 }
 
-bool integer_path_supports(const QuantSpec& weight, const QuantSpec& act) {
+bool integer_path_supports(const QuantSpec& weight, const QuantSpec& act, long k) {
   if (!weight.enabled()) return false;
+  if (padded_reduction_length(act, weight, k) < 0) return false;
   if (!act.enabled()) return int4_representable(weight);
   return int8_representable(act) && (int8_representable(weight) || int4_representable(weight));
 }
@@ -31,23 +32,27 @@ QuantizedLinearResult quantized_linear(const MatrixF& x, const MatrixF& w, const
   if (act.enabled() && act.source == ScaleSource::kStatic && !static_act) {
     throw Error(xname + ": static activation scales need calibration statistics");
   }
-  if (mode == EmulationMode::kInteger && integer_path_supports(weight, act)) {
+  if (mode == EmulationMode::kInteger && integer_path_supports(weight, act, w.cols())) {
+    // Ragged last groups: pad K with products that are exactly 0 (docs/quantization.md).
+    const long kp = padded_reduction_length(act, weight, w.cols());
     const QuantizedMatrix qw = quantize(w, weight, wname);
     r.w_dequant = dequantize(qw);
     r.used_integer_kernel = true;
     if (!act.enabled()) {
       require_finite(x, xname);
       r.x_dequant = x;
-      r.y = linear_f32s4(x, to_int4(qw, wname), bias, path);
+      MatrixF xp = MatrixF::Zero(x.rows(), kp);
+      xp.leftCols(x.cols()) = x;
+      r.y = linear_f32s4(xp, to_int4(pad_columns(qw, kp), wname), bias, path);
       return r;
     }
     const QuantizedMatrix qx = static_act ? quantize(x, act, *static_act, xname) : quantize(x, act, xname);
     r.x_dequant = dequantize(qx);
-    const Int8Matrix a = to_int8(qx, xname);
+    const Int8Matrix a = to_int8(pad_columns(qx, kp), xname);
     if (weight.bits <= 4 && int4_representable(weight)) {
-      r.y = linear_s8s4(a, to_int4(qw, wname), bias, path);
+      r.y = linear_s8s4(a, to_int4(pad_columns(qw, kp), wname), bias, path);
     } else {
-      r.y = linear_s8s8(a, to_int8(qw, wname), bias, path);
+      r.y = linear_s8s8(a, to_int8(pad_columns(qw, kp), wname), bias, path);
     }
     return r;
   }

@@ -22,8 +22,9 @@ struct QuantizedLinearResult {
 
 // True when the integer kernels can compute this combination exactly:
 // symmetric int8-able activations with int8 or int4 weights, or float
-// activations with int4 weights (W4A16).
-bool integer_path_supports(const QuantSpec& weight, const QuantSpec& act);
+// activations with int4 weights (W4A16), over a reduction length k whose
+// ragged groups can be padded (padded_reduction_length).
+bool integer_path_supports(const QuantSpec& weight, const QuantSpec& act, long k);
 
 // `static_act` (may be null) holds static activation parameters from calibration.
 // In kInteger mode, combinations the kernels cannot express fall back to fake-quant.

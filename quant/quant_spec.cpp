@@ -32,10 +32,6 @@ void QuantSpec::validate_shape(long rows, long cols, const std::string& what) co
     throw Error(what + ": empty tensor [" + std::to_string(rows) + ", " + std::to_string(cols) +
                 "] (expected at least one row and one column)");
   }
-  if (granularity == Granularity::kPerGroup && cols % group_size != 0) {
-    throw Error(what + ": group size " + std::to_string(group_size) +
-                " does not divide the row length " + std::to_string(cols));
-  }
 }
 
 long QuantSpec::num_params(long rows, long cols) const {
@@ -43,7 +39,7 @@ long QuantSpec::num_params(long rows, long cols) const {
     case Granularity::kPerTensor: return 1;
     case Granularity::kPerRow: return rows;
     case Granularity::kPerColumn: return cols;
-    case Granularity::kPerGroup: return rows * (cols / group_size);
+    case Granularity::kPerGroup: return rows * groups_per_row(cols);
   }
   return 1;
 }

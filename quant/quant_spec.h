@@ -45,6 +45,10 @@ struct QuantSpec {
   void validate(const std::string& what) const;
   // Throws unless the granularity can be applied to a [rows, cols] matrix.
   void validate_shape(long rows, long cols, const std::string& what) const;
+  // Groups of one row: ceil(cols / group_size). When group_size does not
+  // divide the row (SmolLM2's 576 with groups of 128 or 256) the last group is
+  // narrower (docs/quantization.md, "Granularity").
+  long groups_per_row(long cols) const { return (cols + group_size - 1) / group_size; }
   // Number of scale/zero-point pairs for a [rows, cols] matrix.
   long num_params(long rows, long cols) const;
   // The parameter index of element (r, c).
@@ -53,7 +57,7 @@ struct QuantSpec {
       case Granularity::kPerTensor: return 0;
       case Granularity::kPerRow: return r;
       case Granularity::kPerColumn: return c;
-      case Granularity::kPerGroup: return r * (cols / group_size) + c / group_size;
+      case Granularity::kPerGroup: return r * groups_per_row(cols) + c / group_size;
     }
     return 0;
   }

@@ -17,7 +17,10 @@ struct AttentionMatmuls {
 };
 
 // q [T, n_heads*d], k, v [T, n_kv_heads*d] -> [T, n_heads*d]. Scores scaled by
-// 1/sqrt(d), causal mask, softmax in float; heads run in parallel.
+// 1/sqrt(d), causal mask, softmax in float. Without hooks, blocks of query rows
+// run in parallel and compute only the scores up to their last key (the
+// masked upper triangle is skipped); with a hook set, each head runs whole so
+// the hooks get the full [T, T] matrices described above.
 MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int n_kv_heads,
                          int head_dim, const AttentionMatmuls& mm = {}, int layer = 0);
 

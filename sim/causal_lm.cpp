@@ -1,12 +1,17 @@
 #include "sim/causal_lm.h"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 #include <cmath>
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <sys/stat.h>
 
 #include "quant/error.h"
 #include "sim/gguf_file.h"
+#include "sim/hf_checkpoint.h"
 #include "sim/llama_model.h"
 
 namespace sqsim {
@@ -16,6 +21,8 @@ std::string S(long v) { return std::to_string(v); }
 }  // namespace
 
 LoadedModel load_model(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return load_hf_checkpoint(path);
   LoadedModel m;
   m.path = path;
   {
@@ -57,15 +64,21 @@ std::string read_text_file(const std::string& path) {
 double mean_next_token_nll(const MatrixF& logits, const std::vector<int32_t>& tokens) {
   const long L = long(tokens.size());
   if (logits.rows() != L || L < 2) throw Error("mean_next_token_nll: need >= 2 tokens and one logits row each");
+  // Rows in parallel (each row's NLL is computed the same way on any thread),
+  // then summed in row order: the result does not depend on the thread count.
+  std::vector<double> row_nll(size_t(L - 1));
+  tbb::parallel_for(tbb::blocked_range<long>(0, L - 1, 16), [&](const tbb::blocked_range<long>& range) {
+    for (long t = range.begin(); t < range.end(); ++t) {
+      const float* r = logits.row(t).data();
+      double mx = -std::numeric_limits<double>::infinity();
+      for (long j = 0; j < logits.cols(); ++j) mx = std::max(mx, double(r[j]));
+      double sum = 0.0;
+      for (long j = 0; j < logits.cols(); ++j) sum += std::exp(double(r[j]) - mx);
+      row_nll[size_t(t)] = -(double(r[tokens[t + 1]]) - mx - std::log(sum));
+    }
+  });
   double total = 0.0;
-  for (long t = 0; t + 1 < L; ++t) {
-    const float* r = logits.row(t).data();
-    double mx = -std::numeric_limits<double>::infinity();
-    for (long j = 0; j < logits.cols(); ++j) mx = std::max(mx, double(r[j]));
-    double sum = 0.0;
-    for (long j = 0; j < logits.cols(); ++j) sum += std::exp(double(r[j]) - mx);
-    total += -(double(r[tokens[t + 1]]) - mx - std::log(sum));
-  }
+  for (const double v : row_nll) total += v;
   return total / double(L - 1);
 }
 

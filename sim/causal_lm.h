@@ -64,9 +64,8 @@ struct LoadedModel {
   std::string path;
 };
 
-// A GGUF file (llama architecture).
-// (Hugging Face folders — config.json + safetensors + tokenizer.json — are
-// added by the safetensors reader.)
+// A GGUF file (llama architecture), or a Hugging Face checkpoint folder
+// (config.json + safetensors + tokenizer.json; llama or opt; sim/hf_checkpoint.h).
 LoadedModel load_model(const std::string& path);
 
 // Tokenizes `text` the way the model's tokenizer does by default (BOS when asked).

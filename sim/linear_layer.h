@@ -3,6 +3,7 @@
 // implementations can be swapped in per layer without touching model code.
 #include <memory>
 
+#include "kernels/sgemm.h"
 #include "quant/tensor.h"
 
 namespace sqsim {
@@ -16,8 +17,9 @@ class LinearLayer {
   virtual int out_features() const = 0;
 };
 
-// Float32 reference. Rows of x are split into fixed chunks run in parallel
-// with TBB, so results do not depend on the thread count.
+// Float32 layer through kernels::sgemm_parallel (AVX-512 FMA kernel or Eigen,
+// chosen at run time), split into fixed tiles run with TBB, so results do not
+// depend on the thread count.
 class FloatLinear : public LinearLayer {
  public:
   // weight [out, in]; bias empty or [out].
@@ -31,6 +33,9 @@ class FloatLinear : public LinearLayer {
  private:
   MatrixF w_;  // [out, in]
   VectorF b_;
+  // w_ in the fast kernel's panel layout, packed once (empty on the portable
+  // path); shared so that copies of the layer do not repack.
+  std::shared_ptr<const kernels::PackedB> packed_;
 };
 
 }  // namespace sqsim

@@ -3,7 +3,9 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 
+#include "kernels/vecmath.h"
 #include "quant/error.h"
 
 namespace sqsim {
@@ -35,17 +37,23 @@ LlamaConfig LlamaConfig::from_gguf(const GgufFile& g) {
   } else {
     c.vocab = int(g.get("tokenizer.ggml.tokens").items.size());
   }
-  if (c.n_layers <= 0 || c.hidden <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.ffn <= 0 || c.vocab <= 0)
-    throw Error(g.path() + ": non-positive llama hyperparameter");
-  if (c.hidden % c.n_heads != 0)
-    throw Error(g.path() + ": embedding_length " + S(c.hidden) + " not a multiple of head_count " + S(c.n_heads));
-  if (c.n_heads % c.n_kv_heads != 0)
-    throw Error(g.path() + ": head_count " + S(c.n_heads) + " not a multiple of head_count_kv " + S(c.n_kv_heads));
-  c.head_dim = c.hidden / c.n_heads;
-  if (c.head_dim % 2 != 0) throw Error(g.path() + ": odd head dimension " + S(c.head_dim));
+  c.validate(g.path());
   if (g.has(arch + ".rope.dimension_count") && g.get_int(arch + ".rope.dimension_count") != c.head_dim)
     throw Error(g.path() + ": partial RoPE (rope.dimension_count != head dim) is not supported");
   return c;
+}
+
+void LlamaConfig::validate(const std::string& what) {
+  LlamaConfig& c = *this;
+  if (c.n_layers <= 0 || c.hidden <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.ffn <= 0 || c.vocab <= 0)
+    throw Error(what + ": non-positive llama hyperparameter");
+  if (c.hidden % c.n_heads != 0)
+    throw Error(what + ": hidden size " + S(c.hidden) + " not a multiple of head count " + S(c.n_heads));
+  if (c.n_heads % c.n_kv_heads != 0)
+    throw Error(what + ": head count " + S(c.n_heads) + " not a multiple of kv head count " + S(c.n_kv_heads));
+  c.head_dim = c.hidden / c.n_heads;
+  if (c.head_dim % 2 != 0) throw Error(what + ": odd head dimension " + S(c.head_dim));
+  if (!(c.rms_eps > 0.0f) || !(c.rope_base > 0.0f)) throw Error(what + ": rms eps and rope base must be positive");
 }
 
 // ---------------------------------------------------------------- names
@@ -83,40 +91,63 @@ std::string gguf_to_hf_name(const std::string& n) {
 
 LlamaModel LlamaModel::load_gguf(const std::string& path) {
   const GgufFile g = GgufFile::open(path);
-  LlamaModel m;
-  m.cfg_ = LlamaConfig::from_gguf(g);
-  const LlamaConfig& c = m.cfg_;
-  auto load = [&](const std::string& name, long rows, long cols) {
-    const GgufTensorInfo& t = g.tensor(name);  // throws when absent
+  LlamaConfig c = LlamaConfig::from_gguf(g);
+  c.rope_style = RopeStyle::Adjacent;  // the converter permuted the Q/K rows
+  c.tied_embeddings = g.find_tensor("output.weight") == nullptr;
+  // HF tensor name -> GGUF tensor name, from the tensors the file has.
+  std::map<std::string, std::string> names;
+  for (const GgufTensorInfo& t : g.tensors()) {
+    try {
+      names[gguf_to_hf_name(t.name) + ".weight"] = t.name;
+    } catch (const Error&) {
+      // tensors the model does not use (e.g. rope_freqs) are ignored
+    }
+  }
+  LlamaWeightSource src;
+  src.has = [&](const std::string& hf) { return names.count(hf) != 0; };
+  src.load = [&](const std::string& hf, long rows, long cols) {
+    const auto it = names.find(hf);
+    const std::string name = it == names.end() ? hf : it->second;
+    const GgufTensorInfo& t = g.tensor(name);  // throws naming the file when absent
     MatrixF w = g.load_tensor(name);
     if (w.rows() != rows || w.cols() != cols)
       throw Error(path + ": tensor " + name + " (" + t.type_name() + ") is [" + S(w.rows()) + " x " + S(w.cols()) +
                   "] (rows = out, cols = in), expected [" + S(rows) + " x " + S(cols) + "] from the config");
     return w;
   };
+  return from_weights(c, src);
+}
+
+LlamaModel LlamaModel::from_weights(const LlamaConfig& cfg, const LlamaWeightSource& src) {
+  LlamaModel m;
+  m.cfg_ = cfg;
+  const LlamaConfig& c = m.cfg_;
+  auto lin = [&](const std::string& name, long rows, long cols) {
+    return std::make_unique<FloatLinear>(src.load(name + ".weight", rows, cols));
+  };
   auto vec = [&](const std::string& name, long n) {
-    MatrixF w = load(name, 1, n);
+    const MatrixF w = src.load(name, 1, n);
     return VectorF(Eigen::Map<const VectorF>(w.data(), n));
   };
-  const long H = c.hidden, KV = long(c.n_kv_heads) * c.head_dim;
-  m.embed_ = load("token_embd.weight", c.vocab, H);
+  const long H = c.hidden, Q = long(c.n_heads) * c.head_dim, KV = long(c.n_kv_heads) * c.head_dim;
+  m.embed_ = src.load("model.embed_tokens.weight", c.vocab, H);
   m.blocks_.resize(c.n_layers);
   for (int l = 0; l < c.n_layers; ++l) {
-    const std::string p = "blk." + S(l) + ".";
+    const std::string p = "model.layers." + S(l) + ".";
     LlamaBlock& b = m.blocks_[l];
-    b.attn_norm = vec(p + "attn_norm.weight", H);
-    b.ffn_norm = vec(p + "ffn_norm.weight", H);
-    b.q = std::make_unique<FloatLinear>(load(p + "attn_q.weight", H, H));
-    b.k = std::make_unique<FloatLinear>(load(p + "attn_k.weight", KV, H));
-    b.v = std::make_unique<FloatLinear>(load(p + "attn_v.weight", KV, H));
-    b.o = std::make_unique<FloatLinear>(load(p + "attn_output.weight", H, H));
-    b.gate = std::make_unique<FloatLinear>(load(p + "ffn_gate.weight", c.ffn, H));
-    b.up = std::make_unique<FloatLinear>(load(p + "ffn_up.weight", c.ffn, H));
-    b.down = std::make_unique<FloatLinear>(load(p + "ffn_down.weight", H, c.ffn));
+    b.attn_norm = vec(p + "input_layernorm.weight", H);
+    b.ffn_norm = vec(p + "post_attention_layernorm.weight", H);
+    b.q = lin(p + "self_attn.q_proj", Q, H);
+    b.k = lin(p + "self_attn.k_proj", KV, H);
+    b.v = lin(p + "self_attn.v_proj", KV, H);
+    b.o = lin(p + "self_attn.o_proj", H, Q);
+    b.gate = lin(p + "mlp.gate_proj", c.ffn, H);
+    b.up = lin(p + "mlp.up_proj", c.ffn, H);
+    b.down = lin(p + "mlp.down_proj", H, c.ffn);
   }
-  m.output_norm_ = vec("output_norm.weight", H);
-  m.lm_head_ = std::make_unique<FloatLinear>(g.find_tensor("output.weight") ? load("output.weight", c.vocab, H)
-                                                                            : m.embed_);
+  m.output_norm_ = vec("model.norm.weight", H);
+  const bool own_head = !c.tied_embeddings && src.has("lm_head.weight");
+  m.lm_head_ = std::make_unique<FloatLinear>(own_head ? src.load("lm_head.weight", c.vocab, H) : m.embed_);
   return m;
 }
 
@@ -222,24 +253,74 @@ MatrixF rms_norm(const MatrixF& x, const VectorF& w, float eps) {
   return y;
 }
 
-void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, float base, int pos0) {
-  if (x.cols() != long(n_heads) * head_dim) throw Error("rope: width mismatch");
+RopeTable rope_table(long rows, int head_dim, float base, int pos0) {
   const int half = head_dim / 2;
   std::vector<double> inv_freq(half);
   for (int i = 0; i < half; ++i) inv_freq[i] = std::pow(double(base), -2.0 * i / head_dim);
-  for (long t = 0; t < x.rows(); ++t) {
+  RopeTable r;
+  r.cos.resize(rows, half);
+  r.sin.resize(rows, half);
+  for (long t = 0; t < rows; ++t) {
     const double pos = double(pos0 + t);
     for (int i = 0; i < half; ++i) {
       const double a = pos * inv_freq[i];
-      const float cs = float(std::cos(a)), sn = float(std::sin(a));
-      for (int h = 0; h < n_heads; ++h) {
-        float* p = x.row(t).data() + long(h) * head_dim + 2 * i;
-        const float x0 = p[0], x1 = p[1];
-        p[0] = x0 * cs - x1 * sn;
-        p[1] = x0 * sn + x1 * cs;
+      r.cos(t, i) = float(std::cos(a));
+      r.sin(t, i) = float(std::sin(a));
+    }
+  }
+  return r;
+}
+
+namespace {
+void check_rope_table(const RopeTable& r, long rows, int half) {
+  if (r.cos.rows() < rows || r.cos.cols() != half || r.sin.rows() != r.cos.rows() || r.sin.cols() != half)
+    throw Error("rope: table is [" + S(r.cos.rows()) + " x " + S(r.cos.cols()) + "], need at least [" + S(rows) +
+                " x " + S(half) + "]");
+}
+}  // namespace
+
+void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, const RopeTable& r) {
+  if (x.cols() != long(n_heads) * head_dim) throw Error("rope: width mismatch");
+  const int half = head_dim / 2;
+  check_rope_table(r, x.rows(), half);
+  for (long t = 0; t < x.rows(); ++t) {
+    const float* cs = r.cos.row(t).data();
+    const float* sn = r.sin.row(t).data();
+    for (int h = 0; h < n_heads; ++h) {
+      float* p = x.row(t).data() + long(h) * head_dim;
+      for (int i = 0; i < half; ++i) {
+        const float x0 = p[2 * i], x1 = p[2 * i + 1];
+        p[2 * i] = x0 * cs[i] - x1 * sn[i];
+        p[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
       }
     }
   }
+}
+
+void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, float base, int pos0) {
+  apply_rope_adjacent(x, n_heads, head_dim, rope_table(x.rows(), head_dim, base, pos0));
+}
+
+void apply_rope_half(MatrixF& x, int n_heads, int head_dim, const RopeTable& r) {
+  if (x.cols() != long(n_heads) * head_dim) throw Error("rope: width mismatch");
+  const int half = head_dim / 2;
+  check_rope_table(r, x.rows(), half);
+  for (long t = 0; t < x.rows(); ++t) {
+    const float* cs = r.cos.row(t).data();
+    const float* sn = r.sin.row(t).data();
+    for (int h = 0; h < n_heads; ++h) {
+      float* p = x.row(t).data() + long(h) * head_dim;
+      for (int i = 0; i < half; ++i) {
+        const float x0 = p[i], x1 = p[i + half];
+        p[i] = x0 * cs[i] - x1 * sn[i];
+        p[i + half] = x0 * sn[i] + x1 * cs[i];
+      }
+    }
+  }
+}
+
+void apply_rope_half(MatrixF& x, int n_heads, int head_dim, float base, int pos0) {
+  apply_rope_half(x, n_heads, head_dim, rope_table(x.rows(), head_dim, base, pos0));
 }
 
 // ---------------------------------------------------------------- forward
@@ -254,22 +335,27 @@ MatrixF LlamaModel::forward(const std::vector<int32_t>& tokens) const {
       throw Error("forward: token id " + S(tokens[t]) + " outside the vocabulary of " + S(c.vocab));
     x.row(t) = embed_.row(tokens[t]);
   }
+  const RopeTable rope = rope_table(T, c.head_dim, c.rope_base);  // once, not per layer
   for (int l = 0; l < c.n_layers; ++l) {
     const LlamaBlock& b = blocks_[l];
     // attention
     const MatrixF xn = rms_norm(x, b.attn_norm, c.rms_eps);
     MatrixF q = b.q->forward(xn), k = b.k->forward(xn);
     const MatrixF v = b.v->forward(xn);
-    apply_rope_adjacent(q, c.n_heads, c.head_dim, c.rope_base);
-    apply_rope_adjacent(k, c.n_kv_heads, c.head_dim, c.rope_base);
+    if (c.rope_style == RopeStyle::Half) {
+      apply_rope_half(q, c.n_heads, c.head_dim, rope);
+      apply_rope_half(k, c.n_kv_heads, c.head_dim, rope);
+    } else {
+      apply_rope_adjacent(q, c.n_heads, c.head_dim, rope);
+      apply_rope_adjacent(k, c.n_kv_heads, c.head_dim, rope);
+    }
     const MatrixF att = causal_attention(q, k, v, c.n_heads, c.n_kv_heads, c.head_dim, attention_matmuls, l);
     x += b.o->forward(att);
     // feed-forward (SwiGLU)
     const MatrixF hn = rms_norm(x, b.ffn_norm, c.rms_eps);
     MatrixF gate = b.gate->forward(hn);
     const MatrixF up = b.up->forward(hn);
-    gate = gate.array() / (1.0f + (-gate.array()).exp());  // SiLU
-    gate.array() *= up.array();
+    kernels::silu_mul(gate.data(), up.data(), gate.size());  // SiLU(gate) * up
     x += b.down->forward(gate);
   }
   return lm_head_->forward(rms_norm(x, output_norm_, c.rms_eps));

@@ -9,7 +9,9 @@
 //
 // RoPE: llama.cpp's HF->GGUF converter permutes the rows of the Q and K weights
 // so that rotating ADJACENT pairs (2i, 2i+1) reproduces HF's rotate-half RoPE;
-// with GGUF weights RoPE is therefore applied on adjacent pairs.
+// with GGUF weights RoPE is therefore applied on adjacent pairs. Hugging Face
+// checkpoints keep the original row order and rotate halves (i, i + d/2):
+// LlamaConfig::rope_style says which one the weights need.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,6 +25,12 @@
 
 namespace sqsim {
 
+// How RoPE pairs the dimensions of a head.
+enum class RopeStyle {
+  Adjacent,  // (2i, 2i+1): GGUF (llama.cpp's converter permuted Q/K rows)
+  Half,      // (i, i + d/2): Hugging Face "rotate_half"
+};
+
 struct LlamaConfig {
   int n_layers = 0;
   int hidden = 0;      // embedding_length
@@ -34,6 +42,13 @@ struct LlamaConfig {
   int context = 0;     // context_length (informational)
   float rms_eps = 1e-5f;
   float rope_base = 10000.0f;
+  RopeStyle rope_style = RopeStyle::Adjacent;
+  bool tied_embeddings = false;  // LM head is the embedding matrix
+
+  // Throws sqsim::Error naming `what` unless the values are positive and
+  // consistent (hidden = n_heads * head_dim, n_heads a multiple of n_kv_heads,
+  // even head_dim); fills head_dim.
+  void validate(const std::string& what);
 
   // Reads "<arch>.block_count" etc.; throws sqsim::Error on missing keys or
   // inconsistent values (architecture must be "llama").
@@ -50,8 +65,22 @@ struct LlamaBlock {
 // throws sqsim::Error on a name it does not know.
 std::string gguf_to_hf_name(const std::string& gguf_name);
 
+// Where the shared construction gets its weights: tensors by Hugging Face
+// name ("model.layers.0.self_attn.q_proj.weight", "model.norm.weight",
+// "lm_head.weight"), checked by the source against [rows x cols] (rows = out,
+// 1 for a vector), so that a loader can name its own file and tensor in errors.
+struct LlamaWeightSource {
+  std::function<MatrixF(const std::string& hf_tensor, long rows, long cols)> load;
+  std::function<bool(const std::string& hf_tensor)> has;
+};
+
 class LlamaModel : public CausalLm {
  public:
+  // Builds the model from a validated config and a weight source (both the
+  // GGUF and the Hugging Face loaders come through here). Without
+  // lm_head.weight (or with cfg.tied_embeddings) the head reuses the embeddings.
+  static LlamaModel from_weights(const LlamaConfig& cfg, const LlamaWeightSource& src);
+
   // Reads the whole model, dequantizing every weight to float32; validates
   // every shape against the config. Tied embeddings: without output.weight the
   // LM head reuses token_embd.weight.
@@ -91,6 +120,17 @@ MatrixF rms_norm(const MatrixF& x, const VectorF& w, float eps);
 // In place on x [T, n_heads * head_dim], row t at position pos0 + t: within
 // every head rotates adjacent pairs (2i, 2i+1) by pos * base^(-2i/head_dim).
 void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, float base, int pos0 = 0);
+// Same, rotating halves: pairs (i, i + head_dim/2) as Hugging Face's rotate_half.
+void apply_rope_half(MatrixF& x, int n_heads, int head_dim, float base, int pos0 = 0);
+// cos/sin [rows, head_dim/2] of position pos0 + t and pair i, computed in
+// double and rounded to float: computed once per forward, shared by all layers.
+struct RopeTable {
+  MatrixF cos, sin;
+};
+RopeTable rope_table(long rows, int head_dim, float base, int pos0 = 0);
+// The two rotations above with a precomputed table (at least x.rows() rows).
+void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, const RopeTable& table);
+void apply_rope_half(MatrixF& x, int n_heads, int head_dim, const RopeTable& table);
 // Tokenizer from tokenizer.ggml.{tokens,merges,pre,token_type} (types 3 and 4 special).
 BpeTokenizer tokenizer_from_gguf(const GgufFile& g);
 // True when tokenizer.ggml.add_bos_token is present and true; then *bos is the BOS id.

@@ -1,20 +1,48 @@
-// int8 x int8 -> int32 GEMM: the scalar reference against the path sqsim
-// dispatches to (AVX-512 VNNI where the CPU has it). items_per_second = MACs/s.
-// sqsim: weights packed once before timing (activations packed on every call);
-// sqsim_with_packing: both operands packed on every call. Wall-clock time (TBB threads).
+// GEMM benchmarks: sqsim's kernels side by side with oneDNN and with the
+// machine's ceilings, in one process. Names: <operation>/<implementation>/<shape>/threads:<T>.
+//
+//  gemm_s8s8s32/{sqsim,sqsim_avx2,onednn,reference}  int8 x int8 -> int32 accumulators, weights prepacked
+//  linear_s8s8_f32/{sqsim,onednn}                     the same with scales and bias -> float (oneDNN: u8 x s8)
+//  gemm_f32/onednn                                    fp32 GEMM baseline (weights prepacked)
+//  linear_f32s4/sqsim/.../g:<G>                       W4A16, int4 weights dequantized in the kernel
+//  peak/vpdpbusd, peak/stream_read                    one core's vpdpbusd rate; streaming-read bandwidth
+//
+// items_per_second = multiply-accumulates per second (M*K*N per iteration);
+// bytes_per_second (M = 1 rows) = weight bytes read per second. At M = 1 the
+// weights are cold: each iteration uses the next of several copies that
+// together exceed the 32 MiB L3. threads:1 rows are timed in CPU time of the
+// calling thread (robust to other load), threads:2 rows in wall-clock time.
 #include <benchmark/benchmark.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kernels/cpu_features.h"
-#include "kernels/gemm_avx512vnni.h"
+#include "kernels/gemm.h"
+#include "kernels/gemm_avx2_pack.h"
+#include "kernels/gemm_int8_avx2.h"
 #include "kernels/gemm_reference.h"
+#include "machine_peaks.h"
+
+#ifdef SQSIM_HAVE_ONEDNN
+#include <omp.h>
+
+#include <dnnl.hpp>
+#endif
 
 namespace {
 
-using sqsim::kernels::Int8Matrix;
+using namespace sqsim::kernels;
+using sqsim::MatrixF;
+
+constexpr size_t kColdBytes = 96u << 20;  // weight memory rotated over at M = 1 (L3 is 32 MiB)
 
 Int8Matrix random_int8(long rows, long cols, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -25,55 +53,254 @@ Int8Matrix random_int8(long rows, long cols, uint32_t seed) {
   m.group_size = cols;
   m.codes.resize(static_cast<size_t>(rows) * cols);
   for (auto& c : m.codes) c = static_cast<int8_t>(code(rng));
-  m.scale.assign(rows, 0.01f);
+  std::uniform_real_distribution<float> sd(1e-3f, 1e-2f);
+  m.scale.resize(rows);
+  for (float& s : m.scale) s = sd(rng);
   m.layout = {1, 0};
   return m;
 }
 
-enum class Path { kReference, kPrepacked, kWithPacking };
+Int4Matrix random_int4(long rows, long cols, long group_size, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Int4Matrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.group_size = group_size;
+  m.packed.resize(static_cast<size_t>(rows) * cols / 2);
+  for (auto& b : m.packed) b = static_cast<uint8_t>(rng());
+  m.scale.assign(static_cast<size_t>(rows) * m.groups(), 0.01f);
+  m.zero_point.assign(static_cast<size_t>(rows) * m.groups(), 8);
+  return m;
+}
 
-template <Path kPath>
-void bm_gemm(benchmark::State& state, long m, long k, long n) {
-  const Int8Matrix a = random_int8(m, k, 1), b = random_int8(n, k, 2);
-  const long g = sqsim::kernels::validate_s8s8(a, b, "bench");
-  std::vector<int32_t> acc(static_cast<size_t>(m) * n * (k / g));
-  sqsim::kernels::Int8PackedWeights packed;
-  if (kPath == Path::kPrepacked) packed = sqsim::kernels::pack_weights_avx512vnni(b, g);
+MatrixF random_f32(long rows, long cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  MatrixF x(rows, cols);
+  for (long i = 0; i < x.size(); ++i) x.data()[i] = nd(rng);
+  return x;
+}
+
+// How many weight copies an iteration cycles through: enough to leave the L3 at M = 1.
+long copies_for(long m, size_t bytes) {
+  if (m != 1) return 1;
+  return std::max<long>(1, static_cast<long>((kColdBytes + bytes - 1) / bytes));
+}
+
+void finish(benchmark::State& state, long m, long k, long n, size_t weight_bytes) {
+  state.SetItemsProcessed(state.iterations() * m * k * n);
+  if (m == 1) state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(weight_bytes));
+}
+
+enum class Impl { kSqsim, kSqsimAvx2, kReference };
+
+void bm_s8s8s32(benchmark::State& state, Impl impl, long m, long k, long n, int threads) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+  const Int8Matrix a = random_int8(m, k, 1);
+  const long copies = impl == Impl::kReference ? 1 : copies_for(m, static_cast<size_t>(k) * n);
+  std::vector<Int8Matrix> b;
+  std::vector<PackedS8Weights> vnni;
+  std::vector<avx2::PackedB> av2;
+  const Int8Matrix b0 = random_int8(n, k, 2);  // copies share the bytes, not the addresses
+  for (long c = 0; c < copies; ++c) {
+    b.push_back(b0);
+    if (impl == Impl::kSqsim) vnni.push_back(pack_s8_weights(b.back(), KernelPath::kAvx512Vnni));
+    if (impl == Impl::kSqsimAvx2) av2.push_back(avx2::pack_b(b.back(), k));
+    if (impl != Impl::kReference) b.back() = Int8Matrix{};  // keep only the packed copy resident
+  }
+  std::vector<int32_t> acc(static_cast<size_t>(m) * n);
+  long i = 0;
   for (auto _ : state) {
-    if (kPath == Path::kReference) {
-      sqsim::kernels::gemm_s8s8s32_reference(a, b, g, acc.data());
-    } else if (kPath == Path::kPrepacked) {
-      sqsim::kernels::gemm_s8s8s32_avx512vnni(a, packed, acc.data());
-    } else {
-      sqsim::kernels::gemm_s8s8s32_avx512vnni(a, b, g, acc.data());
-    }
+    const long c = i++ % copies;
+    if (impl == Impl::kSqsim) gemm_s8s8s32_avx512vnni(a, vnni[c].vnni, acc.data());
+    if (impl == Impl::kSqsimAvx2) gemm_s8s8s32_avx2(a, av2[c], acc.data());
+    if (impl == Impl::kReference) gemm_s8s8s32_reference(a, b[0], k, acc.data());
     benchmark::DoNotOptimize(acc.data());
     benchmark::ClobberMemory();
   }
-  state.SetItemsProcessed(state.iterations() * m * k * n);
+  finish(state, m, k, n, static_cast<size_t>(k) * n);
+}
+
+void bm_linear_s8s8(benchmark::State& state, long m, long k, long n, int threads) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+  const Int8Matrix a = random_int8(m, k, 1);
+  const long copies = copies_for(m, static_cast<size_t>(k) * n);
+  std::vector<PackedS8Weights> w;
+  const Int8Matrix b0 = random_int8(n, k, 2);
+  for (long c = 0; c < copies; ++c) w.push_back(pack_s8_weights(b0, KernelPath::kAuto));
+  const std::vector<float> bias(n, 0.5f);
+  long i = 0;
+  for (auto _ : state) {
+    MatrixF y = linear_s8s8(a, w[i++ % copies], bias.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  finish(state, m, k, n, static_cast<size_t>(k) * n);
+}
+
+void bm_f32s4(benchmark::State& state, KernelPath path, long m, long k, long n, long group, int threads) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+  const MatrixF x = random_f32(m, k, 1);
+  const size_t bytes = static_cast<size_t>(k) * n / 2;
+  const long copies = copies_for(m, bytes);
+  std::vector<PackedS4Weights> w;
+  const Int4Matrix b0 = random_int4(n, k, group, 2);
+  for (long c = 0; c < copies; ++c) w.push_back(pack_s4_weights(b0, path));
+  long i = 0;
+  for (auto _ : state) {
+    MatrixF y = linear_f32s4(x, w[i++ % copies], nullptr);
+    benchmark::DoNotOptimize(y.data());
+  }
+  finish(state, m, k, n, bytes);
+}
+
+void bm_vpdpbusd(benchmark::State& state) {
+  const long iterations = 1 << 20;
+  for (auto _ : state) benchmark::DoNotOptimize(bench::vpdpbusd_loop(iterations));
+  state.SetItemsProcessed(state.iterations() * iterations * 16 * 64);  // MACs
+}
+
+void bm_stream_read(benchmark::State& state, int threads) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+  const size_t bytes = 512u << 20;
+  std::unique_ptr<uint8_t, decltype(&std::free)> buf(static_cast<uint8_t*>(std::aligned_alloc(64, bytes)), &std::free);
+  for (size_t i = 0; i < bytes; i += 4096) buf.get()[i] = static_cast<uint8_t>(i >> 12);  // touch every page
+  const size_t chunk = bytes / static_cast<size_t>(threads);
+  for (auto _ : state) {
+    std::vector<uint64_t> sums(threads);
+    tbb::parallel_for(0, threads, [&](int t) { sums[t] = bench::stream_read(buf.get() + t * chunk, chunk); });
+    benchmark::DoNotOptimize(sums.data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
+}
+
+#ifdef SQSIM_HAVE_ONEDNN
+// oneDNN matmul Y[M,N] = X[M,K] W[K,N] with W given as our [N, K] rows
+// (format ba) and reordered once into the layout oneDNN prefers.
+struct OnednnMatmul {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream strm{eng};
+  dnnl::matmul prim;
+  dnnl::memory src, dst, bias;
+  std::vector<dnnl::memory> weights;
+
+  OnednnMatmul(long m, long k, long n, dnnl::memory::data_type src_t, dnnl::memory::data_type wei_t,
+               dnnl::memory::data_type dst_t, bool scales_and_bias, long copies) {
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    const dnnl::memory::desc src_md({m, k}, src_t, tag::ab), dst_md({m, n}, dst_t, tag::ab);
+    const dnnl::memory::desc wei_any({k, n}, wei_t, tag::any), wei_user({k, n}, wei_t, tag::ba);
+    const dnnl::memory::desc bias_md({1, n}, dt::f32, tag::ab);
+    dnnl::primitive_attr attr;
+    if (scales_and_bias) attr.set_output_scales(2, std::vector<float>(n, 1e-4f));  // per output channel
+    const auto desc = scales_and_bias ? dnnl::matmul::desc(src_md, wei_any, bias_md, dst_md)
+                                      : dnnl::matmul::desc(src_md, wei_any, dst_md);
+    const dnnl::matmul::primitive_desc pd(desc, attr, eng);
+    prim = dnnl::matmul(pd);
+    src = dnnl::memory(pd.src_desc(), eng);
+    dst = dnnl::memory(pd.dst_desc(), eng);
+    bias = dnnl::memory(bias_md, eng);
+    fill(src, 1);
+    fill(bias, 2);
+    dnnl::memory user(wei_user, eng);
+    fill(user, 3);  // copies share the bytes, not the addresses
+    for (long c = 0; c < copies; ++c) {
+      dnnl::memory packed(pd.weights_desc(), eng);
+      dnnl::reorder(user, packed).execute(strm, user, packed);
+      weights.push_back(packed);
+    }
+    strm.wait();
+  }
+  static void fill(dnnl::memory& mem, uint32_t seed) {
+    std::mt19937 rng(seed);
+    const size_t bytes = mem.get_desc().get_size();
+    auto* p = static_cast<uint8_t*>(mem.get_data_handle());
+    const bool is_float = mem.get_desc().data_type() == dnnl::memory::data_type::f32;
+    if (is_float) {
+      std::normal_distribution<float> nd(0.0f, 1.0f);
+      for (size_t i = 0; i < bytes / 4; ++i) reinterpret_cast<float*>(p)[i] = nd(rng);
+    } else {
+      for (size_t i = 0; i < bytes; ++i) p[i] = static_cast<uint8_t>(rng());
+    }
+  }
+  void run(long copy, bool with_bias) {
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights[copy]}, {DNNL_ARG_DST, dst}};
+    if (with_bias) args[DNNL_ARG_BIAS] = bias;
+    prim.execute(strm, args);
+    strm.wait();
+  }
+};
+
+enum class OnednnOp { kS8S8S32, kU8S8F32, kF32 };
+
+void bm_onednn(benchmark::State& state, OnednnOp op, long m, long k, long n, int threads) {
+  using dt = dnnl::memory::data_type;
+  omp_set_num_threads(threads);
+  const dt src_t = op == OnednnOp::kF32 ? dt::f32 : op == OnednnOp::kU8S8F32 ? dt::u8 : dt::s8;
+  const dt wei_t = op == OnednnOp::kF32 ? dt::f32 : dt::s8;
+  const dt dst_t = op == OnednnOp::kS8S8S32 ? dt::s32 : dt::f32;
+  const size_t bytes = static_cast<size_t>(k) * n * (op == OnednnOp::kF32 ? 4 : 1);
+  const long copies = copies_for(m, bytes);
+  try {
+    OnednnMatmul mm(m, k, n, src_t, wei_t, dst_t, op == OnednnOp::kU8S8F32, copies);
+    long i = 0;
+    for (auto _ : state) mm.run(i++ % copies, op == OnednnOp::kU8S8F32);
+  } catch (const dnnl::error& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  finish(state, m, k, n, bytes);
+}
+#endif
+
+std::string shape_name(long m, long k, long n) {
+  return "/M:" + std::to_string(m) + "/K:" + std::to_string(k) + "/N:" + std::to_string(n);
+}
+
+template <class... Args>
+void add(const std::string& name, int threads, Args&&... args) {
+  auto* b = benchmark::RegisterBenchmark((name + "/threads:" + std::to_string(threads)).c_str(),
+                                         std::forward<Args>(args)..., threads);
+  b->Unit(benchmark::kMicrosecond);
+  // One thread runs on the calling thread (TBB and OpenMP alike), so its CPU
+  // time is the honest measure on a shared machine; with 2 threads only wall
+  // time covers the workers.
+  if (threads > 1) b->UseRealTime();
 }
 
 void register_all() {
-  const auto& f = sqsim::kernels::cpu_features();
+  const CpuFeatures& f = cpu_features();
   const bool vnni = f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
-  const long ms[] = {1, 16, 128, 512};
-  const long kn[][2] = {{576, 576}, {576, 1536}, {1536, 576}};
-  for (long m : ms) {
-    for (const auto& p : kn) {
-      const std::string shape =
-          "/M:" + std::to_string(m) + "/K:" + std::to_string(p[0]) + "/N:" + std::to_string(p[1]);
-      benchmark::RegisterBenchmark(("gemm_s8s8s32/reference" + shape).c_str(), bm_gemm<Path::kReference>, m,
-                                   p[0], p[1])
-          ->Unit(benchmark::kMicrosecond);
-      if (vnni) {
-        benchmark::RegisterBenchmark(("gemm_s8s8s32/sqsim" + shape).c_str(), bm_gemm<Path::kPrepacked>, m, p[0],
-                                     p[1])
-            ->Unit(benchmark::kMicrosecond)
-            ->UseRealTime();
-        benchmark::RegisterBenchmark(("gemm_s8s8s32/sqsim_with_packing" + shape).c_str(),
-                                     bm_gemm<Path::kWithPacking>, m, p[0], p[1])
-            ->Unit(benchmark::kMicrosecond)
-            ->UseRealTime();
+  const bool avx2 = f.avx2 && f.fma;
+  const long ms[] = {1, 16, 128, 512, 2048};
+  const long kn[][2] = {{576, 576}, {576, 1536}, {1536, 576}, {4096, 4096}, {4096, 11008}};
+  if (vnni) {
+    benchmark::RegisterBenchmark("peak/vpdpbusd/threads:1", bm_vpdpbusd)->Unit(benchmark::kMillisecond);
+    for (int t : {1, 2}) add("peak/stream_read", t, bm_stream_read);
+  }
+  for (int t : {1, 2}) {
+    for (long m : ms) {
+      for (const auto& p : kn) {
+        const long k = p[0], n = p[1];
+        const std::string s = shape_name(m, k, n);
+        if (vnni) add("gemm_s8s8s32/sqsim" + s, t, bm_s8s8s32, Impl::kSqsim, m, k, n);
+        if (avx2) add("gemm_s8s8s32/sqsim_avx2" + s, t, bm_s8s8s32, Impl::kSqsimAvx2, m, k, n);
+        if (m * k * n <= 16L * 576 * 1536 && t == 1) {
+          add("gemm_s8s8s32/reference" + s, t, bm_s8s8s32, Impl::kReference, m, k, n);
+        }
+#ifdef SQSIM_HAVE_ONEDNN
+        add("gemm_s8s8s32/onednn" + s, t, bm_onednn, OnednnOp::kS8S8S32, m, k, n);
+        add("linear_s8s8_f32/onednn" + s, t, bm_onednn, OnednnOp::kU8S8F32, m, k, n);
+        add("gemm_f32/onednn" + s, t, bm_onednn, OnednnOp::kF32, m, k, n);
+#endif
+        add("linear_s8s8_f32/sqsim" + s, t, bm_linear_s8s8, m, k, n);
+        // W4A16 is a decode-time operation: M = 1 and 16, every group size.
+        if (m <= 16) {
+          for (long g : {64L, 128L, 256L}) {
+            if (vnni) add("linear_f32s4/sqsim" + s + "/g:" + std::to_string(g), t, bm_f32s4, KernelPath::kAvx512Vnni, m, k, n, g);
+            if (avx2) add("linear_f32s4/sqsim_avx2" + s + "/g:" + std::to_string(g), t, bm_f32s4, KernelPath::kAvx2, m, k, n, g);
+          }
+        }
       }
     }
   }

@@ -1,0 +1,14 @@
+#pragma once
+// Ceilings the GEMM benchmarks are compared with (machine_peaks_avx512vnni.cpp).
+// Call only on CPUs with avx512f, avx512bw and avx512vnni.
+#include <cstddef>
+#include <cstdint>
+
+namespace bench {
+
+// `iterations` x 16 vpdpbusd (64 u8 x s8 MACs each) on one thread; returns a checksum.
+int32_t vpdpbusd_loop(long iterations);
+// Sums `bytes` (a multiple of 256, 64-byte aligned) with 512-bit loads; returns a checksum.
+uint64_t stream_read(const uint8_t* p, size_t bytes);
+
+}  // namespace bench

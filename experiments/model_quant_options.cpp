@@ -1,0 +1,123 @@
+#include "experiments/model_quant_options.h"
+
+#include "experiments/quant_options.h"
+
+#include <tbb/global_control.h>
+#include "quant/error.h"
+
+namespace sqsim::cli {
+
+void add_model_quant_options(po::options_description& d) {
+  d.add_options()("quant", po::value<std::string>()->default_value("fp"),
+                  "preset (see the list below); the options after it override its fields")(
+      "w-bits", po::value<std::string>(), "override: weight bits 2..8, or 16 for float weights")(
+      "w-granularity", po::value<std::string>(), "override: per-tensor, per-channel or group<G>")(
+      "a-bits", po::value<std::string>(), "override: activation bits 2..8, or 16 for float activations")(
+      "a-granularity", po::value<std::string>(), "override: per-tensor, per-token, per-channel or group<G>")(
+      "act-scale", po::value<std::string>(), "override: dynamic or static (calibrated) activation scales")(
+      "smooth", po::value<bool>(), "override: SmoothQuant smoothing on (true) or off (false)")(
+      "smooth-all", po::bool_switch(), "also smooth o_proj and down_proj / fc2 (run-time X/s)")(
+      "quantize-bmm", po::bool_switch(), "int8 Q, K, V and softmax probabilities in the attention BMMs")(
+      "kv-int8", po::bool_switch(), "int8 KV cache (per token and head)")(
+      "layers", po::value<std::string>()->default_value("*"),
+      "comma-separated globs over linear layer names to quantize (lm_head only when named)");
+  add_quantizer_variant_options(d);
+}
+
+namespace {
+
+// Only what the user wrote changes the preset (defaults do not).
+bool given(const po::variables_map& vm, const char* name) { return vm.count(name) && !vm[name].defaulted(); }
+
+}  // namespace
+
+ModelQuantConfig model_quant_config(const po::variables_map& vm) {
+  ModelQuantConfig c = preset_config(vm["quant"].as<std::string>());
+  if (given(vm, "w-bits")) c.weight.bits = parse_bits(vm["w-bits"].as<std::string>(), "--w-bits");
+  if (given(vm, "w-granularity"))
+    parse_granularity(vm["w-granularity"].as<std::string>(), TensorRole::kWeight, c.weight);
+  if (given(vm, "a-bits")) c.act.bits = parse_bits(vm["a-bits"].as<std::string>(), "--a-bits");
+  if (given(vm, "a-granularity"))
+    parse_granularity(vm["a-granularity"].as<std::string>(), TensorRole::kActivation, c.act);
+  if (given(vm, "act-scale")) c.act.source = parse_scale_source(vm["act-scale"].as<std::string>());
+  if (given(vm, "smooth")) c.smooth = vm["smooth"].as<bool>();
+  if (vm["smooth-all"].as<bool>()) c.smooth_all = true;
+  if (vm["quantize-bmm"].as<bool>()) c.quantize_bmm = true;
+  if (vm["kv-int8"].as<bool>()) c.kv_int8 = true;
+  c.layers = vm["layers"].as<std::string>();
+  // Quantizer variants: the preset's symmetry stays unless overridden.
+  for (QuantSpec* s : {&c.weight, &c.act}) {
+    if (given(vm, "rounding")) s->rounding = parse_rounding(vm["rounding"].as<std::string>());
+    if (given(vm, "scale-rule")) s->scale_rule = parse_scale_rule(vm["scale-rule"].as<std::string>());
+    if (given(vm, "clamp")) s->clamp = parse_clamp(vm["clamp"].as<std::string>());
+    if (given(vm, "seed")) s->seed = vm["seed"].as<unsigned long long>();
+  }
+  if (given(vm, "w-symmetric")) c.weight.symmetric = vm["w-symmetric"].as<bool>();
+  if (given(vm, "a-symmetric")) c.act.symmetric = vm["a-symmetric"].as<bool>();
+  if (c.act.enabled() && c.act.source == ScaleSource::kStatic && c.act.granularity != Granularity::kPerTensor &&
+      c.act.granularity != Granularity::kPerColumn)
+    throw Error("--act-scale static with --a-granularity " + granularity_name(c.act, TensorRole::kActivation) +
+                ": static scales cannot follow tokens they have not seen (expected per-tensor or per-channel)");
+  c.validate();
+  return c;
+}
+
+std::string preset_help() {
+  std::string out = "Presets (--quant):\n";
+  for (const std::string& n : preset_names()) {
+    const ModelQuantConfig c = preset_config(n);
+    out += "  " + n + std::string(n.size() < 12 ? 12 - n.size() : 1, ' ') + c.describe() + "\n" +
+           std::string(14, ' ') + preset_source(n) + "\n";
+  }
+  return out;
+}
+
+std::vector<float> parse_alpha_grid(const std::string& text, const std::string& option) {
+  std::vector<float> out;
+  for (const std::string& a : expand_alpha_list(text, option)) {
+    const Alpha v = parse_alpha(a, option);
+    if (!v) throw Error(option + ": 'none' is not a migration strength here");
+    out.push_back(*v);
+  }
+  return out;
+}
+
+void add_eval_options(po::options_description& o) {
+  o.add_options()("mode", po::value<std::string>()->default_value("integer"),
+                  "integer (int8/int4 codes through the integer GEMM) or fake-quant (float emulation)")(
+      "kernel", po::value<std::string>()->default_value("auto"), "integer GEMM path: auto, reference, avx2, avx512-vnni")(
+      "calib-text", po::value<std::string>()->default_value("../shared/data/ptb/ptb.valid.txt"),
+      "calibration text (never evaluated): smoothing, static scales, alpha search")(
+      "calib-samples", po::value<int>()->default_value(512), "calibration windows")(
+      "calib-seq-len", po::value<int>()->default_value(512), "tokens per calibration window")(
+      "holdout-tokens", po::value<long>()->default_value(16384),
+      "tail of the calibration text kept out of calibration, for --alpha search")(
+      "alpha-grid", po::value<std::string>()->default_value("0:1:0.05"), "values tried by --alpha search / per-layer")(
+      "threads", po::value<int>()->default_value(0), "worker threads (0 = all cores)");
+}
+
+EvalOptions eval_options(const po::variables_map& vm, const std::string& model) {
+  EvalOptions e;
+  e.model_path = model;
+  e.calib_text = vm["calib-text"].as<std::string>();
+  e.calib_samples = vm["calib-samples"].as<int>();
+  e.calib_seq_len = vm["calib-seq-len"].as<int>();
+  e.holdout_tokens = vm["holdout-tokens"].as<long>();
+  if (e.calib_samples < 1) throw Error("--calib-samples must be at least 1");
+  if (e.calib_seq_len < 2) throw Error("--calib-seq-len must be at least 2");
+  if (e.holdout_tokens < e.calib_seq_len)
+    throw Error("--holdout-tokens must hold at least one window of --calib-seq-len tokens");
+  e.mode = kernels::parse_emulation_mode(vm["mode"].as<std::string>());
+  e.path = kernels::parse_kernel_path(vm["kernel"].as<std::string>());
+  kernels::resolve_kernel_path(e.path);  // refuse an unavailable path before any work
+  return e;
+}
+
+std::unique_ptr<tbb::global_control> thread_limit(const po::variables_map& vm) {
+  const int threads = vm["threads"].as<int>();
+  if (threads < 0) throw Error("--threads must be >= 0");
+  if (threads == 0) return nullptr;
+  return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+}
+
+}  // namespace sqsim::cli

@@ -1,0 +1,38 @@
+#pragma once
+// The options that choose how a whole model is quantized (--quant PRESET and
+// field-by-field overrides), shared by `sqsim ppl`, `sqsim paper-tables` and
+// anything else that runs a quantized model.
+#include <tbb/global_control.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "experiments/cli.h"
+#include "experiments/quant_eval.h"
+#include "quant/model_quant_config.h"
+
+namespace sqsim::cli {
+
+// --quant, --w-bits, --w-granularity, --a-bits, --a-granularity, --act-scale,
+// --smooth, --smooth-all, --quantize-bmm, --kv-int8, --layers and the
+// quantizer variants (--rounding, --scale-rule, ...).
+void add_model_quant_options(po::options_description& d);
+
+// The preset named by --quant with every override the user gave applied;
+// validated.
+ModelQuantConfig model_quant_config(const po::variables_map& vm);
+
+// --mode, --kernel, --calib-text, --calib-samples, --calib-seq-len,
+// --holdout-tokens, --alpha-grid, --threads: how quantized models are run.
+void add_eval_options(po::options_description& d);
+EvalOptions eval_options(const po::variables_map& vm, const std::string& model);
+// The --threads limit for this process (null for 0 = all cores).
+std::unique_ptr<tbb::global_control> thread_limit(const po::variables_map& vm);
+// "0:1:0.05,0.85" -> values in [0, 1] ('none' refused).
+std::vector<float> parse_alpha_grid(const std::string& text, const std::string& option);
+
+// Lists the presets and their sources (for --help).
+std::string preset_help();
+
+}  // namespace sqsim::cli

@@ -1,0 +1,144 @@
+#include "experiments/quant_eval.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "experiments/interrupt.h"
+#include "quant/error.h"
+
+namespace sqsim::cli {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string fmt_alpha(float a) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", double(a));
+  return b;
+}
+
+void check_interrupt() {
+  // Between windows: main() turns this into exit status 128 + signal.
+  if (const int sig = interrupt_signal()) throw Interrupted(sig, "stopped between windows; nothing more was measured");
+}
+
+}  // namespace
+
+QuantEvaluator::QuantEvaluator(EvalOptions options) : opt_(std::move(options)) {
+  base_ = std::make_unique<LoadedModel>(load_model(opt_.model_path));
+}
+
+std::vector<int32_t> QuantEvaluator::tokenize_file(const std::string& path, long max_tokens) const {
+  std::vector<int32_t> ids = tokenize_document(*base_, read_text_file(path));
+  if (max_tokens > 0 && ids.size() > size_t(max_tokens)) ids.resize(size_t(max_tokens));
+  return ids;
+}
+
+const std::vector<int32_t>& QuantEvaluator::holdout_ids() {
+  calibration();
+  return holdout_;
+}
+
+const CalibrationStats& QuantEvaluator::calibration() {
+  if (stats_) return *stats_;
+  if (opt_.calib_text.empty())
+    throw Error("--calib-text: smoothing, static scales and alpha searches need calibration text");
+  std::vector<int32_t> ids = tokenize_file(opt_.calib_text);
+  if (long(ids.size()) < opt_.holdout_tokens + opt_.calib_seq_len)
+    throw Error("--calib-text " + opt_.calib_text + ": " + std::to_string(ids.size()) +
+                " tokens, fewer than the held-out tail (" + std::to_string(opt_.holdout_tokens) +
+                ") plus one calibration window");
+  holdout_.assign(ids.end() - opt_.holdout_tokens, ids.end());
+  calib_ids_.assign(ids.begin(), ids.end() - opt_.holdout_tokens);
+  const auto windows = calibration_windows(calib_ids_, opt_.calib_seq_len, opt_.calib_samples);
+  CalibrationOptions co;
+  co.sample_rows = opt_.sample_rows;
+  const auto t0 = std::chrono::steady_clock::now();
+  co.progress = [&](size_t done, size_t all) {
+    check_interrupt();
+    if (!opt_.quiet && (done % 16 == 0 || done == all))
+      std::fprintf(stderr, "calibration: %zu/%zu windows of %d tokens, %.0f s\n", done, all, opt_.calib_seq_len,
+                   seconds_since(t0));
+  };
+  stats_ = std::make_unique<CalibrationStats>(calibrate(*base_->model, windows, co));
+  return *stats_;
+}
+
+bool QuantEvaluator::needs_calibration(const ModelQuantConfig& c) const {
+  return c.smooth || (c.act.enabled() && c.act.source == ScaleSource::kStatic);
+}
+
+std::unique_ptr<CausalLm> QuantEvaluator::quantized_model(const ModelQuantConfig& config,
+                                                          const std::map<std::string, float>& alpha_per_group,
+                                                          QuantizeModelReport* report) {
+  const CalibrationStats* stats = needs_calibration(config) ? &calibration() : nullptr;
+  LoadedModel fresh = load_model(opt_.model_path);
+  QuantizeModelOptions qo;
+  qo.mode = opt_.mode;
+  qo.path = opt_.path;
+  qo.alpha_per_group = alpha_per_group;
+  QuantizeModelReport r;
+  if (config.quantizes_anything()) r = quantize_model(*fresh.model, config, stats, qo);
+  if (report) *report = r;
+  return std::move(fresh.model);
+}
+
+PerplexityResult QuantEvaluator::measure(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len,
+                                         const std::string& label) {
+  const auto t0 = std::chrono::steady_clock::now();
+  return perplexity(m, ids, seq_len, [&](size_t w, size_t n, double nll) {
+    check_interrupt();
+    if (!opt_.quiet)
+      std::fprintf(stderr, "%s: window %zu/%zu nll %.6f, %.1f s\n", label.c_str(), w + 1, n, nll, seconds_since(t0));
+  });
+}
+
+QuantRun QuantEvaluator::run(const ModelQuantConfig& config, const AlphaChoice& alpha, const std::vector<int32_t>& ids,
+                             int seq_len, const std::string& label) {
+  const auto t0 = std::chrono::steady_clock::now();
+  QuantRun out;
+  ModelQuantConfig c = config;
+  if (!c.smooth) {
+    out.alpha_text = "-";
+  } else if (alpha.kind == AlphaChoice::kFixed) {
+    c.alpha = alpha.value;
+    out.alpha_text = fmt_alpha(alpha.value);
+  } else if (alpha.kind == AlphaChoice::kGlobalSearch) {
+    // One α for the whole model: the lowest perplexity on the held-out tail.
+    const std::vector<int32_t>& held = holdout_ids();
+    double best = std::numeric_limits<double>::infinity();
+    for (float a : alpha.grid) {
+      ModelQuantConfig t = c;
+      t.alpha = a;
+      const auto m = quantized_model(t, {}, nullptr);
+      const double p = measure(*m, held, opt_.calib_seq_len, label + " search alpha=" + fmt_alpha(a)).ppl;
+      out.global_search.emplace_back(a, p);
+      if (!opt_.quiet) std::fprintf(stderr, "%s: alpha %s held-out ppl %.4f\n", label.c_str(), fmt_alpha(a).c_str(), p);
+      if (p < best) {
+        best = p;
+        c.alpha = a;
+      }
+    }
+    out.alpha_text = "search: " + fmt_alpha(*c.alpha);
+  } else {
+    const CalibrationStats& stats = calibration();  // restores the float model it runs
+    out.alpha_per_group = search_alpha_per_group(*base_->model, c, stats, alpha.grid,
+                                                 QuantizeModelOptions{opt_.mode, opt_.path, {}});
+    out.alpha_text = "per-layer";
+  }
+  const auto model = quantized_model(c, out.alpha_per_group, &out.report);
+  const PerplexityResult r = measure(*model, ids, seq_len, label);
+  out.ppl = r.ppl;
+  out.mean_nll = r.mean_nll;
+  out.tokens = r.tokens;
+  out.windows = r.windows;
+  out.seconds = seconds_since(t0);
+  return out;
+}
+
+}  // namespace sqsim::cli

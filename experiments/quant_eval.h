@@ -1,0 +1,86 @@
+#pragma once
+// Perplexity of quantized models, the way `sqsim ppl` and `sqsim paper-tables`
+// need it: a float model loaded from its file for every configuration (so no
+// configuration sees another's smoothing), calibration run once on text that
+// is never evaluated, and the two α searches of the issue: one global α by
+// perplexity on a held-out tail of the calibration text, and a per-layer α by
+// each smoothing group's output error on calibration rows.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/kernel_path.h"
+#include "kernels/quantized_linear.h"
+#include "quant/model_quant_config.h"
+#include "sim/calibration.h"
+#include "sim/causal_lm.h"
+#include "sim/quantize_model.h"
+
+namespace sqsim::cli {
+
+struct EvalOptions {
+  std::string model_path;
+  std::string calib_text;   // empty: configurations that need calibration are refused
+  int calib_samples = 512;  // windows of calib_seq_len drawn from the calibration part
+  int calib_seq_len = 512;
+  long holdout_tokens = 16384;  // the tail of the calibration text, for the global α search only
+  long sample_rows = 512;       // input rows kept per layer for the per-layer α search
+  kernels::EmulationMode mode = kernels::EmulationMode::kInteger;
+  kernels::KernelPath path = kernels::KernelPath::kAuto;
+  bool quiet = false;  // no per-window progress on stderr
+};
+
+// How α is chosen for one run.
+struct AlphaChoice {
+  enum Kind { kFixed, kGlobalSearch, kPerLayerSearch } kind = kFixed;
+  float value = 0.5f;        // kFixed
+  std::vector<float> grid;   // the searches
+};
+
+struct QuantRun {
+  double ppl = 0, mean_nll = 0;
+  size_t tokens = 0, windows = 0;
+  double seconds = 0;
+  std::string alpha_text;  // "0.5", "search: 0.65", "per-layer", "-" without smoothing
+  std::map<std::string, float> alpha_per_group;  // per-layer search result
+  std::vector<std::pair<float, double>> global_search;  // (α, held-out ppl)
+  QuantizeModelReport report;
+};
+
+class QuantEvaluator {
+ public:
+  explicit QuantEvaluator(EvalOptions options);
+
+  // Token ids of a text file (CRLF -> LF, BOS when the model asks), cut to
+  // max_tokens when > 0.
+  std::vector<int32_t> tokenize_file(const std::string& path, long max_tokens = 0) const;
+
+  // Calibration statistics of the float model (computed on first use).
+  const CalibrationStats& calibration();
+  // The held-out tail of the calibration text.
+  const std::vector<int32_t>& holdout_ids();
+
+  // A freshly loaded float model with `config` applied.
+  std::unique_ptr<CausalLm> quantized_model(const ModelQuantConfig& config,
+                                            const std::map<std::string, float>& alpha_per_group,
+                                            QuantizeModelReport* report);
+
+  // Chooses α as asked, quantizes, and measures perplexity of ids in windows of seq_len.
+  QuantRun run(const ModelQuantConfig& config, const AlphaChoice& alpha, const std::vector<int32_t>& ids,
+               int seq_len, const std::string& label);
+
+  const EvalOptions& options() const { return opt_; }
+  const LoadedModel& float_model() const { return *base_; }
+
+ private:
+  bool needs_calibration(const ModelQuantConfig& c) const;
+  PerplexityResult measure(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len, const std::string& label);
+
+  EvalOptions opt_;
+  std::unique_ptr<LoadedModel> base_;  // tokenizer and the float model used for calibration
+  std::unique_ptr<CalibrationStats> stats_;
+  std::vector<int32_t> calib_ids_, holdout_;
+};
+
+}  // namespace sqsim::cli

@@ -1,0 +1,68 @@
+#include "experiments/report_table.h"
+
+#include "experiments/csv.h"
+#include "experiments/output_dir.h"
+
+namespace sqsim::cli {
+
+namespace {
+
+std::string tex(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '_' || c == '%' || c == '&' || c == '#' || c == '$' || c == '{' || c == '}') o += '\\';
+    o += c;
+  }
+  return o;
+}
+
+}  // namespace
+
+std::string to_markdown(const ReportTable& t) {
+  std::string o = "## " + t.title + "\n\n";
+  if (!t.caption.empty()) o += t.caption + "\n\n";
+  auto line = [&](const std::vector<std::string>& cells) {
+    o += "|";
+    for (const std::string& c : cells) o += " " + c + " |";
+    o += "\n";
+  };
+  line(t.header);
+  o += "|";
+  for (size_t i = 0; i < t.header.size(); ++i) o += i == 0 ? "---|" : "---:|";
+  o += "\n";
+  for (const auto& r : t.rows) line(r);
+  o += "\nProvenance:\n\n";
+  for (const std::string& p : t.provenance) o += "- " + p + "\n";
+  return o;
+}
+
+std::string to_latex(const ReportTable& t) {
+  std::string o = "% " + t.title + "\n";
+  for (const std::string& p : t.provenance) o += "% " + p + "\n";
+  o += "\\begin{table}[t]\n\\centering\n\\begin{tabular}{l";
+  for (size_t i = 1; i < t.header.size(); ++i) o += "r";
+  o += "}\n\\toprule\n";
+  auto line = [&](const std::vector<std::string>& cells) {
+    for (size_t i = 0; i < cells.size(); ++i) o += (i ? " & " : "") + tex(cells[i]);
+    o += " \\\\\n";
+  };
+  line(t.header);
+  o += "\\midrule\n";
+  for (const auto& r : t.rows) line(r);
+  o += "\\bottomrule\n\\end{tabular}\n\\caption{" + tex(t.title + ". " + t.caption) + "}\n\\end{table}\n";
+  return o;
+}
+
+std::string to_csv_with_provenance(const ReportTable& t) {
+  std::string o = to_csv(CsvTable{t.header, t.rows});
+  for (const std::string& p : t.provenance) o += "# " + p + "\n";
+  return o;
+}
+
+void write_report_table(const ReportTable& t, const std::string& base) {
+  write_file_atomic(base + ".md", to_markdown(t));
+  write_file_atomic(base + ".tex", to_latex(t));
+  write_file_atomic(base + ".csv", to_csv_with_provenance(t));
+}
+
+}  // namespace sqsim::cli

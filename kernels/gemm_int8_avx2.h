@@ -1,0 +1,26 @@
+#pragma once
+// The exact AVX2 path at the Int8Matrix / Int4Matrix level (defined in
+// kernels/gemm_avx2_driver.cpp, plain C++): packing, validation and the
+// reference epilogue around the kernels of kernels/gemm_avx2_kernels.h, so
+// every result equals the reference bit for bit. Call only when the CPU has avx2.
+#include <cstdint>
+
+#include "kernels/int_weights.h"
+#include "quant/tensor.h"
+
+namespace sqsim::kernels {
+
+namespace avx2 {
+struct PackedB;
+}
+
+// Accumulators identical to gemm_s8s8s32_reference / gemm_s8s4s32_reference.
+void gemm_s8s8s32_avx2(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc);
+void gemm_s8s8s32_avx2(const Int8Matrix& a, const avx2::PackedB& b, int32_t* acc);
+void gemm_s8s4s32_avx2(const Int8Matrix& a, const Int4Matrix& b, long group_size, int32_t* acc);
+// GEMM + epilogue, identical to the linear_*_reference functions (validate first, same errors).
+MatrixF linear_s8s8_avx2(const Int8Matrix& a, const Int8Matrix& b, const float* bias);
+MatrixF linear_s8s4_avx2(const Int8Matrix& a, const Int4Matrix& b, const float* bias);
+MatrixF linear_f32s4_avx2(const MatrixF& x, const Int4Matrix& b, const float* bias);
+
+}  // namespace sqsim::kernels

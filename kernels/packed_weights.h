@@ -1,0 +1,47 @@
+#pragma once
+// Weights prepared once for one kernel path, for callers that multiply the same
+// weights many times (the quantized forward pass, the sweep). The dispatched
+// linear_* overloads in kernels/gemm.h that take these skip the per-call
+// packing; their outputs are the same bits as the unpacked calls.
+//
+// A packing is made for the accumulator group size of the weights themselves
+// (their group_size). When activations come with finer groups, the accumulator
+// group changes and the call falls back to packing on the fly from `source`,
+// so every combination the unpacked API accepts still works.
+#include <memory>
+
+#include "kernels/gemm_avx512vnni.h"
+#include "kernels/int_weights.h"
+#include "kernels/kernel_path.h"
+
+namespace sqsim::kernels {
+
+namespace avx2 {
+struct PackedB;
+}
+
+struct PackedS8Weights {
+  KernelPath path = KernelPath::kReference;  // resolved: never kAuto
+  std::shared_ptr<const Int8Matrix> source;  // codes and scales (scales feed the epilogue)
+  Int8PackedWeights vnni;                    // path == kAvx512Vnni
+  std::shared_ptr<const avx2::PackedB> avx2; // path == kAvx2
+  long rows() const { return source->rows; }
+  long cols() const { return source->cols; }
+};
+
+struct PackedS4Weights {
+  KernelPath path = KernelPath::kReference;
+  std::shared_ptr<const Int4Matrix> source;
+  // W4A8: the weights widened to int8 q - zp and packed like int8 weights.
+  Int8PackedWeights vnni;
+  std::shared_ptr<const avx2::PackedB> avx2;
+  long rows() const { return source->rows; }
+  long cols() const { return source->cols; }
+};
+
+// `path` is resolved like the linear_* calls' (kAuto: the process default);
+// the packed weights then always run on that path.
+PackedS8Weights pack_s8_weights(const Int8Matrix& b, KernelPath path = KernelPath::kAuto);
+PackedS4Weights pack_s4_weights(const Int4Matrix& b, KernelPath path = KernelPath::kAuto);
+
+}  // namespace sqsim::kernels

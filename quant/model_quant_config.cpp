@@ -1,0 +1,143 @@
+#include "quant/model_quant_config.h"
+
+#include <sstream>
+
+#include "quant/error.h"
+
+namespace sqsim {
+
+namespace {
+
+QuantSpec int_spec(int bits, bool symmetric, const std::string& granularity, TensorRole role) {
+  QuantSpec s;
+  s.bits = bits;
+  s.symmetric = symmetric;
+  parse_granularity(granularity, role, s);
+  return s;
+}
+QuantSpec weights(int bits, bool symmetric, const std::string& g) {
+  return int_spec(bits, symmetric, g, TensorRole::kWeight);
+}
+QuantSpec acts(const std::string& g, ScaleSource source = ScaleSource::kDynamic) {
+  QuantSpec s = int_spec(8, true, g, TensorRole::kActivation);
+  s.source = source;
+  return s;
+}
+QuantSpec none() {
+  QuantSpec s;
+  s.bits = 16;
+  return s;
+}
+
+struct Preset {
+  const char* name;
+  const char* source;
+  ModelQuantConfig (*make)();
+};
+
+ModelQuantConfig base(const char* name, QuantSpec w, QuantSpec a, bool smooth) {
+  ModelQuantConfig c;
+  c.name = name;
+  c.weight = w;
+  c.act = a;
+  c.smooth = smooth;
+  return c;
+}
+
+// Group size of the 4-bit presets is part of the name; SmolLM2's 576-wide
+// inputs give ragged last groups for 128 and 256 (docs/quantization.md).
+const Preset kPresets[] = {
+    {"fp", "the float32 model (GGUF weights dequantized at load): the baseline of every table",
+     [] { return base("fp", none(), none(), false); }},
+    {"w8a8", "SmoothQuant paper, Table 4 'W8A8': naive int8, per-tensor weights, per-tensor dynamic activations",
+     [] { return base("w8a8", weights(8, true, "per-tensor"), acts("per-tensor"), false); }},
+    {"zeroquant",
+     "ZeroQuant (Yao et al. 2022) as in SmoothQuant Table 4: group-wise int8 weights (groups of 64), per-token "
+     "dynamic int8 activations",
+     [] { return base("zeroquant", weights(8, true, "group64"), acts("per-token"), false); }},
+    {"sq-o1", "SmoothQuant-O1 (paper Table 3): smoothing, per-tensor weights, per-token dynamic activations",
+     [] { return base("sq-o1", weights(8, true, "per-tensor"), acts("per-token"), true); }},
+    {"sq-o2", "SmoothQuant-O2: smoothing, per-tensor weights, per-tensor dynamic activations",
+     [] { return base("sq-o2", weights(8, true, "per-tensor"), acts("per-tensor"), true); }},
+    {"sq-o3", "SmoothQuant-O3: smoothing, per-tensor weights, per-tensor static activations (calibrated)",
+     [] { return base("sq-o3", weights(8, true, "per-tensor"), acts("per-tensor", ScaleSource::kStatic), true); }},
+    {"w8a8-pc",
+     "mit-han-lab/smoothquant's Llama evaluation setting without smoothing: per-channel int8 weights, per-token "
+     "dynamic int8 activations",
+     [] { return base("w8a8-pc", weights(8, true, "per-channel"), acts("per-token"), false); }},
+    {"sq-w8a8-pc", "the same with SmoothQuant smoothing (mit-han-lab/smoothquant's Llama setting)",
+     [] { return base("sq-w8a8-pc", weights(8, true, "per-channel"), acts("per-token"), true); }},
+    {"w4a16-g64", "round-to-nearest asymmetric 4-bit weights in groups of 64, float activations",
+     [] { return base("w4a16-g64", weights(4, false, "group64"), none(), false); }},
+    {"w4a16-g128", "round-to-nearest asymmetric 4-bit weights in groups of 128 (SmoothQuant+'s baseline)",
+     [] { return base("w4a16-g128", weights(4, false, "group128"), none(), false); }},
+    {"w4a16-g256", "round-to-nearest asymmetric 4-bit weights in groups of 256",
+     [] { return base("w4a16-g256", weights(4, false, "group256"), none(), false); }},
+    {"sqplus-g64", "SmoothQuant+ (Pan et al. 2023): smoothing, then asymmetric 4-bit weights in groups of 64",
+     [] { return base("sqplus-g64", weights(4, false, "group64"), none(), true); }},
+    {"sqplus-g128", "SmoothQuant+: smoothing, then asymmetric 4-bit weights in groups of 128 (the paper's setting)",
+     [] { return base("sqplus-g128", weights(4, false, "group128"), none(), true); }},
+    {"sqplus-g256", "SmoothQuant+: smoothing, then asymmetric 4-bit weights in groups of 256",
+     [] { return base("sqplus-g256", weights(4, false, "group256"), none(), true); }},
+    {"w4a8-sq",
+     "smoothing, asymmetric 4-bit weights in groups of 128, per-token dynamic int8 activations (W4A8 through the "
+     "int8 x int4 kernel)",
+     [] { return base("w4a8-sq", weights(4, false, "group128"), acts("per-token"), true); }},
+};
+
+std::string spec_text(const QuantSpec& s, TensorRole role) {
+  if (!s.enabled()) return "float";
+  std::string t = std::to_string(s.bits) + "-bit " + (s.symmetric ? "sym " : "asym ") + granularity_name(s, role);
+  if (role == TensorRole::kActivation) t += " " + scale_source_name(s.source);
+  return t;
+}
+
+}  // namespace
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> out;
+  for (const Preset& p : kPresets) out.push_back(p.name);
+  return out;
+}
+
+ModelQuantConfig preset_config(const std::string& name) {
+  for (const Preset& p : kPresets)
+    if (name == p.name) return p.make();
+  std::string all;
+  for (const Preset& p : kPresets) all += std::string(all.empty() ? "" : ", ") + p.name;
+  throw Error("--quant '" + name + "': unknown preset (expected one of " + all + ")");
+}
+
+std::string preset_source(const std::string& name) {
+  for (const Preset& p : kPresets)
+    if (name == p.name) return p.source;
+  return "custom configuration";
+}
+
+void ModelQuantConfig::validate() const {
+  if (weight.enabled()) weight.validate("weights of --quant " + name);
+  if (act.enabled()) {
+    act.validate("activations of --quant " + name);
+    if (!weight.enabled())
+      throw Error("--quant " + name + ": quantized activations with float weights are not supported (expected "
+                  "--w-bits 2..8 or --a-bits 16)");
+    if (act.source == ScaleSource::kStatic &&
+        act.granularity != Granularity::kPerTensor && act.granularity != Granularity::kPerColumn)
+      throw Error("--quant " + name + ": static activation scales need per-tensor or per-channel granularity");
+  }
+  if (smooth && !alpha) throw Error("--quant " + name + ": smoothing needs an alpha (not 'none')");
+  if (smooth_all && !smooth) throw Error("--smooth-all needs smoothing (a preset with smoothing or --smooth true)");
+  if (layers.empty()) throw Error("--layers: empty glob list");
+}
+
+std::string ModelQuantConfig::describe() const {
+  std::ostringstream o;
+  o << "W: " << spec_text(weight, TensorRole::kWeight) << "; A: " << spec_text(act, TensorRole::kActivation);
+  if (smooth) o << "; smoothing alpha=" << alpha_name(alpha) << (smooth_all ? " (all layers)" : "");
+  if (quantize_bmm) o << "; int8 attention BMMs";
+  if (kv_int8) o << "; int8 KV";
+  if (layers != "*") o << "; layers " << layers;
+  return o.str();
+}
+
+}  // namespace sqsim

@@ -1,0 +1,48 @@
+#pragma once
+// How a whole model is quantized, as data: the weight and activation
+// quantizers of its linear layers, SmoothQuant smoothing, the attention
+// matmuls and the KV cache. The named presets (`--quant NAME`) are defined
+// here and in docs/quantization.md ("Model presets"), each with its source.
+#include <string>
+#include <vector>
+
+#include "quant/quant_spec.h"
+#include "quant/smoothing.h"
+
+namespace sqsim {
+
+struct ModelQuantConfig {
+  std::string name = "fp";  // the preset it started from (overrides keep it)
+  QuantSpec weight;         // bits 16 = float weights
+  QuantSpec act;            // bits 16 = float activations (W4A16)
+  // SmoothQuant smoothing of the layers that read a norm's output (q/k/v and
+  // gate/up for Llama; q/k/v and fc1 for OPT), folded into the norm.
+  bool smooth = false;
+  Alpha alpha = 0.5f;
+  // Also smooth o_proj and down_proj / fc2, whose inputs have no norm to fold
+  // into: X / s is then applied at run time before quantization.
+  bool smooth_all = false;
+  // int8 Q, K, V (the BMM inputs) and softmax probabilities, per-tensor
+  // dynamic per head, through the integer GEMM.
+  bool quantize_bmm = false;
+  // K and V stored as int8, per token and head (symmetric, dynamic).
+  bool kv_int8 = false;
+  // Comma-separated globs (fnmatch) over HF module paths of the linear layers
+  // to quantize. lm_head stays float unless a glob names it without wildcards.
+  std::string layers = "*";
+
+  bool quantizes_anything() const { return weight.enabled() || act.enabled() || quantize_bmm || kv_int8; }
+  // Throws sqsim::Error naming the field on an impossible combination.
+  void validate() const;
+  // One line for reports: "w8 per-channel / a8 per-token dynamic, smooth alpha=0.5".
+  std::string describe() const;
+};
+
+// The presets, in table order.
+std::vector<std::string> preset_names();
+// Throws sqsim::Error listing the names when `name` is unknown.
+ModelQuantConfig preset_config(const std::string& name);
+// One sentence: what the preset is and where it comes from.
+std::string preset_source(const std::string& name);
+
+}  // namespace sqsim

@@ -1,0 +1,182 @@
+// OPT forward pass, read top to bottom (see opt_model.h for the math).
+#include "sim/opt_model.h"
+
+#include <cmath>
+
+#include "quant/error.h"
+
+namespace sqsim {
+
+namespace {
+std::string S(long v) { return std::to_string(v); }
+
+// "model.decoder.layers.12.rest" -> (12, "rest") when l < n_layers, else -1.
+int block_index(const std::string& n, int n_layers, std::string* rest) {
+  const std::string pre = "model.decoder.layers.";
+  if (n.rfind(pre, 0) != 0) return -1;
+  const size_t dot = n.find('.', pre.size());
+  if (dot == std::string::npos) return -1;
+  const std::string idx = n.substr(pre.size(), dot - pre.size());
+  if (idx.empty() || idx.size() > 5 || idx.find_first_not_of("0123456789") != std::string::npos) return -1;
+  const int l = std::stoi(idx);
+  if (l >= n_layers) return -1;
+  *rest = n.substr(dot + 1);
+  return l;
+}
+}  // namespace
+
+void OptConfig::validate(const std::string& what) {
+  if (n_layers <= 0 || hidden <= 0 || n_heads <= 0 || ffn <= 0 || vocab <= 0 || max_positions <= 0)
+    throw Error(what + ": non-positive opt hyperparameter");
+  if (hidden % n_heads != 0)
+    throw Error(what + ": hidden size " + S(hidden) + " not a multiple of head count " + S(n_heads));
+  head_dim = hidden / n_heads;
+  if (!(ln_eps > 0.0f)) throw Error(what + ": layer norm eps must be positive");
+}
+
+OptModel OptModel::from_weights(const OptConfig& cfg, const OptWeightSource& src) {
+  OptModel m;
+  m.cfg_ = cfg;
+  const OptConfig& c = m.cfg_;
+  const long H = c.hidden;
+  auto vec = [&](const std::string& name, long n) {
+    const MatrixF w = src.load(name, 1, n);
+    return VectorF(Eigen::Map<const VectorF>(w.data(), n));
+  };
+  auto ln = [&](const std::string& p) { return LayerNormWeights{vec(p + ".weight", H), vec(p + ".bias", H)}; };
+  auto lin = [&](const std::string& p, long out, long in) {
+    return std::make_unique<FloatLinear>(src.load(p + ".weight", out, in), vec(p + ".bias", out));
+  };
+  m.embed_ = src.load("model.decoder.embed_tokens.weight", c.vocab, H);
+  m.positions_ = src.load("model.decoder.embed_positions.weight", long(c.max_positions) + 2, H);
+  m.blocks_.resize(c.n_layers);
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string p = "model.decoder.layers." + S(l) + ".";
+    OptBlock& b = m.blocks_[l];
+    b.attn_ln = ln(p + "self_attn_layer_norm");
+    b.ffn_ln = ln(p + "final_layer_norm");
+    b.q = lin(p + "self_attn.q_proj", H, H);
+    b.k = lin(p + "self_attn.k_proj", H, H);
+    b.v = lin(p + "self_attn.v_proj", H, H);
+    b.o = lin(p + "self_attn.out_proj", H, H);
+    b.fc1 = lin(p + "fc1", c.ffn, H);
+    b.fc2 = lin(p + "fc2", H, c.ffn);
+  }
+  m.final_ln_ = ln("model.decoder.final_layer_norm");
+  m.lm_head_ =
+      std::make_unique<FloatLinear>(src.has("lm_head.weight") ? src.load("lm_head.weight", c.vocab, H) : m.embed_);
+  return m;
+}
+
+MatrixF layer_norm(const MatrixF& x, const VectorF& w, const VectorF& b, float eps) {
+  if (w.size() != x.cols() || b.size() != x.cols())
+    throw Error("layer_norm: weight/bias size " + S(w.size()) + "/" + S(b.size()) + " != " + S(x.cols()));
+  MatrixF y(x.rows(), x.cols());
+  for (long t = 0; t < x.rows(); ++t) {
+    const float mean = x.row(t).mean();
+    const auto centered = x.row(t).array() - mean;
+    const float var = centered.square().mean();
+    const float inv = 1.0f / std::sqrt(var + eps);
+    y.row(t) = (centered * inv * w.transpose().array() + b.transpose().array()).matrix();
+  }
+  return y;
+}
+
+MatrixF OptModel::forward(const std::vector<int32_t>& tokens) const {
+  const OptConfig& c = cfg_;
+  const long T = long(tokens.size());
+  if (T == 0) throw Error("forward: empty token window");
+  if (T > c.max_positions)
+    throw Error("forward: window of " + S(T) + " tokens exceeds max_position_embeddings " + S(c.max_positions));
+  MatrixF x(T, c.hidden);
+  for (long t = 0; t < T; ++t) {
+    if (tokens[t] < 0 || tokens[t] >= c.vocab)
+      throw Error("forward: token id " + S(tokens[t]) + " outside the vocabulary of " + S(c.vocab));
+    x.row(t) = embed_.row(tokens[t]) + positions_.row(t + 2);  // OPT's position offset
+  }
+  for (int l = 0; l < c.n_layers; ++l) {
+    const OptBlock& b = blocks_[l];
+    const MatrixF xn = layer_norm(x, b.attn_ln.weight, b.attn_ln.bias, c.ln_eps);
+    const MatrixF q = b.q->forward(xn), k = b.k->forward(xn), v = b.v->forward(xn);
+    const MatrixF att = causal_attention(q, k, v, c.n_heads, c.n_heads, c.head_dim, attention_matmuls, l);
+    x += b.o->forward(att);
+    const MatrixF hn = layer_norm(x, b.ffn_ln.weight, b.ffn_ln.bias, c.ln_eps);
+    const MatrixF h = b.fc1->forward(hn).cwiseMax(0.0f);  // ReLU
+    x += b.fc2->forward(h);
+  }
+  return lm_head_->forward(layer_norm(x, final_ln_.weight, final_ln_.bias, c.ln_eps));
+}
+
+std::vector<std::string> OptModel::linear_names() const {
+  std::vector<std::string> out;
+  for (int l = 0; l < cfg_.n_layers; ++l) {
+    const std::string p = "model.decoder.layers." + S(l) + ".";
+    for (const char* s : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.out_proj", "fc1",
+                          "fc2"})
+      out.push_back(p + s);
+  }
+  out.push_back("lm_head");
+  return out;
+}
+
+std::unique_ptr<LinearLayer>& OptModel::slot(const std::string& n) {
+  if (n == "lm_head") return lm_head_;
+  std::string rest;
+  const int l = block_index(n, cfg_.n_layers, &rest);
+  if (l >= 0) {
+    OptBlock& b = blocks_[l];
+    if (rest == "self_attn.q_proj") return b.q;
+    if (rest == "self_attn.k_proj") return b.k;
+    if (rest == "self_attn.v_proj") return b.v;
+    if (rest == "self_attn.out_proj") return b.o;
+    if (rest == "fc1") return b.fc1;
+    if (rest == "fc2") return b.fc2;
+  }
+  throw Error("no linear layer named '" + n + "' (expected e.g. model.decoder.layers.0.self_attn.q_proj or lm_head)");
+}
+
+const LinearLayer& OptModel::linear(const std::string& n) const { return *const_cast<OptModel*>(this)->slot(n); }
+
+std::unique_ptr<LinearLayer> OptModel::replace_linear(const std::string& n, std::unique_ptr<LinearLayer> layer) {
+  std::unique_ptr<LinearLayer>& s = slot(n);
+  if (!layer) throw Error("replace_linear " + n + ": null layer");
+  if (layer->in_features() != s->in_features() || layer->out_features() != s->out_features())
+    throw Error("replace_linear " + n + ": layer is " + S(layer->out_features()) + "x" + S(layer->in_features()) +
+                ", expected " + S(s->out_features()) + "x" + S(s->in_features()));
+  std::swap(s, layer);
+  return layer;
+}
+
+std::vector<SmoothGroup> OptModel::smooth_groups() const {
+  std::vector<SmoothGroup> out;
+  for (int l = 0; l < cfg_.n_layers; ++l) {
+    const std::string p = "model.decoder.layers." + S(l) + ".";
+    out.push_back(
+        {p + "self_attn_layer_norm", {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"}});
+    out.push_back({p + "final_layer_norm", {p + "fc1"}});
+  }
+  return out;
+}
+
+LayerNormWeights& OptModel::norm_slot(const std::string& n) {
+  if (n == "model.decoder.final_layer_norm") return final_ln_;
+  std::string rest;
+  const int l = block_index(n, cfg_.n_layers, &rest);
+  if (l >= 0) {
+    if (rest == "self_attn_layer_norm") return blocks_[l].attn_ln;
+    if (rest == "final_layer_norm") return blocks_[l].ffn_ln;
+  }
+  throw Error("no norm named '" + n +
+              "' (expected e.g. model.decoder.layers.0.self_attn_layer_norm or model.decoder.final_layer_norm)");
+}
+
+void OptModel::divide_norm(const std::string& n, const VectorF& divisor) {
+  LayerNormWeights& w = norm_slot(n);
+  if (divisor.size() != w.weight.size())
+    throw Error("divide_norm " + n + ": divisor has " + S(divisor.size()) + " entries, norm has " +
+                S(w.weight.size()));
+  w.weight.array() /= divisor.array();
+  w.bias.array() /= divisor.array();
+}
+
+}  // namespace sqsim
