@@ -4,11 +4,39 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "quant/error.h"
 #include "quant/smoothing.h"
 
 namespace sqsim::cli {
+
+namespace {
+
+// Boost.Program_options formats its error messages by replacing placeholders
+// such as %value%, %canonical_option% or %invalid_line% with the offending
+// text, repeating until none is left: text that itself contains the
+// placeholder makes what() loop forever (found by tests/fuzz/fuzz_config.cpp).
+// Such text is refused before Boost sees it. Returns the offset of the first
+// "%word%" (lower-case letters and '_'), or npos.
+size_t find_placeholder(const std::string& text) {
+  for (size_t open = text.find('%'); open != std::string::npos; open = text.find('%', open + 1)) {
+    size_t k = open + 1;
+    while (k < text.size() && ((text[k] >= 'a' && text[k] <= 'z') || text[k] == '_')) ++k;
+    if (k > open + 1 && k < text.size() && text[k] == '%') return open;
+  }
+  return std::string::npos;
+}
+
+void refuse_placeholder(const std::string& text, const std::string& where) {
+  const size_t at = find_placeholder(text);
+  if (at == std::string::npos) return;
+  const size_t end = text.find('%', at + 1);
+  throw Error(where + ": '" + text.substr(at, end - at + 1) +
+              "' is not accepted in options (text of the form %word% is reserved by the option parser)");
+}
+
+}  // namespace
 
 bool parse(int argc, char** argv, const std::string& usage, const po::options_description& options,
            po::variables_map& vm) {
@@ -17,6 +45,7 @@ bool parse(int argc, char** argv, const std::string& usage, const po::options_de
       "config", po::value<std::string>(), "read options from FILE (lines 'name = value', same names as here; "
                                           "the command line wins)");
   all.add(options);
+  for (int i = 1; i < argc; ++i) refuse_placeholder(argv[i], "argument " + std::to_string(i));
   try {
     po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
     if (vm.count("help")) {
@@ -25,8 +54,14 @@ bool parse(int argc, char** argv, const std::string& usage, const po::options_de
     }
     if (vm.count("config")) {
       const std::string path = vm["config"].as<std::string>();
-      std::ifstream in(path);
-      if (!in) throw Error("--config " + path + ": cannot open the file");
+      std::ifstream file(path);
+      if (!file) throw Error("--config " + path + ": cannot open the file");
+      std::stringstream text;
+      text << file.rdbuf();
+      std::istringstream lines(text.str());
+      std::string line;
+      for (int n = 1; std::getline(lines, line); ++n) refuse_placeholder(line, "--config " + path + ":" + std::to_string(n));
+      std::istringstream in(text.str());
       po::store(po::parse_config_file(in, options), vm);
     }
     po::notify(vm);

@@ -65,7 +65,7 @@ int run_trace(int argc, char** argv) {
   co.sample_rows = rows;
   co.progress = [&](size_t done, size_t all) {
     if (const int sig = interrupt_signal())
-      throw Error("interrupted by signal " + std::to_string(sig) + "; no trace file written");
+      throw Interrupted(sig, "stopped between windows; no trace file written");
     std::fprintf(stderr, "trace: window %zu/%zu\n", done, all);
   };
   const CalibrationStats stats =

@@ -27,4 +27,10 @@ void install_interrupt_handlers() {
 
 int interrupt_signal() { return g_signal; }
 
+std::string signal_name(int sig) {
+  if (sig == SIGINT) return "SIGINT";
+  if (sig == SIGTERM) return "SIGTERM";
+  return "signal " + std::to_string(sig);
+}
+
 }  // namespace sqsim::cli

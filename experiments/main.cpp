@@ -6,6 +6,7 @@
 #include <new>
 
 #include "experiments/commands.h"
+#include "experiments/interrupt.h"
 #include "quant/error.h"
 
 namespace {
@@ -38,6 +39,10 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[1], c.name) != 0) continue;
     try {
       return c.run(argc - 1, argv + 1);
+    } catch (const sqsim::cli::Interrupted& e) {
+      std::cerr << "sqsim " << c.name << ": interrupted by " << sqsim::cli::signal_name(e.signal()) << ": " << e.what()
+                << "\n";
+      return 128 + e.signal();
     } catch (const sqsim::Error& e) {
       std::cerr << "sqsim " << c.name << ": error: " << e.what() << "\n";
       return 1;

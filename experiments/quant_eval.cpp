@@ -23,8 +23,8 @@ std::string fmt_alpha(float a) {
 }
 
 void check_interrupt() {
-  if (const int sig = interrupt_signal())
-    throw Error("interrupted by signal " + std::to_string(sig) + "; nothing more was measured");
+  // Between windows: main() turns this into exit status 128 + signal.
+  if (const int sig = interrupt_signal()) throw Interrupted(sig, "stopped between windows; nothing more was measured");
 }
 
 }  // namespace

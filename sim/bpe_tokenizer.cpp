@@ -218,6 +218,13 @@ size_t parse_count(const std::string& v, const std::string& path) {
   }
 }
 
+uint64_t file_size(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  const std::streamoff size = in ? std::streamoff(in.tellg()) : -1;
+  if (size < 0) throw Error(path + ": cannot determine the file size");
+  return uint64_t(size);
+}
+
 }  // namespace
 
 BpeTokenizer::BpeTokenizer(std::vector<std::string> tokens, const std::vector<std::string>& merges,
@@ -276,6 +283,14 @@ BpeTokenizer BpeTokenizer::from_files(const std::string& vocab_path, const std::
   }
   const std::string pre = header_value(line, "pre", vocab_path);
   const size_t count = parse_count(header_value(line, "count", vocab_path), vocab_path);
+  // The count is a size field: check it against the file before reserving
+  // (every token line takes at least 2 bytes, "TYPE<TAB>"). Found by fuzzing
+  // (tests/fuzz/fuzz_tokenizer.cpp): count=2^60 threw std::length_error.
+  const uint64_t vocab_bytes = file_size(vocab_path);
+  if (count > vocab_bytes / 2) {
+    throw Error(vocab_path + ": header count=" + std::to_string(count) + " tokens cannot fit in the " +
+                std::to_string(vocab_bytes) + "-byte file");
+  }
   std::vector<std::string> tokens, specials;
   tokens.reserve(count);
   size_t lineno = 1;
@@ -298,6 +313,11 @@ BpeTokenizer BpeTokenizer::from_files(const std::string& vocab_path, const std::
     throw Error(merges_path + ": not a merges file (expected header 'sqsim-bpe-merges 1 count=M')");
   }
   const size_t mcount = parse_count(header_value(line, "count", merges_path), merges_path);
+  const uint64_t merges_bytes = file_size(merges_path);
+  if (mcount > merges_bytes) {  // every merge line takes at least its newline
+    throw Error(merges_path + ": header count=" + std::to_string(mcount) + " merges cannot fit in the " +
+                std::to_string(merges_bytes) + "-byte file");
+  }
   std::vector<std::string> merges;
   merges.reserve(mcount);
   while (std::getline(min, line)) merges.push_back(line);

@@ -386,6 +386,10 @@ MatrixF GgufFile::load_tensor(const std::string& name) const {
   }
   MatrixF m(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
   dequantize(t.type, tensor_data(t), static_cast<size_t>(t.n_elements), m.data(), path_ + ": tensor " + name);
+  // A NaN or Inf weight (or a NaN block scale) would silently poison every
+  // output it touches; refuse it here, naming the tensor, row and channel
+  // (for a weight [out, in]: row = output channel, channel = input channel).
+  require_finite(m, path_ + ": tensor " + name + " (" + t.type_name() + ")");
   return m;
 }
 

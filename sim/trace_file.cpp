@@ -43,7 +43,13 @@ std::string where(const std::string& file, const std::string& dataset) { return 
 
 // Reads a float dataset of rank 1 or 2 into a row-major float buffer. Float16
 // and float32 are accepted (HDF5 converts float16 to float on read).
-std::vector<float> read_float_dataset(hid_t group, const std::string& file, const std::string& path,
+std::string shape_text(const std::vector<hsize_t>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+std::vector<float> read_float_dataset(hid_t group, const std::string& file, hsize_t file_size, const std::string& path,
                                       const char* name, int rank, std::vector<hsize_t>& dims) {
   Handle ds(H5Dopen2(group, name, H5P_DEFAULT), H5Dclose);
   if (!ds.ok()) throw Error(where(file, path) + ": cannot open the dataset");
@@ -64,11 +70,23 @@ std::vector<float> read_float_dataset(hid_t group, const std::string& file, cons
   dims.assign(rank, 0);
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   hsize_t count = 1;
-  for (hsize_t d : dims) count *= d;
-  if (count == 0) throw Error(where(file, path) + ": empty dataset");
-  // A size field can claim more than the file holds; refuse absurd sizes
-  // before allocating (compressed data may legitimately exceed the file size).
-  if (count > (hsize_t(1) << 33)) throw Error(where(file, path) + ": dataset too large (" + std::to_string(count) + " elements)");
+  for (hsize_t d : dims) {
+    if (d == 0) throw Error(where(file, path) + ": empty dataset");
+    // Checked per factor: a product that wraps around would pass the limits below.
+    if (count > (hsize_t(1) << 33) / d) {
+      throw Error(where(file, path) + ": dataset too large (shape " + shape_text(dims) + ", over 2^33 elements)");
+    }
+    count *= d;
+  }
+  // The shape is a size field the file may lie about: refuse to allocate more
+  // than the stored bytes can hold. Compressed data may legitimately exceed the
+  // file size, but deflate expands at most ~1032:1, so 1100 x what is stored
+  // (never more than the file itself) bounds any honest dataset.
+  const hsize_t stored = std::min<hsize_t>(H5Dget_storage_size(ds.get()), file_size);
+  if (stored == 0 || count * sizeof(float) > stored * 1100) {
+    throw Error(where(file, path) + ": shape " + shape_text(dims) + " needs " + std::to_string(count) +
+                " values but only " + std::to_string(stored) + " bytes of data are stored (truncated or damaged?)");
+  }
   std::vector<float> data(count);
   if (H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) < 0) {
     throw Error(where(file, path) + ": cannot read the data (truncated file or unsupported filter?)");
@@ -76,18 +94,20 @@ std::vector<float> read_float_dataset(hid_t group, const std::string& file, cons
   return data;
 }
 
-MatrixF read_matrix(hid_t group, const std::string& file, const std::string& path, const char* name) {
+MatrixF read_matrix(hid_t group, const std::string& file, hsize_t file_size, const std::string& path,
+                    const char* name) {
   std::vector<hsize_t> dims;
-  const std::vector<float> data = read_float_dataset(group, file, path, name, 2, dims);
+  const std::vector<float> data = read_float_dataset(group, file, file_size, path, name, 2, dims);
   MatrixF m(static_cast<long>(dims[0]), static_cast<long>(dims[1]));
   std::copy(data.begin(), data.end(), m.data());
   require_finite(m, where(file, path));
   return m;
 }
 
-VectorF read_vector(hid_t group, const std::string& file, const std::string& path, const char* name) {
+VectorF read_vector(hid_t group, const std::string& file, hsize_t file_size, const std::string& path,
+                    const char* name) {
   std::vector<hsize_t> dims;
-  const std::vector<float> data = read_float_dataset(group, file, path, name, 1, dims);
+  const std::vector<float> data = read_float_dataset(group, file, file_size, path, name, 1, dims);
   VectorF v(static_cast<long>(dims[0]));
   std::copy(data.begin(), data.end(), v.data());
   require_finite(v, where(file, path));
@@ -138,6 +158,8 @@ TraceFile read_trace_file(const std::string& path) {
   }
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!file.ok()) throw Error(path + ": cannot open the HDF5 file (truncated or damaged?)");
+  hsize_t file_size = 0;
+  if (H5Fget_filesize(file.get(), &file_size) < 0) throw Error(path + ": cannot determine the file size");
   TraceFile t;
   t.path = path;
   if (H5Aexists(file.get(), "sqsim_trace_version") <= 0) {
@@ -174,21 +196,21 @@ TraceFile read_trace_file(const std::string& path) {
         throw Error(where(path, gpath) + ": missing dataset '" + required + "'");
       }
     }
-    l.weight = read_matrix(g.get(), path, gpath + "/weight", "weight");
-    l.input = read_matrix(g.get(), path, gpath + "/input", "input");
+    l.weight = read_matrix(g.get(), path, file_size, gpath + "/weight", "weight");
+    l.input = read_matrix(g.get(), path, file_size, gpath + "/input", "input");
     if (l.input.cols() != l.weight.cols()) {
       throw Error(where(path, gpath + "/input") + ": " + std::to_string(l.input.cols()) +
                   " columns (expected in_features = " + std::to_string(l.weight.cols()) + " from weight)");
     }
     if (H5Lexists(g.get(), "bias", H5P_DEFAULT) > 0) {
-      l.bias = read_vector(g.get(), path, gpath + "/bias", "bias");
+      l.bias = read_vector(g.get(), path, file_size, gpath + "/bias", "bias");
       if (l.bias->size() != l.weight.rows()) {
         throw Error(where(path, gpath + "/bias") + ": " + std::to_string(l.bias->size()) +
                     " values (expected out_features = " + std::to_string(l.weight.rows()) + ")");
       }
     }
     if (H5Lexists(g.get(), "input_absmax", H5P_DEFAULT) > 0) {
-      l.input_absmax = read_vector(g.get(), path, gpath + "/input_absmax", "input_absmax");
+      l.input_absmax = read_vector(g.get(), path, file_size, gpath + "/input_absmax", "input_absmax");
       if (l.input_absmax->size() != l.weight.cols()) {
         throw Error(where(path, gpath + "/input_absmax") + ": " + std::to_string(l.input_absmax->size()) +
                     " values (expected in_features = " + std::to_string(l.weight.cols()) + ")");

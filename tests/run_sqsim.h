@@ -11,8 +11,9 @@ struct CliRun {
   std::string out;  // stdout and stderr together
 };
 
-inline CliRun run(const std::string& args) {
-  const std::string cmd = std::string(SQSIM_BINARY) + " " + args + " 2>&1";
+// Runs a shell command line (stderr joined to stdout).
+inline CliRun run_command(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf;
@@ -21,3 +22,5 @@ inline CliRun run(const std::string& args) {
   const int st = pclose(p);
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }
+
+inline CliRun run(const std::string& args) { return run_command(std::string(SQSIM_BINARY) + " " + args); }

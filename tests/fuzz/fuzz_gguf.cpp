@@ -1,0 +1,41 @@
+// libFuzzer harness: arbitrary bytes as a GGUF file. Parses it, reads every
+// metadata value through the typed getters, dequantizes every tensor and
+// builds the tokenizer when the metadata has one. Any sqsim::Error is a
+// correct refusal; a crash, sanitizer report, leak or other exception is a bug.
+#include <cstdint>
+#include <vector>
+
+#include "quant/error.h"
+#include "sim/gguf_file.h"
+#include "sim/llama_model.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using sqsim::Error;
+  sqsim::GgufFile g;
+  try {
+    g = sqsim::GgufFile::parse(std::vector<uint8_t>(data, data + size), "fuzz.gguf");
+  } catch (const Error&) {
+    return 0;
+  }
+  for (const auto& kv : g.metadata()) {
+    const std::string& key = kv.first;
+    // Each getter either returns or refuses the type; both are fine.
+    try { g.get_int(key); } catch (const Error&) {}
+    try { g.get_float(key); } catch (const Error&) {}
+    try { g.get_string(key); } catch (const Error&) {}
+    try { g.get_bool(key); } catch (const Error&) {}
+    try { g.get_string_array(key); } catch (const Error&) {}
+    try { g.get_int_array(key); } catch (const Error&) {}
+  }
+  for (const sqsim::GgufTensorInfo& t : g.tensors()) {
+    try {
+      const sqsim::MatrixF m = g.load_tensor(t.name);
+      if (static_cast<uint64_t>(m.size()) != t.n_elements) __builtin_trap();
+    } catch (const Error&) {}
+  }
+  try {
+    const sqsim::BpeTokenizer tok = sqsim::tokenizer_from_gguf(g);
+    tok.encode("Hello world, 123 <|endoftext|>\n");
+  } catch (const Error&) {}
+  return 0;
+}
