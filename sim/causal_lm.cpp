@@ -13,6 +13,7 @@
 #include "sim/gguf_file.h"
 #include "sim/hf_checkpoint.h"
 #include "sim/llama_model.h"
+#include "sim/opt_model.h"
 
 namespace sqsim {
 
@@ -25,16 +26,23 @@ LoadedModel load_model(const std::string& path) {
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return load_hf_checkpoint(path);
   LoadedModel m;
   m.path = path;
+  std::string arch;
   {
     const GgufFile g = GgufFile::open(path);
-    const std::string arch = g.get_string("general.architecture");
-    if (arch != "llama")
-      throw Error(path + ": architecture '" + arch + "' is not supported (expected llama)");
+    arch = g.get_string("general.architecture");
+    if (arch != "llama" && arch != "opt")
+      throw Error(path + ": architecture '" + arch + "' is not supported (expected llama or opt)");
     m.tokenizer = std::make_unique<BpeTokenizer>(tokenizer_from_gguf(g));
     int32_t bos = -1;
     if (gguf_adds_bos(g, &bos)) m.bos = bos;
   }
-  m.model = std::make_unique<LlamaModel>(LlamaModel::load_gguf(path));
+  if (arch == "opt")
+    m.model = std::make_unique<OptModel>(OptModel::load_gguf(path));
+  else
+    m.model = std::make_unique<LlamaModel>(LlamaModel::load_gguf(path));
+  if (m.bos && (*m.bos < 0 || *m.bos >= m.model->vocab_size()))
+    throw Error(path + ": tokenizer.ggml.bos_token_id " + S(*m.bos) + " is outside the vocabulary of " +
+                S(m.model->vocab_size()));
   return m;
 }
 

@@ -2,6 +2,8 @@
 #include "sim/opt_model.h"
 
 #include <cmath>
+#include <limits>
+#include <map>
 
 #include "quant/error.h"
 
@@ -32,6 +34,122 @@ void OptConfig::validate(const std::string& what) {
     throw Error(what + ": hidden size " + S(hidden) + " not a multiple of head count " + S(n_heads));
   head_dim = hidden / n_heads;
   if (!(ln_eps > 0.0f)) throw Error(what + ": layer norm eps must be positive");
+}
+
+// ---------------------------------------------------------------- GGUF
+
+namespace {
+// A required (or, with `fallback` >= 0, optional) positive int key.
+int gguf_positive_int(const GgufFile& g, const std::string& key, long fallback = -1) {
+  if (fallback >= 0 && !g.has(key)) return int(fallback);
+  const int64_t v = g.get_int(key);  // throws naming the file and key when missing or not an integer
+  if (v <= 0 || v > std::numeric_limits<int32_t>::max())
+    throw Error(g.path() + ": " + key + " = " + std::to_string(v) + ", expected a positive 32-bit integer");
+  return int(v);
+}
+}  // namespace
+
+OptConfig OptConfig::from_gguf(const GgufFile& g) {
+  const std::string arch = g.get_string("general.architecture");
+  if (arch != "opt") throw Error(g.path() + ": architecture '" + arch + "' is not opt");
+  OptConfig c;
+  c.n_layers = gguf_positive_int(g, "opt.block_count");
+  c.hidden = gguf_positive_int(g, "opt.embedding_length");
+  c.n_heads = gguf_positive_int(g, "opt.attention.head_count");
+  c.ffn = gguf_positive_int(g, "opt.feed_forward_length");
+  c.max_positions = gguf_positive_int(g, "opt.context_length");
+  if (c.max_positions > std::numeric_limits<int32_t>::max() - 2)
+    throw Error(g.path() + ": opt.context_length " + S(c.max_positions) + " is too large");
+  if (g.has("opt.attention.head_count_kv") && g.get_int("opt.attention.head_count_kv") != c.n_heads)
+    throw Error(g.path() + ": opt.attention.head_count_kv must equal opt.attention.head_count (OPT has no GQA)");
+  if (g.has("opt.attention.layer_norm_epsilon")) {
+    const double eps = g.get_float("opt.attention.layer_norm_epsilon");
+    if (!(eps > 0.0) || !std::isfinite(eps) || !(float(eps) > 0.0f))
+      throw Error(g.path() + ": opt.attention.layer_norm_epsilon = " + std::to_string(eps) +
+                  ", expected a positive finite float");
+    c.ln_eps = float(eps);
+  }
+  if (g.has("opt.vocab_size")) {
+    c.vocab = gguf_positive_int(g, "opt.vocab_size");
+  } else {
+    const GgufTensorInfo* t = g.find_tensor("token_embd.weight");
+    if (!t || t->dims.size() != 2)
+      throw Error(g.path() + ": no opt.vocab_size and no 2-D tensor token_embd.weight to take the vocabulary from");
+    if (t->dims[1] > uint64_t(std::numeric_limits<int32_t>::max()))
+      throw Error(g.path() + ": token_embd.weight has " + std::to_string(t->dims[1]) + " rows, too many tokens");
+    c.vocab = int(t->dims[1]);
+  }
+  if (const GgufValue* toks = g.find("tokenizer.ggml.tokens"); toks && toks->items.size() > size_t(c.vocab))
+    throw Error(g.path() + ": tokenizer.ggml.tokens has " + S(long(toks->items.size())) +
+                " tokens, more than the vocabulary of " + S(c.vocab));
+  c.validate(g.path());
+  return c;
+}
+
+std::string opt_gguf_to_hf_name(const std::string& n) {
+  std::string base = n, suffix;
+  for (const char* s : {".weight", ".bias"}) {
+    const std::string suf = s;
+    if (n.size() > suf.size() && n.compare(n.size() - suf.size(), suf.size(), suf) == 0) {
+      base = n.substr(0, n.size() - suf.size());
+      suffix = suf;
+    }
+  }
+  if (suffix == ".weight") {
+    if (base == "token_embd") return "model.decoder.embed_tokens.weight";
+    if (base == "position_embd") return "model.decoder.embed_positions.weight";
+    if (base == "output") return "lm_head.weight";
+  }
+  if (!suffix.empty()) {
+    if (base == "output_norm") return "model.decoder.final_layer_norm" + suffix;
+    if (base.rfind("blk.", 0) == 0) {
+      const size_t dot = base.find('.', 4);
+      const std::string idx = dot == std::string::npos ? "" : base.substr(4, dot - 4);
+      if (!idx.empty() && idx.size() <= 5 && idx.find_first_not_of("0123456789") == std::string::npos) {
+        static const std::pair<const char*, const char*> map[] = {
+            {"attn_norm", "self_attn_layer_norm"}, {"attn_q", "self_attn.q_proj"},
+            {"attn_k", "self_attn.k_proj"},        {"attn_v", "self_attn.v_proj"},
+            {"attn_output", "self_attn.out_proj"}, {"ffn_norm", "final_layer_norm"},
+            {"ffn_up", "fc1"},                     {"ffn_down", "fc2"}};
+        const std::string rest = base.substr(dot + 1);
+        for (const auto& [g, h] : map)
+          if (rest == g) return "model.decoder.layers." + std::to_string(std::stoi(idx)) + "." + h + suffix;
+      }
+    }
+  }
+  throw Error("opt_gguf_to_hf_name: unknown tensor name '" + n + "'");
+}
+
+OptModel OptModel::load_gguf(const std::string& path) {
+  const GgufFile g = GgufFile::open(path);
+  const OptConfig c = OptConfig::from_gguf(g);
+  // HF name -> GGUF name for every tensor the model reads (others in the file are ignored).
+  std::map<std::string, std::string> names;
+  std::vector<std::string> wanted = {"token_embd.weight", "position_embd.weight", "output.weight",
+                                     "output_norm.weight", "output_norm.bias"};
+  for (int l = 0; l < c.n_layers; ++l)
+    for (const char* t : {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_up", "ffn_down"})
+      for (const char* suf : {".weight", ".bias"}) wanted.push_back("blk." + S(l) + "." + t + suf);
+  for (const std::string& n : wanted) names[opt_gguf_to_hf_name(n)] = n;
+  OptWeightSource src;
+  src.has = [&](const std::string& hf) { return names.count(hf) && g.find_tensor(names.at(hf)) != nullptr; };
+  src.load = [&](const std::string& hf, long rows, long cols) {
+    const auto it = names.find(hf);
+    if (it == names.end()) throw Error(path + ": opt tensor " + hf + " has no GGUF name");  // not reached
+    const std::string want = rows == 1 ? "[" + S(cols) + "]" : "[" + S(rows) + " x " + S(cols) + "]";
+    const GgufTensorInfo* tp = g.find_tensor(it->second);
+    if (!tp) throw Error(path + ": missing tensor " + it->second + " (" + hf + ", " + want + ")");
+    const GgufTensorInfo& t = *tp;
+    std::string have;
+    for (size_t i = t.dims.size(); i-- > 0;) have += (have.empty() ? "" : " x ") + std::to_string(t.dims[i]);
+    const bool shape_ok = rows == 1 ? t.dims.size() == 1 && t.dims[0] == uint64_t(cols)
+                                    : t.dims.size() == 2 && t.dims[0] == uint64_t(cols) && t.dims[1] == uint64_t(rows);
+    if (!shape_ok)
+      throw Error(path + ": tensor " + t.name + " (" + t.type_name() + ") is [" + have +
+                  "] (outer dimension first), expected " + want + " from the opt.* metadata");
+    return g.load_tensor(t.name);
+  };
+  return from_weights(c, src);
 }
 
 OptModel OptModel::from_weights(const OptConfig& cfg, const OptWeightSource& src) {

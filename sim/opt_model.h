@@ -13,6 +13,7 @@
 
 #include "quant/tensor.h"
 #include "sim/causal_lm.h"
+#include "sim/gguf_file.h"
 
 namespace sqsim {
 
@@ -25,6 +26,11 @@ struct OptConfig {
   int vocab = 0;
   int max_positions = 0;  // max_position_embeddings; the table has 2 more rows
   float ln_eps = 1e-5f;   // nn.LayerNorm's default, which OPT uses
+
+  // From the opt.* keys of a GGUF file (docs/gguf.md, "OPT in GGUF"). The
+  // vocabulary is opt.vocab_size when present, else token_embd.weight's rows.
+  // Throws naming the file and the key on a missing, mistyped or bad value.
+  static OptConfig from_gguf(const GgufFile& g);
 
   // Throws naming `what` on non-positive or inconsistent values; fills head_dim.
   void validate(const std::string& what);
@@ -51,6 +57,9 @@ class OptModel : public CausalLm {
  public:
   // Without lm_head.weight the head reuses the token embeddings (OPT ties them).
   static OptModel from_weights(const OptConfig& cfg, const OptWeightSource& src);
+  // A GGUF file with general.architecture "opt" (docs/gguf.md); tensors the
+  // model does not use are ignored, missing or misshapen ones refused by name.
+  static OptModel load_gguf(const std::string& path);
 
   const OptConfig& config() const { return cfg_; }
   std::string architecture() const override { return "opt"; }
@@ -80,6 +89,11 @@ class OptModel : public CausalLm {
   LayerNormWeights final_ln_;
   std::unique_ptr<LinearLayer> lm_head_;
 };
+
+// GGUF tensor name of an OPT file -> OPT's HF name ("blk.3.ffn_up.bias" ->
+// "model.decoder.layers.3.fc1.bias", "output.weight" -> "lm_head.weight");
+// throws on a name outside the OPT-in-GGUF table.
+std::string opt_gguf_to_hf_name(const std::string& gguf_name);
 
 // Row-wise LayerNorm: (x - mean) / sqrt(var + eps) * w + b (biased variance).
 MatrixF layer_norm(const MatrixF& x, const VectorF& w, const VectorF& b, float eps);
