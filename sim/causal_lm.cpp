@@ -21,6 +21,16 @@ namespace {
 std::string S(long v) { return std::to_string(v); }
 }  // namespace
 
+std::unique_ptr<LinearLayer> CausalLm::swap_linear(std::unique_ptr<LinearLayer>& s, std::unique_ptr<LinearLayer> layer,
+                                                   const std::string& n) {
+  if (!layer) throw Error("replace_linear " + n + ": null layer");
+  if (layer->in_features() != s->in_features() || layer->out_features() != s->out_features())
+    throw Error("replace_linear " + n + ": layer is " + S(layer->out_features()) + "x" + S(layer->in_features()) +
+                ", expected " + S(s->out_features()) + "x" + S(s->in_features()));
+  std::swap(s, layer);
+  return layer;
+}
+
 LoadedModel load_model(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return load_hf_checkpoint(path);

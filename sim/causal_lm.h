@@ -54,6 +54,12 @@ class CausalLm {
   virtual void divide_norm(const std::string& norm_name, const VectorF& divisor) = 0;
 
   AttentionMatmuls attention_matmuls;
+
+ protected:
+  // replace_linear's common part: checks `layer` against what `slot` holds
+  // (naming `name`), swaps it in and returns the old layer.
+  static std::unique_ptr<LinearLayer> swap_linear(std::unique_ptr<LinearLayer>& slot,
+                                                  std::unique_ptr<LinearLayer> layer, const std::string& name);
 };
 
 // A model file or folder with its tokenizer.

@@ -195,13 +195,7 @@ const LinearLayer& LlamaModel::linear(const std::string& n) const {
 }
 
 std::unique_ptr<LinearLayer> LlamaModel::replace_linear(const std::string& n, std::unique_ptr<LinearLayer> layer) {
-  std::unique_ptr<LinearLayer>& s = slot(n);
-  if (!layer) throw Error("replace_linear " + n + ": null layer");
-  if (layer->in_features() != s->in_features() || layer->out_features() != s->out_features())
-    throw Error("replace_linear " + n + ": layer is " + S(layer->out_features()) + "x" + S(layer->in_features()) +
-                ", expected " + S(s->out_features()) + "x" + S(s->in_features()));
-  std::swap(s, layer);
-  return layer;
+  return swap_linear(slot(n), std::move(layer), n);
 }
 
 std::vector<SmoothGroup> LlamaModel::smooth_groups() const {
