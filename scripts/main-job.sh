@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the default model (SmolLM2-135M-Instruct), writing into out/
-# (git-ignored), in about 10 minutes on 2 idle cores:
+# (git-ignored):
 #  1. trace: the float model runs over PTB valid (calibration text, never
 #     evaluated); every linear layer's weight, 256 input rows and its input
 #     absmax over all 8 x 512 tokens go to out/smollm2-ptb-valid.h5;
