@@ -3,6 +3,7 @@
 // Figure 1 (perplexity against alpha) and Figure 2 (one layer's per-channel
 // absmax before and after smoothing). Every perplexity is journaled as it
 // completes, so --resume finishes an interrupted run.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -118,7 +119,6 @@ int run_paper_tables(int argc, char** argv) {
   const auto gc = thread_limit(vm);
   const std::string out = vm["out"].as<std::string>();
   const bool resume = vm["resume"].as<bool>();
-  prepare_output_dir(out, vm["force"].as<bool>(), resume, "--out", true);
   const std::set<std::string> parts = [&] {
     std::set<std::string> p;
     for (const std::string& s : split_list(vm["parts"].as<std::string>(), "--parts")) {
@@ -133,11 +133,16 @@ int run_paper_tables(int argc, char** argv) {
   if (seq_len < 2) throw Error("--seq-len must be at least 2");
   std::vector<std::string> table_presets[2] = {split_list(vm["table1"].as<std::string>(), "--table1"),
                                                split_list(vm["table2"].as<std::string>(), "--table2")};
-  for (const auto& list : table_presets)
-    for (const std::string& p : list) preset_config(p);  // refuse unknown names before any work
+  // Refuse unknown names before any work, naming the option that holds them.
+  const std::vector<std::string> known = preset_names();
+  for (int t = 0; t < 2; ++t)
+    for (const std::string& p : table_presets[t])
+      if (std::find(known.begin(), known.end(), p) == known.end())
+        throw Error("--table" + std::to_string(t + 1) + " '" + p + "': unknown preset (sqsim ppl --help lists them)");
   const std::vector<std::string> fig1 = split_list(vm["figure1"].as<std::string>(), "--figure1");
   for (const std::string& p : fig1)
-    if (!preset_config(p).smooth) throw Error("--figure1 " + p + ": Figure 1 needs presets with smoothing");
+    if (std::find(known.begin(), known.end(), p) == known.end() ||
+        !preset_config(p).smooth) throw Error("--figure1 " + p + ": Figure 1 needs presets with smoothing");
   const std::vector<float> fig1_alpha = parse_alpha_grid(vm["figure1-alpha"].as<std::string>(), "--figure1-alpha");
   const std::string alpha_req = vm["alpha"].as<std::string>();
   AlphaChoice table_alpha;
@@ -148,6 +153,8 @@ int run_paper_tables(int argc, char** argv) {
     table_alpha.value = parse_alpha_grid(alpha_req, "--alpha").at(0);
   }
 
+  // Options are checked before the output directory is made.
+  prepare_output_dir(out, vm["force"].as<bool>(), resume, "--out", true);
   const EvalOptions eo = eval_options(vm, vm["model"].as<std::string>());
   QuantEvaluator ev(eo);
   std::vector<Dataset> data = {{"WikiText-2", vm["wikitext"].as<std::string>(), {}},
