@@ -1,8 +1,9 @@
 // sqsim paper-tables: the SmoothQuant / SmoothQuant+ results of the papers,
 // measured on one model: Table 1 (W8A8 schemes), Table 2 (4-bit weights),
 // Figure 1 (perplexity against alpha) and Figure 2 (one layer's per-channel
-// absmax before and after smoothing). Every perplexity is journaled as it
-// completes, so --resume finishes an interrupted run.
+// absmax before and after smoothing). Every perplexity (journal.csv) and every
+// window of it (windows.csv) is journaled as it completes, so --resume finishes
+// an interrupted run, continuing a perplexity from its last finished window.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -72,6 +73,51 @@ class Journal {
   std::map<std::string, std::vector<std::string>> done_;
 };
 
+// Every window's NLL as it completes (windows.csv), so --resume continues a
+// perplexity in the middle instead of starting it again: a full test set is
+// hundreds of windows per preset.
+class WindowLog {
+ public:
+  WindowLog(const std::string& path, bool resume) : path_(path) {
+    if (resume && std::ifstream(path)) {
+      const CsvTable t = read_csv(path);
+      for (const auto& r : t.rows) {
+        if (r.size() != 7) throw Error(path + ": expected 7 columns per row");
+        auto& k = known_[r[0] + "|" + r[1] + "|" + r[2] + "|" + r[3]];
+        // Only the unbroken prefix 0, 1, 2, ... is usable.
+        if (std::stoul(r[4]) == k.nll.size()) {
+          k.nll.push_back(std::stod(r[5]));
+          k.seconds += std::stod(r[6]);
+        }
+      }
+    } else {
+      std::ofstream(path, std::ios::trunc) << to_csv(CsvTable{{"part", "preset", "dataset", "alpha_request", "window",
+                                                               "nll", "seconds"}, {}});
+    }
+  }
+  struct Known {
+    std::vector<double> nll;
+    double seconds = 0;
+  };
+  Known known(const std::string& key) const {
+    const auto it = known_.find(key);
+    return it == known_.end() ? Known{} : it->second;
+  }
+  void add(const std::vector<std::string>& key_fields, size_t window, double nll, double seconds) {
+    char n[40];
+    std::snprintf(n, sizeof n, "%.17g", nll);  // round-trips exactly
+    std::vector<std::string> row = key_fields;
+    row.insert(row.end(), {std::to_string(window), n, format_number(seconds, 4)});
+    std::ofstream out(path_, std::ios::app);
+    out << to_csv(CsvTable{row, {}}) << std::flush;
+    if (!out) throw Error(path_ + ": cannot append to the window journal");
+  }
+
+ private:
+  std::string path_;
+  std::map<std::string, Known> known_;
+};
+
 std::string two(double v) { return format_number(v, 6); }
 
 }  // namespace
@@ -103,7 +149,8 @@ int run_paper_tables(int argc, char** argv) {
       "parts", po::value<std::string>()->default_value("table1,table2,figure1,figure2"), "what to make")(
       "out", po::value<std::string>()->required(), "output directory")(
       "force", po::bool_switch(), "overwrite an existing --out")(
-      "resume", po::bool_switch(), "finish an interrupted run in --out (journal.csv)");
+      "resume", po::bool_switch(), "finish an interrupted run in --out (journal.csv, windows.csv): measured perplexities and windows are "
+      "not measured again");
   add_eval_options(o);
   po::variables_map vm;
   if (!parse(argc, argv,
@@ -196,13 +243,24 @@ int run_paper_tables(int argc, char** argv) {
   }
   write_file_atomic(settings_path, settings);
   Journal journal(out + "/journal.csv", resume);
+  WindowLog window_log(out + "/windows.csv", resume);
   const auto t0 = std::chrono::steady_clock::now();
   // One perplexity, from the journal or measured now.
   auto measure = [&](const std::string& part, const std::string& preset, const Dataset& d, const AlphaChoice& a,
                      const std::string& alpha_key, const std::vector<int32_t>& ids) -> std::vector<std::string> {
     const std::string key = part + "|" + preset + "|" + d.name + "|" + alpha_key;
     if (const auto* row = journal.find(key)) return *row;
-    const QuantRun r = ev.run(preset_config(preset), a, ids, seq_len, preset + " " + d.name);
+    const WindowLog::Known known = window_log.known(key);
+    WindowJournal wj;
+    wj.known_nll = known.nll;
+    auto last = std::chrono::steady_clock::now();
+    wj.on_window = [&](size_t w, double nll) {
+      const auto now = std::chrono::steady_clock::now();
+      window_log.add({part, preset, d.name, alpha_key}, w, nll, std::chrono::duration<double>(now - last).count());
+      last = now;
+    };
+    QuantRun r = ev.run(preset_config(preset), a, ids, seq_len, preset + " " + d.name, wj);
+    r.seconds += known.seconds;
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fprintf(stderr, "[%s] %s on %s, alpha %s: ppl %.4f (%.0f s, %.0f s in all)\n", part.c_str(), preset.c_str(),
                  d.name.c_str(), r.alpha_text.c_str(), r.ppl, r.seconds, elapsed);

@@ -89,17 +89,24 @@ std::unique_ptr<CausalLm> QuantEvaluator::quantized_model(const ModelQuantConfig
 }
 
 PerplexityResult QuantEvaluator::measure(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len,
-                                         const std::string& label) {
+                                         const std::string& label, const WindowJournal& journal) {
   const auto t0 = std::chrono::steady_clock::now();
-  return perplexity(m, ids, seq_len, [&](size_t w, size_t n, double nll) {
-    check_interrupt();
-    if (!opt_.quiet)
-      std::fprintf(stderr, "%s: window %zu/%zu nll %.6f, %.1f s\n", label.c_str(), w + 1, n, nll, seconds_since(t0));
-  });
+  if (!opt_.quiet && !journal.known_nll.empty())
+    std::fprintf(stderr, "%s: %zu windows from the journal\n", label.c_str(), journal.known_nll.size());
+  return perplexity(
+      m, ids, seq_len,
+      [&](size_t w, size_t n, double nll) {
+        if (journal.on_window) journal.on_window(w, nll);
+        if (!opt_.quiet)
+          std::fprintf(stderr, "%s: window %zu/%zu nll %.6f, %.1f s\n", label.c_str(), w + 1, n, nll,
+                       seconds_since(t0));
+        check_interrupt();
+      },
+      journal.known_nll);
 }
 
 QuantRun QuantEvaluator::run(const ModelQuantConfig& config, const AlphaChoice& alpha, const std::vector<int32_t>& ids,
-                             int seq_len, const std::string& label) {
+                             int seq_len, const std::string& label, const WindowJournal& journal) {
   const auto t0 = std::chrono::steady_clock::now();
   QuantRun out;
   ModelQuantConfig c = config;
@@ -131,8 +138,10 @@ QuantRun QuantEvaluator::run(const ModelQuantConfig& config, const AlphaChoice& 
                                                  QuantizeModelOptions{opt_.mode, opt_.path, {}});
     out.alpha_text = "per-layer";
   }
-  const auto model = quantized_model(c, out.alpha_per_group, &out.report);
-  const PerplexityResult r = measure(*model, ids, seq_len, label);
+  // The float model needs no fresh copy: calibration restores it after use.
+  std::unique_ptr<CausalLm> model;
+  if (c.quantizes_anything()) model = quantized_model(c, out.alpha_per_group, &out.report);
+  const PerplexityResult r = measure(model ? *model : *base_->model, ids, seq_len, label, journal);
   out.ppl = r.ppl;
   out.mean_nll = r.mean_nll;
   out.tokens = r.tokens;

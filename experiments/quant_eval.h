@@ -5,6 +5,7 @@
 // is never evaluated, and the two α searches of the issue: one global α by
 // perplexity on a held-out tail of the calibration text, and a per-layer α by
 // each smoothing group's output error on calibration rows.
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +49,13 @@ struct QuantRun {
   QuantizeModelReport report;
 };
 
+// A run that continues an interrupted one: the windows already measured, and
+// a callback after every new window (to journal it).
+struct WindowJournal {
+  std::vector<double> known_nll;  // windows 0..known_nll.size()-1, in order
+  std::function<void(size_t window, double nll)> on_window;
+};
+
 class QuantEvaluator {
  public:
   explicit QuantEvaluator(EvalOptions options);
@@ -68,14 +76,15 @@ class QuantEvaluator {
 
   // Chooses α as asked, quantizes, and measures perplexity of ids in windows of seq_len.
   QuantRun run(const ModelQuantConfig& config, const AlphaChoice& alpha, const std::vector<int32_t>& ids,
-               int seq_len, const std::string& label);
+               int seq_len, const std::string& label, const WindowJournal& journal = {});
 
   const EvalOptions& options() const { return opt_; }
   const LoadedModel& float_model() const { return *base_; }
 
  private:
   bool needs_calibration(const ModelQuantConfig& c) const;
-  PerplexityResult measure(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len, const std::string& label);
+  PerplexityResult measure(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len, const std::string& label,
+                           const WindowJournal& journal = {});
 
   EvalOptions opt_;
   std::unique_ptr<LoadedModel> base_;  // tokenizer and the float model used for calibration

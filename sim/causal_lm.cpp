@@ -101,15 +101,24 @@ double mean_next_token_nll(const MatrixF& logits, const std::vector<int32_t>& to
 }
 
 PerplexityResult perplexity(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len,
-                            const std::function<void(size_t, size_t, double)>& progress) {
+                            const std::function<void(size_t, size_t, double)>& progress,
+                            const std::vector<double>& known_window_nll) {
   if (seq_len < 2) throw Error("perplexity: seq-len must be at least 2, got " + S(seq_len));
   PerplexityResult r;
   r.windows = ids.size() / size_t(seq_len);
   if (r.windows == 0)
     throw Error("perplexity: " + S(long(ids.size())) + " tokens do not fill one window of " + S(seq_len));
   r.tokens = r.windows * size_t(seq_len);
+  if (known_window_nll.size() > r.windows)
+    throw Error("perplexity: " + S(long(known_window_nll.size())) + " windows already measured, but the text has " +
+                S(long(r.windows)));
   double sum = 0.0;
   for (size_t w = 0; w < r.windows; ++w) {
+    if (w < known_window_nll.size()) {
+      r.window_nll.push_back(known_window_nll[w]);
+      sum += known_window_nll[w];
+      continue;
+    }
     const std::vector<int32_t> win(ids.begin() + long(w * seq_len), ids.begin() + long((w + 1) * seq_len));
     const double nll = mean_next_token_nll(m.forward(win), win);
     r.window_nll.push_back(nll);

@@ -92,10 +92,13 @@ struct PerplexityResult {
 };
 // Non-overlapping windows of seq_len (remainder dropped; throws when there is
 // no full window); ppl = exp(mean over windows of the window mean NLL).
-// progress(i, windows, nll) is called after every window when given; it may
-// throw to stop the run (for example on SIGINT).
+// progress(i, windows, nll) is called after every window measured when given;
+// it may throw to stop the run (for example on SIGINT). The first
+// known_window_nll.size() windows are not run: their NLLs are taken from there
+// (an interrupted run's journal), so a resumed run gives the same bits.
 PerplexityResult perplexity(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len,
-                            const std::function<void(size_t, size_t, double)>& progress = {});
+                            const std::function<void(size_t, size_t, double)>& progress = {},
+                            const std::vector<double>& known_window_nll = {});
 
 // Reads a UTF-8 text file and normalizes CRLF to LF; throws naming the file.
 std::string read_text_file(const std::string& path);

@@ -118,13 +118,6 @@ TEST(CliTraces, MakeTracesThenOutlierReport) {
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 class SweepCli : public testing::Test {
  protected:
   static void SetUpTestSuite() {

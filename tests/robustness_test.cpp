@@ -38,13 +38,6 @@ const std::string kRegressions = std::string(SQSIM_TEST_DATA_DIR) + "/fuzz-regre
 
 bool exists(const std::string& p) { return std::ifstream(p).good(); }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "sqsim_robust_" + std::to_string(::getpid()) + "_" + name;
 }

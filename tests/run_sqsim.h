@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 struct CliRun {
@@ -24,3 +26,11 @@ inline CliRun run_command(const std::string& command) {
 }
 
 inline CliRun run(const std::string& args) { return run_command(std::string(SQSIM_BINARY) + " " + args); }
+
+// The whole content of a file ("" when it cannot be read).
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}

@@ -1,0 +1,94 @@
+// `sqsim paper-tables` on a few short windows of the real model: the tables
+// it writes, and --resume after SIGINT in the middle of a perplexity gives the
+// same numbers as a run that was never stopped.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "experiments/csv.h"
+#include "tests/run_sqsim.h"
+
+namespace {
+
+const std::string kModel = std::string(SQSIM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+const std::string kWiki = std::string(SQSIM_SHARED_DIR) + "/data/wikitext-2-raw/wiki.test.raw";
+const std::string kPtb = std::string(SQSIM_SHARED_DIR) + "/data/ptb/ptb.test.txt";
+const std::string kPtbValid = std::string(SQSIM_SHARED_DIR) + "/data/ptb/ptb.valid.txt";
+
+bool exists(const std::string& p) { return std::ifstream(p).good(); }
+
+std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + "sqsim_paper_" + std::to_string(::getpid()) + "_" + name;
+}
+
+// The first 6000 bytes of a text, in a temporary file: tokenizing whole test
+// sets would take most of the test's time.
+std::string head_of(const std::string& path, const std::string& name) {
+  const std::string p = temp_path(name);
+  std::ofstream(p, std::ios::binary) << slurp(path).substr(0, 6000);
+  return p;
+}
+
+// 8 windows of 64 tokens per text, a one-row Table 1, small calibration.
+std::string args(const std::string& out, const std::string& table1 = "sq-o1", int seq_len = 64) {
+  static const std::string wiki = head_of(kWiki, "wiki.txt"), ptb = head_of(kPtb, "ptb.txt"),
+                           calib = head_of(kPtbValid, "calib.txt");
+  return "paper-tables --model " + kModel + " --wikitext " + wiki + " --ptb " + ptb + " --calib-text " + calib +
+         " --seq-len " + std::to_string(seq_len) + " --max-tokens 512 --table1 " + table1 +
+         " --parts table1 --calib-samples 4 --calib-seq-len 64 --holdout-tokens 64 --threads 2 --out " + out;
+}
+
+// journal.csv without the seconds column: what must not depend on interruptions.
+std::vector<std::vector<std::string>> measured(const std::string& dir) {
+  std::vector<std::vector<std::string>> rows;
+  for (auto row : sqsim::cli::read_csv(dir + "/journal.csv").rows) {
+    row.pop_back();
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+TEST(PaperTables, ResumeAfterSigintContinuesInTheMiddleOfAPerplexity) {
+  for (const std::string& f : {kModel, kWiki, kPtb, kPtbValid})
+    if (!exists(f)) GTEST_SKIP() << "absent: " << f;
+  const std::string whole = temp_path("whole"), cut = temp_path("cut"), log = temp_path("cut.log"),
+                    rc = temp_path("cut.rc");
+  CliRun r = run(args(whole) + " --force");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto expected = measured(whole);
+  ASSERT_EQ(expected.size(), 2u) << r.out;  // sq-o1 on two texts
+  const std::string table = slurp(whole + "/table1.md");
+  EXPECT_NE(table.find("| sq-o1 |"), std::string::npos) << table;
+
+  // Stopped once the second window of any perplexity is journaled.
+  std::remove(log.c_str());
+  const std::string cmd = std::string(SQSIM_BINARY) + " " + args(cut) + " --force 2>" + log +
+                          " & pid=$!; for i in $(seq 3000); do grep -q \"window 2/\" " + log +
+                          " && break; sleep 0.01; done; kill -INT $pid; wait $pid; echo $? > " + rc;
+  ASSERT_EQ(std::system(("bash -c '" + cmd + "'").c_str()), 0);
+  ASSERT_EQ(slurp(rc), "130\n") << slurp(log);
+  EXPECT_LT(measured(cut).size(), expected.size()) << "the run finished before the signal";
+
+  r = run(args(cut) + " --resume");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("windows from the journal"), std::string::npos) << r.out;
+  EXPECT_EQ(measured(cut), expected);
+  // Every window is journaled once, in order, with the NLL to the last bit.
+  const auto windows = sqsim::cli::read_csv(cut + "/windows.csv").rows;
+  EXPECT_EQ(windows.size(), 2u * 8u);
+}
+
+TEST(PaperTables, ResumeRefusesOtherSettings) {
+  for (const std::string& f : {kModel, kWiki, kPtb, kPtbValid})
+    if (!exists(f)) GTEST_SKIP() << "absent: " << f;
+  const std::string dir = temp_path("settings");
+  CliRun r = run(args(dir, "fp") + " --force");
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = run(args(dir, "fp", 32) + " --resume");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("settings.txt records other settings"), std::string::npos) << r.out;
+}
+
+}  // namespace
