@@ -1,5 +1,6 @@
 // The Int8Matrix-level functions of kernels/gemm_int8_avx2.h: packing,
 // validation and the reference epilogue in plain C++ around the AVX2 kernels.
+#include <algorithm>
 #include <vector>
 
 #include <tbb/blocked_range.h>
@@ -50,10 +51,32 @@ MatrixF linear_s8s4_avx2(const Int8Matrix& a, const Int4Matrix& b, const float* 
 }
 
 MatrixF linear_f32s4_avx2(const MatrixF& x, const Int4Matrix& b, const float* bias) {
-  // Group sizes that are not multiples of 16 keep the reference loop (exact by definition).
-  if (x.cols() != b.cols || b.group_size % 16 != 0) return linear_f32s4_reference(x, b, bias);
-  MatrixF y(x.rows(), b.rows);
+  return linear_f32s4_avx2(x, b, bias, W4A16Kernel::kAuto);
+}
+
+MatrixF linear_f32s4_avx2(const MatrixF& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel) {
+  if (x.cols() != b.cols) return linear_f32s4_reference(x, b, bias);  // the reference's error
+  const long m_rows = x.rows(), n_rows = b.rows;
+  if (kernel == W4A16Kernel::kAuto) kernel = m_rows >= kW4A16PanelMinRows ? W4A16Kernel::kPanel : W4A16Kernel::kRows;
   const Int4View w = int4_view(b);
+  if (kernel == W4A16Kernel::kPanel) {
+    // Tiles of (row block of at most 512 rows, panel of 8 channels): disjoint
+    // outputs, each computed in one fixed order, so any thread count gives the same bits.
+    MatrixF y(m_rows, n_rows);
+    const long panels = (n_rows + 7) / 8;
+    const long row_blocks = (m_rows + 511) / 512, rows_per_block = (m_rows + row_blocks - 1) / row_blocks;
+    tbb::parallel_for(tbb::blocked_range<long>(0, row_blocks * panels), [&](const tbb::blocked_range<long>& r) {
+      for (long t = r.begin(); t < r.end(); ++t) {
+        const long rb = t / panels, p = t % panels;
+        const long m0 = rb * rows_per_block, m1 = std::min(m_rows, m0 + rows_per_block);
+        avx2::f32s4_panel_avx2(x.data(), m0, m1, w, bias, p * 8, std::min(n_rows, p * 8 + 8), y.data());
+      }
+    });
+    return y;
+  }
+  // The row kernel: group sizes that are not multiples of 16 keep the reference loop (exact by definition).
+  if (b.group_size % 16 != 0) return linear_f32s4_reference(x, b, bias);
+  MatrixF y(m_rows, n_rows);
   // Each task owns whole output columns: disjoint writes, any thread count.
   tbb::parallel_for(tbb::blocked_range<long>(0, b.rows, 16), [&](const tbb::blocked_range<long>& r) {
     avx2::f32s4_rows_avx2(x.data(), x.rows(), w, bias, r.begin(), r.end(), y.data());

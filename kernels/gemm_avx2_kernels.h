@@ -23,4 +23,11 @@ void gemm_packed_avx2(const int16_t* a, long m_rows, const PackedBView& b, int32
 // (docs/quantization.md), plus bias[c] when bias is not null.
 void f32s4_rows_avx2(const float* x, long m_rows, const Int4View& w, const float* bias, long n0, long n1, float* y);
 
+// The panel kernel for many rows: y[m * w.n + c] for m in [m0, m1), c in
+// [n0, n1), any group size; panels of 8 channels decoded once to floats, the 16
+// reference lanes held across channels (kernels/gemm_w4a16_avx2.cpp). Same bits
+// as f32s4_rows_avx2 and the reference.
+void f32s4_panel_avx2(const float* x, long m0, long m1, const Int4View& w, const float* bias, long n0, long n1,
+                      float* y);
+
 }  // namespace sqsim::kernels::avx2

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "kernels/int_weights.h"
+#include "kernels/kernel_path.h"
 #include "quant/tensor.h"
 
 namespace sqsim::kernels {
@@ -46,7 +47,13 @@ MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const f
 // W4A16: float activations x int4 weights with AVX-512F, in the documented
 // 16-lane order (kernels/gemm_w4a16_avx512.cpp); equals linear_f32s4_reference
 // bit for bit. Dispatched as part of the avx512-vnni path.
+// Small M (decode) runs the row kernel, which streams the int4 bytes once per
+// block of 4 rows; from kW4A16PanelMinRows rows on, the panel kernel decodes each
+// panel of 16 channels once and vectorizes across channels (same bits).
 MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias);
+
+// One W4A16 kernel forced regardless of M (kernels/kernel_path.h), for tests and benchmarks.
+MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel);
 
 // The same kernel with vpdpbusd emulated by AVX-512BW instructions
 // (kernels/gemm_vnni_emul_avx512.cpp). Not a dispatch target: it lets the

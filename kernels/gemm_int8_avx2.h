@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kernels/int_weights.h"
+#include "kernels/kernel_path.h"
 #include "quant/tensor.h"
 
 namespace sqsim::kernels {
@@ -22,5 +23,7 @@ void gemm_s8s4s32_avx2(const Int8Matrix& a, const Int4Matrix& b, long group_size
 MatrixF linear_s8s8_avx2(const Int8Matrix& a, const Int8Matrix& b, const float* bias);
 MatrixF linear_s8s4_avx2(const Int8Matrix& a, const Int4Matrix& b, const float* bias);
 MatrixF linear_f32s4_avx2(const MatrixF& x, const Int4Matrix& b, const float* bias);
+// One W4A16 kernel forced regardless of M (kernels/kernel_path.h), for tests and benchmarks.
+MatrixF linear_f32s4_avx2(const MatrixF& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel);
 
 }  // namespace sqsim::kernels

@@ -1,6 +1,7 @@
 // The Int8Matrix-level functions of kernels/gemm_avx512vnni.h: packing,
 // validation and the epilogue in plain C++, the inner kernel in the
 // instruction-set specific files (gemm_avx512vnni.cpp, gemm_vnni_emul_avx512.cpp).
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -70,15 +71,35 @@ MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const f
 }
 
 MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias) {
+  return linear_f32s4_avx512(x, b, bias, W4A16Kernel::kAuto);
+}
+
+MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel) {
   if (x.cols() != b.cols) {  // the reference's check and message
     throw Error("float x int4 GEMM: activations have " + std::to_string(x.cols()) + " input channels, weights " +
                 std::to_string(b.cols) + " (expected equal)");
   }
   const long m_rows = x.rows(), n_rows = b.rows, k = b.cols, gs = b.group_size, groups = b.groups();
   MatrixF y(m_rows, n_rows);
+  if (kernel == W4A16Kernel::kAuto) kernel = m_rows >= kW4A16PanelMinRows ? W4A16Kernel::kPanel : W4A16Kernel::kRows;
+  const Int4View w = int4_view(b);
+  if (kernel == W4A16Kernel::kPanel) {
+    // Tiles of (row block, panel of 16 channels): disjoint outputs, each computed
+    // by the same operations whatever the tiling, so any thread count gives the
+    // same bits. Row blocks of at most 512 rows: a panel is decoded once per tile.
+    const long panels = (n_rows + 15) / 16;
+    const long row_blocks = (m_rows + 511) / 512, rows_per_block = (m_rows + row_blocks - 1) / row_blocks;
+    tbb::parallel_for(tbb::blocked_range<long>(0, row_blocks * panels), [&](const tbb::blocked_range<long>& r) {
+      for (long t = r.begin(); t < r.end(); ++t) {
+        const long rb = t / panels, p = t % panels;
+        const long m0 = rb * rows_per_block, m1 = std::min(m_rows, m0 + rows_per_block);
+        w4a16::f32s4_panel_avx512(x.data(), m0, m1, w, bias, p * 16, std::min(n_rows, p * 16 + 16), y.data());
+      }
+    });
+    return y;
+  }
   if (gs % 16 == 0) {
     // Codes dequantized inside the kernel; each task owns whole output columns.
-    const Int4View w = int4_view(b);
     tbb::parallel_for(tbb::blocked_range<long>(0, n_rows, 16), [&](const tbb::blocked_range<long>& r) {
       w4a16::f32s4_rows_avx512(x.data(), m_rows, w, bias, r.begin(), r.end(), y.data());
     });
@@ -86,10 +107,10 @@ MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* 
   }
   // Other group sizes: widen each row to floats first. Each task owns whole output columns n: disjoint writes.
   tbb::parallel_for(tbb::blocked_range<long>(0, n_rows, 4), [&](const tbb::blocked_range<long>& r) {
-    std::vector<float> w(k);
+    std::vector<float> wf(k);
     for (long n = r.begin(); n < r.end(); ++n) {
-      for (long i = 0; i < k; ++i) w[i] = static_cast<float>(b.code(n, i) - b.zero_point[n * groups + i / gs]);
-      w4a16::row_avx512(x.data(), m_rows, k, w.data(), k, gs, b.scale.data() + n * groups, bias != nullptr,
+      for (long i = 0; i < k; ++i) wf[i] = static_cast<float>(b.code(n, i) - b.zero_point[n * groups + i / gs]);
+      w4a16::row_avx512(x.data(), m_rows, k, wf.data(), k, gs, b.scale.data() + n * groups, bias != nullptr,
                         bias ? bias[n] : 0.0f, y.data() + n, n_rows);
     }
   });

@@ -19,4 +19,11 @@ void row_avx512(const float* x, long m_rows, long x_stride, const float* w, long
 // of 4 activation rows; same order and bits as row_avx512 / the reference.
 void f32s4_rows_avx512(const float* x, long m_rows, const Int4View& w, const float* bias, long n0, long n1, float* y);
 
+// The panel path for many rows: y[m * w.n + c] for m in [m0, m1), c in
+// [n0, n1) (panels of 16 channels from n0), any group size. Each panel of 16 channels is decoded once to floats and reused for all
+// the rows; the 16 reference lanes are 16 registers across channels (see the
+// .cpp), so the bits equal the reference and the functions above.
+void f32s4_panel_avx512(const float* x, long m0, long m1, const Int4View& w, const float* bias, long n0, long n1,
+                        float* y);
+
 }  // namespace sqsim::kernels::w4a16

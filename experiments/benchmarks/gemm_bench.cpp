@@ -5,6 +5,9 @@
 //  linear_s8s8_f32/{sqsim,onednn}                     the same with scales and bias -> float (oneDNN: u8 x s8)
 //  gemm_f32/onednn                                    fp32 GEMM baseline (weights prepacked)
 //  linear_f32s4/sqsim/.../g:<G>                       W4A16, int4 weights dequantized in the kernel
+//  linear_f32s4/sqsim_{rows,panel}/.../g:128          the same with one W4A16 kernel forced (rows: decode GEMV,
+//                                                     panel: many rows); _avx2_ likewise for the AVX2 path
+//  gemm_f32/sqsim                                     sqsim's fp32 sgemm (kernels/sgemm.h), weights packed once
 //  peak/vpdpbusd, peak/stream_read                    one core's vpdpbusd rate; streaming-read bandwidth
 //
 // items_per_second = multiply-accumulates per second (M*K*N per iteration);
@@ -27,8 +30,10 @@
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_avx2_pack.h"
+#include "kernels/gemm_avx512vnni.h"
 #include "kernels/gemm_int8_avx2.h"
 #include "kernels/gemm_reference.h"
+#include "kernels/sgemm.h"
 #include "machine_peaks.h"
 
 #ifdef SQSIM_HAVE_ONEDNN
@@ -137,20 +142,56 @@ void bm_linear_s8s8(benchmark::State& state, long m, long k, long n, int threads
   finish(state, m, k, n, static_cast<size_t>(k) * n);
 }
 
-void bm_f32s4(benchmark::State& state, KernelPath path, long m, long k, long n, long group, int threads) {
+// kernel kAuto: the dispatched call on prepacked weights (what the model runs);
+// kRows / kPanel: that W4A16 kernel of the path forced whatever M is.
+void bm_f32s4(benchmark::State& state, KernelPath path, W4A16Kernel kernel, long m, long k, long n, long group,
+              int threads) {
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
   const MatrixF x = random_f32(m, k, 1);
   const size_t bytes = static_cast<size_t>(k) * n / 2;
   const long copies = copies_for(m, bytes);
   std::vector<PackedS4Weights> w;
+  std::vector<Int4Matrix> raw;
   const Int4Matrix b0 = random_int4(n, k, group, 2);
-  for (long c = 0; c < copies; ++c) w.push_back(pack_s4_weights(b0, path));
+  for (long c = 0; c < copies; ++c) {
+    if (kernel == W4A16Kernel::kAuto) w.push_back(pack_s4_weights(b0, path));
+    else raw.push_back(b0);
+  }
   long i = 0;
   for (auto _ : state) {
-    MatrixF y = linear_f32s4(x, w[i++ % copies], nullptr);
+    const long c = i++ % copies;
+    MatrixF y = kernel == W4A16Kernel::kAuto   ? linear_f32s4(x, w[c], nullptr)
+                : path == KernelPath::kAvx2    ? linear_f32s4_avx2(x, raw[c], nullptr, kernel)
+                                               : linear_f32s4_avx512(x, raw[c], nullptr, kernel);
     benchmark::DoNotOptimize(y.data());
   }
   finish(state, m, k, n, bytes);
+}
+
+// sqsim's own fp32 GEMM (kernels/sgemm.h, FMA), weights [N, K] packed once: the
+// float baseline the W4A16 kernels are compared with.
+void bm_sgemm(benchmark::State& state, long m, long k, long n, int threads) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+  const MatrixF x = random_f32(m, k, 1), w = random_f32(n, k, 2);
+  const sqsim::kernels::PackedB packed = sqsim::kernels::pack_b(w.data(), k, BLayout::kNK, n, k);
+  MatrixF y(m, n);
+  SgemmArgs g;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.a = x.data();
+  g.lda = k;
+  g.b = w.data();
+  g.ldb = k;
+  g.layout = BLayout::kNK;
+  g.c = y.data();
+  g.ldc = n;
+  for (auto _ : state) {
+    sgemm_parallel(g, packed.empty() ? nullptr : &packed);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  finish(state, m, k, n, static_cast<size_t>(k) * n * 4);
 }
 
 void bm_vpdpbusd(benchmark::State& state) {
@@ -294,13 +335,25 @@ void register_all() {
         add("gemm_f32/onednn" + s, t, bm_onednn, OnednnOp::kF32, m, k, n);
 #endif
         add("linear_s8s8_f32/sqsim" + s, t, bm_linear_s8s8, m, k, n);
-        // W4A16 is a decode-time operation: M = 1 and 16, every group size.
-        if (m <= 16) {
+        // W4A16: decode (M = 1, 16) for every group size; prefill-sized M (128,
+        // 2048) on the SmolLM2 MLP shapes, with each kernel forced (rows: the
+        // decode kernel, panel: the many-row one) and sqsim's fp32 sgemm beside them.
+        const bool prefill = (m == 128 || m == 2048) && k != n && k + n == 576 + 1536;
+        if (m <= 16 || prefill) {
           for (long g : {64L, 128L, 256L}) {
-            if (vnni) add("linear_f32s4/sqsim" + s + "/g:" + std::to_string(g), t, bm_f32s4, KernelPath::kAvx512Vnni, m, k, n, g);
-            if (avx2) add("linear_f32s4/sqsim_avx2" + s + "/g:" + std::to_string(g), t, bm_f32s4, KernelPath::kAvx2, m, k, n, g);
+            const std::string sg = s + "/g:" + std::to_string(g);
+            const W4A16Kernel automatic = W4A16Kernel::kAuto;
+            if (vnni) add("linear_f32s4/sqsim" + sg, t, bm_f32s4, KernelPath::kAvx512Vnni, automatic, m, k, n, g);
+            if (avx2) add("linear_f32s4/sqsim_avx2" + sg, t, bm_f32s4, KernelPath::kAvx2, automatic, m, k, n, g);
+            if (g != 128) continue;
+            for (W4A16Kernel kern : {W4A16Kernel::kRows, W4A16Kernel::kPanel}) {
+              const std::string kname = kern == W4A16Kernel::kRows ? "rows" : "panel";
+              if (vnni) add("linear_f32s4/sqsim_" + kname + sg, t, bm_f32s4, KernelPath::kAvx512Vnni, kern, m, k, n, g);
+              if (avx2) add("linear_f32s4/sqsim_avx2_" + kname + sg, t, bm_f32s4, KernelPath::kAvx2, kern, m, k, n, g);
+            }
           }
         }
+        if (m >= 16) add("gemm_f32/sqsim" + s, t, bm_sgemm, m, k, n);
       }
     }
   }
