@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "tests/real_data.h"
 #include "sim/gguf_file.h"
 #include "sim/llama_model.h"
 
@@ -17,10 +18,10 @@ using namespace sqsim;
 
 namespace {
 
-const std::string kModel = std::string(SQSIM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
-const std::string kWiki = std::string(SQSIM_SHARED_DIR) + "/data/wikitext-2-raw/wiki.test.raw";
+using sqsim_test::kModel;
+using sqsim_test::kWiki;
+using sqsim_test::exists;
 
-bool exists(const std::string& p) { return bool(std::ifstream(p)); }
 
 MatrixF random_matrix(long r, long c, unsigned seed) {
   std::mt19937 rng(seed);

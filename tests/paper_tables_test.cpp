@@ -7,17 +7,18 @@
 #include <string>
 #include <vector>
 
+#include "tests/real_data.h"
 #include "experiments/csv.h"
 #include "tests/run_sqsim.h"
 
 namespace {
 
-const std::string kModel = std::string(SQSIM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
-const std::string kWiki = std::string(SQSIM_SHARED_DIR) + "/data/wikitext-2-raw/wiki.test.raw";
-const std::string kPtb = std::string(SQSIM_SHARED_DIR) + "/data/ptb/ptb.test.txt";
-const std::string kPtbValid = std::string(SQSIM_SHARED_DIR) + "/data/ptb/ptb.valid.txt";
+using sqsim_test::kModel;
+using sqsim_test::kWiki;
+using sqsim_test::kPtb;
+using sqsim_test::kPtbValid;
+using sqsim_test::exists;
 
-bool exists(const std::string& p) { return std::ifstream(p).good(); }
 
 std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "sqsim_paper_" + std::to_string(::getpid()) + "_" + name;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <random>
 
+#include "tests/real_data.h"
 #include "kernels/kernel_path.h"
 #include "quant/error.h"
 #include "quant/model_quant_config.h"
@@ -22,11 +23,11 @@ using namespace sqsim;
 
 namespace {
 
-const std::string kModel = std::string(SQSIM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
-const std::string kWiki = std::string(SQSIM_SHARED_DIR) + "/data/wikitext-2-raw/wiki.test.raw";
-const std::string kPtbValid = std::string(SQSIM_SHARED_DIR) + "/data/ptb/ptb.valid.txt";
+using sqsim_test::kModel;
+using sqsim_test::kWiki;
+using sqsim_test::kPtbValid;
+using sqsim_test::exists;
 
-bool exists(const std::string& p) { return bool(std::ifstream(p)); }
 
 MatrixF random_matrix(long r, long c, float sd, unsigned seed) {
   std::mt19937 rng(seed);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include "tests/real_data.h"
 #include "tests/run_sqsim.h"
 
 #include <cmath>
@@ -28,15 +29,15 @@
 
 namespace {
 
+using sqsim_test::kModel;
+using sqsim_test::kWiki;
+using sqsim_test::exists;
+
 using sqsim::Error;
 using sqsim::GgufFile;
 
-const std::string kModel = std::string(SQSIM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
-const std::string kWiki = std::string(SQSIM_SHARED_DIR) + "/data/wikitext-2-raw/wiki.test.raw";
 
 const std::string kRegressions = std::string(SQSIM_TEST_DATA_DIR) + "/fuzz-regressions/";
-
-bool exists(const std::string& p) { return std::ifstream(p).good(); }
 
 std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "sqsim_robust_" + std::to_string(::getpid()) + "_" + name;
