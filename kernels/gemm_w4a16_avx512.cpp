@@ -1,15 +1,18 @@
-// W4A16 with AVX-512F: one 16-float register holds exactly the 16 lanes of the
-// reference order (lane l sums the products with (k - g*G) mod 16 = l, in
-// increasing k). Products and sums are separate vmulps / vaddps (no FMA: the
-// build uses -ffp-contract=off), the tail of a group is a masked add that leaves
-// the other lanes untouched, and the fold and epilogue are the reference's
-// scalar code, so the bits equal linear_f32s4_reference. That is the row kernel
-// (decode, few rows); the panel kernel for many rows is further down.
+// W4A16 with AVX-512F: a 16-float register holds the 16 lanes of the reference
+// order (lane l sums the products with (k - g*G) mod 16 = l, in increasing k),
+// in some fixed permutation. Products and sums are separate vmulps / vaddps (no
+// FMA: the build uses -ffp-contract=off) and every fold, scale, group-sum and
+// bias addition takes the reference's operands in its order, so the bits equal
+// linear_f32s4_reference. row_avx512 (floats, any group size) and the row
+// kernel f32s4_rows_avx512 (decode, few rows: a GEMV over blocks of 16
+// channels) come first; the panel kernel for many rows is further down.
 #include "kernels/gemm_w4a16_avx512.h"
 
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <cstdint>
 #include <vector>
 
@@ -49,8 +52,6 @@ void row_avx512(const float* x, long m_rows, long x_stride, const float* w, long
 
 namespace {
 
-constexpr int kRows = 4;  // activation rows sharing one decode of the weights
-
 // 16 int4 codes (8 bytes) -> 16 bytes in k order: low nibble first.
 inline __m128i nibbles_in_order(const uint8_t* p) {
   const __m128i words = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
@@ -59,57 +60,141 @@ inline __m128i nibbles_in_order(const uint8_t* p) {
   return _mm_or_si128(lo, _mm_slli_epi16(hi, 8));
 }
 
-// lane[0] after lane[l] += lane[l + h] for h = 8, 4, 2, 1 (the reference fold).
-inline float fold16(__m512 v) {
-  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  const __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
-  return _mm_cvtss_f32(s1);
+// ---------------------------------------------------------------------------
+// The row kernel (decode, M < 5): a GEMV per activation row over blocks of 16
+// output channels.
+//
+// Decode of one chunk of 16 codes (8 bytes, k = k0 .. k0 + 15): the qword is
+// broadcast to all 8 qwords of a zmm and each dword element e shifted right by
+// 4 * (e >> 1) (vpsrlvd). Element e then has in its low 4 bits the nibble of
+// lane pi(e) = (e & 1) * 8 + (e >> 1) (even elements see the low dword, nibbles
+// 0-7; odd ones the high dword, nibbles 8-15). vpermps reads only those 4 bits
+// and looks up a 16-float table T[q] = float(((q ^ off) - off) - zp) for the
+// channel's group (built per group in integers, then converted: exact). So a
+// chunk costs a broadcast load, vpsrlvd, vpermps, vmulps, vaddps. The x chunk is
+// permuted the same way (once per chunk for all 16 channels), so element e of
+// the accumulator is the reference's lane pi(e) chain: products x * w added in
+// increasing k from +0.0, as in the reference.
+//
+// Fold: the 16 accumulators of a block (one per channel, one group) are folded
+// together by a transpose-like tree of shuffles and vaddps. Each vaddps adds,
+// element-wise, lane l and lane l + h of the same channel with the lower lane as
+// first operand, h = 8, 4, 2, 1 in that order: the reference's fold. The result
+// has one p_0 per channel (in the order fold_channel below), then t = p_0 * s
+// (scales gathered in that order), the sum over groups in order and the bias are
+// vector operations with the reference's operands: the bits are the reference's.
+
+constexpr int kGemvChannels = 16;
+
+// Element e of the folded vector holds channel fold_channel(e).
+constexpr int fold_channel(int e) { return ((e & 3) >> 1) * 8 + 2 * (e >> 2) + (e & 1); }
+
+// a, b -> per 128-bit block [a0 + a1, a2 + a3, b0 + b1, b2 + b3]: adds
+// element pairs (2i, 2i + 1), the even one first.
+inline __m512 fold_adjacent(__m512 a, __m512 b) {
+  return _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x88), _mm512_shuffle_ps(a, b, 0xDD));
 }
 
-template <int MR>
-void row_block(const float* x, long m0, const Int4View& w, const float* bias, long c, float* y) {
-  const long k = w.k, gs = w.group_size, groups = k / gs;
-  const uint8_t* row = w.packed + c * (k / 2);
-  const int off = w.is_signed ? 8 : 0;  // two's complement nibble: (q ^ 8) - 8
-  const __m512i flip = _mm512_set1_epi32(off);
-  float sum[MR] = {};  // set at g == 0 (groups >= 1)
-  for (long g = 0; g < groups; ++g) {
-    // w = ((q ^ off) - off) - zp = (q ^ off) - (off + zp): exact int32, then exact float.
-    const __m512i shift = _mm512_set1_epi32(off + w.zero_point[c * groups + g]);
-    __m512 lanes[MR];
-    for (int i = 0; i < MR; ++i) lanes[i] = _mm512_setzero_ps();
-    for (long k0 = g * gs; k0 < (g + 1) * gs; k0 += 16) {
-      const __m512i q = _mm512_cvtepu8_epi32(nibbles_in_order(row + k0 / 2));
-      const __m512 wv = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_xor_si512(q, flip), shift));
-      for (int i = 0; i < MR; ++i)
-        lanes[i] = _mm512_add_ps(lanes[i], _mm512_mul_ps(_mm512_loadu_ps(x + (m0 + i) * k + k0), wv));
-    }
-    const float s = w.scale[c * groups + g];
-    for (int i = 0; i < MR; ++i) {
-      const float t = fold16(lanes[i]) * s;
-      sum[i] = g == 0 ? t : sum[i] + t;
-    }
+// p_0 of each of the 16 accumulators (lane layout pi), element e = channel fold_channel(e).
+inline __m512 fold16x16(const __m512 a[16]) {
+  __m512 c[8], f[4], p[2];
+  // lane l (element 2l) + lane l + 8 (element 2l + 1): C_i block q =
+  // [A(2q), A(2q+1), B(2q), B(2q+1)] with A = a[2i], B = a[2i + 1].
+  for (int i = 0; i < 8; ++i) c[i] = fold_adjacent(a[2 * i], a[2 * i + 1]);
+  // + 4: blocks q and q + 2 of C.
+  for (int i = 0; i < 4; ++i)
+    f[i] = _mm512_add_ps(_mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0x44),
+                         _mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0xEE));
+  // + 2: blocks 2j and 2j + 1.
+  for (int i = 0; i < 2; ++i)
+    p[i] = _mm512_add_ps(_mm512_shuffle_f32x4(f[2 * i], f[2 * i + 1], 0x88),
+                         _mm512_shuffle_f32x4(f[2 * i], f[2 * i + 1], 0xDD));
+  // + 1: adjacent elements again.
+  return fold_adjacent(p[0], p[1]);
+}
+
+struct GemvConsts {
+  __m512i shifts, xperm, fold_to_channel, channel_of_fold, base;
+};
+
+inline GemvConsts gemv_consts(bool is_signed) {
+  alignas(64) int32_t sh[16], xp[16], unperm[16], chf[16], base[16];
+  for (int e = 0; e < 16; ++e) {
+    sh[e] = 4 * (e >> 1);
+    xp[e] = (e & 1) * 8 + (e >> 1);
+    chf[e] = fold_channel(e);
+    unperm[fold_channel(e)] = e;
+    base[e] = is_signed ? (e ^ 8) : e;  // q ^ off; the table subtracts off + zp
   }
-  for (int i = 0; i < MR; ++i) y[(m0 + i) * w.n + c] = bias ? sum[i] + bias[c] : sum[i];
+  return {_mm512_load_si512(sh), _mm512_load_si512(xp), _mm512_load_si512(unperm), _mm512_load_si512(chf),
+          _mm512_load_si512(base)};
+}
+
+// y[c0 .. c0 + CB) of one activation row xr (y = that row of the output).
+// (Tried: putting the code into the mantissa of 2^23 with vpternlogd and
+// subtracting 2^23 + off + zp with vsubps instead of the vpermps table: slower on
+// Zen 4, the extra vsubps competes with the vaddps for the FP add pipes.)
+template <int CB>
+void gemv_block(const float* xr, const Int4View& w, const GemvConsts& cs, const float* bias, long c0, float* y) {
+  const long k = w.k, gs = w.group_size, groups = k / gs;
+  const uint8_t* row[CB];
+  for (int j = 0; j < CB; ++j) row[j] = w.packed + (c0 + j) * (k / 2);
+  const int off = w.is_signed ? 8 : 0;
+  // Scale gather indices relative to w.scale + c0 * groups; channels >= CB
+  // (no output) read channel 0's.
+  const __m512i ch = _mm512_min_epi32(cs.channel_of_fold, _mm512_set1_epi32(CB - 1));
+  const __m512i sidx = _mm512_mullo_epi32(ch, _mm512_set1_epi32(static_cast<int>(groups)));
+  const float* sbase = w.scale + c0 * groups;
+  alignas(64) float table[CB][16];
+  __m512 sum = _mm512_setzero_ps();  // set at g == 0 (groups >= 1)
+  for (long g = 0; g < groups; ++g) {
+    for (int j = 0; j < CB; ++j) {
+      // T[q] = float((q ^ off) - (off + zp)): exact int32, then exact float.
+      const __m512i v = _mm512_sub_epi32(cs.base, _mm512_set1_epi32(off + w.zero_point[(c0 + j) * groups + g]));
+      _mm512_store_ps(table[j], _mm512_cvtepi32_ps(v));
+    }
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
+    for (long k0 = g * gs; k0 < (g + 1) * gs; k0 += 16) {
+      const __m512 xv = _mm512_permutexvar_ps(cs.xperm, _mm512_loadu_ps(xr + k0));
+#pragma GCC unroll 16
+      for (int j = 0; j < CB; ++j) {
+        int64_t q8;
+        __builtin_memcpy(&q8, row[j] + k0 / 2, 8);
+        const __m512i idx = _mm512_srlv_epi32(_mm512_set1_epi64(q8), cs.shifts);
+        const __m512 wv = _mm512_permutexvar_ps(idx, _mm512_load_ps(table[j]));  // reads bits 0-3 of idx
+        acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(xv, wv));
+      }
+    }
+    const __m512 s = _mm512_i32gather_ps(_mm512_add_epi32(sidx, _mm512_set1_epi32(static_cast<int>(g))), sbase, 4);
+    const __m512 t = _mm512_mul_ps(fold16x16(acc), s);
+    sum = g == 0 ? t : _mm512_add_ps(sum, t);
+  }
+  const __mmask16 mask = static_cast<__mmask16>((1u << CB) - 1u);
+  __m512 out = _mm512_permutexvar_ps(cs.fold_to_channel, sum);  // channel order
+  if (bias) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, bias + c0));
+  _mm512_mask_storeu_ps(y + c0, mask, out);
+}
+
+using GemvFn = void (*)(const float*, const Int4View&, const GemvConsts&, const float*, long, float*);
+
+template <int... I>
+constexpr auto gemv_table(std::integer_sequence<int, I...>) {
+  return std::array<GemvFn, sizeof...(I)>{&gemv_block<I + 1>...};
 }
 
 }  // namespace
 
 void f32s4_rows_avx512(const float* x, long m_rows, const Int4View& w, const float* bias, long n0, long n1, float* y) {
-  for (long c = n0; c < n1; ++c) {
-    long m = 0;
-    for (; m + kRows <= m_rows; m += kRows) row_block<kRows>(x, m, w, bias, c, y);
-    switch (m_rows - m) {
-      case 3: row_block<3>(x, m, w, bias, c, y); break;
-      case 2: row_block<2>(x, m, w, bias, c, y); break;
-      case 1: row_block<1>(x, m, w, bias, c, y); break;
-      default: break;
-    }
+  static constexpr auto kFns = gemv_table(std::make_integer_sequence<int, kGemvChannels>{});
+  const GemvConsts cs = gemv_consts(w.is_signed);
+  for (long c0 = n0; c0 < n1; c0 += kGemvChannels) {
+    const int nc = static_cast<int>(std::min<long>(kGemvChannels, n1 - c0));
+    const GemvFn fn = kFns[nc - 1];
+    for (long m = 0; m < m_rows; ++m) fn(x + m * w.k, w, cs, bias, c0, y + m * w.n);
   }
 }
-
 
 // ---------------------------------------------------------------------------
 // The panel path for many activation rows ("vertical" formulation).

@@ -15,8 +15,9 @@ void row_avx512(const float* x, long m_rows, long x_stride, const float* w, long
                 const float* scale, bool has_bias, float bias_n, float* y, long y_stride);
 
 // y[m * w.n + c] for c in [n0, n1): the int4 codes dequantized inside the
-// kernel (w.group_size a multiple of 16), each weight byte read once per block
-// of 4 activation rows; same order and bits as row_avx512 / the reference.
+// kernel (w.group_size a multiple of 16), a GEMV per activation row over blocks
+// of 16 channels (the decode path, M < 5); same order and bits as row_avx512 /
+// the reference.
 void f32s4_rows_avx512(const float* x, long m_rows, const Int4View& w, const float* bias, long n0, long n1, float* y);
 
 // The panel path for many rows: y[m * w.n + c] for m in [m0, m1), c in

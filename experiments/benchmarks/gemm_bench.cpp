@@ -8,7 +8,8 @@
 //  linear_f32s4/sqsim_{rows,panel}/.../g:128          the same with one W4A16 kernel forced (rows: decode GEMV,
 //                                                     panel: many rows); _avx2_ likewise for the AVX2 path
 //  gemm_f32/sqsim                                     sqsim's fp32 sgemm (kernels/sgemm.h), weights packed once
-//  peak/vpdpbusd, peak/stream_read                    one core's vpdpbusd rate; streaming-read bandwidth
+//  peak/vpdpbusd{,_ymm}, peak/stream_read             one core's 512-bit (256-bit) vpdpbusd rate;
+//                                                     streaming-read bandwidth
 //
 // items_per_second = multiply-accumulates per second (M*K*N per iteration);
 // bytes_per_second (M = 1 rows) = weight bytes read per second. At M = 1 the
@@ -194,10 +195,13 @@ void bm_sgemm(benchmark::State& state, long m, long k, long n, int threads) {
   finish(state, m, k, n, static_cast<size_t>(k) * n * 4);
 }
 
-void bm_vpdpbusd(benchmark::State& state) {
+// width 512 or 256 bits: 64 or 32 u8 x s8 MACs per vpdpbusd.
+void bm_vpdpbusd(benchmark::State& state, int width) {
   const long iterations = 1 << 20;
-  for (auto _ : state) benchmark::DoNotOptimize(bench::vpdpbusd_loop(iterations));
-  state.SetItemsProcessed(state.iterations() * iterations * 16 * 64);  // MACs
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(width == 512 ? bench::vpdpbusd_loop(iterations) : bench::vpdpbusd_ymm_loop(iterations));
+  }
+  state.SetItemsProcessed(state.iterations() * iterations * bench::kVpdpbusdChains * (width / 8));  // MACs
 }
 
 void bm_stream_read(benchmark::State& state, int threads) {
@@ -316,7 +320,8 @@ void register_all() {
   const long ms[] = {1, 16, 128, 512, 2048};
   const long kn[][2] = {{576, 576}, {576, 1536}, {1536, 576}, {4096, 4096}, {4096, 11008}};
   if (vnni) {
-    benchmark::RegisterBenchmark("peak/vpdpbusd/threads:1", bm_vpdpbusd)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("peak/vpdpbusd/threads:1", bm_vpdpbusd, 512)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("peak/vpdpbusd_ymm/threads:1", bm_vpdpbusd, 256)->Unit(benchmark::kMillisecond);
     for (int t : {1, 2}) add("peak/stream_read", t, bm_stream_read);
   }
   for (int t : {1, 2}) {

@@ -6,8 +6,13 @@
 
 namespace bench {
 
-// `iterations` x 16 vpdpbusd (64 u8 x s8 MACs each) on one thread; returns a checksum.
+// Accumulator chains per loop iteration of the vpdpbusd loops.
+constexpr int kVpdpbusdChains = 24;
+// `iterations` x 24 independent 512-bit vpdpbusd (64 u8 x s8 MACs each) on one
+// thread; returns a checksum.
 int32_t vpdpbusd_loop(long iterations);
+// The same with 256-bit (ymm) vpdpbusd: 32 MACs each.
+int32_t vpdpbusd_ymm_loop(long iterations);
 // Sums `bytes` (a multiple of 256, 64-byte aligned) with 512-bit loads; returns a checksum.
 uint64_t stream_read(const uint8_t* p, size_t bytes);
 
