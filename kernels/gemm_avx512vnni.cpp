@@ -23,4 +23,9 @@ void gemm_packed_avx512vnni(const uint8_t* a, long m_rows, const PackedBView& b,
   gemm_packed<VnniDot>(a, m_rows, b, acc);
 }
 
+void gemm_packed_f32_avx512vnni(const uint8_t* a, long m_rows, const PackedBView& b, const EpilogueView& e,
+                                float* y) {
+  gemm_packed_f32<VnniDot>(a, m_rows, b, e, y);
+}
+
 }  // namespace sqsim::kernels::vnni
