@@ -6,7 +6,6 @@
 #include "kernels/gemm_avx512vnni.h"
 #include "kernels/gemm_int8_avx2.h"
 #include "kernels/gemm_reference.h"
-#include "kernels/gemm_vnni_parallel.h"
 #include "quant/error.h"
 
 namespace sqsim::kernels {
@@ -61,20 +60,6 @@ namespace {
 
 const char* kNotPacked = "packed weights: empty (make them with pack_s8_weights / pack_s4_weights)";
 
-// Fills acc from the packing when it was made for accumulator group g.
-bool run_packed(const Int8Matrix& a, KernelPath path, const Int8PackedWeights& vnni,
-                const std::shared_ptr<const avx2::PackedB>& avx2, long g, int32_t* acc) {
-  if (path == KernelPath::kAvx512Vnni && vnni.packed && vnni.group_size == g) {
-    gemm_s8s8s32_avx512vnni(a, vnni, acc);
-    return true;
-  }
-  if (path == KernelPath::kAvx2 && avx2 && avx2->gs == g) {
-    gemm_s8s8s32_avx2(a, *avx2, acc);
-    return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 MatrixF linear_s8s8(const Int8Matrix& a, const PackedS8Weights& b, const float* bias) {
@@ -82,13 +67,18 @@ MatrixF linear_s8s8(const Int8Matrix& a, const PackedS8Weights& b, const float* 
   const Int8Matrix& src = *b.source;
   const long g = validate_s8s8(a, src, "int8 GEMM");
   if (b.path == KernelPath::kReference) return linear_s8s8_reference(a, src, bias);
-  std::vector<int32_t> acc(static_cast<size_t>(a.rows) * src.rows * (a.cols / g));
-  if (!run_packed(a, b.path, b.vnni, b.avx2, g, acc.data())) {
-    if (b.path == KernelPath::kAvx512Vnni) gemm_s8s8s32_avx512vnni(a, src, g, acc.data());
-    else gemm_s8s8s32_avx2(a, src, g, acc.data());
+  // Every optimized path fuses the epilogue into its kernel: no accumulator buffer.
+  if (b.path == KernelPath::kAvx512Vnni) {
+    MatrixF y(a.rows, src.rows);
+    const bool reuse = b.vnni.packed && b.vnni.group_size == g;
+    linear_avx512vnni(a, reuse ? b.vnni : pack_weights_avx512vnni(src, g), scales_of(src), bias, y.data());
+    return y;
   }
+  // kAvx2. The packing is reused when made for accumulator group g (the usual
+  // case), else the weights are packed for g on the fly.
   MatrixF y(a.rows, src.rows);
-  vnni::epilogue_parallel(scales_of(a), scales_of(src), a.rows, src.rows, a.cols, g, acc.data(), bias, y.data());
+  if (b.avx2 && b.avx2->gs == g) linear_avx2(a, *b.avx2, scales_of(src), bias, y.data());
+  else linear_avx2(a, avx2::pack_b(src, g), scales_of(src), bias, y.data());
   return y;
 }
 
@@ -97,13 +87,16 @@ MatrixF linear_s8s4(const Int8Matrix& a, const PackedS4Weights& b, const float* 
   const Int4Matrix& src = *b.source;
   const long g = validate_s8s4(a, src, "int8 x int4 GEMM");
   if (b.path == KernelPath::kReference) return linear_s8s4_reference(a, src, bias);
-  std::vector<int32_t> acc(static_cast<size_t>(a.rows) * src.rows * (a.cols / g));
-  if (!run_packed(a, b.path, b.vnni, b.avx2, g, acc.data())) {
-    if (b.path == KernelPath::kAvx512Vnni) gemm_s8s4s32_avx512vnni(a, src, g, acc.data());
-    else gemm_s8s4s32_avx2(a, src, g, acc.data());
+  if (b.path == KernelPath::kAvx512Vnni) {
+    MatrixF y(a.rows, src.rows);
+    const bool reuse = b.vnni.packed && b.vnni.group_size == g;
+    linear_avx512vnni(a, reuse ? b.vnni : pack_weights_avx512vnni(int4_as_int8(src), g), scales_of(src), bias,
+                      y.data());
+    return y;
   }
   MatrixF y(a.rows, src.rows);
-  vnni::epilogue_parallel(scales_of(a), scales_of(src), a.rows, src.rows, a.cols, g, acc.data(), bias, y.data());
+  if (b.avx2 && b.avx2->gs == g) linear_avx2(a, *b.avx2, scales_of(src), bias, y.data());
+  else linear_avx2(a, avx2::pack_b(int4_as_int8(src), g), scales_of(src), bias, y.data());
   return y;
 }
 

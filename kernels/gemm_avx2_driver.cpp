@@ -7,9 +7,9 @@
 #include <tbb/parallel_for.h>
 
 #include "kernels/gemm_avx2_pack.h"
+#include "kernels/gemm_epilogue.h"
 #include "kernels/gemm_int8_avx2.h"
 #include "kernels/gemm_reference.h"
-#include "kernels/gemm_vnni_parallel.h"
 #include "quant/error.h"
 
 namespace sqsim::kernels {
@@ -32,21 +32,28 @@ void gemm_s8s4s32_avx2(const Int8Matrix& a, const Int4Matrix& b, long group_size
   gemm_s8s8s32_avx2(a, int4_as_int8(b), group_size, acc);
 }
 
+void linear_avx2(const Int8Matrix& a, const avx2::PackedB& b, const ScaleView& b_scales, const float* bias, float* y) {
+  if (a.cols != b.k) {
+    throw Error("int8 GEMM (prepacked weights): activations have " + std::to_string(a.cols) +
+                " input channels, packed weights " + std::to_string(b.k) + " (expected equal)");
+  }
+  const std::vector<int16_t> pa = avx2::pack_a(a, b.gs);
+  const long n_pad = b.nblocks * 8;
+  const EpilogueTables t = epilogue_tables(scales_of(a), b_scales, a.rows, b.n, b.k, b.gs, n_pad);
+  avx2::gemm_packed_f32_avx2(pa.data(), a.rows, b.view(), t.view(bias, n_pad), y);
+}
+
 MatrixF linear_s8s8_avx2(const Int8Matrix& a, const Int8Matrix& b, const float* bias) {
   const long g = validate_s8s8(a, b, "int8 GEMM");
-  std::vector<int32_t> acc(static_cast<size_t>(a.rows) * b.rows * (a.cols / g));
-  gemm_s8s8s32_avx2(a, b, g, acc.data());
   MatrixF y(a.rows, b.rows);
-  vnni::epilogue_parallel(scales_of(a), scales_of(b), a.rows, b.rows, a.cols, g, acc.data(), bias, y.data());
+  linear_avx2(a, avx2::pack_b(b, g), scales_of(b), bias, y.data());
   return y;
 }
 
 MatrixF linear_s8s4_avx2(const Int8Matrix& a, const Int4Matrix& b, const float* bias) {
   const long g = validate_s8s4(a, b, "int8 x int4 GEMM");
-  std::vector<int32_t> acc(static_cast<size_t>(a.rows) * b.rows * (a.cols / g));
-  gemm_s8s4s32_avx2(a, b, g, acc.data());
   MatrixF y(a.rows, b.rows);
-  vnni::epilogue_parallel(scales_of(a), scales_of(b), a.rows, b.rows, a.cols, g, acc.data(), bias, y.data());
+  linear_avx2(a, avx2::pack_b(int4_as_int8(b), g), scales_of(b), bias, y.data());
   return y;
 }
 

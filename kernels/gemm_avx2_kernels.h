@@ -5,6 +5,7 @@
 // the CPU has avx2.
 #include <cstdint>
 
+#include "kernels/gemm_epilogue_view.h"
 #include "kernels/int4_view.h"
 
 namespace sqsim::kernels::avx2 {
@@ -17,6 +18,9 @@ struct PackedBView {
 
 // acc[(m * n + c) * groups + g] for packed int16 activations a [m_rows][groups * gsp].
 void gemm_packed_avx2(const int16_t* a, long m_rows, const PackedBView& b, int32_t* acc);
+// The same with the float epilogue fused (tables with n_pad = nblocks * 8):
+// y[m * n + c], the bits of epilogue_reference on those accumulators.
+void gemm_packed_f32_avx2(const int16_t* a, long m_rows, const PackedBView& b, const EpilogueView& e, float* y);
 
 // y[m * w.n + c] for c in [n0, n1), m < m_rows: X [m_rows, k] times the int4
 // rows dequantized inside the kernel (group_size a multiple of 16), in the documented 16-lane order

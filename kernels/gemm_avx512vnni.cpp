@@ -13,14 +13,26 @@
 namespace sqsim::kernels::vnni {
 namespace {
 
+// vpdpbusd written as inline asm: with the intrinsic, GCC 12 copies every
+// accumulator to a fresh register around each vpdpbusd (and, in the fused
+// kernel, spilled a weight vector to the stack); the "+v" constraint keeps the
+// accumulator in place. Same instruction, same result.
 struct VnniDot {
-  static inline __m512i dp(__m512i acc, __m512i a_u8, __m512i b_s8) { return _mm512_dpbusd_epi32(acc, a_u8, b_s8); }
+  static inline __m512i dp(__m512i acc, __m512i a_u8, __m512i b_s8) {
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a_u8), "v"(b_s8));
+    return acc;
+  }
 };
 
 }  // namespace
 
 void gemm_packed_avx512vnni(const uint8_t* a, long m_rows, const PackedBView& b, int32_t* acc) {
   gemm_packed<VnniDot>(a, m_rows, b, acc);
+}
+
+void gemm_packed_f32_avx512vnni(const uint8_t* a, long m_rows, const PackedBView& b, const EpilogueView& e,
+                                float* y) {
+  gemm_packed_f32<VnniDot>(a, m_rows, b, e, y);
 }
 
 }  // namespace sqsim::kernels::vnni

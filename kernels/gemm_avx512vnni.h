@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "kernels/gemm_reference.h"
 #include "kernels/int_weights.h"
 #include "kernels/kernel_path.h"
 #include "quant/tensor.h"
@@ -31,10 +32,19 @@ Int8PackedWeights pack_weights_avx512vnni(const Int8Matrix& b, long group_size);
 // (throws sqsim::Error when a's K differs from the packed weights').
 void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8PackedWeights& b, int32_t* acc);
 
+// GEMM + fused epilogue on prepacked weights whose group size is the accumulator
+// group of (a, weights) (the caller validates, e.g. validate_s8s8 on the source
+// matrix): y [a.rows, b.rows] gets exactly linear_*_reference's bits, with the
+// weights' scales read through b_scales (scales_of the source Int8/Int4 matrix).
+void linear_avx512vnni(const Int8Matrix& a, const Int8PackedWeights& b, const ScaleView& b_scales, const float* bias,
+                       float* y);
+
 // acc[(m * N + n) * G + g], identical to gemm_s8s8s32_reference. Needs
 // avx512f, avx512bw, avx512vl and avx512vnni.
 void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc);
-// GEMM + epilogue, identical to linear_s8s8_reference (validates first, same errors).
+// GEMM + epilogue, identical to linear_s8s8_reference (validates first, same
+// errors). The epilogue is fused into the kernel (kernels/gemm_epilogue_view.h):
+// no int32 accumulator buffer is written.
 MatrixF linear_s8s8_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, const float* bias);
 
 // W4A8: int8 activations x int4 weights. The weights are unpacked to
@@ -60,5 +70,7 @@ MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* 
 // packing, offset compensation and tail handling be tested bit for bit on CPUs
 // that have AVX-512BW but no VNNI. Needs avx512f and avx512bw.
 void gemm_s8s8s32_avx512_emulated_vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc);
+// linear_s8s8_avx512vnni (fused epilogue included) with the emulated vpdpbusd.
+MatrixF linear_s8s8_avx512_emulated_vnni(const Int8Matrix& a, const Int8Matrix& b, const float* bias);
 
 }  // namespace sqsim::kernels

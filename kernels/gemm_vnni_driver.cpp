@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "kernels/gemm_avx512vnni.h"
+#include "kernels/gemm_epilogue.h"
 #include "kernels/gemm_reference.h"
 #include "kernels/gemm_vnni_pack.h"
-#include "kernels/gemm_vnni_parallel.h"
 #include "kernels/gemm_w4a16_avx512.h"
 #include "quant/error.h"
 
@@ -16,6 +16,21 @@
 #include <tbb/parallel_for.h>
 
 namespace sqsim::kernels {
+
+namespace {
+
+// GEMM with the fused epilogue on packed weights (accumulator group pb.gs).
+void linear_packed(const Int8Matrix& a, const vnni::PackedB& pb, const ScaleView& b_scales, const float* bias,
+                   bool emulated, float* y) {
+  const std::vector<uint8_t> pa = vnni::pack_a(a, pb.gs);
+  const long n_pad = pb.nblocks * 16;
+  const EpilogueTables t = epilogue_tables(scales_of(a), b_scales, a.rows, pb.n, pb.k, pb.gs, n_pad);
+  const EpilogueView e = t.view(bias, n_pad);
+  if (emulated) vnni::gemm_packed_f32_avx512_emulated(pa.data(), a.rows, pb.view(), e, y);
+  else vnni::gemm_packed_f32_avx512vnni(pa.data(), a.rows, pb.view(), e, y);
+}
+
+}  // namespace
 
 void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc) {
   const vnni::PackedB pb = vnni::pack_b(b, group_size);
@@ -49,11 +64,25 @@ void gemm_s8s8s32_avx512_emulated_vnni(const Int8Matrix& a, const Int8Matrix& b,
 
 MatrixF linear_s8s8_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, const float* bias) {
   const long g = validate_s8s8(a, b, "int8 GEMM");
-  std::vector<int32_t> acc(static_cast<size_t>(a.rows) * b.rows * (a.cols / g));
-  gemm_s8s8s32_avx512vnni(a, b, g, acc.data());
   MatrixF y(a.rows, b.rows);
-  vnni::epilogue_parallel(scales_of(a), scales_of(b), a.rows, b.rows, a.cols, g, acc.data(), bias, y.data());
+  linear_packed(a, vnni::pack_b(b, g), scales_of(b), bias, false, y.data());
   return y;
+}
+
+MatrixF linear_s8s8_avx512_emulated_vnni(const Int8Matrix& a, const Int8Matrix& b, const float* bias) {
+  const long g = validate_s8s8(a, b, "int8 GEMM");
+  MatrixF y(a.rows, b.rows);
+  linear_packed(a, vnni::pack_b(b, g), scales_of(b), bias, true, y.data());
+  return y;
+}
+
+void linear_avx512vnni(const Int8Matrix& a, const Int8PackedWeights& b, const ScaleView& b_scales, const float* bias,
+                       float* y) {
+  if (!b.packed || a.cols != b.cols) {
+    throw Error("int8 GEMM (prepacked weights): activations have " + std::to_string(a.cols) +
+                " input channels, packed weights " + std::to_string(b.cols) + " (expected equal)");
+  }
+  linear_packed(a, *b.packed, b_scales, bias, false, y);
 }
 
 
@@ -63,10 +92,9 @@ void gemm_s8s4s32_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, long grou
 
 MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const float* bias) {
   const long g = validate_s8s4(a, b, "int8 x int4 GEMM");
-  std::vector<int32_t> acc(static_cast<size_t>(a.rows) * b.rows * (a.cols / g));
-  gemm_s8s4s32_avx512vnni(a, b, g, acc.data());
   MatrixF y(a.rows, b.rows);
-  vnni::epilogue_parallel(scales_of(a), scales_of(b), a.rows, b.rows, a.cols, g, acc.data(), bias, y.data());
+  // The int4 weights widened to q - zp (exact in s8); their own scales feed the epilogue.
+  linear_packed(a, vnni::pack_b(int4_as_int8(b), g), scales_of(b), bias, false, y.data());
   return y;
 }
 

@@ -27,4 +27,9 @@ void gemm_packed_avx512_emulated(const uint8_t* a, long m_rows, const PackedBVie
   gemm_packed<EmulatedDot>(a, m_rows, b, acc);
 }
 
+void gemm_packed_f32_avx512_emulated(const uint8_t* a, long m_rows, const PackedBView& b, const EpilogueView& e,
+                                     float* y) {
+  gemm_packed_f32<EmulatedDot>(a, m_rows, b, e, y);
+}
+
 }  // namespace sqsim::kernels::vnni

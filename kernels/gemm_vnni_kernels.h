@@ -5,6 +5,8 @@
 // the project.
 #include <cstdint>
 
+#include "kernels/gemm_epilogue_view.h"
+
 namespace sqsim::kernels::vnni {
 
 struct PackedBView {
@@ -18,5 +20,13 @@ struct PackedBView {
 // acc[(m * n + c) * groups + g] for packed activations a [m_rows][groups * gsp].
 void gemm_packed_avx512vnni(const uint8_t* a, long m_rows, const PackedBView& b, int32_t* acc);   // vpdpbusd
 void gemm_packed_avx512_emulated(const uint8_t* a, long m_rows, const PackedBView& b, int32_t* acc);  // AVX-512BW
+
+// The same kernels with the float epilogue fused: y[m * n + c] (row-major
+// [m_rows, n]); the tables' n_pad is nblocks * 16. Same bits as
+// epilogue_reference on the accumulators above.
+void gemm_packed_f32_avx512vnni(const uint8_t* a, long m_rows, const PackedBView& b, const EpilogueView& e,
+                                float* y);
+void gemm_packed_f32_avx512_emulated(const uint8_t* a, long m_rows, const PackedBView& b, const EpilogueView& e,
+                                     float* y);
 
 }  // namespace sqsim::kernels::vnni

@@ -269,5 +269,23 @@ TEST(GemmAvx512VnniEmulated, AccumulatorsEqualReference) {
   }
 }
 
+// The fused-epilogue kernel with the emulated vpdpbusd: float bits equal the reference's.
+TEST(GemmAvx512VnniEmulated, FloatOutputsEqualReferenceBitForBit) {
+  if (!has_avx512bw()) GTEST_SKIP() << "CPU lacks avx512bw";
+  uint32_t seed = 800;
+  for (const Case& c : cases()) {
+    seed += 7;
+    const Int8Matrix a = make(c.m, c.k, c.a_group, c.bits, c.a_codes, c.a_scales, seed);
+    const Int8Matrix b = make(c.n, c.k, c.b_group, c.bits, c.b_codes, c.b_scales, seed + 1);
+    std::vector<float> bias(c.n, -0.75f);
+    const float* bp = c.bias ? bias.data() : nullptr;
+    const MatrixF ref = linear_s8s8_reference(a, b, bp);
+    const MatrixF got = linear_s8s8_avx512_emulated_vnni(a, b, bp);
+    ASSERT_EQ(got.size(), ref.size());
+    ASSERT_EQ(0, std::memcmp(got.data(), ref.data(), sizeof(float) * ref.size()))
+        << "M=" << c.m << " K=" << c.k << " N=" << c.n;
+  }
+}
+
 }  // namespace
 }  // namespace sqsim::kernels

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -94,6 +95,93 @@ TEST_P(GemmPaths, Int4EqualsReferenceWithAndWithoutPacking) {
           EXPECT_TRUE(same_bits(linear_f32s4(x, packed, bp), ref)) << "W4A16 packed " << what;
         }
       }
+    }
+  }
+}
+
+// Overwrites some scales with extreme values: huge (products overflow to inf),
+// tiny, subnormal, zero, negative and infinite, so the fused epilogue's
+// float operations are checked where rounding, overflow and underflow bite.
+void extreme_scales(std::vector<float>& scale, uint32_t seed) {
+  static const float kValues[] = {1e30f, 3.0e38f, 1e-30f, 1e-40f, 1.4e-45f, -2.5f, 0.0f, -0.0f,
+                                  std::numeric_limits<float>::infinity(), 7.0f, 1e-3f};
+  std::mt19937 rng(seed);
+  for (float& v : scale) {
+    if (rng() % 3 == 0) v = kValues[rng() % (sizeof(kValues) / sizeof(kValues[0]))];
+  }
+}
+
+// The fused int8 epilogue over every combination of activation granularity
+// (per-tensor, per-token, per-group) and weight granularity (per-tensor,
+// per-channel, per-group), group sizes 32/64/128 on either side (activation
+// groups finer than the weights' and the reverse), groups of 20 (padded to
+// 4-byte quads), M = 1, odd N, bias and none, packed and unpacked, random and
+// extreme scales: memcmp against the reference.
+TEST_P(GemmPaths, FusedEpilogueEqualsReferenceForEveryGranularity) {
+  const KernelPath path = GetParam();
+  const Scales kinds[] = {Scales::kPerTensor, Scales::kPerRow, Scales::kPerGroup};
+  const std::vector<std::array<long, 3>> groupings = {  // K, activation group, weight group
+      {384, 384, 384}, {384, 384, 32}, {384, 384, 64}, {384, 384, 128}, {384, 32, 384}, {384, 64, 128},
+      {384, 128, 32},  {384, 64, 64},  {100, 100, 20}, {100, 20, 100},  {96, 32, 32}};
+  const std::vector<std::array<long, 2>> mn = {{1, 1}, {1, 17}, {5, 48}, {33, 31}};
+  uint32_t seed = 5000;
+  for (const auto& gr : groupings) {
+    const long k = gr[0];
+    for (Scales sa : kinds) {
+      for (Scales sb : kinds) {
+        for (const auto& d : mn) {
+          for (int variant = 0; variant < 2; ++variant) {
+            seed += 3;
+            const long m = d[0], n = d[1];
+            Int8Matrix a = make(m, k, gr[1], 8, Codes::kRandom, sa, seed);
+            Int8Matrix b = make(n, k, gr[2], 8, Codes::kRandom, sb, seed + 1);
+            if (variant == 1) {
+              extreme_scales(a.scale, seed + 2);
+              extreme_scales(b.scale, seed + 3);
+            }
+            std::vector<float> bias(n);
+            std::mt19937 rng(seed + 4);
+            std::normal_distribution<float> nd(0.0f, 3.0f);
+            for (float& v : bias) v = nd(rng);
+            if (variant == 1 && n > 2) bias[1] = -std::numeric_limits<float>::infinity();
+            const std::string what = describe_shape(m, k, n, gr[1], gr[2]) + " sa=" + std::to_string(int(sa)) +
+                                     " sb=" + std::to_string(int(sb)) + " variant=" + std::to_string(variant);
+            const PackedS8Weights packed = pack_s8_weights(b, path);
+            for (const float* bp : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
+              const MatrixF ref = linear_s8s8_reference(a, b, bp);
+              ASSERT_TRUE(same_bits(linear_s8s8(a, b, bp, path), ref)) << what;
+              ASSERT_TRUE(same_bits(linear_s8s8(a, packed, bp), ref)) << "packed " << what;
+            }
+            // W4A8 with the same activations: int4 weights always carry per-group scales.
+            Int4Matrix b4 = make_int4(n, k, gr[2], variant == 1, 4, 0, seed + 5);
+            if (variant == 1) extreme_scales(b4.scale, seed + 6);
+            const PackedS4Weights packed4 = pack_s4_weights(b4, path);
+            const MatrixF ref4 = linear_s8s4_reference(a, b4, bias.data());
+            ASSERT_TRUE(same_bits(linear_s8s4(a, b4, bias.data(), path), ref4)) << "W4A8 " << what;
+            ASSERT_TRUE(same_bits(linear_s8s4(a, packed4, bias.data()), ref4)) << "W4A8 packed " << what;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Accumulators at the int32 extremes the overflow check allows, per group:
+// every group sums 131071 products of -128 x -128 (2^31 - 2^14) or of
+// -128 x 127 (about -2^31), with per-group scales on both sides.
+TEST_P(GemmPaths, FusedEpilogueAtInt32Extremes) {
+  const KernelPath path = GetParam();
+  const long gs = 131071, k = 2 * gs;
+  for (Codes cb : {Codes::kMin, Codes::kMax, Codes::kAlternating}) {
+    const Int8Matrix a = make(2, k, gs, 8, Codes::kMin, Scales::kPerGroup, 11);
+    Int8Matrix b = make(3, k, gs, 8, cb, Scales::kPerGroup, 12);
+    b.scale[0] = 3.0e38f;  // overflows to inf
+    b.scale[1] = 1e-40f;   // subnormal
+    std::vector<float> bias = {1.0f, -0.0f, 2.5e-38f};
+    for (const float* bp : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
+      const MatrixF ref = linear_s8s8_reference(a, b, bp);
+      EXPECT_TRUE(same_bits(linear_s8s8(a, b, bp, path), ref)) << int(cb);
+      EXPECT_TRUE(same_bits(linear_s8s8(a, pack_s8_weights(b, path), bp), ref)) << "packed " << int(cb);
     }
   }
 }

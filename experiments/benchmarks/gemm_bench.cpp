@@ -3,6 +3,8 @@
 //
 //  gemm_s8s8s32/{sqsim,sqsim_avx2,onednn,reference}  int8 x int8 -> int32 accumulators, weights prepacked
 //  linear_s8s8_f32/{sqsim,onednn}                     the same with scales and bias -> float (oneDNN: u8 x s8)
+//  linear_s8s8_f32/{sqsim,sqsim_unfused,sqsim_avx2}/.../wg:<G>  M = 512, weights per-channel or group G: the
+//                                                     fused epilogue vs. accumulator buffer + scalar epilogue
 //  gemm_f32/onednn                                    fp32 GEMM baseline (weights prepacked)
 //  linear_f32s4/sqsim/.../g:<G>                       W4A16, int4 weights dequantized in the kernel
 //  linear_f32s4/sqsim_{rows,panel}/.../g:128          the same with one W4A16 kernel forced (rows: decode GEMV,
@@ -127,18 +129,42 @@ void bm_s8s8s32(benchmark::State& state, Impl impl, long m, long k, long n, int 
   finish(state, m, k, n, static_cast<size_t>(k) * n);
 }
 
-void bm_linear_s8s8(benchmark::State& state, long m, long k, long n, int threads) {
+// Scales and bias -> float on weights packed once for `path`. wgroup 0: per-channel
+// weight scales, else per-group scales of wgroup columns (activations per-token).
+// unfused: the pre-fusion pipeline for comparison in the same process -- the
+// VNNI kernel writes the int32 accumulator buffer, then the scalar reference
+// epilogue turns it into floats.
+void bm_linear_s8s8(benchmark::State& state, KernelPath path, bool unfused, long m, long k, long n, long wgroup,
+                    int threads) {
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
   const Int8Matrix a = random_int8(m, k, 1);
   const long copies = copies_for(m, static_cast<size_t>(k) * n);
   std::vector<PackedS8Weights> w;
-  const Int8Matrix b0 = random_int8(n, k, 2);
-  for (long c = 0; c < copies; ++c) w.push_back(pack_s8_weights(b0, KernelPath::kAuto));
+  Int8Matrix b0 = random_int8(n, k, 2);
+  if (wgroup > 0) {
+    b0.group_size = wgroup;
+    b0.layout = {k / wgroup, 1};
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> sd(1e-3f, 1e-2f);
+    b0.scale.resize(static_cast<size_t>(n) * (k / wgroup));
+    for (float& s : b0.scale) s = sd(rng);
+  }
+  for (long c = 0; c < copies; ++c) w.push_back(pack_s8_weights(b0, path));
   const std::vector<float> bias(n, 0.5f);
+  const long g = validate_s8s8(a, b0, "bench");
+  std::vector<int32_t> acc(unfused ? static_cast<size_t>(m) * n * (k / g) : 0);
   long i = 0;
   for (auto _ : state) {
-    MatrixF y = linear_s8s8(a, w[i++ % copies], bias.data());
-    benchmark::DoNotOptimize(y.data());
+    const PackedS8Weights& wc = w[i++ % copies];
+    if (unfused) {
+      MatrixF y(m, n);
+      gemm_s8s8s32_avx512vnni(a, wc.vnni, acc.data());
+      epilogue_reference(scales_of(a), scales_of(b0), m, n, k, g, acc.data(), bias.data(), y.data());
+      benchmark::DoNotOptimize(y.data());
+    } else {
+      MatrixF y = linear_s8s8(a, wc, bias.data());
+      benchmark::DoNotOptimize(y.data());
+    }
   }
   finish(state, m, k, n, static_cast<size_t>(k) * n);
 }
@@ -339,7 +365,7 @@ void register_all() {
         add("linear_s8s8_f32/onednn" + s, t, bm_onednn, OnednnOp::kU8S8F32, m, k, n);
         add("gemm_f32/onednn" + s, t, bm_onednn, OnednnOp::kF32, m, k, n);
 #endif
-        add("linear_s8s8_f32/sqsim" + s, t, bm_linear_s8s8, m, k, n);
+        add("linear_s8s8_f32/sqsim" + s, t, bm_linear_s8s8, KernelPath::kAuto, false, m, k, n, 0L);
         // W4A16: decode (M = 1, 16) for every group size; prefill-sized M (128,
         // 2048) on the SmolLM2 MLP shapes, with each kernel forced (rows: the
         // decode kernel, panel: the many-row one) and sqsim's fp32 sgemm beside them.
@@ -359,6 +385,16 @@ void register_all() {
           }
         }
         if (m >= 16) add("gemm_f32/sqsim" + s, t, bm_sgemm, m, k, n);
+        // The fused epilogue on the SmolLM2 shapes the sweep runs (M = 512):
+        // per-channel and group32/64 weights, beside the unfused pipeline.
+        if (m == 512 && k + n <= 576 + 1536) {
+          for (long wg : {0L, 32L, 64L}) {
+            const std::string sg = s + "/wg:" + (wg ? std::to_string(wg) : std::string("channel"));
+            if (vnni) add("linear_s8s8_f32/sqsim" + sg, t, bm_linear_s8s8, KernelPath::kAvx512Vnni, false, m, k, n, wg);
+            if (vnni) add("linear_s8s8_f32/sqsim_unfused" + sg, t, bm_linear_s8s8, KernelPath::kAvx512Vnni, true, m, k, n, wg);
+            if (avx2) add("linear_s8s8_f32/sqsim_avx2" + sg, t, bm_linear_s8s8, KernelPath::kAvx2, false, m, k, n, wg);
+          }
+        }
       }
     }
   }
