@@ -113,21 +113,36 @@ inline __m512 fold16x16(const __m512 a[16]) {
   return fold_adjacent(p[0], p[1]);
 }
 
+// The 16 tables T_v[q] = float(base[q] - v), v = off + zp in 0..15, for
+// unsigned (base[q] = q) and signed (base[q] = q ^ 8) codes.
+struct GemvTables {
+  alignas(64) float t[2][16][16];
+  GemvTables() {
+    for (int s = 0; s < 2; ++s)
+      for (int v = 0; v < 16; ++v)
+        for (int q = 0; q < 16; ++q) t[s][v][q] = static_cast<float>((s ? (q ^ 8) : q) - v);
+  }
+};
+
 struct GemvConsts {
-  __m512i shifts, xperm, fold_to_channel, channel_of_fold, base;
+  __m512i shifts, xperm, fold_to_channel, base;
+  const float* tables;
+  int fold_pos[16];  // element of the folded vector that holds channel j
 };
 
 inline GemvConsts gemv_consts(bool is_signed) {
-  alignas(64) int32_t sh[16], xp[16], unperm[16], chf[16], base[16];
+  static const GemvTables kTables;
+  alignas(64) int32_t sh[16], xp[16], unperm[16], base[16];
   for (int e = 0; e < 16; ++e) {
     sh[e] = 4 * (e >> 1);
     xp[e] = (e & 1) * 8 + (e >> 1);
-    chf[e] = fold_channel(e);
     unperm[fold_channel(e)] = e;
     base[e] = is_signed ? (e ^ 8) : e;  // q ^ off; the table subtracts off + zp
   }
-  return {_mm512_load_si512(sh), _mm512_load_si512(xp), _mm512_load_si512(unperm), _mm512_load_si512(chf),
-          _mm512_load_si512(base)};
+  GemvConsts cs{_mm512_load_si512(sh), _mm512_load_si512(xp), _mm512_load_si512(unperm), _mm512_load_si512(base),
+                &kTables.t[is_signed ? 1 : 0][0][0], {}};
+  for (int j = 0; j < 16; ++j) cs.fold_pos[j] = unperm[j];
+  return cs;
 }
 
 // y[c0 .. c0 + CB) of one activation row xr (y = that row of the output).
@@ -140,18 +155,24 @@ void gemv_block(const float* xr, const Int4View& w, const GemvConsts& cs, const 
   const uint8_t* row[CB];
   for (int j = 0; j < CB; ++j) row[j] = w.packed + (c0 + j) * (k / 2);
   const int off = w.is_signed ? 8 : 0;
-  // Scale gather indices relative to w.scale + c0 * groups; channels >= CB
-  // (no output) read channel 0's.
-  const __m512i ch = _mm512_min_epi32(cs.channel_of_fold, _mm512_set1_epi32(CB - 1));
-  const __m512i sidx = _mm512_mullo_epi32(ch, _mm512_set1_epi32(static_cast<int>(groups)));
-  const float* sbase = w.scale + c0 * groups;
+  const float* tables = cs.tables;
+  const int32_t* zp = w.zero_point + c0 * groups;
+  const float* sc = w.scale + c0 * groups;
   alignas(64) float table[CB][16];
+  // Scales of one group in fold order (element e = channel fold_channel(e));
+  // elements of channels >= CB stay 0 (their accumulators are 0, no output).
+  alignas(64) float sfold[16] = {};
   __m512 sum = _mm512_setzero_ps();  // set at g == 0 (groups >= 1)
   for (long g = 0; g < groups; ++g) {
     for (int j = 0; j < CB; ++j) {
-      // T[q] = float((q ^ off) - (off + zp)): exact int32, then exact float.
-      const __m512i v = _mm512_sub_epi32(cs.base, _mm512_set1_epi32(off + w.zero_point[(c0 + j) * groups + g]));
-      _mm512_store_ps(table[j], _mm512_cvtepi32_ps(v));
+      // T[q] = float((q ^ off) - (off + zp)): precomputed for off + zp in 0..15
+      // (every int4 zero point), else built here (exact int32, then exact float).
+      const int v = off + zp[j * groups + g];
+      const __m512 t = static_cast<unsigned>(v) < 16u
+                           ? _mm512_load_ps(tables + v * 16)
+                           : _mm512_cvtepi32_ps(_mm512_sub_epi32(cs.base, _mm512_set1_epi32(v)));
+      _mm512_store_ps(table[j], t);
+      sfold[cs.fold_pos[j]] = sc[j * groups + g];
     }
     __m512 acc[16];
 #pragma GCC unroll 16
@@ -167,8 +188,7 @@ void gemv_block(const float* xr, const Int4View& w, const GemvConsts& cs, const 
         acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(xv, wv));
       }
     }
-    const __m512 s = _mm512_i32gather_ps(_mm512_add_epi32(sidx, _mm512_set1_epi32(static_cast<int>(g))), sbase, 4);
-    const __m512 t = _mm512_mul_ps(fold16x16(acc), s);
+    const __m512 t = _mm512_mul_ps(fold16x16(acc), _mm512_load_ps(sfold));
     sum = g == 0 ? t : _mm512_add_ps(sum, t);
   }
   const __mmask16 mask = static_cast<__mmask16>((1u << CB) - 1u);
