@@ -70,21 +70,52 @@ inline __m128i nibbles_in_order(const uint8_t* p) {
 // lane pi(e) = (e & 1) * 8 + (e >> 1) (even elements see the low dword, nibbles
 // 0-7; odd ones the high dword, nibbles 8-15). vpermps reads only those 4 bits
 // and looks up a 16-float table T[q] = float(((q ^ off) - off) - zp) for the
-// channel's group (built per group in integers, then converted: exact). So a
-// chunk costs a broadcast load, vpsrlvd, vpermps, vmulps, vaddps. The x chunk is
-// permuted the same way (once per chunk for all 16 channels), so element e of
-// the accumulator is the reference's lane pi(e) chain: products x * w added in
-// increasing k from +0.0, as in the reference.
+// channel's group (built per group in integers from the block's transposed
+// zero points, then converted: exact). So a chunk costs a broadcast load,
+// vpsrlvd, vpermps, vmulps, vaddps. The x chunk is permuted the same way (once
+// per chunk for all 16 channels), so element e of the accumulator is the
+// reference's lane pi(e) chain: products x * w added in increasing k from +0.0,
+// as in the reference.
 //
 // Fold: the 16 accumulators of a block (one per channel, one group) are folded
 // together by a transpose-like tree of shuffles and vaddps. Each vaddps adds,
 // element-wise, lane l and lane l + h of the same channel with the lower lane as
 // first operand, h = 8, 4, 2, 1 in that order: the reference's fold. The result
 // has one p_0 per channel (in the order fold_channel below), then t = p_0 * s
-// (scales gathered in that order), the sum over groups in order and the bias are
-// vector operations with the reference's operands: the bits are the reference's.
+// (scales transposed into that order per block), the sum over groups in order
+// and the bias are vector operations with the reference's operands: the bits
+// are the reference's.
 
 constexpr int kGemvChannels = 16;
+
+// In-register transpose: r[i] element j -> r[j] element i.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  // r[4i + j], 128-bit lane q: rows 4i..4i+3 of column 4q + j.
+  for (int j = 0; j < 4; ++j) {
+    const __m512 u0 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+    const __m512 u1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+    const __m512 u2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+    const __m512 u3 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+    t[j] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+    t[8 + j] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
+    t[4 + j] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+    t[12 + j] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
+  }
+  for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
 
 // Element e of the folded vector holds channel fold_channel(e).
 constexpr int fold_channel(int e) { return ((e & 3) >> 1) * 8 + 2 * (e >> 2) + (e & 1); }
@@ -114,20 +145,18 @@ inline __m512 fold16x16(const __m512 a[16]) {
 }
 
 struct GemvConsts {
-  __m512i shifts, xperm, fold_to_channel, channel_of_fold, base;
+  __m512i shifts, xperm, fold_to_channel, base;
 };
 
 inline GemvConsts gemv_consts(bool is_signed) {
-  alignas(64) int32_t sh[16], xp[16], unperm[16], chf[16], base[16];
+  alignas(64) int32_t sh[16], xp[16], unperm[16], base[16];
   for (int e = 0; e < 16; ++e) {
     sh[e] = 4 * (e >> 1);
     xp[e] = (e & 1) * 8 + (e >> 1);
-    chf[e] = fold_channel(e);
     unperm[fold_channel(e)] = e;
     base[e] = is_signed ? (e ^ 8) : e;  // q ^ off; the table subtracts off + zp
   }
-  return {_mm512_load_si512(sh), _mm512_load_si512(xp), _mm512_load_si512(unperm), _mm512_load_si512(chf),
-          _mm512_load_si512(base)};
+  return {_mm512_load_si512(sh), _mm512_load_si512(xp), _mm512_load_si512(unperm), _mm512_load_si512(base)};
 }
 
 // y[c0 .. c0 + CB) of one activation row xr (y = that row of the output).
@@ -140,17 +169,37 @@ void gemv_block(const float* xr, const Int4View& w, const GemvConsts& cs, const 
   const uint8_t* row[CB];
   for (int j = 0; j < CB; ++j) row[j] = w.packed + (c0 + j) * (k / 2);
   const int off = w.is_signed ? 8 : 0;
-  // Scale gather indices relative to w.scale + c0 * groups; channels >= CB
-  // (no output) read channel 0's.
-  const __m512i ch = _mm512_min_epi32(cs.channel_of_fold, _mm512_set1_epi32(CB - 1));
-  const __m512i sidx = _mm512_mullo_epi32(ch, _mm512_set1_epi32(static_cast<int>(groups)));
-  const float* sbase = w.scale + c0 * groups;
+  // Per block, transposed in registers 16 groups at a time: zt[g * 16 + j] =
+  // off + zp of channel j (int32 bits), st[g * 16 + e] = scale of channel
+  // fold_channel(e) (fold order); channels >= CB get 0.
+  thread_local std::vector<float> scratch;
+  const size_t need = static_cast<size_t>((groups + 15) / 16) * 16 * 16 * 2 + 16;
+  if (scratch.size() < need) scratch.assign(need, 0.0f);
+  float* zt = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  float* st = zt + (groups + 15) / 16 * 16 * 16;
+  for (long g0 = 0; g0 < groups; g0 += 16) {
+    const __mmask16 gm = static_cast<__mmask16>(groups - g0 >= 16 ? 0xFFFF : (1u << (groups - g0)) - 1u);
+    __m512 r[16];
+    for (int j = 0; j < 16; ++j)
+      r[j] = j < CB ? _mm512_castsi512_ps(_mm512_add_epi32(
+                          _mm512_maskz_loadu_epi32(gm, w.zero_point + (c0 + j) * groups + g0), _mm512_set1_epi32(off)))
+                    : _mm512_setzero_ps();
+    transpose16(r);
+    for (int i = 0; i < 16; ++i) _mm512_store_ps(zt + (g0 + i) * 16, r[i]);
+    for (int e = 0; e < 16; ++e) {
+      const int c = fold_channel(e);
+      r[e] = c < CB ? _mm512_maskz_loadu_ps(gm, w.scale + (c0 + c) * groups + g0) : _mm512_setzero_ps();
+    }
+    transpose16(r);
+    for (int i = 0; i < 16; ++i) _mm512_store_ps(st + (g0 + i) * 16, r[i]);
+  }
+  const int32_t* zti = reinterpret_cast<const int32_t*>(zt);
   alignas(64) float table[CB][16];
   __m512 sum = _mm512_setzero_ps();  // set at g == 0 (groups >= 1)
   for (long g = 0; g < groups; ++g) {
     for (int j = 0; j < CB; ++j) {
       // T[q] = float((q ^ off) - (off + zp)): exact int32, then exact float.
-      const __m512i v = _mm512_sub_epi32(cs.base, _mm512_set1_epi32(off + w.zero_point[(c0 + j) * groups + g]));
+      const __m512i v = _mm512_sub_epi32(cs.base, _mm512_set1_epi32(zti[g * 16 + j]));
       _mm512_store_ps(table[j], _mm512_cvtepi32_ps(v));
     }
     __m512 acc[16];
@@ -167,8 +216,7 @@ void gemv_block(const float* xr, const Int4View& w, const GemvConsts& cs, const 
         acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(xv, wv));
       }
     }
-    const __m512 s = _mm512_i32gather_ps(_mm512_add_epi32(sidx, _mm512_set1_epi32(static_cast<int>(g))), sbase, 4);
-    const __m512 t = _mm512_mul_ps(fold16x16(acc), s);
+    const __m512 t = _mm512_mul_ps(fold16x16(acc), _mm512_load_ps(st + g * 16));
     sum = g == 0 ? t : _mm512_add_ps(sum, t);
   }
   const __mmask16 mask = static_cast<__mmask16>((1u << CB) - 1u);
@@ -222,35 +270,6 @@ constexpr int kPanel = 16;      // channels per panel = floats per zmm
 // slower (about 28), and a group-outer loop order gained nothing.
 constexpr int kPanelRows = 6;
 constexpr int kPanelLanes = 4;
-
-// In-register transpose: r[i] element j -> r[j] element i.
-inline void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; ++i) {
-    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
-    const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
-    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-  }
-  // r[4i + j], 128-bit lane q: rows 4i..4i+3 of column 4q + j.
-  for (int j = 0; j < 4; ++j) {
-    const __m512 u0 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
-    const __m512 u1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
-    const __m512 u2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
-    const __m512 u3 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
-    t[j] = _mm512_shuffle_f32x4(u0, u2, 0x88);
-    t[8 + j] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
-    t[4 + j] = _mm512_shuffle_f32x4(u1, u3, 0x88);
-    t[12 + j] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
-  }
-  for (int i = 0; i < 16; ++i) r[i] = t[i];
-}
 
 // wp[k * 16 + j] = float(q[c0 + j, k] - zp[c0 + j, k / G]) for j < nc, 0 for
 // nc <= j < 16; sp[g * 16 + j] the scales likewise.
