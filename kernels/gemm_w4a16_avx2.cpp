@@ -154,19 +154,7 @@ void decode_panel8(const Int4View& w, long c0, int nc, float* wp, float* sp) {
     return;
   }
   // Other group sizes (not on any model's path): one value at a time.
-  for (long i = 0; i < k; ++i) {
-    for (int j = 0; j < kPanel8; ++j) {
-      float v = 0.0f;
-      if (j < nc) {
-        const long c = c0 + j;
-        const uint8_t byte = w.packed[c * (k / 2) + i / 2];
-        const int nibble = (i & 1) ? (byte >> 4) : (byte & 0x0F);
-        const int q = w.is_signed ? ((nibble ^ 8) - 8) : nibble;
-        v = static_cast<float>(q - w.zero_point[c * groups + i / gs]);
-      }
-      wp[i * kPanel8 + j] = v;
-    }
-  }
+  decode_panel_scalar(w, c0, nc, kPanel8, wp);
 }
 
 // Lanes [l0, l0 + L) of one group for R rows; lanes below 8 are stored to
