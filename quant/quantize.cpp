@@ -1,6 +1,8 @@
 #include "quant/quantize.h"
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "quant/error.h"
 #include "quant/rounding.h"
@@ -10,6 +12,18 @@ namespace sqsim {
 QuantParams dynamic_params(const MatrixF& x, const QuantSpec& spec, const std::string& what) {
   return params_from_range(observe_range(x, spec, what), spec);
 }
+
+namespace {
+
+// Calls f with the run-time flag as a compile-time one (std::true_type or
+// std::false_type), so that f's loops are specialized for it.
+template <class F>
+void with_flag(bool flag, F&& f) {
+  if (flag) f(std::true_type{});
+  else f(std::false_type{});
+}
+
+}  // namespace
 
 QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,
                          const std::string& what) {
@@ -33,27 +47,63 @@ QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantPar
   q.params = params;
   q.codes.resize(static_cast<size_t>(q.rows) * q.cols);
   const int lo = spec.qmin(), hi = spec.qmax();
+  // The definition, per element v of parameter group p at flat index i:
+  //   scaled  = reciprocal ? v * multiplier[p] : v / scale[p]
+  //   rounded = round_value(scaled, rounding, seed, i)
+  //   code    = clamp_to_int(rounded (+ zero_point[p] if asymmetric), lo, hi)
+  // The loops below walk each row as runs of columns sharing one parameter
+  // (per-column: the parameter moves with the column), so the inner loop has
+  // no index math and, for nearest-even rounding, vectorizes.
+  const bool nearest = spec.rounding == Rounding::kHalfEven;
+  // Per-group: runs of group_size columns, the last possibly narrower; every
+  // other granularity: the whole row is one run.
+  const long run = spec.granularity == Granularity::kPerGroup ? spec.group_size : q.cols;
+  const bool per_column = spec.granularity == Granularity::kPerColumn;
   for (long r = 0; r < q.rows; ++r) {
     const float* row = x.row(r).data();
-    for (long c = 0; c < q.cols; ++c) {
-      const float v = row[c];
-      if (!std::isfinite(v)) {
-        throw Error(what + ": " + (std::isnan(v) ? "NaN" : "Inf") + " at row " + std::to_string(r) +
-                    ", channel " + std::to_string(c) + " (expected finite values)");
-      }
-      const long p = spec.param_index(r, c, q.cols);
-      const uint64_t index = static_cast<uint64_t>(r) * q.cols + c;
-      const float scaled = reciprocal ? v * params.multiplier[p] : v / params.scale[p];
-      const float rounded = round_value(scaled, spec.rounding, spec.seed, index);
-      int code;
-      if (spec.symmetric) {
-        code = clamp_to_int(rounded, lo, hi);
-      } else {
-        // round(x/s) + zp, clamped: the sum is formed in float, exact for any
-        // code that survives the clamp.
-        code = clamp_to_int(rounded + static_cast<float>(params.zero_point[p]), lo, hi);
-      }
-      q.codes[index] = static_cast<int16_t>(code);
+    // Before any code is formed: the codes of a NaN would be meaningless.
+    require_finite_row(row, q.cols, r, what);
+    int16_t* out = q.codes.data() + r * q.cols;
+    for (long c0 = 0; c0 < q.cols; c0 += run) {
+      const long n = std::min(run, q.cols - c0);
+      const long p = spec.param_index(r, c0, q.cols);
+      const float* scale = params.scale.data() + p;
+      const float* mult = reciprocal ? params.multiplier.data() + p : nullptr;
+      const int32_t* zp = params.zero_point.data() + p;
+      const uint64_t index0 = static_cast<uint64_t>(r) * q.cols + c0;
+      // `round` is the rounding of one element at run offset c. Per-column,
+      // the parameter arrays advance with c; otherwise one parameter serves
+      // the whole run. Compile-time, so each variant's loop vectorizes.
+      // The flags are compile-time (std::true_type / std::false_type) so the
+      // loop has no branches: GCC does not if-convert a division (it might
+      // trap), and a loop with control flow does not vectorize.
+      auto code_run = [&](auto round, auto per_col, auto recip, auto sym) {
+        for (long c = 0; c < n; ++c) {
+          const long k = decltype(per_col)::value ? c : 0;
+          const float v = row[c0 + c];
+          const float scaled = decltype(recip)::value ? v * mult[k] : v / scale[k];
+          const float rounded = round(scaled, c);
+          // Asymmetric: round(x/s) + zp, clamped: the sum is formed in float,
+          // exact for any code that survives the clamp.
+          const float shifted =
+              decltype(sym)::value ? rounded : rounded + static_cast<float>(zp[k]);
+          out[c0 + c] = static_cast<int16_t>(clamp_to_int(shifted, lo, hi));
+        }
+      };
+      // The common mode, nearest-even, gets branch-free rounding with no
+      // per-element index (round_value would give the same, via the switch).
+      auto nearest_round = [](float s, long) { return round_half_even(s); };
+      auto any_round = [&](float s, long c) {
+        return round_value(s, spec.rounding, spec.seed, index0 + c);
+      };
+      with_flag(per_column, [&](auto per_col) {
+        with_flag(reciprocal, [&](auto recip) {
+          with_flag(spec.symmetric, [&](auto sym) {
+            if (nearest) code_run(nearest_round, per_col, recip, sym);
+            else code_run(any_round, per_col, recip, sym);
+          });
+        });
+      });
     }
   }
   return q;
@@ -65,11 +115,24 @@ QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const std::str
 
 MatrixF dequantize(const QuantizedMatrix& q) {
   MatrixF out(q.rows, q.cols);
+  // value = (code - zero_point[p]) * scale[p], walked as runs of columns that
+  // share p (as in quantize) so the inner loop vectorizes.
+  const long run = q.spec.granularity == Granularity::kPerGroup ? q.spec.group_size : q.cols;
+  const bool per_column = q.spec.granularity == Granularity::kPerColumn;
   for (long r = 0; r < q.rows; ++r) {
     float* row = out.row(r).data();
-    for (long c = 0; c < q.cols; ++c) {
-      const long p = q.spec.param_index(r, c, q.cols);
-      row[c] = static_cast<float>(q.codes[r * q.cols + c] - q.params.zero_point[p]) * q.params.scale[p];
+    const int16_t* codes = q.codes.data() + r * q.cols;
+    for (long c0 = 0; c0 < q.cols; c0 += run) {
+      const long n = std::min(run, q.cols - c0);
+      const long p = q.spec.param_index(r, c0, q.cols);
+      const float* scale = q.params.scale.data() + p;
+      const int32_t* zp = q.params.zero_point.data() + p;
+      with_flag(per_column, [&](auto per_col) {
+        for (long c = 0; c < n; ++c) {
+          const long k = decltype(per_col)::value ? c : 0;
+          row[c0 + c] = static_cast<float>(codes[c0 + c] - zp[k]) * scale[k];
+        }
+      });
     }
   }
   return out;

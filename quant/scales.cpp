@@ -9,26 +9,96 @@
 
 namespace sqsim {
 
+namespace {
+
+// absmax / min / max of one run of values that share a parameter, exactly as
+// the element-by-element fold `acc = std::max(acc, v)` (resp. std::min) over
+// the run in order would give them, but written so GCC vectorizes it.
+//
+// kLanes independent accumulators reduce interleaved elements; combining them
+// afterwards reorders the fold. That is harmless for every value except zero:
+// std::min/std::max keep the first operand on ties, so the sequential fold
+// returns the FIRST element equal to the extreme, and +0.0 == -0.0 are the only
+// equal floats with different bits (NaN/Inf were rejected before). absmax
+// folds fabs values, which are never -0.0, so it is order-independent; for
+// min/max we re-scan for the first zero of the run when the extreme is zero.
+struct RunRange {
+  float absmax, min, max;
+};
+
+RunRange observe_run(const float* v, long n) {
+  constexpr int kLanes = 16;
+  float am[kLanes], mn[kLanes], mx[kLanes];
+  for (int l = 0; l < kLanes; ++l) {
+    am[l] = 0.0f;
+    mn[l] = std::numeric_limits<float>::infinity();
+    mx[l] = -std::numeric_limits<float>::infinity();
+  }
+  long j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float x = v[j + l];
+      am[l] = std::max(am[l], std::fabs(x));
+      mn[l] = std::min(mn[l], x);
+      mx[l] = std::max(mx[l], x);
+    }
+  }
+  for (; j < n; ++j) {
+    am[0] = std::max(am[0], std::fabs(v[j]));
+    mn[0] = std::min(mn[0], v[j]);
+    mx[0] = std::max(mx[0], v[j]);
+  }
+  RunRange out{am[0], mn[0], mx[0]};
+  for (int l = 1; l < kLanes; ++l) {
+    out.absmax = std::max(out.absmax, am[l]);
+    out.min = std::min(out.min, mn[l]);
+    out.max = std::max(out.max, mx[l]);
+  }
+  // The extreme is zero: the sequential fold would have kept the first zero.
+  if (out.min == 0.0f) out.min = *std::find(v, v + n, 0.0f);
+  if (out.max == 0.0f) out.max = *std::find(v, v + n, 0.0f);
+  return out;
+}
+
+}  // namespace
+
 RangeStats observe_range(const MatrixF& x, const QuantSpec& spec, const std::string& what) {
   spec.validate(what);
   spec.validate_shape(x.rows(), x.cols(), what);
   const long n = spec.num_params(x.rows(), x.cols());
+  const long cols = x.cols();
   RangeStats r;
   r.absmax.assign(n, 0.0f);
   r.min.assign(n, std::numeric_limits<float>::infinity());
   r.max.assign(n, -std::numeric_limits<float>::infinity());
-  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+  // The definition: for every element v of a parameter group, in row-major
+  // order, absmax = max(absmax, |v|), min = min(min, v), max = max(max, v)
+  // (std::max/std::min: ties keep the earlier value). The loops below walk the
+  // groups as contiguous runs so the inner loops have no index math.
+  for (long i = 0; i < x.rows(); ++i) {
     const float* row = x.row(i).data();
-    for (Eigen::Index j = 0; j < x.cols(); ++j) {
-      const float v = row[j];
-      if (!std::isfinite(v)) {
-        throw Error(what + ": " + (std::isnan(v) ? "NaN" : "Inf") + " at row " + std::to_string(i) +
-                    ", channel " + std::to_string(j) + " (expected finite values)");
+    require_finite_row(row, cols, i, what);
+    if (spec.granularity == Granularity::kPerColumn) {
+      // Parameter = column: each group gets one element per row, in row
+      // order, so the elementwise update is the sequential fold.
+      for (long j = 0; j < cols; ++j) {
+        r.absmax[j] = std::max(r.absmax[j], std::fabs(row[j]));
+        r.min[j] = std::min(r.min[j], row[j]);
+        r.max[j] = std::max(r.max[j], row[j]);
       }
-      const long p = spec.param_index(i, j, x.cols());
-      r.absmax[p] = std::max(r.absmax[p], std::fabs(v));
-      r.min[p] = std::min(r.min[p], v);
-      r.max[p] = std::max(r.max[p], v);
+      continue;
+    }
+    // Per-tensor and per-row: the whole row is one run; per-group: runs of
+    // group_size columns, the last one possibly narrower.
+    const long run = spec.granularity == Granularity::kPerGroup ? spec.group_size : cols;
+    for (long c0 = 0; c0 < cols; c0 += run) {
+      const long p = spec.param_index(i, c0, cols);
+      const RunRange rr = observe_run(row + c0, std::min(run, cols - c0));
+      // Folding a run's (sequential) result into the accumulator with the same
+      // std::max/std::min equals folding its elements one by one.
+      r.absmax[p] = std::max(r.absmax[p], rr.absmax);
+      r.min[p] = std::min(r.min[p], rr.min);
+      r.max[p] = std::max(r.max[p], rr.max);
     }
   }
   return r;

@@ -15,6 +15,10 @@ using VectorF = Eigen::VectorXf;
 void require_finite(const MatrixF& m, const std::string& what,
                     const std::string& column_name = "channel");
 void require_finite(const VectorF& v, const std::string& what);
+// The same check for one row (n values at `row`, row index r), as the
+// quantizers use it inside their per-row loops so the row is still in cache.
+void require_finite_row(const float* row, long n, long r, const std::string& what,
+                        const std::string& column_name = "channel");
 
 // Throws unless the matrix has at least one row and one column.
 void require_nonempty(const MatrixF& m, const std::string& what);
