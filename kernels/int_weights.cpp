@@ -102,13 +102,14 @@ Int4Matrix to_int4(const QuantizedMatrix& q, const std::string& what) {
   m.group_size = group_size_of(q.spec, q.cols);
   m.scale = q.params.scale;
   m.zero_point = q.params.zero_point;
-  m.packed.assign(static_cast<size_t>(q.rows) * (q.cols / 2), 0);
-  for (long r = 0; r < q.rows; ++r) {
-    for (long k = 0; k < q.cols; ++k) {
-      const uint8_t nibble = static_cast<uint8_t>(q.codes[r * q.cols + k]) & 0x0F;
-      m.packed[r * (q.cols / 2) + k / 2] |= (k & 1) ? uint8_t(nibble << 4) : nibble;
-    }
-  }
+  // Byte i holds codes 2i (low nibble) and 2i + 1 (high nibble); rows are
+  // contiguous and cols is even, so the whole matrix is one run of pairs (a
+  // loop GCC vectorizes: the sweep packs weights on every configuration).
+  const size_t bytes = static_cast<size_t>(q.rows) * (q.cols / 2);
+  m.packed.resize(bytes);
+  const int16_t* c = q.codes.data();
+  for (size_t i = 0; i < bytes; ++i)
+    m.packed[i] = static_cast<uint8_t>((uint8_t(c[2 * i]) & 0x0F) | ((uint8_t(c[2 * i + 1]) & 0x0F) << 4));
   return m;
 }
 
@@ -120,9 +121,28 @@ Int8Matrix int4_as_int8(const Int4Matrix& b) {
   w.bits = 8;
   w.codes.resize(static_cast<size_t>(b.rows) * b.cols);
   const long groups = b.groups();
-  for (long n = 0; n < b.rows; ++n)
-    for (long k = 0; k < b.cols; ++k)
-      w.codes[n * b.cols + k] = static_cast<int8_t>(b.code(n, k) - b.zero_point[n * groups + k / b.group_size]);
+  if (b.group_size % 2 != 0) {  // a byte's two codes may belong to different groups
+    for (long n = 0; n < b.rows; ++n)
+      for (long k = 0; k < b.cols; ++k)
+        w.codes[n * b.cols + k] = static_cast<int8_t>(b.code(n, k) - b.zero_point[n * groups + k / b.group_size]);
+    return w;
+  }
+  // Even groups: runs of whole bytes sharing one zero point, in a loop GCC
+  // vectorizes (W4A8 unpacks its weights on every call). Same values as code():
+  // the nibble, or for two's complement (nibble ^ 8) - 8, minus the zero point.
+  const int flip = b.is_signed ? 8 : 0;
+  for (long n = 0; n < b.rows; ++n) {
+    const uint8_t* row = b.packed.data() + n * (b.cols / 2);
+    int8_t* out = w.codes.data() + n * b.cols;
+    for (long g = 0; g < groups; ++g) {
+      const long k0 = g * b.group_size, k1 = std::min(k0 + b.group_size, b.cols);
+      const int shift = flip + b.zero_point[n * groups + g];
+      for (long i = k0 / 2; i < k1 / 2; ++i) {
+        out[2 * i] = static_cast<int8_t>(((row[i] & 0x0F) ^ flip) - shift);
+        out[2 * i + 1] = static_cast<int8_t>(((row[i] >> 4) ^ flip) - shift);
+      }
+    }
+  }
   return w;
 }
 

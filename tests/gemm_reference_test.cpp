@@ -110,6 +110,30 @@ TEST(GemmReference, Int4WeightsPackedTwoPerByte) {
   }
 }
 
+// int4_as_int8 (what W4A8 feeds the int8 kernels) is q - zp of every code, for
+// both code kinds, even group sizes (the fast byte loop) and odd ones.
+TEST(GemmReference, Int4AsInt8IsCodeMinusZeroPoint) {
+  Int4Matrix b;
+  b.rows = 5;
+  b.cols = 36;
+  std::mt19937 rng(3);
+  for (long g : {2L, 4L, 12L, 36L, 3L, 9L}) {
+    for (bool sym : {false, true}) {
+      b.group_size = g;
+      b.is_signed = sym;
+      b.packed.resize(size_t(b.rows * b.cols / 2));
+      for (auto& byte : b.packed) byte = uint8_t(rng());
+      b.zero_point.resize(size_t(b.rows * b.groups()));
+      for (auto& z : b.zero_point) z = sym ? 0 : int32_t(rng() % 16);
+      const Int8Matrix w = int4_as_int8(b);
+      for (long n = 0; n < b.rows; ++n)
+        for (long k = 0; k < b.cols; ++k)
+          ASSERT_EQ(w.codes[size_t(n * b.cols + k)], b.code(n, k) - b.zero_point[size_t(n * b.groups() + k / g)])
+              << "group " << g << " signed " << sym << " at " << n << "," << k;
+    }
+  }
+}
+
 TEST(GemmReference, W4A8AndW4A16EqualFloat64OfTheQuantizedValues) {
   const MatrixF x = random_matrix(4, 256, 6, 2.0f), w = random_matrix(10, 256, 7, 0.05f);
   for (const char* g : {"group64", "group128", "group256", "per-channel"}) {
