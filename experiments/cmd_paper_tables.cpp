@@ -6,6 +6,7 @@
 // an interrupted run, continuing a perplexity from its last finished window.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -81,19 +82,36 @@ class WindowLog {
   WindowLog(const std::string& path, bool resume) : path_(path) {
     if (resume && std::ifstream(path)) {
       const CsvTable t = read_csv(path);
-      for (const auto& r : t.rows) {
-        if (r.size() != 7) throw Error(path + ": expected 7 columns per row");
+      for (size_t i = 0; i < t.rows.size(); ++i) {
+        const auto& r = t.rows[i];
+        const std::string where = path + ": row " + std::to_string(i + 2);
+        if (r.size() != 7) throw Error(where + ": expected 7 columns, got " + std::to_string(r.size()));
         auto& k = known_[r[0] + "|" + r[1] + "|" + r[2] + "|" + r[3]];
+        const double window = number(r[4], where + ", window"), nll = number(r[5], where + ", nll"),
+                     seconds = number(r[6], where + ", seconds");
         // Only the unbroken prefix 0, 1, 2, ... is usable.
-        if (std::stoul(r[4]) == k.nll.size()) {
-          k.nll.push_back(std::stod(r[5]));
-          k.seconds += std::stod(r[6]);
+        if (window == double(k.nll.size())) {
+          k.nll.push_back(nll);
+          k.seconds += seconds;
         }
       }
     } else {
       std::ofstream(path, std::ios::trunc) << to_csv(CsvTable{{"part", "preset", "dataset", "alpha_request", "window",
                                                                "nll", "seconds"}, {}});
     }
+  }
+  // A finite number, or an error naming the file, row and column.
+  static double number(const std::string& text, const std::string& where) {
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != text.size() || !std::isfinite(v))
+      throw Error(where + ": expected a finite number, got '" + text + "'");
+    return v;
   }
   struct Known {
     std::vector<double> nll;

@@ -76,9 +76,22 @@ TEST(PaperTables, ResumeAfterSigintContinuesInTheMiddleOfAPerplexity) {
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("windows from the journal"), std::string::npos) << r.out;
   EXPECT_EQ(measured(cut), expected);
-  // Every window is journaled once, in order, with the NLL to the last bit.
+  // Every window is journaled exactly once (none twice after the resume).
   const auto windows = sqsim::cli::read_csv(cut + "/windows.csv").rows;
   EXPECT_EQ(windows.size(), 2u * 8u);
+}
+
+TEST(PaperTables, ResumeRefusesADamagedWindowJournal) {
+  for (const std::string& f : {kModel, kWiki, kPtb, kPtbValid})
+    if (!exists(f)) GTEST_SKIP() << "absent: " << f;
+  const std::string dir = temp_path("damaged");
+  CliRun r = run(args(dir, "fp") + " --force");
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::ofstream(dir + "/windows.csv", std::ios::app) << "tables,fp,PTB,-,0,not-a-number,1\n";
+  r = run(args(dir, "fp") + " --resume");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("windows.csv: row"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("expected a finite number, got 'not-a-number'"), std::string::npos) << r.out;
 }
 
 TEST(PaperTables, ResumeRefusesOtherSettings) {
