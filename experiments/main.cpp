@@ -7,6 +7,7 @@
 
 #include "experiments/commands.h"
 #include "experiments/interrupt.h"
+#include "experiments/process_memory.h"
 #include "quant/error.h"
 
 namespace {
@@ -27,6 +28,7 @@ void print_usage(std::ostream& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sqsim::cli::keep_freed_memory_in_process();
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     print_usage(argc < 2 ? std::cerr : std::cout);
     return argc < 2 ? 2 : 0;

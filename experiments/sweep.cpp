@@ -247,15 +247,17 @@ class LayerAlphaCache {
                   std::to_string(w().cols()));
     }
     const float* bias = layer_.bias ? layer_.bias->data() : nullptr;
-    const Weight& qw = weight(c.weight);
+    Weight& qw = weight(c.weight);
     const Act& qx = act(c.act);
+    // Weights packed once per spec for the kernel path (same bits as packing
+    // on every call); each is used by every activation setting.
     MatrixF y;
     if (!c.act.enabled()) {
-      y = kernels::linear_f32s4(x(), qw.int4, bias, options.kernel);
+      y = kernels::linear_f32s4(x(), qw.packed_int4(options.kernel), bias);
     } else if (qw.is_int4) {
-      y = kernels::linear_s8s4(qx.int8, qw.int4, bias, options.kernel);
+      y = kernels::linear_s8s4(qx.int8, qw.packed_int4(options.kernel), bias);
     } else {
-      y = kernels::linear_s8s8(qx.int8, qw.int8, bias, options.kernel);
+      y = kernels::linear_s8s8(qx.int8, qw.packed_int8(options.kernel), bias);
     }
     const ErrorMetrics ey = compare(y_ref, y, layer_.name + " output");
     const std::string path = kernels::kernel_path_name(kernels::resolve_kernel_path(options.kernel));
@@ -269,6 +271,16 @@ class LayerAlphaCache {
     bool is_int4 = false;  // the operand quantized_linear builds: int4 when it can pack it, else int8
     kernels::Int8Matrix int8;
     kernels::Int4Matrix int4;
+    std::optional<kernels::PackedS8Weights> packed8;
+    std::optional<kernels::PackedS4Weights> packed4;
+    const kernels::PackedS8Weights& packed_int8(kernels::KernelPath path) {
+      if (!packed8) packed8 = kernels::pack_s8_weights(int8, path);
+      return *packed8;
+    }
+    const kernels::PackedS4Weights& packed_int4(kernels::KernelPath path) {
+      if (!packed4) packed4 = kernels::pack_s4_weights(int4, path);
+      return *packed4;
+    }
   };
   struct Act {
     QuantSpec spec;
@@ -294,8 +306,8 @@ class LayerAlphaCache {
     return *w_;
   }
 
-  const Weight& weight(const QuantSpec& spec) {
-    for (const Weight& e : weights_)
+  Weight& weight(const QuantSpec& spec) {
+    for (Weight& e : weights_)
       if (same_spec(e.spec, spec)) return e;
     const std::string what = layer_.name + " weight";
     const QuantizedMatrix q = quantize(w(), spec, params_from_range(range(w(), spec, what, weight_ranges_), spec), what);

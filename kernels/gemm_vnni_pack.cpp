@@ -43,12 +43,17 @@ std::vector<uint8_t> pack_a(const Int8Matrix& a, long group_size) {
   const long groups = a.cols / group_size, gsp = (group_size + 3) / 4 * 4, kp = groups * gsp;
   std::vector<uint8_t> out(static_cast<size_t>(a.rows) * kp, 0);
   tbb::parallel_for(tbb::blocked_range<long>(0, a.rows, 16), [&](const tbb::blocked_range<long>& r) {
+    // Locals, not the captured references: through a uint8_t store the
+    // compiler must otherwise assume the sizes (and `a`) changed and reload
+    // them every byte, which kept this loop scalar. x + 128 as a byte is x ^ 0x80.
+    const long gs = group_size, ng = groups, stride = gsp, cols = a.cols, row_bytes = kp;
+    const int8_t* codes = a.codes.data();
+    uint8_t* packed = out.data();
     for (long m = r.begin(); m < r.end(); ++m) {
-      const int8_t* row = a.codes.data() + m * a.cols;
-      uint8_t* dst = out.data() + m * kp;
-      for (long g = 0; g < groups; ++g)
-        for (long i = 0; i < group_size; ++i)
-          dst[g * gsp + i] = static_cast<uint8_t>(static_cast<int>(row[g * group_size + i]) + 128);
+      const int8_t* __restrict row = codes + m * cols;
+      uint8_t* __restrict dst = packed + m * row_bytes;
+      for (long g = 0; g < ng; ++g)
+        for (long i = 0; i < gs; ++i) dst[g * stride + i] = static_cast<uint8_t>(row[g * gs + i]) ^ 0x80;
     }
   });
   return out;

@@ -83,7 +83,12 @@ Int8Matrix to_int8(const QuantizedMatrix& q, const std::string& what) {
   m.layout = layout_of(q.spec, q.cols);
   m.scale = q.params.scale;
   m.codes.resize(q.codes.size());
-  for (size_t i = 0; i < q.codes.size(); ++i) m.codes[i] = static_cast<int8_t>(q.codes[i]);
+  // Local pointers and count: an int8_t store may alias anything, so through
+  // the vectors the loop reloaded their pointers every element and stayed scalar.
+  const auto* __restrict src = q.codes.data();
+  int8_t* __restrict dst = m.codes.data();
+  const size_t n = q.codes.size();
+  for (size_t i = 0; i < n; ++i) dst[i] = static_cast<int8_t>(src[i]);
   return m;
 }
 

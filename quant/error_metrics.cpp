@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "quant/error.h"
+#include "quant/error_sums.h"
 
 namespace sqsim {
 
@@ -13,19 +14,9 @@ ErrorMetrics compare(const MatrixF& reference, const MatrixF& approx, const std:
                 std::to_string(reference.cols()) + "] vs [" + std::to_string(approx.rows()) + ", " +
                 std::to_string(approx.cols()) + "]");
   }
-  double ref_sq = 0, app_sq = 0, err_sq = 0, dot = 0, max_abs = 0;
-  for (Eigen::Index r = 0; r < reference.rows(); ++r) {
-    const float* a = approx.row(r).data();
-    const float* b = reference.row(r).data();
-    for (Eigen::Index c = 0; c < reference.cols(); ++c) {
-      const double x = a[c], y = b[c], d = x - y;
-      ref_sq += y * y;
-      app_sq += x * x;
-      err_sq += d * d;
-      dot += x * y;
-      max_abs = std::max(max_abs, std::fabs(d));
-    }
-  }
+  const ErrorSums sums = error_sums(reference.data(), approx.data(), reference.size());
+  const double ref_sq = sums.ref_sq, app_sq = sums.app_sq, err_sq = sums.err_sq, dot = sums.dot;
+  const double max_abs = sums.max_abs;
   const double inf = std::numeric_limits<double>::infinity();
   ErrorMetrics m;
   m.max_abs = max_abs;

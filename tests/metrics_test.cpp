@@ -3,9 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
 
 #include "quant/error.h"
 #include "quant/error_metrics.h"
+#include "quant/error_sums.h"
 #include "quant/outlier_metrics.h"
 #include "sim/synthetic_layer.h"
 
@@ -29,6 +34,97 @@ TEST(ErrorMetrics, EdgeCases) {
   EXPECT_TRUE(std::isinf(compare(o, o, "t").sqnr_db));
   EXPECT_TRUE(std::isinf(compare(z, o, "t").rel_err));
   EXPECT_THROW(compare(z, MatrixF::Zero(2, 3), "t"), Error);
+}
+
+// The sums in the documented order (quant/error_sums.h), written out plainly:
+// lane i % 8 in index order, then lanes 0 + 1 + ... + 7.
+ErrorSums lane_order_sums(const std::vector<float>& r, const std::vector<float>& a) {
+  double lanes[5][kErrorLanes] = {};
+  for (size_t i = 0; i < r.size(); ++i) {
+    const int j = static_cast<int>(i % kErrorLanes);
+    const double x = a[i], y = r[i], d = x - y;
+    lanes[0][j] += y * y;
+    lanes[1][j] += x * x;
+    lanes[2][j] += d * d;
+    lanes[3][j] += x * y;
+    if (lanes[4][j] < std::fabs(d)) lanes[4][j] = std::fabs(d);
+  }
+  ErrorSums s;
+  for (int j = 0; j < kErrorLanes; ++j) {
+    s.ref_sq += lanes[0][j];
+    s.app_sq += lanes[1][j];
+    s.err_sq += lanes[2][j];
+    s.dot += lanes[3][j];
+    s.max_abs = std::max(s.max_abs, lanes[4][j]);
+  }
+  return s;
+}
+
+void expect_same_bits(const ErrorSums& want, const ErrorSums& got, const std::string& where) {
+  const double w[5] = {want.ref_sq, want.app_sq, want.err_sq, want.dot, want.max_abs};
+  const double g[5] = {got.ref_sq, got.app_sq, got.err_sq, got.dot, got.max_abs};
+  EXPECT_EQ(0, std::memcmp(w, g, sizeof w)) << where << ": " << w[0] << " " << g[0] << ", " << w[2] << " " << g[2]
+                                             << ", " << w[4] << " " << g[4];
+}
+
+TEST(ErrorSums, EveryPathFollowsTheDocumentedOrderBitForBit) {
+  std::mt19937 gen(7);
+  std::normal_distribution<float> normal(0.f, 3.f);
+  const float specials[] = {0.f, -0.f, 1e-40f, -1e-40f, 3e38f, -3e38f, 65504.f, 1e-7f};
+  for (long n : {0L, 1L, 7L, 8L, 9L, 15L, 16L, 17L, 63L, 64L, 100L, 1000L, 4099L}) {
+    std::vector<float> r(n), a(n);
+    for (long i = 0; i < n; ++i) {
+      r[i] = normal(gen);
+      a[i] = r[i] + 0.01f * normal(gen);
+      if (i % 13 == 5) a[i] = specials[i % 8];
+      if (i % 17 == 3) r[i] = specials[(i / 17) % 8];
+    }
+    const ErrorSums want = lane_order_sums(r, a);
+    for (ErrorSumsPath p : {ErrorSumsPath::kAuto, ErrorSumsPath::kPortable, ErrorSumsPath::kAvx2,
+                            ErrorSumsPath::kAvx512}) {
+      if (!error_sums_path_available(p)) continue;
+      expect_same_bits(want, error_sums(r.data(), a.data(), n, p),
+                       "n " + std::to_string(n) + " path " + std::to_string(static_cast<int>(p)));
+    }
+  }
+}
+
+TEST(ErrorSums, InfinityAndNanDifferences) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> r(20, 1.f), a(20, 1.f);
+  a[3] = 3.f;
+  a[11] = nan;  // a NaN difference leaves the max as it was, and the sums NaN
+  for (ErrorSumsPath p : {ErrorSumsPath::kPortable, ErrorSumsPath::kAvx2, ErrorSumsPath::kAvx512}) {
+    if (!error_sums_path_available(p)) continue;
+    const ErrorSums s = error_sums(r.data(), a.data(), 20, p);
+    EXPECT_EQ(s.max_abs, 2.0);
+    EXPECT_TRUE(std::isnan(s.err_sq));
+    std::vector<float> b = r;
+    b[19] = inf;  // in the tail
+    const ErrorSums t = error_sums(r.data(), b.data(), 20, p);
+    EXPECT_TRUE(std::isinf(t.max_abs));
+    EXPECT_TRUE(std::isinf(t.err_sq));
+    EXPECT_EQ(t.ref_sq, 20.0);
+  }
+}
+
+TEST(ErrorMetrics, MatchesALongDoubleComputationOnALargeMatrix) {
+  MatrixF r(300, 577), a(300, 577);
+  std::mt19937 gen(3);
+  std::normal_distribution<float> normal;
+  long double rr = 0, ee = 0, aa = 0, dd = 0;
+  for (long i = 0; i < r.size(); ++i) {
+    r.data()[i] = normal(gen);
+    a.data()[i] = r.data()[i] + 0.05f * normal(gen);
+    const long double x = a.data()[i], y = r.data()[i];
+    rr += y * y;
+    aa += x * x;
+    ee += (x - y) * (x - y);
+    dd += x * y;
+  }
+  const ErrorMetrics m = compare(r, a, "t");
+  EXPECT_NEAR(m.rel_err, static_cast<double>(std::sqrt(ee / rr)), 1e-12);
+  EXPECT_NEAR(m.cosine, static_cast<double>(dd / std::sqrt(rr * aa)), 1e-12);
 }
 
 TEST(OutlierMetrics, PlantedChannelsAreFound) {

@@ -5,7 +5,9 @@
 // journal), and (b) the dispatched integer kernel alone on the same GEMMs: for
 // every layer, every (weight spec, activation spec) pair the sweep sends to the
 // kernel, called as many times as the sweep calls it (once per alpha), with the
-// quantized operands prepared before the clock starts. Operands come from the
+// quantized operands prepared and the weights packed for the kernel
+// (kernels/packed_weights.h) before the clock starts: the kernel's own GEMM
+// throughput, activation packing included as in any call. Operands come from the
 // unsmoothed layer; the kernels' speed does not depend on the values.
 // Both phases run under the same TBB thread limit with one kernel call per
 // task, as run_sweep does, so (b)/(a) is the share of the sweep's time spent in
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "experiments/cli.h"
+#include "experiments/process_memory.h"
 #include "experiments/sweep.h"
 #include "kernels/gemm.h"
 #include "kernels/int_weights.h"
@@ -52,6 +55,8 @@ struct Timing {
 struct KernelCall {
   kernels::Int8Matrix a, w8;
   kernels::Int4Matrix w4;
+  kernels::PackedS8Weights p8;
+  kernels::PackedS4Weights p4;
   const MatrixF* x = nullptr;  // float activations (W4A16)
   bool int4 = false;
   long count = 0;
@@ -65,7 +70,7 @@ bool same(const QuantSpec& a, const QuantSpec& b) {
 
 // The kernel calls the sweep makes for one layer, grouped by operand specs.
 std::vector<KernelCall> kernel_calls(const LayerTrace& layer, const std::vector<SweepConfig>& configs,
-                                     long* macs) {
+                                     kernels::KernelPath path, long* macs) {
   std::vector<std::pair<const SweepConfig*, long>> kinds;
   for (const SweepConfig& c : configs) {
     const long k = layer.weight.cols();
@@ -89,8 +94,13 @@ std::vector<KernelCall> kernel_calls(const LayerTrace& layer, const std::vector<
     call.count = n;
     const QuantizedMatrix qw = quantize(layer.weight, c->weight, "bench weight");
     call.int4 = c->weight.bits <= 4 && kernels::int4_representable(c->weight);
-    if (call.int4) call.w4 = kernels::to_int4(qw, "bench weight");
-    else call.w8 = kernels::to_int8(qw, "bench weight");
+    if (call.int4) {
+      call.w4 = kernels::to_int4(qw, "bench weight");
+      call.p4 = kernels::pack_s4_weights(call.w4, path);
+    } else {
+      call.w8 = kernels::to_int8(qw, "bench weight");
+      call.p8 = kernels::pack_s8_weights(call.w8, path);
+    }
     if (c->act.enabled()) {
       call.a = kernels::to_int8(quantize(layer.input, c->act, "bench input"), "bench input");
     } else {
@@ -109,7 +119,7 @@ Timing time_kernels(const TraceFile& t, const std::vector<SweepConfig>& configs,
   *calls = 0;
   *macs = 0;
   for (const LayerTrace& layer : t.layers) {
-    const std::vector<KernelCall> kinds = kernel_calls(layer, configs, macs);  // not timed
+    const std::vector<KernelCall> kinds = kernel_calls(layer, configs, path, macs);  // not timed
     std::vector<const KernelCall*> list;
     for (const KernelCall& k : kinds)
       for (long i = 0; i < k.count; ++i) list.push_back(&k);
@@ -120,9 +130,9 @@ Timing time_kernels(const TraceFile& t, const std::vector<SweepConfig>& configs,
     tbb::parallel_for(tbb::blocked_range<size_t>(0, list.size(), 1), [&](const tbb::blocked_range<size_t>& r) {
       for (size_t i = r.begin(); i != r.end(); ++i) {
         const KernelCall& k = *list[i];
-        const MatrixF y = k.x     ? kernels::linear_f32s4(*k.x, k.w4, bias, path)
-                          : k.int4 ? kernels::linear_s8s4(k.a, k.w4, bias, path)
-                                   : kernels::linear_s8s8(k.a, k.w8, bias, path);
+        const MatrixF y = k.x     ? kernels::linear_f32s4(*k.x, k.p4, bias)
+                          : k.int4 ? kernels::linear_s8s4(k.a, k.p4, bias)
+                                   : kernels::linear_s8s8(k.a, k.p8, bias);
         sink[i] = y(0, 0);  // keeps the product observable
       }
     });
@@ -215,6 +225,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sqsim::cli::keep_freed_memory_in_process();  // as the sqsim tool does
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {

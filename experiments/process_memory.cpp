@@ -1,0 +1,18 @@
+#include "experiments/process_memory.h"
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace sqsim::cli {
+
+void keep_freed_memory_in_process() {
+#if defined(__GLIBC__)
+  // Blocks up to 32 MiB (glibc's largest mmap threshold) come from the heap,
+  // and the heap is only trimmed when 1 GiB is free at its top.
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+#endif
+}
+
+}  // namespace sqsim::cli

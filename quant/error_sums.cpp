@@ -1,0 +1,38 @@
+#include "quant/error_sums.h"
+
+#include "quant/error.h"
+
+namespace sqsim {
+
+bool error_sums_path_available(ErrorSumsPath path) {
+  switch (path) {
+    case ErrorSumsPath::kAuto:
+    case ErrorSumsPath::kPortable:
+      return true;
+    case ErrorSumsPath::kAvx2:
+      return __builtin_cpu_supports("avx2");
+    case ErrorSumsPath::kAvx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+  }
+  return false;
+}
+
+ErrorSums error_sums(const float* reference, const float* approx, long n, ErrorSumsPath path) {
+  if (path == ErrorSumsPath::kAuto) {
+    static const ErrorSumsPath best = error_sums_path_available(ErrorSumsPath::kAvx512) ? ErrorSumsPath::kAvx512
+                                      : error_sums_path_available(ErrorSumsPath::kAvx2) ? ErrorSumsPath::kAvx2
+                                                                                         : ErrorSumsPath::kPortable;
+    path = best;
+  }
+  if (!error_sums_path_available(path)) throw Error("error_sums: this CPU cannot run the requested path");
+  switch (path) {
+    case ErrorSumsPath::kAvx512:
+      return error_sums_avx512(reference, approx, n);
+    case ErrorSumsPath::kAvx2:
+      return error_sums_avx2(reference, approx, n);
+    default:
+      return error_sums_portable(reference, approx, n);
+  }
+}
+
+}  // namespace sqsim
