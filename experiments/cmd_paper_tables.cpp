@@ -220,7 +220,8 @@ int run_paper_tables(int argc, char** argv) {
 
   // Options are checked before the output directory is made.
   prepare_output_dir(out, vm["force"].as<bool>(), resume, "--out", true);
-  const EvalOptions eo = eval_options(vm, vm["model"].as<std::string>());
+  EvalOptions eo = eval_options(vm, vm["model"].as<std::string>());
+  eo.calib_cache = out + "/calibration.bin";  // a --resume skips recalibrating
   QuantEvaluator ev(eo);
   std::vector<Dataset> data = {{"WikiText-2", vm["wikitext"].as<std::string>(), {}},
                                {"PTB", vm["ptb"].as<std::string>(), {}}};

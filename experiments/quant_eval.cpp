@@ -6,7 +6,10 @@
 #include <sstream>
 
 #include "experiments/interrupt.h"
+#include "experiments/output_dir.h"
+#include "experiments/sha256.h"
 #include "quant/error.h"
+#include "sim/calibration_file.h"
 
 namespace sqsim::cli {
 
@@ -55,6 +58,19 @@ const CalibrationStats& QuantEvaluator::calibration() {
                 ") plus one calibration window");
   holdout_.assign(ids.end() - opt_.holdout_tokens, ids.end());
   calib_ids_.assign(ids.begin(), ids.end() - opt_.holdout_tokens);
+  std::string cache_key;
+  if (!opt_.calib_cache.empty()) {
+    cache_key = "model sha256 " + sha256_file(opt_.model_path) + "\ncalibration text sha256 " +
+                sha256_file(opt_.calib_text) + "\nwindows " + std::to_string(opt_.calib_samples) + " x " +
+                std::to_string(opt_.calib_seq_len) + " seed 0, holdout " + std::to_string(opt_.holdout_tokens) +
+                ", sample rows " + std::to_string(opt_.sample_rows) + "\n";
+    CalibrationStats cached;
+    if (read_calibration_file(opt_.calib_cache, cache_key, &cached)) {
+      if (!opt_.quiet) std::fprintf(stderr, "calibration: read from %s\n", opt_.calib_cache.c_str());
+      stats_ = std::make_unique<CalibrationStats>(std::move(cached));
+      return *stats_;
+    }
+  }
   const auto windows = calibration_windows(calib_ids_, opt_.calib_seq_len, opt_.calib_samples);
   CalibrationOptions co;
   co.sample_rows = opt_.sample_rows;
@@ -66,6 +82,7 @@ const CalibrationStats& QuantEvaluator::calibration() {
                    seconds_since(t0));
   };
   stats_ = std::make_unique<CalibrationStats>(calibrate(*base_->model, windows, co));
+  if (!cache_key.empty()) write_file_atomic(opt_.calib_cache, calibration_file_bytes(cache_key, *stats_));
   return *stats_;
 }
 

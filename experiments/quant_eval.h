@@ -30,6 +30,10 @@ struct EvalOptions {
   kernels::EmulationMode mode = kernels::EmulationMode::kInteger;
   kernels::KernelPath path = kernels::KernelPath::kAuto;
   bool quiet = false;  // no per-window progress on stderr
+  // When set: calibration statistics are read from this file if it holds
+  // those of the same model, text and settings, else computed and written
+  // there (sim/calibration_file.h). Bit-identical either way.
+  std::string calib_cache;
 };
 
 // How α is chosen for one run.

@@ -75,6 +75,8 @@ TEST(PaperTables, ResumeAfterSigintContinuesInTheMiddleOfAPerplexity) {
   r = run(args(cut) + " --resume");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("windows from the journal"), std::string::npos) << r.out;
+  // The resume reads the statistics the first run wrote instead of recalibrating.
+  EXPECT_NE(r.out.find("calibration: read from " + cut + "/calibration.bin"), std::string::npos) << r.out;
   EXPECT_EQ(measured(cut), expected);
   // Every window is journaled exactly once (none twice after the resume).
   const auto windows = sqsim::cli::read_csv(cut + "/windows.csv").rows;
