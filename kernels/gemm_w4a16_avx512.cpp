@@ -364,16 +364,44 @@ inline void lanes_pass(const float* x, long ldx, const float* wg, long gs, int l
   }
 }
 
-// xw[r * gs + i] = float(x[r * ldx + i]) for R rows of gs bf16 activations.
+// vpermw indices that widen 32 bf16 in two registers: word 2i + 1 takes bf16
+// i (lo) or 16 + i (hi), the even words are zeroed by the mask, so dword i is
+// bits << 16. One vpermw per 16 values instead of vpmovzxwd + vpslld: measured
+// (Zen 4, M = 128, K = N = 4096, G = 128, 1 thread) that took the bf16 panel
+// kernel from 12% slower than the float one to the same speed.
+struct WidenIndices {
+  alignas(64) int16_t lo[32], hi[32];
+};
+constexpr WidenIndices widen_indices() {
+  WidenIndices w{};
+  for (int e = 0; e < 32; ++e) {
+    w.lo[e] = static_cast<int16_t>(e / 2);
+    w.hi[e] = static_cast<int16_t>(16 + e / 2);
+  }
+  return w;
+}
+constexpr WidenIndices kWiden = widen_indices();
+
+// xw[r * gs + i] = float(x[r * ldx + i]) for R rows of gs bf16 activations:
+// once per group and panel, a small L1 buffer that the lane passes then read
+// like float activations.
 template <int R>
 inline void widen_rows(const uint16_t* x, long ldx, long gs, float* xw) {
+  const __m512i lo = _mm512_load_si512(kWiden.lo), hi = _mm512_load_si512(kWiden.hi);
   for (int r = 0; r < R; ++r) {
+    const uint16_t* xr = x + r * ldx;
+    float* out = xw + r * gs;
     long i = 0;
-    for (; i + 16 <= gs; i += 16) _mm512_storeu_ps(xw + r * gs + i, load_x16(x + r * ldx + i));
+    for (; i + 32 <= gs; i += 32) {
+      const __m512i v = _mm512_loadu_si512(xr + i);
+      _mm512_storeu_si512(out + i, _mm512_maskz_permutexvar_epi16(0xAAAAAAAAu, lo, v));
+      _mm512_storeu_si512(out + i + 16, _mm512_maskz_permutexvar_epi16(0xAAAAAAAAu, hi, v));
+    }
+    for (; i + 16 <= gs; i += 16) _mm512_storeu_ps(out + i, load_x16(xr + i));
     if (i < gs) {
       const __mmask16 m = static_cast<__mmask16>((1u << (gs - i)) - 1u);
-      const __m512i u = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, x + r * ldx + i));
-      _mm512_mask_storeu_ps(xw + r * gs + i, m, _mm512_castsi512_ps(_mm512_slli_epi32(u, 16)));
+      const __m512i u = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, xr + i));
+      _mm512_mask_storeu_ps(out + i, m, _mm512_castsi512_ps(_mm512_slli_epi32(u, 16)));
     }
   }
 }
