@@ -281,7 +281,7 @@ void bf16s4_rows_avx512(const uint16_t* x, long m_rows, const Int4View& w, const
 // left to right, plus the bias: element-wise the reference's operations in its
 // order, hence its bits. Any group size works (lanes that get no product in a
 // short group stay +0.0, as in the reference). bfloat16 activations are
-// widened per group into a small float buffer (R x G floats, in L1) before the
+// widened per group into a small float buffer (2 x R x G floats, in L1) before the
 // lane passes, which then run unchanged.
 
 namespace {
@@ -366,9 +366,10 @@ inline void lanes_pass(const float* x, long ldx, const float* wg, long gs, int l
 
 // vpermw indices that widen 32 bf16 in two registers: word 2i + 1 takes bf16
 // i (lo) or 16 + i (hi), the even words are zeroed by the mask, so dword i is
-// bits << 16. One vpermw per 16 values instead of vpmovzxwd + vpslld: measured
-// (Zen 4, M = 128, K = N = 4096, G = 128, 1 thread) that took the bf16 panel
-// kernel from 12% slower than the float one to the same speed.
+// bits << 16. Measured (Zen 4, 1 thread, M = 16 and 128, K = N = 4096, G = 128,
+// a shared noisy machine): one vpermw per 16 values instead of vpmovzxwd +
+// vpslld, and widening group g + 1 before group g's passes (panel_rows), took
+// the bf16 panel kernel from 10-15 % slower than the float one to 2-6 % slower.
 struct WidenIndices {
   alignas(64) int16_t lo[32], hi[32];
 };
@@ -407,7 +408,7 @@ inline void widen_rows(const uint16_t* x, long ldx, long gs, float* xw) {
 }
 
 // Rows [m, m + R) of one panel: all groups, fold, scale, group sum, bias, store.
-// xw: R * gs floats of room for widened bf16 activations.
+// xw: 2 * R * gs floats of room for widened bf16 activations.
 template <int R, int L, typename X>
 void panel_rows(const X* x, long ldx, const float* wp, const float* sp, long k, long gs, const float* bias16,
                 __mmask16 mask, float* y, long ldy, float* lb, float* xw) {
@@ -421,8 +422,11 @@ void panel_rows(const X* x, long ldx, const float* wp, const float* sp, long k, 
       xg = x + g * gs;
       ldg = ldx;
     } else {
-      widen_rows<R>(x + g * gs, ldx, gs, xw);
-      xg = xw;
+      // Two buffers: group g + 1 is widened before group g's passes read the
+      // buffer written a group earlier, not one just stored to.
+      if (g == 0) widen_rows<R>(x, ldx, gs, xw);
+      if (g + 1 < groups) widen_rows<R>(x + (g + 1) * gs, ldx, gs, xw + ((g + 1) & 1) * R * gs);
+      xg = xw + (g & 1) * R * gs;
       ldg = gs;
     }
     for (int l0 = 0; l0 < 16; l0 += L) lanes_pass<R, L>(xg, ldg, wp + g * gs * kPanel, gs, l0, lb);
@@ -450,7 +454,7 @@ struct PanelArgs {
   __mmask16 mask;
   long ldy;
   float* lb;
-  float* xw;  // bf16 activations only: kPanelRows * gs floats
+  float* xw;  // bf16 activations only: 2 * kPanelRows * gs floats
 };
 
 // The last t < R rows of a block.
@@ -477,7 +481,7 @@ void panel_impl(const X* x, long m0, long m1, const Int4View& w, const float* bi
   // Per thread: decoded panel, scales, bias, lane sums, widened bf16 activations.
   thread_local std::vector<float> scratch;
   const size_t need = static_cast<size_t>(k) * kPanel + static_cast<size_t>(groups) * kPanel + kPanel +
-                      static_cast<size_t>(kPanelRows) * 8 * kPanel + static_cast<size_t>(kPanelRows) * gs +
+                      static_cast<size_t>(kPanelRows) * 8 * kPanel + 2 * static_cast<size_t>(kPanelRows) * gs +
                       16;  // + 16: room to align to 64 bytes
   if (scratch.size() < need) scratch.assign(need, 0.0f);
   float* wp = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
