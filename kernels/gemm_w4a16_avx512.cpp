@@ -367,9 +367,10 @@ inline void lanes_pass(const float* x, long ldx, const float* wg, long gs, int l
 // vpermw indices that widen 32 bf16 in two registers: word 2i + 1 takes bf16
 // i (lo) or 16 + i (hi), the even words are zeroed by the mask, so dword i is
 // bits << 16. Measured (Zen 4, 1 thread, M = 16 and 128, K = N = 4096, G = 128,
-// a shared noisy machine): one vpermw per 16 values instead of vpmovzxwd +
-// vpslld, and widening group g + 1 before group g's passes (panel_rows), took
-// the bf16 panel kernel from 10-15 % slower than the float one to 2-6 % slower.
+// a shared machine under load, runs differing by several %): one vpermw per 16
+// values instead of vpmovzxwd + vpslld, and widening group g + 1 before group
+// g's passes (panel_rows), took the bf16 panel kernel from 10-15 % slower than
+// the float one to about 2-10 % slower.
 struct WidenIndices {
   alignas(64) int16_t lo[32], hi[32];
 };
