@@ -36,6 +36,15 @@ MatrixF linear_f32s4(const MatrixF& x, const Int4Matrix& b, const float* bias, K
   }
 }
 
+MatrixF linear_bf16s4(const Bf16Matrix& x, const Int4Matrix& b, const float* bias, KernelPath path) {
+  switch (resolve_kernel_path(path)) {
+    case KernelPath::kAvx512Vnni: return linear_bf16s4_avx512(x, b, bias);
+    // AVX2 widens the whole matrix first, then runs the float kernels (same bits).
+    case KernelPath::kAvx2: return linear_f32s4_avx2(widen_bf16(x), b, bias);
+    default: return linear_f32s4_reference(widen_bf16(x), b, bias);
+  }
+}
+
 PackedS8Weights pack_s8_weights(const Int8Matrix& b, KernelPath path) {
   PackedS8Weights w;
   w.path = resolve_kernel_path(path);
@@ -103,6 +112,11 @@ MatrixF linear_s8s4(const Int8Matrix& a, const PackedS4Weights& b, const float* 
 MatrixF linear_f32s4(const MatrixF& x, const PackedS4Weights& b, const float* bias) {
   if (!b.source) throw Error(kNotPacked);
   return linear_f32s4(x, *b.source, bias, b.path);
+}
+
+MatrixF linear_bf16s4(const Bf16Matrix& x, const PackedS4Weights& b, const float* bias) {
+  if (!b.source) throw Error(kNotPacked);
+  return linear_bf16s4(x, *b.source, bias, b.path);
 }
 
 }  // namespace sqsim::kernels

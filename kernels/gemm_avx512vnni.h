@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "kernels/bf16.h"
 #include "kernels/gemm_reference.h"
 #include "kernels/int_weights.h"
 #include "kernels/kernel_path.h"
@@ -64,6 +65,12 @@ MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* 
 
 // One W4A16 kernel forced regardless of M (kernels/kernel_path.h), for tests and benchmarks.
 MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel);
+
+// W4A16 on bfloat16 activations: the same kernels, widening the bf16 bits to
+// float32 as they read them (half the activation bytes); equals
+// linear_f32s4_reference(widen_bf16(x), b, bias) bit for bit. kAuto as above.
+MatrixF linear_bf16s4_avx512(const Bf16Matrix& x, const Int4Matrix& b, const float* bias,
+                             W4A16Kernel kernel = W4A16Kernel::kAuto);
 
 // The same kernel with vpdpbusd emulated by AVX-512BW instructions
 // (kernels/gemm_vnni_emul_avx512.cpp). Not a dispatch target: it lets the

@@ -3,6 +3,7 @@
 // instruction-set specific files (gemm_avx512vnni.cpp, gemm_vnni_emul_avx512.cpp).
 #include <algorithm>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/gemm_avx512vnni.h"
@@ -98,6 +99,40 @@ MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const f
   return y;
 }
 
+namespace {
+
+// The W4A16 kernels on float32 or bfloat16 activations x [m_rows, b.cols];
+// kRows needs b.group_size % 16 == 0.
+template <typename X>
+void w4a16_avx512(const X* x, long m_rows, const Int4Matrix& b, const float* bias, W4A16Kernel kernel, float* y) {
+  const long n_rows = b.rows;
+  const Int4View w = int4_view(b);
+  if (kernel == W4A16Kernel::kPanel) {
+    // Tiles of (row block, panel of 16 channels): disjoint outputs, each computed
+    // by the same operations whatever the tiling, so any thread count gives the
+    // same bits. Row blocks of at most 512 rows: a panel is decoded once per tile.
+    const long panels = (n_rows + 15) / 16;
+    const long row_blocks = (m_rows + 511) / 512, rows_per_block = (m_rows + row_blocks - 1) / row_blocks;
+    tbb::parallel_for(tbb::blocked_range<long>(0, row_blocks * panels), [&](const tbb::blocked_range<long>& r) {
+      for (long t = r.begin(); t < r.end(); ++t) {
+        const long rb = t / panels, p = t % panels;
+        const long m0 = rb * rows_per_block, m1 = std::min(m_rows, m0 + rows_per_block);
+        const long n0 = p * 16, n1 = std::min(n_rows, p * 16 + 16);
+        if constexpr (std::is_same_v<X, float>) w4a16::f32s4_panel_avx512(x, m0, m1, w, bias, n0, n1, y);
+        else w4a16::bf16s4_panel_avx512(x, m0, m1, w, bias, n0, n1, y);
+      }
+    });
+    return;
+  }
+  // Codes dequantized inside the kernel; each task owns whole output columns.
+  tbb::parallel_for(tbb::blocked_range<long>(0, n_rows, 16), [&](const tbb::blocked_range<long>& r) {
+    if constexpr (std::is_same_v<X, float>) w4a16::f32s4_rows_avx512(x, m_rows, w, bias, r.begin(), r.end(), y);
+    else w4a16::bf16s4_rows_avx512(x, m_rows, w, bias, r.begin(), r.end(), y);
+  });
+}
+
+}  // namespace
+
 MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias) {
   return linear_f32s4_avx512(x, b, bias, W4A16Kernel::kAuto);
 }
@@ -110,27 +145,8 @@ MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* 
   const long m_rows = x.rows(), n_rows = b.rows, k = b.cols, gs = b.group_size, groups = b.groups();
   MatrixF y(m_rows, n_rows);
   if (kernel == W4A16Kernel::kAuto) kernel = m_rows >= kW4A16PanelMinRows ? W4A16Kernel::kPanel : W4A16Kernel::kRows;
-  const Int4View w = int4_view(b);
-  if (kernel == W4A16Kernel::kPanel) {
-    // Tiles of (row block, panel of 16 channels): disjoint outputs, each computed
-    // by the same operations whatever the tiling, so any thread count gives the
-    // same bits. Row blocks of at most 512 rows: a panel is decoded once per tile.
-    const long panels = (n_rows + 15) / 16;
-    const long row_blocks = (m_rows + 511) / 512, rows_per_block = (m_rows + row_blocks - 1) / row_blocks;
-    tbb::parallel_for(tbb::blocked_range<long>(0, row_blocks * panels), [&](const tbb::blocked_range<long>& r) {
-      for (long t = r.begin(); t < r.end(); ++t) {
-        const long rb = t / panels, p = t % panels;
-        const long m0 = rb * rows_per_block, m1 = std::min(m_rows, m0 + rows_per_block);
-        w4a16::f32s4_panel_avx512(x.data(), m0, m1, w, bias, p * 16, std::min(n_rows, p * 16 + 16), y.data());
-      }
-    });
-    return y;
-  }
-  if (gs % 16 == 0) {
-    // Codes dequantized inside the kernel; each task owns whole output columns.
-    tbb::parallel_for(tbb::blocked_range<long>(0, n_rows, 16), [&](const tbb::blocked_range<long>& r) {
-      w4a16::f32s4_rows_avx512(x.data(), m_rows, w, bias, r.begin(), r.end(), y.data());
-    });
+  if (kernel == W4A16Kernel::kPanel || gs % 16 == 0) {
+    w4a16_avx512(x.data(), m_rows, b, bias, kernel, y.data());
     return y;
   }
   // Other group sizes: widen each row to floats first. Each task owns whole output columns n: disjoint writes.
@@ -142,6 +158,16 @@ MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* 
                         bias ? bias[n] : 0.0f, y.data() + n, n_rows);
     }
   });
+  return y;
+}
+
+MatrixF linear_bf16s4_avx512(const Bf16Matrix& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel) {
+  if (x.cols != b.cols) return linear_f32s4_avx512(widen_bf16(x), b, bias, kernel);  // the float path's error
+  if (kernel == W4A16Kernel::kAuto) kernel = x.rows >= kW4A16PanelMinRows ? W4A16Kernel::kPanel : W4A16Kernel::kRows;
+  // The row kernel's vector decode needs groups of 16k columns; others widen first.
+  if (kernel == W4A16Kernel::kRows && b.group_size % 16 != 0) return linear_f32s4_avx512(widen_bf16(x), b, bias, kernel);
+  MatrixF y(x.rows, b.rows);
+  w4a16_avx512(x.bits.data(), x.rows, b, bias, kernel, y.data());
   return y;
 }
 

@@ -6,6 +6,8 @@
 // linear_f32s4_reference. row_avx512 (floats, any group size) and the row
 // kernel f32s4_rows_avx512 (decode, few rows: a GEMV over blocks of 16
 // channels) come first; the panel kernel for many rows is further down.
+// Both read float32 activations, or bfloat16 ones (bf16s4_*: the bits widened
+// to float32 in the kernel, exact), with the same operations afterwards.
 #include "kernels/gemm_w4a16_avx512.h"
 
 #include <immintrin.h>
@@ -14,6 +16,7 @@
 #include <array>
 #include <utility>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace sqsim::kernels::w4a16 {
@@ -58,6 +61,13 @@ inline __m128i nibbles_in_order(const uint8_t* p) {
   const __m128i lo = _mm_and_si128(words, _mm_set1_epi16(0x0F));
   const __m128i hi = _mm_srli_epi16(words, 4);
   return _mm_or_si128(lo, _mm_slli_epi16(hi, 8));
+}
+
+// 16 activations as floats: float32 loaded, or bfloat16 bits widened (<< 16: exact).
+inline __m512 load_x16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load_x16(const uint16_t* p) {
+  const __m512i u = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
 }
 
 // ---------------------------------------------------------------------------
@@ -163,8 +173,8 @@ inline GemvConsts gemv_consts(bool is_signed) {
 // (Tried: putting the code into the mantissa of 2^23 with vpternlogd and
 // subtracting 2^23 + off + zp with vsubps instead of the vpermps table: slower on
 // Zen 4, the extra vsubps competes with the vaddps for the FP add pipes.)
-template <int CB>
-void gemv_block(const float* xr, const Int4View& w, const GemvConsts& cs, const float* bias, long c0, float* y) {
+template <int CB, typename X>
+void gemv_block(const X* xr, const Int4View& w, const GemvConsts& cs, const float* bias, long c0, float* y) {
   const long k = w.k, gs = w.group_size, groups = k / gs;
   const uint8_t* row[CB];
   for (int j = 0; j < CB; ++j) row[j] = w.packed + (c0 + j) * (k / 2);
@@ -206,7 +216,7 @@ void gemv_block(const float* xr, const Int4View& w, const GemvConsts& cs, const 
 #pragma GCC unroll 16
     for (int j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
     for (long k0 = g * gs; k0 < (g + 1) * gs; k0 += 16) {
-      const __m512 xv = _mm512_permutexvar_ps(cs.xperm, _mm512_loadu_ps(xr + k0));
+      const __m512 xv = _mm512_permutexvar_ps(cs.xperm, load_x16(xr + k0));
 #pragma GCC unroll 16
       for (int j = 0; j < CB; ++j) {
         int64_t q8;
@@ -225,23 +235,34 @@ void gemv_block(const float* xr, const Int4View& w, const GemvConsts& cs, const 
   _mm512_mask_storeu_ps(y + c0, mask, out);
 }
 
-using GemvFn = void (*)(const float*, const Int4View&, const GemvConsts&, const float*, long, float*);
+template <typename X>
+using GemvFn = void (*)(const X*, const Int4View&, const GemvConsts&, const float*, long, float*);
 
-template <int... I>
+template <typename X, int... I>
 constexpr auto gemv_table(std::integer_sequence<int, I...>) {
-  return std::array<GemvFn, sizeof...(I)>{&gemv_block<I + 1>...};
+  return std::array<GemvFn<X>, sizeof...(I)>{&gemv_block<I + 1, X>...};
+}
+
+template <typename X>
+void rows_impl(const X* x, long m_rows, const Int4View& w, const float* bias, long n0, long n1, float* y) {
+  static constexpr auto kFns = gemv_table<X>(std::make_integer_sequence<int, kGemvChannels>{});
+  const GemvConsts cs = gemv_consts(w.is_signed);
+  for (long c0 = n0; c0 < n1; c0 += kGemvChannels) {
+    const int nc = static_cast<int>(std::min<long>(kGemvChannels, n1 - c0));
+    const GemvFn<X> fn = kFns[nc - 1];
+    for (long m = 0; m < m_rows; ++m) fn(x + m * w.k, w, cs, bias, c0, y + m * w.n);
+  }
 }
 
 }  // namespace
 
 void f32s4_rows_avx512(const float* x, long m_rows, const Int4View& w, const float* bias, long n0, long n1, float* y) {
-  static constexpr auto kFns = gemv_table(std::make_integer_sequence<int, kGemvChannels>{});
-  const GemvConsts cs = gemv_consts(w.is_signed);
-  for (long c0 = n0; c0 < n1; c0 += kGemvChannels) {
-    const int nc = static_cast<int>(std::min<long>(kGemvChannels, n1 - c0));
-    const GemvFn fn = kFns[nc - 1];
-    for (long m = 0; m < m_rows; ++m) fn(x + m * w.k, w, cs, bias, c0, y + m * w.n);
-  }
+  rows_impl(x, m_rows, w, bias, n0, n1, y);
+}
+
+void bf16s4_rows_avx512(const uint16_t* x, long m_rows, const Int4View& w, const float* bias, long n0, long n1,
+                        float* y) {
+  rows_impl(x, m_rows, w, bias, n0, n1, y);
 }
 
 // ---------------------------------------------------------------------------
@@ -259,7 +280,9 @@ void f32s4_rows_avx512(const float* x, long m_rows, const Int4View& w, const flo
 // vertical vaddps across channels, times the scale vector, summed over groups
 // left to right, plus the bias: element-wise the reference's operations in its
 // order, hence its bits. Any group size works (lanes that get no product in a
-// short group stay +0.0, as in the reference).
+// short group stay +0.0, as in the reference). bfloat16 activations are
+// widened per group into a small float buffer (2 x R x G floats, in L1) before the
+// lane passes, which then run unchanged.
 
 namespace {
 
@@ -341,15 +364,73 @@ inline void lanes_pass(const float* x, long ldx, const float* wg, long gs, int l
   }
 }
 
+// vpermw indices that widen 32 bf16 in two registers: word 2i + 1 takes bf16
+// i (lo) or 16 + i (hi), the even words are zeroed by the mask, so dword i is
+// bits << 16. Measured (Zen 4, 1 thread, M = 16 and 128, K = N = 4096, G = 128,
+// a shared machine under load, runs differing by several %): one vpermw per 16
+// values instead of vpmovzxwd + vpslld, and widening group g + 1 before group
+// g's passes (panel_rows), took the bf16 panel kernel from 10-15 % slower than
+// the float one to about 2-10 % slower.
+struct WidenIndices {
+  alignas(64) int16_t lo[32], hi[32];
+};
+constexpr WidenIndices widen_indices() {
+  WidenIndices w{};
+  for (int e = 0; e < 32; ++e) {
+    w.lo[e] = static_cast<int16_t>(e / 2);
+    w.hi[e] = static_cast<int16_t>(16 + e / 2);
+  }
+  return w;
+}
+constexpr WidenIndices kWiden = widen_indices();
+
+// xw[r * gs + i] = float(x[r * ldx + i]) for R rows of gs bf16 activations:
+// once per group and panel, a small L1 buffer that the lane passes then read
+// like float activations.
+template <int R>
+inline void widen_rows(const uint16_t* x, long ldx, long gs, float* xw) {
+  const __m512i lo = _mm512_load_si512(kWiden.lo), hi = _mm512_load_si512(kWiden.hi);
+  for (int r = 0; r < R; ++r) {
+    const uint16_t* xr = x + r * ldx;
+    float* out = xw + r * gs;
+    long i = 0;
+    for (; i + 32 <= gs; i += 32) {
+      const __m512i v = _mm512_loadu_si512(xr + i);
+      _mm512_storeu_si512(out + i, _mm512_maskz_permutexvar_epi16(0xAAAAAAAAu, lo, v));
+      _mm512_storeu_si512(out + i + 16, _mm512_maskz_permutexvar_epi16(0xAAAAAAAAu, hi, v));
+    }
+    for (; i + 16 <= gs; i += 16) _mm512_storeu_ps(out + i, load_x16(xr + i));
+    if (i < gs) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (gs - i)) - 1u);
+      const __m512i u = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, xr + i));
+      _mm512_mask_storeu_ps(out + i, m, _mm512_castsi512_ps(_mm512_slli_epi32(u, 16)));
+    }
+  }
+}
+
 // Rows [m, m + R) of one panel: all groups, fold, scale, group sum, bias, store.
-template <int R, int L>
-void panel_rows(const float* x, long ldx, const float* wp, const float* sp, long k, long gs, const float* bias16,
-                __mmask16 mask, float* y, long ldy, float* lb) {
+// xw: 2 * R * gs floats of room for widened bf16 activations.
+template <int R, int L, typename X>
+void panel_rows(const X* x, long ldx, const float* wp, const float* sp, long k, long gs, const float* bias16,
+                __mmask16 mask, float* y, long ldy, float* lb, float* xw) {
   const long groups = k / gs;
   __m512 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm512_setzero_ps();  // set at g == 0 (groups >= 1)
   for (long g = 0; g < groups; ++g) {
-    for (int l0 = 0; l0 < 16; l0 += L) lanes_pass<R, L>(x + g * gs, ldx, wp + g * gs * kPanel, gs, l0, lb);
+    const float* xg;
+    long ldg;
+    if constexpr (std::is_same_v<X, float>) {
+      xg = x + g * gs;
+      ldg = ldx;
+    } else {
+      // Two buffers: group g + 1 is widened before group g's passes read the
+      // buffer written a group earlier, not one just stored to.
+      if (g == 0) widen_rows<R>(x, ldx, gs, xw);
+      if (g + 1 < groups) widen_rows<R>(x + (g + 1) * gs, ldx, gs, xw + ((g + 1) & 1) * R * gs);
+      xg = xw + (g & 1) * R * gs;
+      ldg = gs;
+    }
+    for (int l0 = 0; l0 < 16; l0 += L) lanes_pass<R, L>(xg, ldg, wp + g * gs * kPanel, gs, l0, lb);
     const __m512 s = _mm512_load_ps(sp + g * kPanel);
     for (int r = 0; r < R; ++r) {
       __m512 p[8];
@@ -374,48 +455,61 @@ struct PanelArgs {
   __mmask16 mask;
   long ldy;
   float* lb;
+  float* xw;  // bf16 activations only: 2 * kPanelRows * gs floats
 };
 
 // The last t < R rows of a block.
-template <int R, int L>
-void tail_rows(int t, const float* x, const PanelArgs& a, float* y) {
+template <int R, int L, typename X>
+void tail_rows(int t, const X* x, const PanelArgs& a, float* y) {
   if constexpr (R > 1) {
-    if (t == R - 1) panel_rows<R - 1, L>(x, a.k, a.wp, a.sp, a.k, a.gs, a.bias16, a.mask, y, a.ldy, a.lb);
+    if (t == R - 1) panel_rows<R - 1, L>(x, a.k, a.wp, a.sp, a.k, a.gs, a.bias16, a.mask, y, a.ldy, a.lb, a.xw);
     else tail_rows<R - 1, L>(t, x, a, y);
   }
 }
 
-template <int R, int L>
-void panel_block(const float* x, long m0, long m1, const PanelArgs& a, float* y) {
+template <int R, int L, typename X>
+void panel_block(const X* x, long m0, long m1, const PanelArgs& a, float* y) {
   static_assert(8 % L == 0 && R * L <= 28, "lane passes split 0..7 and 8..15; accumulators fit the zmm file");
   long m = m0;
   for (; m + R <= m1; m += R)
-    panel_rows<R, L>(x + m * a.k, a.k, a.wp, a.sp, a.k, a.gs, a.bias16, a.mask, y + m * a.ldy, a.ldy, a.lb);
+    panel_rows<R, L>(x + m * a.k, a.k, a.wp, a.sp, a.k, a.gs, a.bias16, a.mask, y + m * a.ldy, a.ldy, a.lb, a.xw);
   if (m < m1) tail_rows<R, L>(static_cast<int>(m1 - m), x + m * a.k, a, y + m * a.ldy);
+}
+
+template <typename X>
+void panel_impl(const X* x, long m0, long m1, const Int4View& w, const float* bias, long n0, long n1, float* y) {
+  const long k = w.k, gs = w.group_size, groups = k / gs;
+  // Per thread: decoded panel, scales, bias, lane sums, widened bf16 activations.
+  thread_local std::vector<float> scratch;
+  const size_t need = static_cast<size_t>(k) * kPanel + static_cast<size_t>(groups) * kPanel + kPanel +
+                      static_cast<size_t>(kPanelRows) * 8 * kPanel + 2 * static_cast<size_t>(kPanelRows) * gs +
+                      16;  // + 16: room to align to 64 bytes
+  if (scratch.size() < need) scratch.assign(need, 0.0f);
+  float* wp = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  float* sp = wp + k * kPanel;
+  float* b16 = sp + groups * kPanel;
+  float* lb = b16 + kPanel;
+  float* xw = lb + kPanelRows * 8 * kPanel;
+  for (long c0 = n0; c0 < n1; c0 += kPanel) {
+    const int nc = static_cast<int>(std::min<long>(kPanel, n1 - c0));
+    decode_panel(w, c0, nc, wp, sp);
+    if (bias)
+      for (int j = 0; j < kPanel; ++j) b16[j] = j < nc ? bias[c0 + j] : 0.0f;
+    const PanelArgs a{wp, sp, k, gs, bias ? b16 : nullptr, static_cast<__mmask16>((1u << nc) - 1u), w.n, lb, xw};
+    panel_block<kPanelRows, kPanelLanes>(x, m0, m1, a, y + c0);
+  }
 }
 
 }  // namespace
 
 void f32s4_panel_avx512(const float* x, long m0, long m1, const Int4View& w, const float* bias, long n0, long n1,
                         float* y) {
-  const long k = w.k, gs = w.group_size, groups = k / gs;
-  // Per thread: decoded panel, scales, bias, lane sums.
-  thread_local std::vector<float> scratch;
-  const size_t need = static_cast<size_t>(k) * kPanel + static_cast<size_t>(groups) * kPanel + kPanel +
-                      static_cast<size_t>(kPanelRows) * 8 * kPanel + 16;  // + 16: room to align to 64 bytes
-  if (scratch.size() < need) scratch.assign(need, 0.0f);
-  float* wp = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
-  float* sp = wp + k * kPanel;
-  float* b16 = sp + groups * kPanel;
-  float* lb = b16 + kPanel;
-  for (long c0 = n0; c0 < n1; c0 += kPanel) {
-    const int nc = static_cast<int>(std::min<long>(kPanel, n1 - c0));
-    decode_panel(w, c0, nc, wp, sp);
-    if (bias)
-      for (int j = 0; j < kPanel; ++j) b16[j] = j < nc ? bias[c0 + j] : 0.0f;
-    const PanelArgs a{wp, sp, k, gs, bias ? b16 : nullptr, static_cast<__mmask16>((1u << nc) - 1u), w.n, lb};
-    panel_block<kPanelRows, kPanelLanes>(x, m0, m1, a, y + c0);
-  }
+  panel_impl(x, m0, m1, w, bias, n0, n1, y);
+}
+
+void bf16s4_panel_avx512(const uint16_t* x, long m0, long m1, const Int4View& w, const float* bias, long n0, long n1,
+                         float* y) {
+  panel_impl(x, m0, m1, w, bias, n0, n1, y);
 }
 
 }  // namespace sqsim::kernels::w4a16

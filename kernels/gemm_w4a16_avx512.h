@@ -27,4 +27,12 @@ void f32s4_rows_avx512(const float* x, long m_rows, const Int4View& w, const flo
 void f32s4_panel_avx512(const float* x, long m0, long m1, const Int4View& w, const float* bias, long n0, long n1,
                         float* y);
 
+// The same two kernels on bfloat16 activations (bit patterns, row stride w.k),
+// widened to float32 inside the kernel (exact): the bits of the float kernels
+// on the widened activations. bf16s4_rows_avx512 needs w.group_size % 16 == 0.
+void bf16s4_rows_avx512(const uint16_t* x, long m_rows, const Int4View& w, const float* bias, long n0, long n1,
+                        float* y);
+void bf16s4_panel_avx512(const uint16_t* x, long m0, long m1, const Int4View& w, const float* bias, long n0, long n1,
+                         float* y);
+
 }  // namespace sqsim::kernels::w4a16

@@ -9,6 +9,8 @@
 //  linear_f32s4/sqsim/.../g:<G>                       W4A16, int4 weights dequantized in the kernel
 //  linear_f32s4/sqsim_{rows,panel}/.../g:128          the same with one W4A16 kernel forced (rows: decode GEMV,
 //                                                     panel: many rows); _avx2_ likewise for the AVX2 path
+//  linear_bf16s4/{sqsim,sqsim_avx2}/.../g:128         W4A16 on bfloat16 activations (widened in the AVX-512
+//                                                     kernels, first in AVX2), beside linear_f32s4 rows
 //  gemm_f32/sqsim                                     sqsim's fp32 sgemm (kernels/sgemm.h), weights packed once
 //  peak/vpdpbusd{,_ymm}, peak/stream_read             one core's 512-bit (256-bit) vpdpbusd rate;
 //                                                     streaming-read bandwidth
@@ -190,6 +192,23 @@ void bm_f32s4(benchmark::State& state, KernelPath path, W4A16Kernel kernel, long
     MatrixF y = kernel == W4A16Kernel::kAuto   ? linear_f32s4(x, w[c], nullptr)
                 : path == KernelPath::kAvx2    ? linear_f32s4_avx2(x, raw[c], nullptr, kernel)
                                                : linear_f32s4_avx512(x, raw[c], nullptr, kernel);
+    benchmark::DoNotOptimize(y.data());
+  }
+  finish(state, m, k, n, bytes);
+}
+
+// The dispatched W4A16 call on bfloat16 activations, weights prepacked (as bm_f32s4 with kAuto).
+void bm_bf16s4(benchmark::State& state, KernelPath path, long m, long k, long n, long group, int threads) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+  const Bf16Matrix x = to_bf16(random_f32(m, k, 1));
+  const size_t bytes = static_cast<size_t>(k) * n / 2;
+  const long copies = copies_for(m, bytes);
+  const Int4Matrix b0 = random_int4(n, k, group, 2);
+  std::vector<PackedS4Weights> w;
+  for (long c = 0; c < copies; ++c) w.push_back(pack_s4_weights(b0, path));
+  long i = 0;
+  for (auto _ : state) {
+    MatrixF y = linear_bf16s4(x, w[i++ % copies], nullptr);
     benchmark::DoNotOptimize(y.data());
   }
   finish(state, m, k, n, bytes);
@@ -383,6 +402,16 @@ void register_all() {
               if (avx2) add("linear_f32s4/sqsim_avx2_" + kname + sg, t, bm_f32s4, KernelPath::kAvx2, kern, m, k, n, g);
             }
           }
+        }
+        // bf16 activations on the 4096 x 4096 layer, with the float rows of the
+        // same shapes (M = 128 is not among the decode rows above).
+        if ((m == 1 || m == 16 || m == 128) && k == 4096 && n == 4096) {
+          const std::string sg = s + "/g:128";
+          const W4A16Kernel automatic = W4A16Kernel::kAuto;
+          if (m == 128 && vnni) add("linear_f32s4/sqsim" + sg, t, bm_f32s4, KernelPath::kAvx512Vnni, automatic, m, k, n, 128L);
+          if (m == 128 && avx2) add("linear_f32s4/sqsim_avx2" + sg, t, bm_f32s4, KernelPath::kAvx2, automatic, m, k, n, 128L);
+          if (vnni) add("linear_bf16s4/sqsim" + sg, t, bm_bf16s4, KernelPath::kAvx512Vnni, m, k, n, 128L);
+          if (avx2) add("linear_bf16s4/sqsim_avx2" + sg, t, bm_bf16s4, KernelPath::kAvx2, m, k, n, 128L);
         }
         if (m >= 16) add("gemm_f32/sqsim" + s, t, bm_sgemm, m, k, n);
         // The fused epilogue on the SmolLM2 shapes the sweep runs (M = 512):
