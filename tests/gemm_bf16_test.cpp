@@ -84,14 +84,18 @@ TEST(Bf16Conversion, ScalarValues) {
   for (const Case& c : cases) {
     EXPECT_EQ(bf16_round(from_bits(c.in)), c.out) << std::hex << c.in;
     const float f = from_bits(c.in);
-    if (std::isfinite(f)) EXPECT_TRUE(is_rne(f, c.out)) << std::hex << c.in;
+    if (std::isfinite(f)) {
+      EXPECT_TRUE(is_rne(f, c.out)) << std::hex << c.in;
+    }
   }
   // Widening is exact: every bf16 pattern comes back unchanged.
   for (uint32_t b = 0; b < 0x10000u; ++b) {
     const uint16_t h = static_cast<uint16_t>(b);
     const float f = bf16_widen(h);
     EXPECT_EQ(bits_of(f), b << 16);
-    if (!std::isnan(f)) ASSERT_EQ(bf16_round(f), h) << std::hex << b;
+    if (!std::isnan(f)) {
+      ASSERT_EQ(bf16_round(f), h) << std::hex << b;
+    }
   }
 }
 
