@@ -15,6 +15,7 @@ filter+="|gemm_s8s8s32/(sqsim|onednn)/M:1/K:4096/N:11008/threads:1"
 filter+="|linear_s8s8_f32/(sqsim|onednn)/M:128/K:4096/N:4096/threads:1"
 filter+="|gemm_f32/onednn/M:1/K:4096/N:11008/threads:(1|2)"
 filter+="|linear_f32s4/sqsim/M:1/K:4096/N:11008/g:(64|128|256)/threads:(1|2)"
+filter+="|linear_(f32|bf16)s4/sqsim/M:(1|16|128)/K:4096/N:4096/g:128/threads:1"
 "$root/build/experiments/benchmarks/gemm_bench" --benchmark_min_time=0.1 --benchmark_repetitions=3 \
   --benchmark_report_aggregates_only=true --benchmark_filter="$filter" \
   --benchmark_format=json --benchmark_out="$out/gemm_bench.json" --benchmark_out_format=json >/dev/null

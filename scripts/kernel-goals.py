@@ -119,6 +119,18 @@ def main():
                 print(f"| {g} | {t} | {seconds(s) * 1e3:.2f} ms | {seconds(f) * 1e3:.2f} ms | {r:.2f}x | "
                       f"{'yes' if r >= 3 else 'no'} |")
 
+    bf16 = [(m, k, n) for m in (1, 16, 128) for k, n in ((4096, 4096),)
+            if find("linear_bf16s4", "sqsim", m, k, n, 1, 128)]
+    if bf16:
+        print("\n**W4A16 with bf16 activations against float32 activations (g:128, 1 thread; no goal)**\n")
+        print("| shape | float32 x int4 | bf16 x int4 | bf16 / float time |")
+        print("|---|---|---|---|")
+        for m, k, n in bf16:
+            b, f = find("linear_bf16s4", "sqsim", m, k, n, 1, 128), find("linear_f32s4", "sqsim", m, k, n, 1, 128)
+            if b and f:
+                print(f"| M:{m} K:{k} N:{n} | {seconds(f) * 1e3:.2f} ms | {seconds(b) * 1e3:.2f} ms | "
+                      f"{seconds(b) / seconds(f):.2f} |")
+
 
 if __name__ == "__main__":
     main()
