@@ -217,11 +217,6 @@ std::vector<Path> paths() {
   return p;
 }
 
-bool same_bits(const MatrixF& x, const MatrixF& y) {
-  return x.rows() == y.rows() && x.cols() == y.cols() &&
-         std::memcmp(x.data(), y.data(), sizeof(float) * x.size()) == 0;
-}
-
 // bf16 activations: normal values, signed zeros, large, tiny and subnormal
 // magnitudes, rows of -0.0 (kind 1).
 Bf16Matrix make_x(long m, long k, int kind, uint32_t seed) {

@@ -20,11 +20,6 @@ namespace {
 
 using namespace gemm_test;
 
-bool same_bits(const MatrixF& x, const MatrixF& y) {
-  return x.rows() == y.rows() && x.cols() == y.cols() &&
-         std::memcmp(x.data(), y.data(), sizeof(float) * x.size()) == 0;
-}
-
 class GemmPaths : public ::testing::TestWithParam<KernelPath> {};
 
 std::string describe_shape(long m, long k, long n, long ga, long gb) {

@@ -1,10 +1,12 @@
 #pragma once
 // Random and extreme integer operands shared by the GEMM path tests.
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
 #include "kernels/int_weights.h"
+#include "quant/tensor.h"
 
 namespace sqsim::kernels::gemm_test {
 
@@ -67,6 +69,12 @@ inline Int4Matrix make_int4(long rows, long cols, long group_size, bool is_signe
   m.zero_point.resize(rows * groups);
   for (auto& z : m.zero_point) z = is_signed ? 0 : (extreme < 0 ? hi : extreme > 0 ? lo : code(rng));
   return m;
+}
+
+// Same shape and the same bits in every element (so -0.0 != +0.0, NaN == NaN).
+inline bool same_bits(const MatrixF& x, const MatrixF& y) {
+  return x.rows() == y.rows() && x.cols() == y.cols() &&
+         std::memcmp(x.data(), y.data(), sizeof(float) * x.size()) == 0;
 }
 
 }  // namespace sqsim::kernels::gemm_test

@@ -63,11 +63,6 @@ std::vector<Path> paths() {
   return p;
 }
 
-bool same_bits(const MatrixF& x, const MatrixF& y) {
-  return x.rows() == y.rows() && x.cols() == y.cols() &&
-         std::memcmp(x.data(), y.data(), sizeof(float) * x.size()) == 0;
-}
-
 // Activations: normal values with signed zeros, whole rows of -0.0, huge and
 // tiny (subnormal) magnitudes. `pad` trailing columns are 0, like the padding
 // of a ragged last group (sim/quantized_linear_layer.cpp).
