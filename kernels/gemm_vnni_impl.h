@@ -36,14 +36,36 @@ inline void dot_group(const uint8_t* a, long kp, const PackedBView& b, long m0, 
   const int8_t* bp[NB];
   for (int j = 0; j < NB; ++j) bp[j] = b.block(nb0 + j) + g * gsp * 16;
   const uint8_t* ap = a + m0 * kp + g * gsp;
-  for (long q = 0; q < quads; ++q) {
-    __m512i bv[NB];
-    for (int j = 0; j < NB; ++j) bv[j] = _mm512_loadu_si512(bp[j] + q * 64);
-    for (int i = 0; i < MR; ++i) {
+  if constexpr (MR == 1 && NB == 1) {
+    // One row, one block (decode): four independent accumulators over
+    // interleaved quads, added at the end. Integer addition wraps exactly
+    // (mod 2^32), so the split does not change the result; it keeps four
+    // vpdpbusd in flight instead of one dependency chain.
+    __m512i part[4] = {c[0][0], _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+    long q = 0;
+    for (; q + 4 <= quads; q += 4) {
+      for (int u = 0; u < 4; ++u) {
+        int32_t word;
+        std::memcpy(&word, ap + (q + u) * 4, 4);
+        part[u] = Dot::dp(part[u], _mm512_set1_epi32(word), _mm512_loadu_si512(bp[0] + (q + u) * 64));
+      }
+    }
+    for (; q < quads; ++q) {
       int32_t word;
-      std::memcpy(&word, ap + i * kp + q * 4, 4);
-      const __m512i av = _mm512_set1_epi32(word);
-      for (int j = 0; j < NB; ++j) c[i][j] = Dot::dp(c[i][j], av, bv[j]);
+      std::memcpy(&word, ap + q * 4, 4);
+      part[0] = Dot::dp(part[0], _mm512_set1_epi32(word), _mm512_loadu_si512(bp[0] + q * 64));
+    }
+    c[0][0] = _mm512_add_epi32(_mm512_add_epi32(part[0], part[1]), _mm512_add_epi32(part[2], part[3]));
+  } else {
+    for (long q = 0; q < quads; ++q) {
+      __m512i bv[NB];
+      for (int j = 0; j < NB; ++j) bv[j] = _mm512_loadu_si512(bp[j] + q * 64);
+      for (int i = 0; i < MR; ++i) {
+        int32_t word;
+        std::memcpy(&word, ap + i * kp + q * 4, 4);
+        const __m512i av = _mm512_set1_epi32(word);
+        for (int j = 0; j < NB; ++j) c[i][j] = Dot::dp(c[i][j], av, bv[j]);
+      }
     }
   }
   for (int j = 0; j < NB; ++j) {
@@ -117,6 +139,14 @@ inline void micro_f32(const uint8_t* a, long kp, const PackedBView& b, const Epi
 template <int MR, class Tile>
 inline void row_panel(const Tile& tile, long m0, long nb_begin, long nb_end) {
   long nb = nb_begin;
+  // One row (decode): one block at a time, so the weights are read as one
+  // sequential stream (blocks are contiguous) that the prefetchers follow;
+  // two blocks at once start a new stream every other block, which costs the
+  // most on small matrices read from memory.
+  if (MR == 1) {
+    for (; nb < nb_end; ++nb) tile.template run<1, 1>(m0, nb);
+    return;
+  }
   for (; nb + 2 <= nb_end; nb += 2) tile.template run<MR, 2>(m0, nb);
   if (nb < nb_end) tile.template run<MR, 1>(m0, nb);
 }
