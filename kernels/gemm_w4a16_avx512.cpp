@@ -8,6 +8,9 @@
 // channels) come first; the panel kernel for many rows is further down.
 // Both read float32 activations, or bfloat16 ones (bf16s4_*: the bits widened
 // to float32 in the kernel, exact), with the same operations afterwards.
+// GCC 12 (notably with -fsanitize) reports a false -Wmaybe-uninitialized inside
+// avx512fintrin.h for intrinsics whose unmasked form passes _mm512_undefined_*.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "kernels/gemm_w4a16_avx512.h"
 
 #include <immintrin.h>
