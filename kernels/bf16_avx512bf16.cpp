@@ -3,9 +3,10 @@
 // on this project's Zen 4 too: 0x007FFFFF gives 0x0000, bf16_round 0x0080).
 // Lanes whose exponent field is 0 (zeros and subnormals) therefore take the
 // integer rounding of bf16_round instead; for zeros both give the signed zero.
-// GCC 12 (notably with -fsanitize) reports a false -Wmaybe-uninitialized inside
+// GCC 12 (notably with -fsanitize) reports false -W(maybe-)uninitialized warnings inside
 // avx512fintrin.h for intrinsics whose unmasked form passes _mm512_undefined_*.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include "kernels/bf16_avx512bf16.h"
 
 #include <immintrin.h>

@@ -8,9 +8,10 @@
 // channels) come first; the panel kernel for many rows is further down.
 // Both read float32 activations, or bfloat16 ones (bf16s4_*: the bits widened
 // to float32 in the kernel, exact), with the same operations afterwards.
-// GCC 12 (notably with -fsanitize) reports a false -Wmaybe-uninitialized inside
+// GCC 12 (notably with -fsanitize) reports false -W(maybe-)uninitialized warnings inside
 // avx512fintrin.h for intrinsics whose unmasked form passes _mm512_undefined_*.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include "kernels/gemm_w4a16_avx512.h"
 
 #include <immintrin.h>
