@@ -34,7 +34,8 @@ CalibrationStats example_stats() {
   return stats;
 }
 
-bool same_bits(const float* a, const float* b, long n) { return std::memcmp(a, b, sizeof(float) * n) == 0; }
+// n == 0 (an empty sample) passes null pointers, which memcmp may not get.
+bool same_bits(const float* a, const float* b, long n) { return n == 0 || std::memcmp(a, b, sizeof(float) * n) == 0; }
 
 std::string temp_path(const char* name) {
   return (std::filesystem::temp_directory_path() / (std::string("sqsim_calib_") + name)).string();

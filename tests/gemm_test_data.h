@@ -74,7 +74,7 @@ inline Int4Matrix make_int4(long rows, long cols, long group_size, bool is_signe
 // Same shape and the same bits in every element (so -0.0 != +0.0, NaN == NaN).
 inline bool same_bits(const MatrixF& x, const MatrixF& y) {
   return x.rows() == y.rows() && x.cols() == y.cols() &&
-         std::memcmp(x.data(), y.data(), sizeof(float) * x.size()) == 0;
+         (x.size() == 0 || std::memcmp(x.data(), y.data(), sizeof(float) * x.size()) == 0);
 }
 
 }  // namespace sqsim::kernels::gemm_test
