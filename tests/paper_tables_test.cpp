@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "tests/real_data.h"
@@ -23,6 +25,16 @@ using sqsim_test::exists;
 std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "sqsim_paper_" + std::to_string(::getpid()) + "_" + name;
 }
+
+// Deletes the test's output directories and files when the test ends (each run
+// would otherwise leave ~300 MB of calibration.bin behind in the temp folder).
+struct RemovedAtEnd {
+  std::vector<std::string> paths;
+  ~RemovedAtEnd() {
+    std::error_code ec;
+    for (const std::string& p : paths) std::filesystem::remove_all(p, ec);
+  }
+};
 
 // The first 6000 bytes of a text, in a temporary file: tokenizing whole test
 // sets would take most of the test's time.
@@ -56,6 +68,7 @@ TEST(PaperTables, ResumeAfterSigintContinuesInTheMiddleOfAPerplexity) {
     if (!exists(f)) GTEST_SKIP() << "absent: " << f;
   const std::string whole = temp_path("whole"), cut = temp_path("cut"), log = temp_path("cut.log"),
                     rc = temp_path("cut.rc");
+  const RemovedAtEnd cleanup{{whole, cut, log, rc}};
   CliRun r = run(args(whole) + " --force");
   ASSERT_EQ(r.status, 0) << r.out;
   const auto expected = measured(whole);
@@ -87,6 +100,7 @@ TEST(PaperTables, ResumeRefusesADamagedWindowJournal) {
   for (const std::string& f : {kModel, kWiki, kPtb, kPtbValid})
     if (!exists(f)) GTEST_SKIP() << "absent: " << f;
   const std::string dir = temp_path("damaged");
+  const RemovedAtEnd cleanup{{dir}};
   CliRun r = run(args(dir, "fp") + " --force");
   ASSERT_EQ(r.status, 0) << r.out;
   std::ofstream(dir + "/windows.csv", std::ios::app) << "tables,fp,PTB,-,0,not-a-number,1\n";
@@ -100,6 +114,7 @@ TEST(PaperTables, ResumeRefusesOtherSettings) {
   for (const std::string& f : {kModel, kWiki, kPtb, kPtbValid})
     if (!exists(f)) GTEST_SKIP() << "absent: " << f;
   const std::string dir = temp_path("settings");
+  const RemovedAtEnd cleanup{{dir}};
   CliRun r = run(args(dir, "fp") + " --force");
   ASSERT_EQ(r.status, 0) << r.out;
   r = run(args(dir, "fp", 32) + " --resume");
