@@ -9,10 +9,13 @@ bool error_sums_path_available(ErrorSumsPath path) {
     case ErrorSumsPath::kAuto:
     case ErrorSumsPath::kPortable:
       return true;
+    // Every flag its file is compiled with (CMakeLists.txt), so the compiler
+    // may use any of them there.
     case ErrorSumsPath::kAvx2:
-      return __builtin_cpu_supports("avx2");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     case ErrorSumsPath::kAvx512:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
   }
   return false;
 }
