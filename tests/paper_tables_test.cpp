@@ -27,7 +27,7 @@ std::string temp_path(const std::string& name) {
 }
 
 // Deletes the test's output directories and files when the test ends (each run
-// would otherwise leave ~300 MB of calibration.bin behind in the temp folder).
+// would otherwise leave two 156 MB calibration.bin files in the temp folder).
 struct RemovedAtEnd {
   std::vector<std::string> paths;
   ~RemovedAtEnd() {
