@@ -58,7 +58,10 @@ PackedS4Weights pack_s4_weights(const Int4Matrix& b, KernelPath path) {
   PackedS4Weights w;
   w.path = resolve_kernel_path(path);
   w.source = std::make_shared<const Int4Matrix>(b);
-  if (w.path == KernelPath::kAvx512Vnni) w.vnni = pack_weights_avx512vnni(int4_as_int8(b), b.group_size);
+  if (w.path == KernelPath::kAvx512Vnni) {
+    w.vnni = pack_weights_avx512vnni(int4_as_int8(b), b.group_size);
+    if (b.group_size % 16 == 0) w.gemv = std::make_shared<const Int4GemvPack>(pack_gemv_avx512(b));
+  }
   if (w.path == KernelPath::kAvx2) {
     w.avx2 = std::make_shared<const avx2::PackedB>(avx2::pack_b(int4_as_int8(b), b.group_size));
   }
@@ -111,11 +114,13 @@ MatrixF linear_s8s4(const Int8Matrix& a, const PackedS4Weights& b, const float* 
 
 MatrixF linear_f32s4(const MatrixF& x, const PackedS4Weights& b, const float* bias) {
   if (!b.source) throw Error(kNotPacked);
+  if (b.gemv && x.rows() < kW4A16PanelMinRows) return linear_f32s4_gemv_avx512(x, *b.gemv, bias);
   return linear_f32s4(x, *b.source, bias, b.path);
 }
 
 MatrixF linear_bf16s4(const Bf16Matrix& x, const PackedS4Weights& b, const float* bias) {
   if (!b.source) throw Error(kNotPacked);
+  if (b.gemv && x.rows < kW4A16PanelMinRows) return linear_bf16s4_gemv_avx512(x, *b.gemv, bias);
   return linear_bf16s4(x, *b.source, bias, b.path);
 }
 

@@ -12,6 +12,7 @@
 
 #include "kernels/bf16.h"
 #include "kernels/gemm_reference.h"
+#include "kernels/int4_gemv_pack.h"
 #include "kernels/int_weights.h"
 #include "kernels/kernel_path.h"
 #include "quant/tensor.h"
@@ -65,6 +66,15 @@ MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* 
 
 // One W4A16 kernel forced regardless of M (kernels/kernel_path.h), for tests and benchmarks.
 MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel);
+
+// Decode on the block-interleaved layout (kernels/int4_gemv_pack.h), made once
+// by pack_s4_weights: one sequential weight stream per block of 16 channels
+// instead of 16 row streams. The row kernel's operations in its order: the bits
+// of linear_f32s4_avx512 / linear_bf16s4_avx512. Needs b.group_size % 16 == 0;
+// any row count works (it is meant for M < kW4A16PanelMinRows).
+Int4GemvPack pack_gemv_avx512(const Int4Matrix& b);
+MatrixF linear_f32s4_gemv_avx512(const MatrixF& x, const Int4GemvPack& w, const float* bias);
+MatrixF linear_bf16s4_gemv_avx512(const Bf16Matrix& x, const Int4GemvPack& w, const float* bias);
 
 // W4A16 on bfloat16 activations: the same kernels, widening the bf16 bits to
 // float32 as they read them (half the activation bytes); equals

@@ -161,6 +161,43 @@ MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* 
   return y;
 }
 
+Int4GemvPack pack_gemv_avx512(const Int4Matrix& b) {
+  if (b.group_size % 16 != 0) throw Error("int4 GEMV packing: group size " + std::to_string(b.group_size) +
+                                          " (expected a multiple of 16)");
+  Int4GemvPack p;
+  w4a16::pack_gemv_avx512(int4_view(b), p);
+  return p;
+}
+
+namespace {
+
+// Each task owns whole blocks of 16 output channels: disjoint writes, and every
+// output is computed by the same operations whatever the split.
+template <typename X>
+MatrixF gemv_packed(const X* x, long m_rows, long x_cols, const Int4GemvPack& w, const float* bias) {
+  if (x_cols != w.k) {  // the reference's check and message
+    throw Error("float x int4 GEMM: activations have " + std::to_string(x_cols) + " input channels, weights " +
+                std::to_string(w.k) + " (expected equal)");
+  }
+  MatrixF y(m_rows, w.n);
+  const Int4GemvView g = w.view();
+  tbb::parallel_for(tbb::blocked_range<long>(0, (w.n + 15) / 16), [&](const tbb::blocked_range<long>& r) {
+    if constexpr (std::is_same_v<X, float>) w4a16::f32s4_gemv_blocks_avx512(x, m_rows, g, bias, r.begin(), r.end(), y.data());
+    else w4a16::bf16s4_gemv_blocks_avx512(x, m_rows, g, bias, r.begin(), r.end(), y.data());
+  });
+  return y;
+}
+
+}  // namespace
+
+MatrixF linear_f32s4_gemv_avx512(const MatrixF& x, const Int4GemvPack& w, const float* bias) {
+  return gemv_packed(x.data(), x.rows(), x.cols(), w, bias);
+}
+
+MatrixF linear_bf16s4_gemv_avx512(const Bf16Matrix& x, const Int4GemvPack& w, const float* bias) {
+  return gemv_packed(x.bits.data(), x.rows, x.cols, w, bias);
+}
+
 MatrixF linear_bf16s4_avx512(const Bf16Matrix& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel) {
   if (x.cols != b.cols) return linear_f32s4_avx512(widen_bf16(x), b, bias, kernel);  // the float path's error
   if (kernel == W4A16Kernel::kAuto) kernel = x.rows >= kW4A16PanelMinRows ? W4A16Kernel::kPanel : W4A16Kernel::kRows;

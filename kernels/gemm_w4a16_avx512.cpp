@@ -173,10 +173,56 @@ inline GemvConsts gemv_consts(bool is_signed) {
   return {_mm512_load_si512(sh), _mm512_load_si512(xp), _mm512_load_si512(unperm), _mm512_load_si512(base)};
 }
 
-// y[c0 .. c0 + CB) of one activation row xr (y = that row of the output).
+// One activation row xr times the 16 (CB used) channels of a block: the
+// group sums in fold order (element e = channel fold_channel(e)), scaled and
+// added over groups. codes(j, k0) points at channel j's 8 code bytes for k0 ..
+// k0 + 15; zti[g * 16 + j] = off + zp of channel j, st[g * 16 + e] = the scale
+// of channel fold_channel(e).
 // (Tried: putting the code into the mantissa of 2^23 with vpternlogd and
 // subtracting 2^23 + off + zp with vsubps instead of the vpermps table: slower on
 // Zen 4, the extra vsubps competes with the vaddps for the FP add pipes.)
+template <int CB, typename X, typename Codes>
+inline __m512 gemv_sums(const X* xr, long k, long gs, const int32_t* zti, const float* st, const GemvConsts& cs,
+                        Codes codes) {
+  const long groups = k / gs;
+  alignas(64) float table[CB][16];
+  __m512 sum = _mm512_setzero_ps();  // set at g == 0 (groups >= 1)
+  for (long g = 0; g < groups; ++g) {
+    for (int j = 0; j < CB; ++j) {
+      // T[q] = float((q ^ off) - (off + zp)): exact int32, then exact float.
+      const __m512i v = _mm512_sub_epi32(cs.base, _mm512_set1_epi32(zti[g * 16 + j]));
+      _mm512_store_ps(table[j], _mm512_cvtepi32_ps(v));
+    }
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
+    for (long k0 = g * gs; k0 < (g + 1) * gs; k0 += 16) {
+      const __m512 xv = _mm512_permutexvar_ps(cs.xperm, load_x16(xr + k0));
+#pragma GCC unroll 16
+      for (int j = 0; j < CB; ++j) {
+        int64_t q8;
+        __builtin_memcpy(&q8, codes(j, k0), 8);
+        const __m512i idx = _mm512_srlv_epi32(_mm512_set1_epi64(q8), cs.shifts);
+        const __m512 wv = _mm512_permutexvar_ps(idx, _mm512_load_ps(table[j]));  // reads bits 0-3 of idx
+        acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(xv, wv));
+      }
+    }
+    const __m512 t = _mm512_mul_ps(fold16x16(acc), _mm512_load_ps(st + g * 16));
+    sum = g == 0 ? t : _mm512_add_ps(sum, t);
+  }
+  return sum;
+}
+
+// y[c0 .. c0 + nc) = the block's sums in channel order, plus the bias.
+inline void store_block(__m512 sum, const GemvConsts& cs, const float* bias, long c0, int nc, float* y) {
+  const __mmask16 mask = static_cast<__mmask16>((1u << nc) - 1u);
+  __m512 out = _mm512_permutexvar_ps(cs.fold_to_channel, sum);  // channel order
+  if (bias) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, bias + c0));
+  _mm512_mask_storeu_ps(y + c0, mask, out);
+}
+
+// y[c0 .. c0 + CB) of one activation row xr (y = that row of the output), from
+// the row-major Int4Matrix storage: zero points and scales transposed per call.
 template <int CB, typename X>
 void gemv_block(const X* xr, const Int4View& w, const GemvConsts& cs, const float* bias, long c0, float* y) {
   const long k = w.k, gs = w.group_size, groups = k / gs;
@@ -207,36 +253,22 @@ void gemv_block(const X* xr, const Int4View& w, const GemvConsts& cs, const floa
     transpose16(r);
     for (int i = 0; i < 16; ++i) _mm512_store_ps(st + (g0 + i) * 16, r[i]);
   }
-  const int32_t* zti = reinterpret_cast<const int32_t*>(zt);
-  alignas(64) float table[CB][16];
-  __m512 sum = _mm512_setzero_ps();  // set at g == 0 (groups >= 1)
-  for (long g = 0; g < groups; ++g) {
-    for (int j = 0; j < CB; ++j) {
-      // T[q] = float((q ^ off) - (off + zp)): exact int32, then exact float.
-      const __m512i v = _mm512_sub_epi32(cs.base, _mm512_set1_epi32(zti[g * 16 + j]));
-      _mm512_store_ps(table[j], _mm512_cvtepi32_ps(v));
-    }
-    __m512 acc[16];
-#pragma GCC unroll 16
-    for (int j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
-    for (long k0 = g * gs; k0 < (g + 1) * gs; k0 += 16) {
-      const __m512 xv = _mm512_permutexvar_ps(cs.xperm, load_x16(xr + k0));
-#pragma GCC unroll 16
-      for (int j = 0; j < CB; ++j) {
-        int64_t q8;
-        __builtin_memcpy(&q8, row[j] + k0 / 2, 8);
-        const __m512i idx = _mm512_srlv_epi32(_mm512_set1_epi64(q8), cs.shifts);
-        const __m512 wv = _mm512_permutexvar_ps(idx, _mm512_load_ps(table[j]));  // reads bits 0-3 of idx
-        acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(xv, wv));
-      }
-    }
-    const __m512 t = _mm512_mul_ps(fold16x16(acc), _mm512_load_ps(st + g * 16));
-    sum = g == 0 ? t : _mm512_add_ps(sum, t);
-  }
-  const __mmask16 mask = static_cast<__mmask16>((1u << CB) - 1u);
-  __m512 out = _mm512_permutexvar_ps(cs.fold_to_channel, sum);  // channel order
-  if (bias) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, bias + c0));
-  _mm512_mask_storeu_ps(y + c0, mask, out);
+  const __m512 sum = gemv_sums<CB>(xr, k, gs, reinterpret_cast<const int32_t*>(zt), st, cs,
+                                   [&row](int j, long k0) { return row[j] + k0 / 2; });
+  store_block(sum, cs, bias, c0, CB, y);
+}
+
+// The same on the block-interleaved pack: block b's codes are one stream,
+// chunk k0 / 16 of channel j at 128 * (k0 / 16) + 8 * j = 8 * (k0 + j).
+template <typename X>
+void gemv_packed_block(const X* xr, const Int4GemvView& g, const GemvConsts& cs, const float* bias, long b,
+                       float* y) {
+  const long groups = g.k / g.group_size;
+  const uint8_t* bp = g.codes + b * g.k * 8;
+  const __m512 sum = gemv_sums<16>(xr, g.k, g.group_size, g.zp_off + b * groups * 16, g.scale + b * groups * 16,
+                                   cs, [bp](int j, long k0) { return bp + 8 * (k0 + j); });
+  const long c0 = b * 16;
+  store_block(sum, cs, bias, c0, static_cast<int>(std::min<long>(16, g.n - c0)), y);
 }
 
 template <typename X>
@@ -267,6 +299,53 @@ void f32s4_rows_avx512(const float* x, long m_rows, const Int4View& w, const flo
 void bf16s4_rows_avx512(const uint16_t* x, long m_rows, const Int4View& w, const float* bias, long n0, long n1,
                         float* y) {
   rows_impl(x, m_rows, w, bias, n0, n1, y);
+}
+
+namespace {
+
+template <typename X>
+void gemv_blocks_impl(const X* x, long m_rows, const Int4GemvView& g, const float* bias, long b0, long b1, float* y) {
+  const GemvConsts cs = gemv_consts(g.is_signed);
+  for (long b = b0; b < b1; ++b)
+    for (long m = 0; m < m_rows; ++m) gemv_packed_block(x + m * g.k, g, cs, bias, b, y + m * g.n);
+}
+
+}  // namespace
+
+void f32s4_gemv_blocks_avx512(const float* x, long m_rows, const Int4GemvView& g, const float* bias, long b0,
+                              long b1, float* y) {
+  gemv_blocks_impl(x, m_rows, g, bias, b0, b1, y);
+}
+
+void bf16s4_gemv_blocks_avx512(const uint16_t* x, long m_rows, const Int4GemvView& g, const float* bias, long b0,
+                               long b1, float* y) {
+  gemv_blocks_impl(x, m_rows, g, bias, b0, b1, y);
+}
+
+void pack_gemv_avx512(const Int4View& w, Int4GemvPack& pack) {
+  const long blocks = (w.n + 15) / 16, groups = w.k / w.group_size, chunks = w.k / 16;
+  pack.n = w.n;
+  pack.k = w.k;
+  pack.group_size = w.group_size;
+  pack.is_signed = w.is_signed;
+  pack.codes.assign(static_cast<size_t>(blocks * chunks * 128), 0);
+  pack.zp_off.assign(static_cast<size_t>(blocks * groups * 16), 0);
+  pack.scale.assign(static_cast<size_t>(blocks * groups * 16), 0.0f);
+  const int off = w.is_signed ? 8 : 0;
+  for (long b = 0; b < blocks; ++b) {
+    for (int j = 0; j < 16; ++j) {
+      const long c = b * 16 + j;
+      if (c >= w.n) break;
+      for (long s = 0; s < chunks; ++s)
+        std::copy_n(w.packed + c * (w.k / 2) + s * 8, 8, pack.codes.data() + ((b * chunks + s) * 16 + j) * 8);
+      for (long g = 0; g < groups; ++g) pack.zp_off[(b * groups + g) * 16 + j] = off + w.zero_point[c * groups + g];
+    }
+    for (long g = 0; g < groups; ++g)
+      for (int e = 0; e < 16; ++e) {
+        const long c = b * 16 + fold_channel(e);
+        pack.scale[(b * groups + g) * 16 + e] = c < w.n ? w.scale[c * groups + g] : 0.0f;
+      }
+  }
 }
 
 // ---------------------------------------------------------------------------

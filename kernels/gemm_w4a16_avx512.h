@@ -3,6 +3,7 @@
 // plain types: no Eigen, no intrinsics. Call only when the CPU has avx512f.
 #include <cstdint>
 
+#include "kernels/int4_gemv_pack.h"
 #include "kernels/int4_view.h"
 
 namespace sqsim::kernels::w4a16 {
@@ -19,6 +20,16 @@ void row_avx512(const float* x, long m_rows, long x_stride, const float* w, long
 // of 16 channels (the decode path, M < 5); same order and bits as row_avx512 /
 // the reference.
 void f32s4_rows_avx512(const float* x, long m_rows, const Int4View& w, const float* bias, long n0, long n1, float* y);
+
+// The same GEMV on the block-interleaved layout of kernels/int4_gemv_pack.h
+// (one sequential weight stream per block; zero points and scales already
+// transposed): y[m * g.n + c] for the channels of blocks [b0, b1). Same bits.
+// pack_gemv_avx512 fills a pack from w (w.group_size % 16 == 0).
+void f32s4_gemv_blocks_avx512(const float* x, long m_rows, const Int4GemvView& g, const float* bias, long b0,
+                              long b1, float* y);
+void bf16s4_gemv_blocks_avx512(const uint16_t* x, long m_rows, const Int4GemvView& g, const float* bias, long b0,
+                               long b1, float* y);
+void pack_gemv_avx512(const Int4View& w, Int4GemvPack& pack);
 
 // The panel path for many rows: y[m * w.n + c] for m in [m0, m1), c in
 // [n0, n1) (panels of 16 channels from n0), any group size. Each panel of 16 channels is decoded once to floats and reused for all

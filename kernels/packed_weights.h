@@ -35,6 +35,8 @@ struct PackedS4Weights {
   // W4A8: the weights widened to int8 q - zp and packed like int8 weights.
   Int8PackedWeights vnni;
   std::shared_ptr<const avx2::PackedB> avx2;
+  // W4A16 decode (M < kW4A16PanelMinRows) on kAvx512Vnni, when group_size % 16 == 0.
+  std::shared_ptr<const Int4GemvPack> gemv;
   long rows() const { return source->rows; }
   long cols() const { return source->cols; }
 };

@@ -51,6 +51,12 @@ std::vector<Path> paths() {
                      return linear_f32s4_avx512(x, b, bias, k);
                    }});
     }
+    // The decode GEMV on its block-interleaved pack, forced for every M (group
+    // sizes it does not take, not multiples of 16, go to the reference).
+    p.push_back({"avx512 gemv pack", [](const MatrixF& x, const Int4Matrix& b, const float* bias) {
+                   return b.group_size % 16 == 0 ? linear_f32s4_gemv_avx512(x, pack_gemv_avx512(b), bias)
+                                                 : linear_f32s4_reference(x, b, bias);
+                 }});
   }
   if (f.avx2 && f.fma) {
     for (W4A16Kernel k : {W4A16Kernel::kRows, W4A16Kernel::kPanel}) {
