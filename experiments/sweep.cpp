@@ -278,7 +278,7 @@ class LayerAlphaCache {
       return *packed8;
     }
     const kernels::PackedS4Weights& packed_int4(kernels::KernelPath path) {
-      if (!packed4) packed4 = kernels::pack_s4_weights(int4, path);
+      if (!packed4) packed4 = kernels::pack_s4_weights(int4, path, kernels::S4Use::kW4A8);
       return *packed4;
     }
   };

@@ -54,15 +54,17 @@ PackedS8Weights pack_s8_weights(const Int8Matrix& b, KernelPath path) {
   return w;
 }
 
-PackedS4Weights pack_s4_weights(const Int4Matrix& b, KernelPath path) {
+PackedS4Weights pack_s4_weights(const Int4Matrix& b, KernelPath path, S4Use use) {
   PackedS4Weights w;
   w.path = resolve_kernel_path(path);
   w.source = std::make_shared<const Int4Matrix>(b);
+  const bool w4a8 = static_cast<int>(use) & static_cast<int>(S4Use::kW4A8);
+  const bool w4a16 = static_cast<int>(use) & static_cast<int>(S4Use::kW4A16);
   if (w.path == KernelPath::kAvx512Vnni) {
-    w.vnni = pack_weights_avx512vnni(int4_as_int8(b), b.group_size);
-    if (b.group_size % 16 == 0) w.gemv = std::make_shared<const Int4GemvPack>(pack_gemv_avx512(b));
+    if (w4a8) w.vnni = pack_weights_avx512vnni(int4_as_int8(b), b.group_size);
+    if (w4a16 && b.group_size % 16 == 0) w.gemv = std::make_shared<const Int4GemvPack>(pack_gemv_avx512(b));
   }
-  if (w.path == KernelPath::kAvx2) {
+  if (w.path == KernelPath::kAvx2 && w4a8) {
     w.avx2 = std::make_shared<const avx2::PackedB>(avx2::pack_b(int4_as_int8(b), b.group_size));
   }
   return w;

@@ -44,6 +44,10 @@ struct PackedS4Weights {
 // `path` is resolved like the linear_* calls' (kAuto: the process default);
 // the packed weights then always run on that path.
 PackedS8Weights pack_s8_weights(const Int8Matrix& b, KernelPath path = KernelPath::kAuto);
-PackedS4Weights pack_s4_weights(const Int4Matrix& b, KernelPath path = KernelPath::kAuto);
+// `use` says which calls will take the int4 weights, so only their layouts are
+// made: linear_f32s4 / linear_bf16s4 (W4A16), linear_s8s4 (W4A8), or both. A
+// call the packing was not made for still works (it packs on the fly).
+enum class S4Use { kW4A16 = 1, kW4A8 = 2, kBoth = 3 };
+PackedS4Weights pack_s4_weights(const Int4Matrix& b, KernelPath path = KernelPath::kAuto, S4Use use = S4Use::kBoth);
 
 }  // namespace sqsim::kernels

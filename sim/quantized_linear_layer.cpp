@@ -30,7 +30,8 @@ QuantizedLinear::QuantizedLinear(const MatrixF& weight, const VectorF& bias, Qua
   const QuantizedMatrix padded = kernels::pad_columns(qw, padded_k_);
   w_is_int4_ = !opt_.act.enabled() || (opt_.weight.bits <= 4 && kernels::int4_representable(opt_.weight));
   if (w_is_int4_) {
-    w4_ = kernels::pack_s4_weights(kernels::to_int4(padded, wname), opt_.path);
+    w4_ = kernels::pack_s4_weights(kernels::to_int4(padded, wname), opt_.path,
+                                    opt_.act.enabled() ? kernels::S4Use::kW4A8 : kernels::S4Use::kW4A16);
   } else {
     w8_ = kernels::pack_s8_weights(kernels::to_int8(padded, wname), opt_.path);
   }

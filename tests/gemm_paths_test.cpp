@@ -70,6 +70,9 @@ TEST_P(GemmPaths, Int4EqualsReferenceWithAndWithoutPacking) {
         seed += 5;
         const Int4Matrix b = make_int4(n, k, gs, is_signed, 4, extreme, seed);
         const PackedS4Weights packed = pack_s4_weights(b, path);
+        // Packed for the other kind of call only: that call packs on the fly, same bits.
+        const PackedS4Weights packed_w4a16 = pack_s4_weights(b, path, S4Use::kW4A16);
+        const PackedS4Weights packed_w4a8 = pack_s4_weights(b, path, S4Use::kW4A8);
         std::vector<float> bias(n, -1.25f);
         const std::string what = "M=" + std::to_string(m) + " K=" + std::to_string(k) + " N=" + std::to_string(n) +
                                  " gs=" + std::to_string(gs) + " signed=" + std::to_string(is_signed) +
@@ -79,6 +82,8 @@ TEST_P(GemmPaths, Int4EqualsReferenceWithAndWithoutPacking) {
         const MatrixF ref8 = linear_s8s4_reference(a, b, bias.data());
         EXPECT_TRUE(same_bits(linear_s8s4(a, b, bias.data(), path), ref8)) << "W4A8 " << what;
         EXPECT_TRUE(same_bits(linear_s8s4(a, packed, bias.data()), ref8)) << "W4A8 packed " << what;
+        EXPECT_TRUE(same_bits(linear_s8s4(a, packed_w4a8, bias.data()), ref8)) << "W4A8 packed for W4A8 " << what;
+        EXPECT_TRUE(same_bits(linear_s8s4(a, packed_w4a16, bias.data()), ref8)) << "W4A8 packed for W4A16 " << what;
         // W4A16, with signed zeros and large magnitudes in X
         std::mt19937 rng(seed + 2);
         std::normal_distribution<float> nd(0.0f, 2.0f);
@@ -88,6 +93,8 @@ TEST_P(GemmPaths, Int4EqualsReferenceWithAndWithoutPacking) {
           const MatrixF ref = linear_f32s4_reference(x, b, bp);
           EXPECT_TRUE(same_bits(linear_f32s4(x, b, bp, path), ref)) << "W4A16 " << what;
           EXPECT_TRUE(same_bits(linear_f32s4(x, packed, bp), ref)) << "W4A16 packed " << what;
+          EXPECT_TRUE(same_bits(linear_f32s4(x, packed_w4a16, bp), ref)) << "W4A16 packed for W4A16 " << what;
+          EXPECT_TRUE(same_bits(linear_f32s4(x, packed_w4a8, bp), ref)) << "W4A16 packed for W4A8 " << what;
         }
       }
     }

@@ -183,7 +183,7 @@ void bm_f32s4(benchmark::State& state, KernelPath path, W4A16Kernel kernel, long
   std::vector<Int4Matrix> raw;
   const Int4Matrix b0 = random_int4(n, k, group, 2);
   for (long c = 0; c < copies; ++c) {
-    if (kernel == W4A16Kernel::kAuto) w.push_back(pack_s4_weights(b0, path));
+    if (kernel == W4A16Kernel::kAuto) w.push_back(pack_s4_weights(b0, path, S4Use::kW4A16));
     else raw.push_back(b0);
   }
   long i = 0;
@@ -205,7 +205,7 @@ void bm_bf16s4(benchmark::State& state, KernelPath path, long m, long k, long n,
   const long copies = copies_for(m, bytes);
   const Int4Matrix b0 = random_int4(n, k, group, 2);
   std::vector<PackedS4Weights> w;
-  for (long c = 0; c < copies; ++c) w.push_back(pack_s4_weights(b0, path));
+  for (long c = 0; c < copies; ++c) w.push_back(pack_s4_weights(b0, path, S4Use::kW4A16));
   long i = 0;
   for (auto _ : state) {
     MatrixF y = linear_bf16s4(x, w[i++ % copies], nullptr);

@@ -96,7 +96,7 @@ std::vector<KernelCall> kernel_calls(const LayerTrace& layer, const std::vector<
     call.int4 = c->weight.bits <= 4 && kernels::int4_representable(c->weight);
     if (call.int4) {
       call.w4 = kernels::to_int4(qw, "bench weight");
-      call.p4 = kernels::pack_s4_weights(call.w4, path);
+      call.p4 = kernels::pack_s4_weights(call.w4, path, kernels::S4Use::kW4A8);
     } else {
       call.w8 = kernels::to_int8(qw, "bench weight");
       call.p8 = kernels::pack_s8_weights(call.w8, path);
