@@ -1,5 +1,7 @@
 #include "experiments/process_memory.h"
 
+#include <cstdlib>  // defines __GLIBC__ on glibc (<features.h>): without a libc header first, the test below was always false
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
