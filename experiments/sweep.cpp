@@ -313,7 +313,7 @@ class LayerAlphaCache {
     const QuantizedMatrix q = quantize(w(), spec, params_from_range(range(w(), spec, what, weight_ranges_), spec), what);
     Weight e;
     e.spec = spec;
-    e.err = compare(w(), dequantize(q), what);
+    e.err = compare_dequantized(w(), q, what);
     e.is_int4 = spec.bits <= 4 && kernels::int4_representable(spec);
     if (e.is_int4) {
       e.int4 = kernels::to_int4(q, what);
@@ -340,7 +340,7 @@ class LayerAlphaCache {
       } else {
         q = quantize(x(), spec, params_from_range(range(x(), spec, what, act_ranges_), spec), what);
       }
-      e.err = compare(x(), dequantize(q), what);
+      e.err = compare_dequantized(x(), q, what);
       e.int8 = kernels::to_int8(q, what);
     }
     acts_.push_back(std::move(e));

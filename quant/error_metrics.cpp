@@ -2,24 +2,20 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "quant/error.h"
 #include "quant/error_sums.h"
 
 namespace sqsim {
 
-ErrorMetrics compare(const MatrixF& reference, const MatrixF& approx, const std::string& what) {
-  if (reference.rows() != approx.rows() || reference.cols() != approx.cols()) {
-    throw Error(what + ": shapes differ, [" + std::to_string(reference.rows()) + ", " +
-                std::to_string(reference.cols()) + "] vs [" + std::to_string(approx.rows()) + ", " +
-                std::to_string(approx.cols()) + "]");
-  }
-  const ErrorSums sums = error_sums(reference.data(), approx.data(), reference.size());
+namespace {
+
+ErrorMetrics metrics_from_sums(const ErrorSums& sums) {
   const double ref_sq = sums.ref_sq, app_sq = sums.app_sq, err_sq = sums.err_sq, dot = sums.dot;
-  const double max_abs = sums.max_abs;
   const double inf = std::numeric_limits<double>::infinity();
   ErrorMetrics m;
-  m.max_abs = max_abs;
+  m.max_abs = sums.max_abs;
   if (ref_sq == 0) {
     m.rel_err = err_sq == 0 ? 0.0 : inf;
   } else {
@@ -34,6 +30,32 @@ ErrorMetrics compare(const MatrixF& reference, const MatrixF& approx, const std:
     m.cosine = dot / (std::sqrt(ref_sq) * std::sqrt(app_sq));
   }
   return m;
+}
+
+void require_same_shape(long ref_rows, long ref_cols, long rows, long cols, const std::string& what) {
+  if (ref_rows != rows || ref_cols != cols) {
+    throw Error(what + ": shapes differ, [" + std::to_string(ref_rows) + ", " + std::to_string(ref_cols) + "] vs [" +
+                std::to_string(rows) + ", " + std::to_string(cols) + "]");
+  }
+}
+
+}  // namespace
+
+ErrorMetrics compare(const MatrixF& reference, const MatrixF& approx, const std::string& what) {
+  require_same_shape(reference.rows(), reference.cols(), approx.rows(), approx.cols(), what);
+  return metrics_from_sums(error_sums(reference.data(), approx.data(), reference.size()));
+}
+
+ErrorMetrics compare_dequantized(const MatrixF& reference, const QuantizedMatrix& q, const std::string& what) {
+  require_same_shape(reference.rows(), reference.cols(), q.rows, q.cols, what);
+  thread_local std::vector<float> row;
+  row.resize(static_cast<size_t>(q.cols));
+  ErrorLaneState state;
+  for (long r = 0; r < q.rows; ++r) {
+    dequantize_row(q, r, row.data());
+    error_sums_add(state, reference.row(r).data(), row.data(), q.cols);
+  }
+  return metrics_from_sums(error_sums_finish(state));
 }
 
 }  // namespace sqsim

@@ -3,6 +3,7 @@
 // "Error metrics"). Accumulated in float64.
 #include <string>
 
+#include "quant/quantize.h"
 #include "quant/tensor.h"
 
 namespace sqsim {
@@ -16,5 +17,10 @@ struct ErrorMetrics {
 
 // `what` names the pair in the shape-mismatch error.
 ErrorMetrics compare(const MatrixF& reference, const MatrixF& approx, const std::string& what);
+
+// compare(reference, dequantize(q), what), bit for bit, without the dequantized
+// matrix: each row is dequantized into a small buffer and measured while it is
+// in cache (quant/error_sums.h: the sums do not depend on the split).
+ErrorMetrics compare_dequantized(const MatrixF& reference, const QuantizedMatrix& q, const std::string& what);
 
 }  // namespace sqsim

@@ -20,7 +20,7 @@ bool error_sums_path_available(ErrorSumsPath path) {
   return false;
 }
 
-ErrorSums error_sums(const float* reference, const float* approx, long n, ErrorSumsPath path) {
+void error_sums_add(ErrorLaneState& state, const float* reference, const float* approx, long n, ErrorSumsPath path) {
   if (path == ErrorSumsPath::kAuto) {
     static const ErrorSumsPath best = error_sums_path_available(ErrorSumsPath::kAvx512) ? ErrorSumsPath::kAvx512
                                       : error_sums_path_available(ErrorSumsPath::kAvx2) ? ErrorSumsPath::kAvx2
@@ -30,12 +30,30 @@ ErrorSums error_sums(const float* reference, const float* approx, long n, ErrorS
   if (!error_sums_path_available(path)) throw Error("error_sums: this CPU cannot run the requested path");
   switch (path) {
     case ErrorSumsPath::kAvx512:
-      return error_sums_avx512(reference, approx, n);
+      return error_sums_add_avx512(state, reference, approx, n);
     case ErrorSumsPath::kAvx2:
-      return error_sums_avx2(reference, approx, n);
+      return error_sums_add_avx2(state, reference, approx, n);
     default:
-      return error_sums_portable(reference, approx, n);
+      return error_sums_add_portable(state, reference, approx, n);
   }
+}
+
+ErrorSums error_sums_finish(const ErrorLaneState& state) {
+  ErrorSums s;
+  for (int j = 0; j < kErrorLanes; ++j) {
+    s.ref_sq += state.lane[0][j];
+    s.app_sq += state.lane[1][j];
+    s.err_sq += state.lane[2][j];
+    s.dot += state.lane[3][j];
+    s.max_abs = s.max_abs < state.lane[4][j] ? state.lane[4][j] : s.max_abs;
+  }
+  return s;
+}
+
+ErrorSums error_sums(const float* reference, const float* approx, long n, ErrorSumsPath path) {
+  ErrorLaneState state;
+  error_sums_add(state, reference, approx, n, path);
+  return error_sums_finish(state);
 }
 
 }  // namespace sqsim

@@ -29,9 +29,22 @@ enum class ErrorSumsPath { kAuto, kPortable, kAvx2, kAvx512 };
 bool error_sums_path_available(ErrorSumsPath path);
 ErrorSums error_sums(const float* reference, const float* approx, long n, ErrorSumsPath path = ErrorSumsPath::kAuto);
 
+// The same sums over a buffer that arrives in pieces (for example row by row,
+// each row made just before): the lanes are kept between pieces and element j
+// of a piece goes to lane (count + j) % kErrorLanes, so any split gives the
+// bits of one error_sums call over the concatenation.
+struct ErrorLaneState {
+  double lane[5][kErrorLanes] = {};  // ref_sq, app_sq, err_sq, dot, max_abs per lane
+  long count = 0;                    // elements added so far
+};
+void error_sums_add(ErrorLaneState& state, const float* reference, const float* approx, long n,
+                    ErrorSumsPath path = ErrorSumsPath::kAuto);
+// Adds the lanes 0 + 1 + ... (max for max_abs).
+ErrorSums error_sums_finish(const ErrorLaneState& state);
+
 // The per-ISA builds (quant/error_sums_*.cpp).
-ErrorSums error_sums_portable(const float* reference, const float* approx, long n);
-ErrorSums error_sums_avx2(const float* reference, const float* approx, long n);
-ErrorSums error_sums_avx512(const float* reference, const float* approx, long n);
+void error_sums_add_portable(ErrorLaneState& state, const float* reference, const float* approx, long n);
+void error_sums_add_avx2(ErrorLaneState& state, const float* reference, const float* approx, long n);
+void error_sums_add_avx512(ErrorLaneState& state, const float* reference, const float* approx, long n);
 
 }  // namespace sqsim

@@ -1,4 +1,4 @@
 // error_sums compiled with avx512 flags (CMakeLists.txt); called only when the CPU has avx512 (quant/error_sums.cpp).
 #include "quant/error_sums_impl.h"
 
-SQSIM_DEFINE_ERROR_SUMS(error_sums_avx512)
+SQSIM_DEFINE_ERROR_SUMS(error_sums_add_avx512)

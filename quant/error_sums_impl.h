@@ -17,10 +17,27 @@ typedef double ErrorLanes __attribute__((vector_size(kErrorLanes * sizeof(double
 typedef float ErrorFloatLanes __attribute__((vector_size(kErrorLanes * sizeof(float))));
 typedef long long ErrorLaneBits __attribute__((vector_size(kErrorLanes * sizeof(double))));
 
-inline ErrorSums error_sums_impl(const float* ref, const float* app, long n) {
-  ErrorLanes rs = {}, as = {}, es = {}, ds = {}, mx = {};
-  const ErrorLaneBits no_sign = ErrorLaneBits{} + 0x7FFFFFFFFFFFFFFFLL;
+// One element into lane j of the stored lanes, as the vector loop does it.
+inline void add_to_lane(ErrorLaneState& st, int j, float ref, float app) {
+  const double x = app, y = ref, d = x - y, a = std::fabs(d);
+  st.lane[0][j] += y * y;
+  st.lane[1][j] += x * x;
+  st.lane[2][j] += d * d;
+  st.lane[3][j] += x * y;
+  st.lane[4][j] = st.lane[4][j] < a ? a : st.lane[4][j];
+}
+
+inline void error_sums_add_impl(ErrorLaneState& st, const float* ref, const float* app, long n) {
   long i = 0;
+  // Up to the next element of lane 0, one at a time.
+  for (; i < n && (st.count + i) % kErrorLanes != 0; ++i) add_to_lane(st, static_cast<int>((st.count + i) % kErrorLanes), ref[i], app[i]);
+  ErrorLanes rs, as, es, ds, mx;
+  std::memcpy(&rs, st.lane[0], sizeof rs);
+  std::memcpy(&as, st.lane[1], sizeof as);
+  std::memcpy(&es, st.lane[2], sizeof es);
+  std::memcpy(&ds, st.lane[3], sizeof ds);
+  std::memcpy(&mx, st.lane[4], sizeof mx);
+  const ErrorLaneBits no_sign = ErrorLaneBits{} + 0x7FFFFFFFFFFFFFFFLL;
   for (; i + kErrorLanes <= n; i += kErrorLanes) {
     ErrorFloatLanes fr, fa;
     std::memcpy(&fr, ref + i, sizeof fr);
@@ -38,29 +55,13 @@ inline ErrorSums error_sums_impl(const float* ref, const float* app, long n) {
     std::memcpy(&a, &bits, sizeof a);
     mx = mx < a ? a : mx;
   }
-  double r[5][kErrorLanes];
-  std::memcpy(r[0], &rs, sizeof rs);
-  std::memcpy(r[1], &as, sizeof as);
-  std::memcpy(r[2], &es, sizeof es);
-  std::memcpy(r[3], &ds, sizeof ds);
-  std::memcpy(r[4], &mx, sizeof mx);
-  for (int j = 0; i < n; ++i, ++j) {  // the tail, each element in its lane as above
-    const double x = app[i], y = ref[i], d = x - y, a = std::fabs(d);
-    r[0][j] += y * y;
-    r[1][j] += x * x;
-    r[2][j] += d * d;
-    r[3][j] += x * y;
-    r[4][j] = r[4][j] < a ? a : r[4][j];
-  }
-  ErrorSums s;
-  for (int j = 0; j < kErrorLanes; ++j) {
-    s.ref_sq += r[0][j];
-    s.app_sq += r[1][j];
-    s.err_sq += r[2][j];
-    s.dot += r[3][j];
-    s.max_abs = s.max_abs < r[4][j] ? r[4][j] : s.max_abs;
-  }
-  return s;
+  std::memcpy(st.lane[0], &rs, sizeof rs);
+  std::memcpy(st.lane[1], &as, sizeof as);
+  std::memcpy(st.lane[2], &es, sizeof es);
+  std::memcpy(st.lane[3], &ds, sizeof ds);
+  std::memcpy(st.lane[4], &mx, sizeof mx);
+  for (int j = 0; i < n; ++i, ++j) add_to_lane(st, j, ref[i], app[i]);  // the tail: lanes 0, 1, ...
+  st.count += n;
 }
 
 }  // namespace
@@ -68,9 +69,9 @@ inline ErrorSums error_sums_impl(const float* ref, const float* app, long n) {
 
 // Defines the public entry point NAME (declared in quant/error_sums.h) in the
 // including file, so each per-ISA file is one line.
-#define SQSIM_DEFINE_ERROR_SUMS(NAME)                                  \
-  namespace sqsim {                                                    \
-  ErrorSums NAME(const float* reference, const float* approx, long n) { \
-    return error_sums_impl(reference, approx, n);                      \
-  }                                                                    \
+#define SQSIM_DEFINE_ERROR_SUMS(NAME)                                                       \
+  namespace sqsim {                                                                         \
+  void NAME(ErrorLaneState& state, const float* reference, const float* approx, long n) { \
+    error_sums_add_impl(state, reference, approx, n);                                       \
+  }                                                                                         \
   }

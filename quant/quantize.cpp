@@ -113,28 +113,29 @@ QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const std::str
   return quantize(x, spec, dynamic_params(x, spec, what), what);
 }
 
-MatrixF dequantize(const QuantizedMatrix& q) {
-  MatrixF out(q.rows, q.cols);
+void dequantize_row(const QuantizedMatrix& q, long r, float* row) {
   // value = (code - zero_point[p]) * scale[p], walked as runs of columns that
   // share p (as in quantize) so the inner loop vectorizes.
   const long run = q.spec.granularity == Granularity::kPerGroup ? q.spec.group_size : q.cols;
   const bool per_column = q.spec.granularity == Granularity::kPerColumn;
-  for (long r = 0; r < q.rows; ++r) {
-    float* row = out.row(r).data();
-    const int16_t* codes = q.codes.data() + r * q.cols;
-    for (long c0 = 0; c0 < q.cols; c0 += run) {
-      const long n = std::min(run, q.cols - c0);
-      const long p = q.spec.param_index(r, c0, q.cols);
-      const float* scale = q.params.scale.data() + p;
-      const int32_t* zp = q.params.zero_point.data() + p;
-      with_flag(per_column, [&](auto per_col) {
-        for (long c = 0; c < n; ++c) {
-          const long k = decltype(per_col)::value ? c : 0;
-          row[c0 + c] = static_cast<float>(codes[c0 + c] - zp[k]) * scale[k];
-        }
-      });
-    }
+  const int16_t* codes = q.codes.data() + r * q.cols;
+  for (long c0 = 0; c0 < q.cols; c0 += run) {
+    const long n = std::min(run, q.cols - c0);
+    const long p = q.spec.param_index(r, c0, q.cols);
+    const float* scale = q.params.scale.data() + p;
+    const int32_t* zp = q.params.zero_point.data() + p;
+    with_flag(per_column, [&](auto per_col) {
+      for (long c = 0; c < n; ++c) {
+        const long k = decltype(per_col)::value ? c : 0;
+        row[c0 + c] = static_cast<float>(codes[c0 + c] - zp[k]) * scale[k];
+      }
+    });
   }
+}
+
+MatrixF dequantize(const QuantizedMatrix& q) {
+  MatrixF out(q.rows, q.cols);
+  for (long r = 0; r < q.rows; ++r) dequantize_row(q, r, out.row(r).data());
   return out;
 }
 

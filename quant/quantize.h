@@ -33,6 +33,8 @@ QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantPar
 QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const std::string& what);
 
 MatrixF dequantize(const QuantizedMatrix& q);
+// Row r of dequantize(q) into out[0 .. q.cols): the same values.
+void dequantize_row(const QuantizedMatrix& q, long r, float* out);
 
 // x' = dequantize(quantize(x)); returns x unchanged when spec.bits == 16.
 // `static_params` (may be null) replaces the dynamic parameters.

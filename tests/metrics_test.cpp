@@ -11,6 +11,7 @@
 #include "quant/error.h"
 #include "quant/error_metrics.h"
 #include "quant/error_sums.h"
+#include "quant/quantize.h"
 #include "quant/outlier_metrics.h"
 #include "sim/synthetic_layer.h"
 
@@ -87,6 +88,59 @@ TEST(ErrorSums, EveryPathFollowsTheDocumentedOrderBitForBit) {
                        "n " + std::to_string(n) + " path " + std::to_string(static_cast<int>(p)));
     }
   }
+}
+
+// Pieces of any length (row by row, ragged, one element at a time) give the
+// bits of one call over the whole buffer, on every path.
+TEST(ErrorSums, PiecesGiveTheBitsOfOneCall) {
+  std::mt19937 gen(11);
+  std::normal_distribution<float> normal(0.f, 3.f);
+  const long n = 1237;
+  std::vector<float> r(n), a(n);
+  for (long i = 0; i < n; ++i) {
+    r[i] = normal(gen);
+    a[i] = r[i] + 0.01f * normal(gen);
+  }
+  const ErrorSums want = lane_order_sums(r, a);
+  for (ErrorSumsPath p : {ErrorSumsPath::kPortable, ErrorSumsPath::kAvx2, ErrorSumsPath::kAvx512}) {
+    if (!error_sums_path_available(p)) continue;
+    for (long piece : {1L, 3L, 8L, 13L, 64L, 577L}) {
+      ErrorLaneState st;
+      for (long i = 0; i < n; i += piece) error_sums_add(st, r.data() + i, a.data() + i, std::min(piece, n - i), p);
+      EXPECT_EQ(st.count, n);
+      expect_same_bits(want, error_sums_finish(st),
+                       "pieces of " + std::to_string(piece) + " path " + std::to_string(static_cast<int>(p)));
+    }
+  }
+}
+
+// The row-by-row measurement of a quantization equals comparing with the whole
+// dequantized matrix, bit for bit, for every granularity (ragged groups,
+// columns not a multiple of the 8 lanes) and both code kinds.
+TEST(ErrorMetrics, CompareDequantizedEqualsCompareWithTheDequantizedMatrix) {
+  std::mt19937 gen(5);
+  std::normal_distribution<float> normal(0.f, 2.f);
+  for (long cols : {7L, 64L, 100L, 576L}) {
+    MatrixF x(13, cols);
+    for (long i = 0; i < x.size(); ++i) x.data()[i] = normal(gen) * (i % 37 == 0 ? 40.f : 1.f);
+    for (Granularity g : {Granularity::kPerTensor, Granularity::kPerRow, Granularity::kPerColumn, Granularity::kPerGroup}) {
+      for (bool symmetric : {true, false}) {
+        QuantSpec spec;
+        spec.bits = symmetric ? 8 : 4;
+        spec.symmetric = symmetric;
+        spec.granularity = g;
+        spec.group_size = g == Granularity::kPerGroup ? 32 : 0;
+        const QuantizedMatrix q = quantize(x, spec, "x");
+        const ErrorMetrics a = compare(x, dequantize(q), "x"), b = compare_dequantized(x, q, "x");
+        const std::string what = "cols " + std::to_string(cols) + " granularity " + std::to_string(static_cast<int>(g)) +
+                                 " symmetric " + std::to_string(symmetric);
+        EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0) << what;
+        EXPECT_GT(a.rel_err, 0.0) << what;
+      }
+    }
+  }
+  const QuantizedMatrix q = quantize(MatrixF::Ones(2, 3), QuantSpec{}, "x");
+  EXPECT_THROW(compare_dequantized(MatrixF::Ones(3, 2), q, "pair"), Error);
 }
 
 TEST(ErrorSums, InfinityAndNanDifferences) {
