@@ -14,10 +14,9 @@
 #include <cstdint>
 #include <cstring>
 
-#include <tbb/blocked_range2d.h>
-#include <tbb/parallel_for.h>
 
 #include "kernels/gemm_vnni_kernels.h"
+#include "kernels/tile_loop.h"
 
 namespace sqsim::kernels::vnni {
 namespace {
@@ -132,10 +131,9 @@ inline void micro_f32(const uint8_t* a, long kp, const PackedBView& b, const Epi
   }
 }
 
-// Calls tile.template run<MR, NB>(m0, nb0) over a [rows x channel blocks]
-// tiling of the output. Each task owns a disjoint tile, and every output is
-// computed by one micro-kernel call over all groups, so the result does not
-// depend on scheduling or on the thread count.
+// Rows [m0, m0 + MR) x channel blocks [nb_begin, nb_end) of one task
+// (kernels/tile_loop.h), two blocks per micro-kernel call; every output is
+// computed by one call over all groups.
 template <int MR, class Tile>
 inline void row_panel(const Tile& tile, long m0, long nb_begin, long nb_end) {
   long nb = nb_begin;
@@ -153,25 +151,9 @@ inline void row_panel(const Tile& tile, long m0, long nb_begin, long nb_end) {
 
 template <class Tile>
 void for_each_tile(long m_rows, long nblocks, const Tile& tile) {
-  const long nb_per_tile = kTileN / 16;
-  tbb::parallel_for(
-      tbb::blocked_range2d<long>(0, (m_rows + kTileM - 1) / kTileM, 1, 0, (nblocks + nb_per_tile - 1) / nb_per_tile, 1),
-      [&](const tbb::blocked_range2d<long>& r) {
-        for (long tm = r.rows().begin(); tm < r.rows().end(); ++tm) {
-          for (long tn = r.cols().begin(); tn < r.cols().end(); ++tn) {
-            const long m_end = std::min(m_rows, (tm + 1) * kTileM);
-            const long nb_begin = tn * nb_per_tile, nb_end = std::min(nblocks, nb_begin + nb_per_tile);
-            long m = tm * kTileM;
-            for (; m + 4 <= m_end; m += 4) row_panel<4>(tile, m, nb_begin, nb_end);
-            switch (m_end - m) {
-              case 3: row_panel<3>(tile, m, nb_begin, nb_end); break;
-              case 2: row_panel<2>(tile, m, nb_begin, nb_end); break;
-              case 1: row_panel<1>(tile, m, nb_begin, nb_end); break;
-              default: break;
-            }
-          }
-        }
-      });
+  for_each_row_panel(m_rows, nblocks, kTileM, kTileN / 16, [&](auto mr, long m0, long nb_begin, long nb_end) {
+    row_panel<decltype(mr)::value>(tile, m0, nb_begin, nb_end);
+  });
 }
 
 template <class Dot>

@@ -25,6 +25,16 @@ struct SmoothGroup {
   std::vector<std::string> layers;
 };
 
+// Where a model's shared construction (LlamaModel / OptModel::from_weights)
+// gets its weights: tensors by Hugging Face name (e.g.
+// "model.layers.0.self_attn.q_proj.weight", "lm_head.weight"), checked by the
+// source against [rows x cols] (rows = out, 1 for a vector), so that a loader
+// (GGUF, safetensors) can name its own file and tensor in errors.
+struct WeightSource {
+  std::function<MatrixF(const std::string& hf_tensor, long rows, long cols)> load;
+  std::function<bool(const std::string& hf_tensor)> has;
+};
+
 class CausalLm {
  public:
   virtual ~CausalLm() = default;

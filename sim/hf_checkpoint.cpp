@@ -294,7 +294,7 @@ LoadedModel load_hf_checkpoint(const std::string& dir) {
   if (type == "llama") {
     const LlamaConfig& c = llama_cfg;
     const HfWeights w{ckpt, "llama", false};
-    LlamaWeightSource src;
+    WeightSource src;
     src.has = [&](const std::string& n) { return w.has(n); };
     src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
     m.model = std::make_unique<LlamaModel>(LlamaModel::from_weights(c, src));
@@ -302,7 +302,7 @@ LoadedModel load_hf_checkpoint(const std::string& dir) {
     const OptConfig& c = opt_cfg;
     const bool tied = opt_bool(cfg, "tie_word_embeddings", true, cfg_path);
     const HfWeights w{ckpt, "opt", true};
-    OptWeightSource src;
+    WeightSource src;
     src.has = [&](const std::string& n) { return (n != "lm_head.weight" || !tied) && w.has(n); };
     src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
     m.model = std::make_unique<OptModel>(OptModel::from_weights(c, src));

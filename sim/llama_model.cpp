@@ -103,7 +103,7 @@ LlamaModel LlamaModel::load_gguf(const std::string& path) {
       // tensors the model does not use (e.g. rope_freqs) are ignored
     }
   }
-  LlamaWeightSource src;
+  WeightSource src;
   src.has = [&](const std::string& hf) { return names.count(hf) != 0; };
   src.load = [&](const std::string& hf, long rows, long cols) {
     const auto it = names.find(hf);
@@ -118,7 +118,7 @@ LlamaModel LlamaModel::load_gguf(const std::string& path) {
   return from_weights(c, src);
 }
 
-LlamaModel LlamaModel::from_weights(const LlamaConfig& cfg, const LlamaWeightSource& src) {
+LlamaModel LlamaModel::from_weights(const LlamaConfig& cfg, const WeightSource& src) {
   LlamaModel m;
   m.cfg_ = cfg;
   const LlamaConfig& c = m.cfg_;
@@ -266,14 +266,18 @@ RopeTable rope_table(long rows, int head_dim, float base, int pos0) {
 }
 
 namespace {
+
 void check_rope_table(const RopeTable& r, long rows, int half) {
   if (r.cos.rows() < rows || r.cos.cols() != half || r.sin.rows() != r.cos.rows() || r.sin.cols() != half)
     throw Error("rope: table is [" + S(r.cos.rows()) + " x " + S(r.cos.cols()) + "], need at least [" + S(rows) +
                 " x " + S(half) + "]");
 }
-}  // namespace
 
-void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, const RopeTable& r) {
+// Rotates pair i of every head by the angle of its position: the pair is
+// (2i, 2i + 1) when kAdjacent (GGUF's interleaved layout), else (i, i + half)
+// (Hugging Face's rotate_half).
+template <bool kAdjacent>
+void apply_rope(MatrixF& x, int n_heads, int head_dim, const RopeTable& r) {
   if (x.cols() != long(n_heads) * head_dim) throw Error("rope: width mismatch");
   const int half = head_dim / 2;
   check_rope_table(r, x.rows(), half);
@@ -283,12 +287,19 @@ void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, const RopeTable&
     for (int h = 0; h < n_heads; ++h) {
       float* p = x.row(t).data() + long(h) * head_dim;
       for (int i = 0; i < half; ++i) {
-        const float x0 = p[2 * i], x1 = p[2 * i + 1];
-        p[2 * i] = x0 * cs[i] - x1 * sn[i];
-        p[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
+        const int i0 = kAdjacent ? 2 * i : i, i1 = kAdjacent ? 2 * i + 1 : i + half;
+        const float x0 = p[i0], x1 = p[i1];
+        p[i0] = x0 * cs[i] - x1 * sn[i];
+        p[i1] = x0 * sn[i] + x1 * cs[i];
       }
     }
   }
+}
+
+}  // namespace
+
+void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, const RopeTable& r) {
+  apply_rope<true>(x, n_heads, head_dim, r);
 }
 
 void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, float base, int pos0) {
@@ -296,21 +307,7 @@ void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, float base, int 
 }
 
 void apply_rope_half(MatrixF& x, int n_heads, int head_dim, const RopeTable& r) {
-  if (x.cols() != long(n_heads) * head_dim) throw Error("rope: width mismatch");
-  const int half = head_dim / 2;
-  check_rope_table(r, x.rows(), half);
-  for (long t = 0; t < x.rows(); ++t) {
-    const float* cs = r.cos.row(t).data();
-    const float* sn = r.sin.row(t).data();
-    for (int h = 0; h < n_heads; ++h) {
-      float* p = x.row(t).data() + long(h) * head_dim;
-      for (int i = 0; i < half; ++i) {
-        const float x0 = p[i], x1 = p[i + half];
-        p[i] = x0 * cs[i] - x1 * sn[i];
-        p[i + half] = x0 * sn[i] + x1 * cs[i];
-      }
-    }
-  }
+  apply_rope<false>(x, n_heads, head_dim, r);
 }
 
 void apply_rope_half(MatrixF& x, int n_heads, int head_dim, float base, int pos0) {

@@ -65,21 +65,15 @@ struct LlamaBlock {
 // throws sqsim::Error on a name it does not know.
 std::string gguf_to_hf_name(const std::string& gguf_name);
 
-// Where the shared construction gets its weights: tensors by Hugging Face
-// name ("model.layers.0.self_attn.q_proj.weight", "model.norm.weight",
-// "lm_head.weight"), checked by the source against [rows x cols] (rows = out,
-// 1 for a vector), so that a loader can name its own file and tensor in errors.
-struct LlamaWeightSource {
-  std::function<MatrixF(const std::string& hf_tensor, long rows, long cols)> load;
-  std::function<bool(const std::string& hf_tensor)> has;
-};
+// Llama tensors come from a WeightSource (sim/causal_lm.h) by HF name, e.g.
+// "model.layers.0.self_attn.q_proj.weight", "model.norm.weight".
 
 class LlamaModel : public CausalLm {
  public:
   // Builds the model from a validated config and a weight source (both the
   // GGUF and the Hugging Face loaders come through here). Without
   // lm_head.weight (or with cfg.tied_embeddings) the head reuses the embeddings.
-  static LlamaModel from_weights(const LlamaConfig& cfg, const LlamaWeightSource& src);
+  static LlamaModel from_weights(const LlamaConfig& cfg, const WeightSource& src);
 
   // Reads the whole model, dequantizing every weight to float32; validates
   // every shape against the config. Tied embeddings: without output.weight the

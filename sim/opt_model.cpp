@@ -131,7 +131,7 @@ OptModel OptModel::load_gguf(const std::string& path) {
     for (const char* t : {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_up", "ffn_down"})
       for (const char* suf : {".weight", ".bias"}) wanted.push_back("blk." + S(l) + "." + t + suf);
   for (const std::string& n : wanted) names[opt_gguf_to_hf_name(n)] = n;
-  OptWeightSource src;
+  WeightSource src;
   src.has = [&](const std::string& hf) { return names.count(hf) && g.find_tensor(names.at(hf)) != nullptr; };
   src.load = [&](const std::string& hf, long rows, long cols) {
     const auto it = names.find(hf);
@@ -152,7 +152,7 @@ OptModel OptModel::load_gguf(const std::string& path) {
   return from_weights(c, src);
 }
 
-OptModel OptModel::from_weights(const OptConfig& cfg, const OptWeightSource& src) {
+OptModel OptModel::from_weights(const OptConfig& cfg, const WeightSource& src) {
   OptModel m;
   m.cfg_ = cfg;
   const OptConfig& c = m.cfg_;

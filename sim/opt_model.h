@@ -45,18 +45,13 @@ struct OptBlock {
   std::unique_ptr<LinearLayer> q, k, v, o, fc1, fc2;
 };
 
-// Tensors by canonical HF name ("model.decoder.layers.0.fc1.weight",
-// "model.decoder.embed_positions.weight", "lm_head.weight"), checked by the
-// source against [rows x cols] (1 row for vectors).
-struct OptWeightSource {
-  std::function<MatrixF(const std::string& hf_tensor, long rows, long cols)> load;
-  std::function<bool(const std::string& hf_tensor)> has;
-};
+// OPT tensors come from a WeightSource (sim/causal_lm.h) by canonical HF name,
+// e.g. "model.decoder.layers.0.fc1.weight", "model.decoder.embed_positions.weight".
 
 class OptModel : public CausalLm {
  public:
   // Without lm_head.weight the head reuses the token embeddings (OPT ties them).
-  static OptModel from_weights(const OptConfig& cfg, const OptWeightSource& src);
+  static OptModel from_weights(const OptConfig& cfg, const WeightSource& src);
   // A GGUF file with general.architecture "opt" (docs/gguf.md); tensors the
   // model does not use are ignored, missing or misshapen ones refused by name.
   static OptModel load_gguf(const std::string& path);
