@@ -167,25 +167,17 @@ std::vector<std::string> LlamaModel::linear_names() const {
 
 std::unique_ptr<LinearLayer>& LlamaModel::slot(const std::string& n) {
   if (n == "lm_head") return lm_head_;
-  const std::string pre = "model.layers.";
-  if (n.rfind(pre, 0) == 0) {
-    const size_t dot = n.find('.', pre.size());
-    if (dot != std::string::npos) {
-      const std::string idx = n.substr(pre.size(), dot - pre.size()), rest = n.substr(dot + 1);
-      if (!idx.empty() && idx.size() < 6 && idx.find_first_not_of("0123456789") == std::string::npos) {
-        const int l = std::stoi(idx);
-        if (l < cfg_.n_layers) {
-          LlamaBlock& b = blocks_[l];
-          if (rest == "self_attn.q_proj") return b.q;
-          if (rest == "self_attn.k_proj") return b.k;
-          if (rest == "self_attn.v_proj") return b.v;
-          if (rest == "self_attn.o_proj") return b.o;
-          if (rest == "mlp.gate_proj") return b.gate;
-          if (rest == "mlp.up_proj") return b.up;
-          if (rest == "mlp.down_proj") return b.down;
-        }
-      }
-    }
+  std::string rest;
+  const int l = block_index(n, "model.layers.", cfg_.n_layers, &rest);
+  if (l >= 0) {
+    LlamaBlock& b = blocks_[l];
+    if (rest == "self_attn.q_proj") return b.q;
+    if (rest == "self_attn.k_proj") return b.k;
+    if (rest == "self_attn.v_proj") return b.v;
+    if (rest == "self_attn.o_proj") return b.o;
+    if (rest == "mlp.gate_proj") return b.gate;
+    if (rest == "mlp.up_proj") return b.up;
+    if (rest == "mlp.down_proj") return b.down;
   }
   throw Error("no linear layer named '" + n + "' (expected e.g. model.layers.0.self_attn.q_proj or lm_head)");
 }
@@ -210,19 +202,11 @@ std::vector<SmoothGroup> LlamaModel::smooth_groups() const {
 
 VectorF& LlamaModel::norm_slot(const std::string& n) {
   if (n == "model.norm") return output_norm_;
-  const std::string pre = "model.layers.";
-  if (n.rfind(pre, 0) == 0) {
-    const size_t dot = n.find('.', pre.size());
-    if (dot != std::string::npos) {
-      const std::string idx = n.substr(pre.size(), dot - pre.size()), rest = n.substr(dot + 1);
-      if (!idx.empty() && idx.size() < 6 && idx.find_first_not_of("0123456789") == std::string::npos) {
-        const int l = std::stoi(idx);
-        if (l < cfg_.n_layers) {
-          if (rest == "input_layernorm") return blocks_[l].attn_norm;
-          if (rest == "post_attention_layernorm") return blocks_[l].ffn_norm;
-        }
-      }
-    }
+  std::string rest;
+  const int l = block_index(n, "model.layers.", cfg_.n_layers, &rest);
+  if (l >= 0) {
+    if (rest == "input_layernorm") return blocks_[l].attn_norm;
+    if (rest == "post_attention_layernorm") return blocks_[l].ffn_norm;
   }
   throw Error("no norm named '" + n + "' (expected e.g. model.layers.0.input_layernorm or model.norm)");
 }

@@ -12,19 +12,6 @@ namespace sqsim {
 namespace {
 std::string S(long v) { return std::to_string(v); }
 
-// "model.decoder.layers.12.rest" -> (12, "rest") when l < n_layers, else -1.
-int block_index(const std::string& n, int n_layers, std::string* rest) {
-  const std::string pre = "model.decoder.layers.";
-  if (n.rfind(pre, 0) != 0) return -1;
-  const size_t dot = n.find('.', pre.size());
-  if (dot == std::string::npos) return -1;
-  const std::string idx = n.substr(pre.size(), dot - pre.size());
-  if (idx.empty() || idx.size() > 5 || idx.find_first_not_of("0123456789") != std::string::npos) return -1;
-  const int l = std::stoi(idx);
-  if (l >= n_layers) return -1;
-  *rest = n.substr(dot + 1);
-  return l;
-}
 }  // namespace
 
 void OptConfig::validate(const std::string& what) {
@@ -240,7 +227,7 @@ std::vector<std::string> OptModel::linear_names() const {
 std::unique_ptr<LinearLayer>& OptModel::slot(const std::string& n) {
   if (n == "lm_head") return lm_head_;
   std::string rest;
-  const int l = block_index(n, cfg_.n_layers, &rest);
+  const int l = block_index(n, "model.decoder.layers.", cfg_.n_layers, &rest);
   if (l >= 0) {
     OptBlock& b = blocks_[l];
     if (rest == "self_attn.q_proj") return b.q;
@@ -273,7 +260,7 @@ std::vector<SmoothGroup> OptModel::smooth_groups() const {
 LayerNormWeights& OptModel::norm_slot(const std::string& n) {
   if (n == "model.decoder.final_layer_norm") return final_ln_;
   std::string rest;
-  const int l = block_index(n, cfg_.n_layers, &rest);
+  const int l = block_index(n, "model.decoder.layers.", cfg_.n_layers, &rest);
   if (l >= 0) {
     if (rest == "self_attn_layer_norm") return blocks_[l].attn_ln;
     if (rest == "final_layer_norm") return blocks_[l].ffn_ln;
