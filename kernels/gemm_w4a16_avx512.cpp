@@ -177,7 +177,8 @@ inline GemvConsts gemv_consts(bool is_signed) {
 // group sums in fold order (element e = channel fold_channel(e)), scaled and
 // added over groups. codes(j, k0) points at channel j's 8 code bytes for k0 ..
 // k0 + 15; zti[g * 16 + j] = off + zp of channel j, st[g * 16 + e] = the scale
-// of channel fold_channel(e).
+// of channel fold_channel(e). st need not be 64-byte aligned (the pack's
+// std::vector storage is not): unaligned loads.
 // (Tried: putting the code into the mantissa of 2^23 with vpternlogd and
 // subtracting 2^23 + off + zp with vsubps instead of the vpermps table: slower on
 // Zen 4, the extra vsubps competes with the vaddps for the FP add pipes.)
@@ -207,7 +208,7 @@ inline __m512 gemv_sums(const X* xr, long k, long gs, const int32_t* zti, const 
         acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(xv, wv));
       }
     }
-    const __m512 t = _mm512_mul_ps(fold16x16(acc), _mm512_load_ps(st + g * 16));
+    const __m512 t = _mm512_mul_ps(fold16x16(acc), _mm512_loadu_ps(st + g * 16));
     sum = g == 0 ? t : _mm512_add_ps(sum, t);
   }
   return sum;
