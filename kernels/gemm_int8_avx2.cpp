@@ -54,9 +54,13 @@ inline void micro(const int16_t* a, long kp, const PackedBView& b, long m0, long
     for (int j = 0; j < NB; ++j) {
       const long n0 = (nb0 + j) * 8, valid = std::min<long>(8, n_rows - n0);
       for (int i = 0; i < MR; ++i) {
+        int32_t* dst = acc + ((m0 + i) * n_rows + n0) * groups + g;
+        if (groups == 1 && valid == 8) {  // adjacent channels: one store (see gemm_vnni_impl.h)
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), c[i][j]);
+          continue;
+        }
         alignas(32) int32_t out[8];
         _mm256_store_si256(reinterpret_cast<__m256i*>(out), c[i][j]);
-        int32_t* dst = acc + ((m0 + i) * n_rows + n0) * groups + g;
         for (long l = 0; l < valid; ++l) dst[l * groups] = out[l];
       }
     }

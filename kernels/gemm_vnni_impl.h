@@ -84,9 +84,18 @@ inline void micro(const uint8_t* a, long kp, const PackedBView& b, long m0, long
     for (int j = 0; j < NB; ++j) {
       const long n0 = (nb0 + j) * 16, valid = std::min<long>(16, n_rows - n0);
       for (int i = 0; i < MR; ++i) {
+        int32_t* dst = acc + ((m0 + i) * n_rows + n0) * groups + g;
+        if (groups == 1) {
+          // One group (per-channel or per-tensor weights): the 16 channels are
+          // adjacent in acc, so one masked store. At K = 576 the lane-by-lane
+          // copy below cost about 8% of the GEMM's time (measured side by side).
+          const __mmask16 mask =
+              valid >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << valid) - 1u);
+          _mm512_mask_storeu_epi32(dst, mask, c[i][j]);
+          continue;
+        }
         alignas(64) int32_t out[16];
         _mm512_store_si512(out, c[i][j]);
-        int32_t* dst = acc + ((m0 + i) * n_rows + n0) * groups + g;
         for (long l = 0; l < valid; ++l) dst[l * groups] = out[l];
       }
     }
