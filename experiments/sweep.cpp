@@ -232,7 +232,9 @@ class LayerAlphaCache {
  public:
   LayerAlphaCache(const LayerTrace& layer, const VectorF* s) : layer_(layer), s_(s) {}
 
-  std::string row(const SweepConfig& c, const SweepOptions& options, const MatrixF& y_ref) {
+  // y_sums: reference_sums(y_ref), made once per layer.
+  std::string row(const SweepConfig& c, const SweepOptions& options, const MatrixF& y_ref,
+                  const ReferenceSums& y_sums) {
     const std::string row = row_prefix(layer_, c);
     const std::string skipped = skip_reason(layer_, c);
     if (!skipped.empty()) return row + ",,,,,,,,," + skipped;
@@ -259,7 +261,7 @@ class LayerAlphaCache {
     } else {
       y = kernels::linear_s8s8(qx.int8, qw.packed_int8(options.kernel), bias);
     }
-    const ErrorMetrics ey = compare(y_ref, y, layer_.name + " output");
+    const ErrorMetrics ey = compare(y_ref, y_sums, y, layer_.name + " output");
     const std::string path = kernels::kernel_path_name(kernels::resolve_kernel_path(options.kernel));
     return row + metric_cells(ey, qw.err, qx.err, path);
   }
@@ -310,10 +312,12 @@ class LayerAlphaCache {
     for (Weight& e : weights_)
       if (same_spec(e.spec, spec)) return e;
     const std::string what = layer_.name + " weight";
-    const QuantizedMatrix q = quantize(w(), spec, params_from_range(range(w(), spec, what, weight_ranges_), spec), what);
+    checked(w(), w_checked_, what);
+    const QuantizedMatrix q = quantize(w(), spec, params_from_range(range(w(), spec, what, weight_ranges_), spec), what,
+                                       FiniteCheck::kAlreadyChecked);
     Weight e;
     e.spec = spec;
-    e.err = compare_dequantized(w(), q, what);
+    e.err = compare_dequantized_rel_sqnr(w(), sums(w(), w_sums_), q, what);  // the row reports these two
     e.is_int4 = spec.bits <= 4 && kernels::int4_representable(spec);
     if (e.is_int4) {
       e.int4 = kernels::to_int4(q, what);
@@ -338,13 +342,29 @@ class LayerAlphaCache {
       if (spec.source == ScaleSource::kStatic) {
         q = quantize(x(), spec, static_activation_params(layer_, x(), s_, spec), what);
       } else {
-        q = quantize(x(), spec, params_from_range(range(x(), spec, what, act_ranges_), spec), what);
+        checked(x(), x_checked_, what);
+        q = quantize(x(), spec, params_from_range(range(x(), spec, what, act_ranges_), spec), what,
+                     FiniteCheck::kAlreadyChecked);
       }
-      e.err = compare_dequantized(x(), q, what);
+      e.err = compare_dequantized_rel_sqnr(x(), sums(x(), x_sums_), q, what);
       e.int8 = kernels::to_int8(q, what);
     }
     acts_.push_back(std::move(e));
     return acts_.back();
+  }
+
+  // Each operand is checked for NaN/Inf once; its ranges and quantizations
+  // then skip the check (the same error, raised before any of them).
+  static void checked(const MatrixF& m, bool& done, const std::string& what) {
+    if (done) return;
+    require_finite(m, what);
+    done = true;
+  }
+
+  // The operand's own error sum, shared by its quantizations.
+  static const ReferenceSums& sums(const MatrixF& m, std::optional<ReferenceSums>& cache) {
+    if (!cache) cache = reference_sums(m);
+    return *cache;
   }
 
   // observe_range depends on the granularity alone, so e.g. W8 and W4 weights of
@@ -355,12 +375,13 @@ class LayerAlphaCache {
     int group_size;
     RangeStats stats;
   };
+  // m must have been checked (checked()).
   static const RangeStats& range(const MatrixF& m, const QuantSpec& spec, const std::string& what,
                                  std::deque<Range>& cache) {
     spec.validate(what);  // as observe_range would, before a cached range is used
     for (const Range& r : cache)
       if (r.granularity == spec.granularity && r.group_size == spec.group_size) return r.stats;
-    cache.push_back({spec.granularity, spec.group_size, observe_range(m, spec, what)});
+    cache.push_back({spec.granularity, spec.group_size, observe_range(m, spec, what, FiniteCheck::kAlreadyChecked)});
     return cache.back().stats;
   }
 
@@ -368,6 +389,8 @@ class LayerAlphaCache {
   const VectorF* s_;
   std::deque<Range> weight_ranges_, act_ranges_;
   std::optional<MatrixF> x_, w_;
+  std::optional<ReferenceSums> x_sums_, w_sums_;
+  bool x_checked_ = false, w_checked_ = false;
   std::deque<Weight> weights_;  // deque: references stay valid as entries are added
   std::deque<Act> acts_;
 };
@@ -396,6 +419,7 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
   struct CachedOutput {
     size_t layer = SIZE_MAX;
     MatrixF y;
+    ReferenceSums y_sums;
     std::string alpha;
     std::unique_ptr<LayerAlphaCache> operands;
   };
@@ -411,6 +435,7 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
       if (cached.layer != li) {
         cached.operands.reset();  // before the new output: at most one layer's data per thread
         cached.y = reference_output(traces.layers[li]);
+        cached.y_sums = reference_sums(cached.y);
         cached.layer = li;
       }
       if (!cached.operands || cached.alpha != c.alpha_name) {
@@ -418,7 +443,7 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
         cached.operands = std::make_unique<LayerAlphaCache>(traces.layers[li], s);
         cached.alpha = c.alpha_name;
       }
-      const std::string row = options.reuse_operands ? cached.operands->row(c, options, cached.y)
+      const std::string row = options.reuse_operands ? cached.operands->row(c, options, cached.y, cached.y_sums)
                                                      : evaluate_layer(traces.layers[li], s, c, options, cached.y);
       std::lock_guard<std::mutex> lock(mu);
       on_row(i, row);

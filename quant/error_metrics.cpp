@@ -46,16 +46,57 @@ ErrorMetrics compare(const MatrixF& reference, const MatrixF& approx, const std:
   return metrics_from_sums(error_sums(reference.data(), approx.data(), reference.size()));
 }
 
-ErrorMetrics compare_dequantized(const MatrixF& reference, const QuantizedMatrix& q, const std::string& what) {
+namespace {
+
+// The sums of reference vs dequantize(q), row by row (each row dequantized
+// into a small buffer and measured while it is in cache).
+ErrorLaneState dequantized_sums(const MatrixF& reference, const QuantizedMatrix& q, ErrorSumsParts parts,
+                                const std::string& what) {
   require_same_shape(reference.rows(), reference.cols(), q.rows, q.cols, what);
   thread_local std::vector<float> row;
   row.resize(static_cast<size_t>(q.cols));
   ErrorLaneState state;
   for (long r = 0; r < q.rows; ++r) {
     dequantize_row(q, r, row.data());
-    error_sums_add(state, reference.row(r).data(), row.data(), q.cols);
+    error_sums_add(state, reference.row(r).data(), row.data(), q.cols, ErrorSumsPath::kAuto, parts);
   }
+  return state;
+}
+
+}  // namespace
+
+ErrorMetrics compare_dequantized(const MatrixF& reference, const QuantizedMatrix& q, const std::string& what) {
+  return metrics_from_sums(error_sums_finish(dequantized_sums(reference, q, ErrorSumsParts::kAll, what)));
+}
+
+ReferenceSums reference_sums(const MatrixF& reference) {
+  ReferenceSums r;
+  r.rows = reference.rows();
+  r.cols = reference.cols();
+  error_sums_add(r.lanes, reference.data(), reference.data(), reference.size(), ErrorSumsPath::kAuto,
+                 ErrorSumsParts::kReferenceOnly);
+  return r;
+}
+
+ErrorMetrics compare(const MatrixF& reference, const ReferenceSums& ref, const MatrixF& approx,
+                     const std::string& what) {
+  require_same_shape(reference.rows(), reference.cols(), approx.rows(), approx.cols(), what);
+  require_same_shape(reference.rows(), reference.cols(), ref.rows, ref.cols, what + " (reference sums)");
+  ErrorLaneState state;
+  error_sums_add(state, reference.data(), approx.data(), reference.size(), ErrorSumsPath::kAuto,
+                 ErrorSumsParts::kAllButReference);
+  error_sums_take_reference(state, ref.lanes);
   return metrics_from_sums(error_sums_finish(state));
+}
+
+ErrorMetrics compare_dequantized_rel_sqnr(const MatrixF& reference, const ReferenceSums& ref, const QuantizedMatrix& q,
+                                          const std::string& what) {
+  require_same_shape(reference.rows(), reference.cols(), ref.rows, ref.cols, what + " (reference sums)");
+  ErrorLaneState state = dequantized_sums(reference, q, ErrorSumsParts::kErrorOnly, what);
+  error_sums_take_reference(state, ref.lanes);
+  ErrorMetrics m = metrics_from_sums(error_sums_finish(state));
+  m.max_abs = m.cosine = std::numeric_limits<double>::quiet_NaN();
+  return m;
 }
 
 }  // namespace sqsim

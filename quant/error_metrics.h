@@ -3,6 +3,7 @@
 // "Error metrics"). Accumulated in float64.
 #include <string>
 
+#include "quant/error_sums.h"
 #include "quant/quantize.h"
 #include "quant/tensor.h"
 
@@ -22,5 +23,24 @@ ErrorMetrics compare(const MatrixF& reference, const MatrixF& approx, const std:
 // matrix: each row is dequantized into a small buffer and measured while it is
 // in cache (quant/error_sums.h: the sums do not depend on the split).
 ErrorMetrics compare_dequantized(const MatrixF& reference, const QuantizedMatrix& q, const std::string& what);
+
+// The reference's own sum (||R||^2, as float64 lanes: quant/error_sums.h),
+// made once for a reference that several approximations are compared with.
+struct ReferenceSums {
+  long rows = 0, cols = 0;
+  ErrorLaneState lanes;
+};
+ReferenceSums reference_sums(const MatrixF& reference);
+
+// compare(reference, approx, what), bit for bit, without summing the
+// reference again (ref: reference_sums(reference)).
+ErrorMetrics compare(const MatrixF& reference, const ReferenceSums& ref, const MatrixF& approx,
+                     const std::string& what);
+
+// rel_err and sqnr_db of compare_dequantized(reference, q, what), bit for bit,
+// for about a third of the arithmetic; max_abs and cosine are not computed
+// (NaN). For measurements that report only those two.
+ErrorMetrics compare_dequantized_rel_sqnr(const MatrixF& reference, const ReferenceSums& ref, const QuantizedMatrix& q,
+                                          const std::string& what);
 
 }  // namespace sqsim

@@ -20,7 +20,8 @@ bool error_sums_path_available(ErrorSumsPath path) {
   return false;
 }
 
-void error_sums_add(ErrorLaneState& state, const float* reference, const float* approx, long n, ErrorSumsPath path) {
+void error_sums_add(ErrorLaneState& state, const float* reference, const float* approx, long n, ErrorSumsPath path,
+                    ErrorSumsParts parts) {
   if (path == ErrorSumsPath::kAuto) {
     static const ErrorSumsPath best = error_sums_path_available(ErrorSumsPath::kAvx512) ? ErrorSumsPath::kAvx512
                                       : error_sums_path_available(ErrorSumsPath::kAvx2) ? ErrorSumsPath::kAvx2
@@ -30,12 +31,16 @@ void error_sums_add(ErrorLaneState& state, const float* reference, const float* 
   if (!error_sums_path_available(path)) throw Error("error_sums: this CPU cannot run the requested path");
   switch (path) {
     case ErrorSumsPath::kAvx512:
-      return error_sums_add_avx512(state, reference, approx, n);
+      return error_sums_add_avx512(state, reference, approx, n, parts);
     case ErrorSumsPath::kAvx2:
-      return error_sums_add_avx2(state, reference, approx, n);
+      return error_sums_add_avx2(state, reference, approx, n, parts);
     default:
-      return error_sums_add_portable(state, reference, approx, n);
+      return error_sums_add_portable(state, reference, approx, n, parts);
   }
+}
+
+void error_sums_take_reference(ErrorLaneState& state, const ErrorLaneState& reference_state) {
+  for (int j = 0; j < kErrorLanes; ++j) state.lane[0][j] = reference_state.lane[0][j];
 }
 
 ErrorSums error_sums_finish(const ErrorLaneState& state) {

@@ -37,14 +37,31 @@ struct ErrorLaneState {
   double lane[5][kErrorLanes] = {};  // ref_sq, app_sq, err_sq, dot, max_abs per lane
   long count = 0;                    // elements added so far
 };
+// Which sums an add updates; the other lanes are left as they are. Each sum's
+// lanes get the same operations in the same order whatever the choice, so a
+// sum made by one add equals, bit for bit, the same sum made by another: a
+// reference's ref_sq lanes can be made once (kReferenceOnly) and copied into
+// the states of several approximations of it (error_sums_take_reference).
+enum class ErrorSumsParts {
+  kAll,
+  kAllButReference,  // app_sq, err_sq, dot, max_abs
+  kReferenceOnly,    // ref_sq
+  kErrorOnly,        // err_sq: enough, with ref_sq, for rel_err and SQNR
+};
 void error_sums_add(ErrorLaneState& state, const float* reference, const float* approx, long n,
-                    ErrorSumsPath path = ErrorSumsPath::kAuto);
+                    ErrorSumsPath path = ErrorSumsPath::kAuto, ErrorSumsParts parts = ErrorSumsParts::kAll);
+// Copies ref_sq's lanes from `reference_state` (made over the same elements,
+// in any pieces) into `state`.
+void error_sums_take_reference(ErrorLaneState& state, const ErrorLaneState& reference_state);
 // Adds the lanes 0 + 1 + ... (max for max_abs).
 ErrorSums error_sums_finish(const ErrorLaneState& state);
 
 // The per-ISA builds (quant/error_sums_*.cpp).
-void error_sums_add_portable(ErrorLaneState& state, const float* reference, const float* approx, long n);
-void error_sums_add_avx2(ErrorLaneState& state, const float* reference, const float* approx, long n);
-void error_sums_add_avx512(ErrorLaneState& state, const float* reference, const float* approx, long n);
+void error_sums_add_portable(ErrorLaneState& state, const float* reference, const float* approx, long n,
+                             ErrorSumsParts parts);
+void error_sums_add_avx2(ErrorLaneState& state, const float* reference, const float* approx, long n,
+                         ErrorSumsParts parts);
+void error_sums_add_avx512(ErrorLaneState& state, const float* reference, const float* approx, long n,
+                           ErrorSumsParts parts);
 
 }  // namespace sqsim

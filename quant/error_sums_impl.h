@@ -17,20 +17,30 @@ typedef double ErrorLanes __attribute__((vector_size(kErrorLanes * sizeof(double
 typedef float ErrorFloatLanes __attribute__((vector_size(kErrorLanes * sizeof(float))));
 typedef long long ErrorLaneBits __attribute__((vector_size(kErrorLanes * sizeof(double))));
 
+// Which sums an instantiation updates (ErrorSumsParts as compile-time flags,
+// so each variant's loop does only its own arithmetic).
+template <bool kRef, bool kApp, bool kErr, bool kDot, bool kMax>
+struct Parts {
+  static constexpr bool ref = kRef, app = kApp, err = kErr, dot = kDot, max = kMax;
+};
+
 // One element into lane j of the stored lanes, as the vector loop does it.
+template <class P>
 inline void add_to_lane(ErrorLaneState& st, int j, float ref, float app) {
   const double x = app, y = ref, d = x - y, a = std::fabs(d);
-  st.lane[0][j] += y * y;
-  st.lane[1][j] += x * x;
-  st.lane[2][j] += d * d;
-  st.lane[3][j] += x * y;
-  st.lane[4][j] = st.lane[4][j] < a ? a : st.lane[4][j];
+  if (P::ref) st.lane[0][j] += y * y;
+  if (P::app) st.lane[1][j] += x * x;
+  if (P::err) st.lane[2][j] += d * d;
+  if (P::dot) st.lane[3][j] += x * y;
+  if (P::max) st.lane[4][j] = st.lane[4][j] < a ? a : st.lane[4][j];
 }
 
+template <class P>
 inline void error_sums_add_impl(ErrorLaneState& st, const float* ref, const float* app, long n) {
   long i = 0;
   // Up to the next element of lane 0, one at a time.
-  for (; i < n && (st.count + i) % kErrorLanes != 0; ++i) add_to_lane(st, static_cast<int>((st.count + i) % kErrorLanes), ref[i], app[i]);
+  for (; i < n && (st.count + i) % kErrorLanes != 0; ++i)
+    add_to_lane<P>(st, static_cast<int>((st.count + i) % kErrorLanes), ref[i], app[i]);
   ErrorLanes rs, as, es, ds, mx;
   std::memcpy(&rs, st.lane[0], sizeof rs);
   std::memcpy(&as, st.lane[1], sizeof as);
@@ -44,24 +54,39 @@ inline void error_sums_add_impl(ErrorLaneState& st, const float* ref, const floa
     std::memcpy(&fa, app + i, sizeof fa);
     const ErrorLanes y = __builtin_convertvector(fr, ErrorLanes), x = __builtin_convertvector(fa, ErrorLanes);
     const ErrorLanes d = x - y;
-    rs += y * y;
-    as += x * x;
-    es += d * d;
-    ds += x * y;
-    ErrorLaneBits bits;
-    std::memcpy(&bits, &d, sizeof d);
-    bits &= no_sign;  // |d|, as fabs
-    ErrorLanes a;
-    std::memcpy(&a, &bits, sizeof a);
-    mx = mx < a ? a : mx;
+    if (P::ref) rs += y * y;
+    if (P::app) as += x * x;
+    if (P::err) es += d * d;
+    if (P::dot) ds += x * y;
+    if (P::max) {
+      ErrorLaneBits bits;
+      std::memcpy(&bits, &d, sizeof d);
+      bits &= no_sign;  // |d|, as fabs
+      ErrorLanes a;
+      std::memcpy(&a, &bits, sizeof a);
+      mx = mx < a ? a : mx;
+    }
   }
   std::memcpy(st.lane[0], &rs, sizeof rs);
   std::memcpy(st.lane[1], &as, sizeof as);
   std::memcpy(st.lane[2], &es, sizeof es);
   std::memcpy(st.lane[3], &ds, sizeof ds);
   std::memcpy(st.lane[4], &mx, sizeof mx);
-  for (int j = 0; i < n; ++i, ++j) add_to_lane(st, j, ref[i], app[i]);  // the tail: lanes 0, 1, ...
+  for (int j = 0; i < n; ++i, ++j) add_to_lane<P>(st, j, ref[i], app[i]);  // the tail: lanes 0, 1, ...
   st.count += n;
+}
+
+inline void error_sums_add_parts(ErrorLaneState& st, const float* ref, const float* app, long n, ErrorSumsParts parts) {
+  switch (parts) {
+    case ErrorSumsParts::kAll:
+      return error_sums_add_impl<Parts<true, true, true, true, true>>(st, ref, app, n);
+    case ErrorSumsParts::kAllButReference:
+      return error_sums_add_impl<Parts<false, true, true, true, true>>(st, ref, app, n);
+    case ErrorSumsParts::kReferenceOnly:
+      return error_sums_add_impl<Parts<true, false, false, false, false>>(st, ref, app, n);
+    case ErrorSumsParts::kErrorOnly:
+      return error_sums_add_impl<Parts<false, false, true, false, false>>(st, ref, app, n);
+  }
 }
 
 }  // namespace
@@ -69,9 +94,9 @@ inline void error_sums_add_impl(ErrorLaneState& st, const float* ref, const floa
 
 // Defines the public entry point NAME (declared in quant/error_sums.h) in the
 // including file, so each per-ISA file is one line.
-#define SQSIM_DEFINE_ERROR_SUMS(NAME)                                                       \
-  namespace sqsim {                                                                         \
-  void NAME(ErrorLaneState& state, const float* reference, const float* approx, long n) { \
-    error_sums_add_impl(state, reference, approx, n);                                       \
-  }                                                                                         \
+#define SQSIM_DEFINE_ERROR_SUMS(NAME)                                                                         \
+  namespace sqsim {                                                                                           \
+  void NAME(ErrorLaneState& state, const float* reference, const float* approx, long n, ErrorSumsParts parts) { \
+    error_sums_add_parts(state, reference, approx, n, parts);                                                 \
+  }                                                                                                           \
   }

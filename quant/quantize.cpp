@@ -26,7 +26,7 @@ void with_flag(bool flag, F&& f) {
 }  // namespace
 
 QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,
-                         const std::string& what) {
+                         const std::string& what, FiniteCheck check) {
   spec.validate(what);
   if (!spec.enabled()) throw Error(what + ": bits = 16 means not quantized; there are no codes");
   spec.validate_shape(x.rows(), x.cols(), what);
@@ -62,7 +62,7 @@ QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantPar
   for (long r = 0; r < q.rows; ++r) {
     const float* row = x.row(r).data();
     // Before any code is formed: the codes of a NaN would be meaningless.
-    require_finite_row(row, q.cols, r, what);
+    if (check == FiniteCheck::kCheck) require_finite_row(row, q.cols, r, what);
     int16_t* out = q.codes.data() + r * q.cols;
     for (long c0 = 0; c0 < q.cols; c0 += run) {
       const long n = std::min(run, q.cols - c0);

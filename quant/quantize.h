@@ -28,7 +28,7 @@ QuantParams dynamic_params(const MatrixF& x, const QuantSpec& spec, const std::s
 
 // Codes of x under the given parameters; `what` names x in error messages.
 QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,
-                         const std::string& what);
+                         const std::string& what, FiniteCheck check = FiniteCheck::kCheck);
 // Dynamic parameters, then codes.
 QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const std::string& what);
 

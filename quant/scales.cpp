@@ -62,7 +62,7 @@ RunRange observe_run(const float* v, long n) {
 
 }  // namespace
 
-RangeStats observe_range(const MatrixF& x, const QuantSpec& spec, const std::string& what) {
+RangeStats observe_range(const MatrixF& x, const QuantSpec& spec, const std::string& what, FiniteCheck check) {
   spec.validate(what);
   spec.validate_shape(x.rows(), x.cols(), what);
   const long n = spec.num_params(x.rows(), x.cols());
@@ -77,7 +77,7 @@ RangeStats observe_range(const MatrixF& x, const QuantSpec& spec, const std::str
   // groups as contiguous runs so the inner loops have no index math.
   for (long i = 0; i < x.rows(); ++i) {
     const float* row = x.row(i).data();
-    require_finite_row(row, cols, i, what);
+    if (check == FiniteCheck::kCheck) require_finite_row(row, cols, i, what);
     if (spec.granularity == Granularity::kPerColumn) {
       // Parameter = column: each group gets one element per row, in row
       // order, so the elementwise update is the sequential fold.

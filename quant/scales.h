@@ -27,7 +27,8 @@ struct QuantParams {
 };
 
 // The statistics of x for the spec's granularity.
-RangeStats observe_range(const MatrixF& x, const QuantSpec& spec, const std::string& what);
+RangeStats observe_range(const MatrixF& x, const QuantSpec& spec, const std::string& what,
+                         FiniteCheck check = FiniteCheck::kCheck);
 // Static calibration: widens `into` by `more` (elementwise absmax/max up, min down).
 void merge_range(RangeStats& into, const RangeStats& more, const std::string& what);
 QuantParams params_from_range(const RangeStats& range, const QuantSpec& spec);

@@ -20,6 +20,12 @@ void require_finite(const VectorF& v, const std::string& what);
 void require_finite_row(const float* row, long n, long r, const std::string& what,
                         const std::string& column_name = "channel");
 
+// Whether a function that reads a matrix first checks it for NaN/Inf.
+// kAlreadyChecked: the caller ran require_finite on this very matrix (the
+// sweep checks each smoothed operand once, then observes and quantizes it
+// several times; each check was a pass over the matrix).
+enum class FiniteCheck { kCheck, kAlreadyChecked };
+
 // Throws unless the matrix has at least one row and one column.
 void require_nonempty(const MatrixF& m, const std::string& what);
 

@@ -114,6 +114,43 @@ TEST(ErrorSums, PiecesGiveTheBitsOfOneCall) {
   }
 }
 
+// Each subset of the sums leaves the lanes it does not update untouched and
+// gives its own lanes the bits of kAll, so a reference's sums made once and
+// copied in give kAll's state exactly, on every path and for any pieces.
+TEST(ErrorSums, PartsGiveTheBitsOfAll) {
+  std::mt19937 gen(12);
+  std::normal_distribution<float> normal(0.f, 3.f);
+  const long n = 1237;
+  std::vector<float> r(n), a(n);
+  for (long i = 0; i < n; ++i) {
+    r[i] = normal(gen);
+    a[i] = r[i] + 0.01f * normal(gen);
+  }
+  for (ErrorSumsPath p : {ErrorSumsPath::kPortable, ErrorSumsPath::kAvx2, ErrorSumsPath::kAvx512}) {
+    if (!error_sums_path_available(p)) continue;
+    for (long piece : {3L, 8L, 577L, n}) {
+      const std::string what = "pieces of " + std::to_string(piece) + " path " + std::to_string(static_cast<int>(p));
+      auto add = [&](ErrorSumsParts parts) {
+        ErrorLaneState st;
+        for (long i = 0; i < n; i += piece)
+          error_sums_add(st, r.data() + i, a.data() + i, std::min(piece, n - i), p, parts);
+        return st;
+      };
+      const ErrorLaneState all = add(ErrorSumsParts::kAll), reference = add(ErrorSumsParts::kReferenceOnly);
+      ErrorLaneState rest = add(ErrorSumsParts::kAllButReference);
+      const ErrorLaneState error_only = add(ErrorSumsParts::kErrorOnly);
+      const ErrorLaneState zero;
+      EXPECT_EQ(std::memcmp(rest.lane[0], zero.lane[0], sizeof zero.lane[0]), 0) << what;
+      error_sums_take_reference(rest, reference);
+      EXPECT_EQ(std::memcmp(rest.lane, all.lane, sizeof all.lane), 0) << what;
+      EXPECT_EQ(std::memcmp(reference.lane[0], all.lane[0], sizeof all.lane[0]), 0) << what;
+      EXPECT_EQ(std::memcmp(reference.lane[1], zero.lane[1], 4 * sizeof zero.lane[0]), 0) << what;  // lanes 1-4
+      EXPECT_EQ(std::memcmp(error_only.lane[2], all.lane[2], sizeof all.lane[2]), 0) << what;
+      for (int s : {0, 1, 3, 4}) EXPECT_EQ(std::memcmp(error_only.lane[s], zero.lane[s], sizeof zero.lane[s]), 0) << what;
+    }
+  }
+}
+
 // The row-by-row measurement of a quantization equals comparing with the whole
 // dequantized matrix, bit for bit, for every granularity (ragged groups,
 // columns not a multiple of the 8 lanes) and both code kinds.
@@ -136,11 +173,19 @@ TEST(ErrorMetrics, CompareDequantizedEqualsCompareWithTheDequantizedMatrix) {
                                  " symmetric " + std::to_string(symmetric);
         EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0) << what;
         EXPECT_GT(a.rel_err, 0.0) << what;
+        // The same with the reference's sums made once.
+        const ReferenceSums sums = reference_sums(x);
+        const ErrorMetrics c = compare(x, sums, dequantize(q), "x"), d = compare_dequantized_rel_sqnr(x, sums, q, "x");
+        EXPECT_EQ(std::memcmp(&a, &c, sizeof a), 0) << what;
+        EXPECT_EQ(std::memcmp(&a.rel_err, &d.rel_err, sizeof a.rel_err), 0) << what;
+        EXPECT_EQ(std::memcmp(&a.sqnr_db, &d.sqnr_db, sizeof a.sqnr_db), 0) << what;
+        EXPECT_TRUE(std::isnan(d.max_abs) && std::isnan(d.cosine)) << what;
       }
     }
   }
   const QuantizedMatrix q = quantize(MatrixF::Ones(2, 3), QuantSpec{}, "x");
   EXPECT_THROW(compare_dequantized(MatrixF::Ones(3, 2), q, "pair"), Error);
+  EXPECT_THROW(compare(MatrixF::Ones(2, 3), reference_sums(MatrixF::Ones(3, 2)), MatrixF::Ones(2, 3), "pair"), Error);
 }
 
 TEST(ErrorSums, InfinityAndNanDifferences) {
