@@ -313,11 +313,13 @@ class LayerAlphaCache {
       if (same_spec(e.spec, spec)) return e;
     const std::string what = layer_.name + " weight";
     checked(w(), w_checked_, what);
-    const QuantizedMatrix q = quantize(w(), spec, params_from_range(range(w(), spec, what, weight_ranges_), spec), what,
-                                       FiniteCheck::kAlreadyChecked);
+    ErrorLaneState err;
+    const QuantizedMatrix q =
+        quantize_and_measure(w(), spec, params_from_range(range(w(), spec, what, weight_ranges_), spec), what,
+                             FiniteCheck::kAlreadyChecked, ErrorSumsParts::kErrorOnly, err);
     Weight e;
     e.spec = spec;
-    e.err = compare_dequantized_rel_sqnr(w(), sums(w(), w_sums_), q, what);  // the row reports these two
+    e.err = rel_sqnr_metrics(sums(w(), w_sums_), err);  // the row reports these two
     e.is_int4 = spec.bits <= 4 && kernels::int4_representable(spec);
     if (e.is_int4) {
       e.int4 = kernels::to_int4(q, what);
@@ -338,15 +340,14 @@ class LayerAlphaCache {
       require_finite(x(), what);
       e.err = compare(x(), x(), what);
     } else {
-      QuantizedMatrix q;
-      if (spec.source == ScaleSource::kStatic) {
-        q = quantize(x(), spec, static_activation_params(layer_, x(), s_, spec), what);
-      } else {
-        checked(x(), x_checked_, what);
-        q = quantize(x(), spec, params_from_range(range(x(), spec, what, act_ranges_), spec), what,
-                     FiniteCheck::kAlreadyChecked);
-      }
-      e.err = compare_dequantized_rel_sqnr(x(), sums(x(), x_sums_), q, what);
+      checked(x(), x_checked_, what);
+      const QuantParams params = spec.source == ScaleSource::kStatic
+                                     ? static_activation_params(layer_, x(), s_, spec)
+                                     : params_from_range(range(x(), spec, what, act_ranges_), spec);
+      ErrorLaneState err;
+      const QuantizedMatrix q =
+          quantize_and_measure(x(), spec, params, what, FiniteCheck::kAlreadyChecked, ErrorSumsParts::kErrorOnly, err);
+      e.err = rel_sqnr_metrics(sums(x(), x_sums_), err);
       e.int8 = kernels::to_int8(q, what);
     }
     acts_.push_back(std::move(e));

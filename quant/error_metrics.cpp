@@ -50,15 +50,14 @@ namespace {
 
 // The sums of reference vs dequantize(q), row by row (each row dequantized
 // into a small buffer and measured while it is in cache).
-ErrorLaneState dequantized_sums(const MatrixF& reference, const QuantizedMatrix& q, ErrorSumsParts parts,
-                                const std::string& what) {
+ErrorLaneState dequantized_sums(const MatrixF& reference, const QuantizedMatrix& q, const std::string& what) {
   require_same_shape(reference.rows(), reference.cols(), q.rows, q.cols, what);
   thread_local std::vector<float> row;
   row.resize(static_cast<size_t>(q.cols));
   ErrorLaneState state;
   for (long r = 0; r < q.rows; ++r) {
     dequantize_row(q, r, row.data());
-    error_sums_add(state, reference.row(r).data(), row.data(), q.cols, ErrorSumsPath::kAuto, parts);
+    error_sums_add(state, reference.row(r).data(), row.data(), q.cols);
   }
   return state;
 }
@@ -66,7 +65,7 @@ ErrorLaneState dequantized_sums(const MatrixF& reference, const QuantizedMatrix&
 }  // namespace
 
 ErrorMetrics compare_dequantized(const MatrixF& reference, const QuantizedMatrix& q, const std::string& what) {
-  return metrics_from_sums(error_sums_finish(dequantized_sums(reference, q, ErrorSumsParts::kAll, what)));
+  return metrics_from_sums(error_sums_finish(dequantized_sums(reference, q, what)));
 }
 
 ReferenceSums reference_sums(const MatrixF& reference) {
@@ -89,10 +88,8 @@ ErrorMetrics compare(const MatrixF& reference, const ReferenceSums& ref, const M
   return metrics_from_sums(error_sums_finish(state));
 }
 
-ErrorMetrics compare_dequantized_rel_sqnr(const MatrixF& reference, const ReferenceSums& ref, const QuantizedMatrix& q,
-                                          const std::string& what) {
-  require_same_shape(reference.rows(), reference.cols(), ref.rows, ref.cols, what + " (reference sums)");
-  ErrorLaneState state = dequantized_sums(reference, q, ErrorSumsParts::kErrorOnly, what);
+ErrorMetrics rel_sqnr_metrics(const ReferenceSums& ref, const ErrorLaneState& err_only) {
+  ErrorLaneState state = err_only;
   error_sums_take_reference(state, ref.lanes);
   ErrorMetrics m = metrics_from_sums(error_sums_finish(state));
   m.max_abs = m.cosine = std::numeric_limits<double>::quiet_NaN();

@@ -37,10 +37,11 @@ ReferenceSums reference_sums(const MatrixF& reference);
 ErrorMetrics compare(const MatrixF& reference, const ReferenceSums& ref, const MatrixF& approx,
                      const std::string& what);
 
-// rel_err and sqnr_db of compare_dequantized(reference, q, what), bit for bit,
-// for about a third of the arithmetic; max_abs and cosine are not computed
-// (NaN). For measurements that report only those two.
-ErrorMetrics compare_dequantized_rel_sqnr(const MatrixF& reference, const ReferenceSums& ref, const QuantizedMatrix& q,
-                                          const std::string& what);
+// rel_err and sqnr_db from err_sq lanes made with ErrorSumsParts::kErrorOnly
+// (for example by quantize_and_measure) and the reference's sums: bit for bit
+// those of compare over the same elements, for about a third of the
+// arithmetic. max_abs and cosine are not computed (NaN). For measurements that
+// report only those two.
+ErrorMetrics rel_sqnr_metrics(const ReferenceSums& ref, const ErrorLaneState& err_only);
 
 }  // namespace sqsim

@@ -25,8 +25,13 @@ void with_flag(bool flag, F&& f) {
 
 }  // namespace
 
-QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,
-                         const std::string& what, FiniteCheck check) {
+namespace {
+
+// quantize; with `measure`, each row's error sums are added as soon as its
+// codes are made.
+QuantizedMatrix quantize_rows(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,
+                              const std::string& what, FiniteCheck check, ErrorLaneState* measure,
+                              ErrorSumsParts parts) {
   spec.validate(what);
   if (!spec.enabled()) throw Error(what + ": bits = 16 means not quantized; there are no codes");
   spec.validate_shape(x.rows(), x.cols(), what);
@@ -105,8 +110,27 @@ QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantPar
         });
       });
     }
+    if (measure) {
+      thread_local std::vector<float> dequantized;
+      dequantized.resize(static_cast<size_t>(q.cols));
+      dequantize_row(q, r, dequantized.data());
+      error_sums_add(*measure, row, dequantized.data(), q.cols, ErrorSumsPath::kAuto, parts);
+    }
   }
   return q;
+}
+
+}  // namespace
+
+QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,
+                         const std::string& what, FiniteCheck check) {
+  return quantize_rows(x, spec, params, what, check, nullptr, ErrorSumsParts::kAll);
+}
+
+QuantizedMatrix quantize_and_measure(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,
+                                     const std::string& what, FiniteCheck check, ErrorSumsParts parts,
+                                     ErrorLaneState& sums) {
+  return quantize_rows(x, spec, params, what, check, &sums, parts);
 }
 
 QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const std::string& what) {

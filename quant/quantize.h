@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "quant/error_sums.h"
 #include "quant/quant_spec.h"
 #include "quant/scales.h"
 #include "quant/tensor.h"
@@ -29,6 +30,13 @@ QuantParams dynamic_params(const MatrixF& x, const QuantSpec& spec, const std::s
 // Codes of x under the given parameters; `what` names x in error messages.
 QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,
                          const std::string& what, FiniteCheck check = FiniteCheck::kCheck);
+// quantize(x, spec, params, what, check), and, row by row while each row is in
+// cache, the error sums (quant/error_sums.h) of x against the dequantized
+// codes added to `sums`: the same codes, and the sums of error_sums_add over
+// each row of x and of dequantize(q) (so compare_dequantized's, for parts kAll).
+QuantizedMatrix quantize_and_measure(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,
+                                     const std::string& what, FiniteCheck check, ErrorSumsParts parts,
+                                     ErrorLaneState& sums);
 // Dynamic parameters, then codes.
 QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const std::string& what);
 

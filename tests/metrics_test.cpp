@@ -175,7 +175,16 @@ TEST(ErrorMetrics, CompareDequantizedEqualsCompareWithTheDequantizedMatrix) {
         EXPECT_GT(a.rel_err, 0.0) << what;
         // The same with the reference's sums made once.
         const ReferenceSums sums = reference_sums(x);
-        const ErrorMetrics c = compare(x, sums, dequantize(q), "x"), d = compare_dequantized_rel_sqnr(x, sums, q, "x");
+        ErrorLaneState err_only, all;
+        const QuantizedMatrix q_err = quantize_and_measure(x, spec, q.params, "x", FiniteCheck::kCheck,
+                                                           ErrorSumsParts::kErrorOnly, err_only);
+        const QuantizedMatrix q_all =
+            quantize_and_measure(x, spec, q.params, "x", FiniteCheck::kCheck, ErrorSumsParts::kAll, all);
+        EXPECT_TRUE(q_err.codes == q.codes && q_all.codes == q.codes) << what;
+        const ErrorSums all_sums = error_sums_finish(all);
+        const ErrorMetrics c = compare(x, sums, dequantize(q), "x"), d = rel_sqnr_metrics(sums, err_only);
+        const ErrorSums want = error_sums(x.data(), dequantize(q).data(), x.size());
+        EXPECT_EQ(std::memcmp(&all_sums, &want, sizeof want), 0) << what;
         EXPECT_EQ(std::memcmp(&a, &c, sizeof a), 0) << what;
         EXPECT_EQ(std::memcmp(&a.rel_err, &d.rel_err, sizeof a.rel_err), 0) << what;
         EXPECT_EQ(std::memcmp(&a.sqnr_db, &d.sqnr_db, sizeof a.sqnr_db), 0) << what;
