@@ -20,19 +20,27 @@ PackedB pack_b(const Int8Matrix& b, long group_size) {
   p.comp.assign(static_cast<size_t>(p.nblocks) * p.groups * 16, 0);
   // Each task packs whole blocks of 16 channels: disjoint outputs.
   tbb::parallel_for(tbb::blocked_range<long>(0, p.nblocks), [&](const tbb::blocked_range<long>& r) {
-    for (long n = r.begin() * 16; n < std::min(p.n, r.end() * 16); ++n) {
+    // Locals, not the captured references (as in pack_a): through an int8_t
+    // store the compiler must otherwise assume the sizes changed and reload
+    // them on every 4-byte copy.
+    const long n_rows = p.n, k = p.k, groups = p.groups, gsp = p.gsp, gs = group_size;
+    const int8_t* codes = b.codes.data();
+    int8_t* data = p.data.data();
+    int32_t* comp = p.comp.data();
+    for (long n = r.begin() * 16; n < std::min(n_rows, r.end() * 16); ++n) {
       const long nb = n / 16, j = n % 16;
-      const int8_t* row = b.codes.data() + n * p.k;
-      for (long g = 0; g < p.groups; ++g) {
-        const int8_t* src = row + g * group_size;
-        int8_t* dst = p.data.data() + (nb * p.groups + g) * p.gsp * 16 + j * 4;
+      const int8_t* row = codes + n * k;
+      for (long g = 0; g < groups; ++g) {
+        const int8_t* src = row + g * gs;
+        int8_t* dst = data + (nb * groups + g) * gsp * 16 + j * 4;
         long i = 0;
-        for (; i + 4 <= group_size; i += 4) std::memcpy(dst + i * 16, src + i, 4);
-        for (; i < group_size; ++i) dst[(i / 4) * 64 + i % 4] = src[i];  // tail quad; the rest stays 0
-        int64_t sum = 0;
-        for (long t = 0; t < group_size; ++t) sum += src[t];
-        // |128 * sum| <= 128 * gs * 128, which validate_s8s8 keeps within int32.
-        p.comp[(nb * p.groups + g) * 16 + j] = static_cast<int32_t>(128 * sum);
+        for (; i + 4 <= gs; i += 4) std::memcpy(dst + i * 16, src + i, 4);
+        for (; i < gs; ++i) dst[(i / 4) * 64 + i % 4] = src[i];  // tail quad; the rest stays 0
+        // |sum| <= 128 * gs and |128 * sum| <= 128 * gs * 128, which
+        // validate_s8s8 keeps within int32.
+        int32_t sum = 0;
+        for (long t = 0; t < gs; ++t) sum += src[t];
+        comp[(nb * groups + g) * 16 + j] = 128 * sum;
       }
     }
   });
