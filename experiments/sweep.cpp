@@ -4,6 +4,7 @@
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <chrono>
@@ -78,7 +79,8 @@ std::vector<SweepConfig> build_sweep_configs(const po::variables_map& vm) {
   return out;
 }
 
-std::vector<VectorF> group_smoothing_factors(const TraceFile& traces, const std::vector<size_t>& layers, float alpha) {
+std::vector<std::vector<VectorF>> group_smoothing_factors(const TraceFile& traces, const std::vector<size_t>& layers,
+                                                          const std::vector<float>& alphas) {
   std::map<std::string, std::vector<size_t>> groups;
   for (size_t li : layers) {
     const LayerTrace& l = traces.layers[li];
@@ -91,7 +93,7 @@ std::vector<VectorF> group_smoothing_factors(const TraceFile& traces, const std:
     const LayerTrace& l = traces.layers[i];
     all_members[l.smooth_group.empty() ? "\x01" + l.name : l.smooth_group].push_back(i);
   }
-  std::vector<VectorF> out(traces.layers.size());
+  std::vector<std::vector<VectorF>> out(alphas.size(), std::vector<VectorF>(traces.layers.size()));
   for (const auto& [key, members] : groups) {
     const auto& everyone = all_members[key];
     std::vector<const MatrixF*> weights;
@@ -105,10 +107,17 @@ std::vector<VectorF> group_smoothing_factors(const TraceFile& traces, const std:
       act = act.cwiseMax(traces.layers[i].activation_absmax());
     }
     const std::string what = traces.path + ": smoothing of " + traces.layers[members.front()].name;
-    const VectorF s = smoothing_factors(act, weight_column_absmax(weights, what), alpha, what);
-    for (size_t i : members) out[i] = s;
+    const VectorF w = weight_column_absmax(weights, what);
+    for (size_t a = 0; a < alphas.size(); ++a) {
+      const VectorF s = smoothing_factors(act, w, alphas[a], what);
+      for (size_t i : members) out[a][i] = s;
+    }
   }
   return out;
+}
+
+std::vector<VectorF> group_smoothing_factors(const TraceFile& traces, const std::vector<size_t>& layers, float alpha) {
+  return std::move(group_smoothing_factors(traces, layers, std::vector<float>{alpha}).front());
 }
 
 namespace {
@@ -293,18 +302,12 @@ class LayerAlphaCache {
   // Smoothed operands; with no smoothing, the trace's own matrices (no copy).
   const MatrixF& x() {
     if (!s_) return layer_.input;
-    if (!x_) {
-      x_ = layer_.input;
-      smooth_activations(*x_, *s_);
-    }
+    if (!x_) x_ = smoothed_activations(layer_.input, *s_);
     return *x_;
   }
   const MatrixF& w() {
     if (!s_) return layer_.weight;
-    if (!w_) {
-      w_ = layer_.weight;
-      smooth_weight(*w_, *s_);
-    }
+    if (!w_) w_ = smoothed_weight(layer_.weight, *s_);
     return *w_;
   }
 
@@ -404,8 +407,18 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
                const std::function<void(size_t)>& on_progress) {
   // Smoothing vectors per distinct alpha, computed once up front.
   std::map<std::string, std::vector<VectorF>> factors;
-  for (const SweepConfig& c : configs) {
-    if (c.alpha && !factors.count(c.alpha_name)) factors[c.alpha_name] = group_smoothing_factors(traces, layers, *c.alpha);
+  {
+    std::vector<std::string> names;
+    std::vector<float> values;
+    for (const SweepConfig& c : configs) {
+      if (!c.alpha || std::find(names.begin(), names.end(), c.alpha_name) != names.end()) continue;
+      names.push_back(c.alpha_name);
+      values.push_back(*c.alpha);
+    }
+    if (!values.empty()) {  // (no smoothing, no statistics: nothing to refuse)
+      auto per_alpha = group_smoothing_factors(traces, layers, values);
+      for (size_t i = 0; i < names.size(); ++i) factors[names[i]] = std::move(per_alpha[i]);
+    }
   }
   const size_t total = layers.size() * configs.size();
   std::mutex mu;

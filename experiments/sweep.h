@@ -47,6 +47,10 @@ extern const char* const kSweepCsvHeader;
 // Smoothing factors for every layer at `alpha`: layers of one smooth_group share
 // one vector computed from the group's input absmax and all the group's weights.
 std::vector<VectorF> group_smoothing_factors(const TraceFile& traces, const std::vector<size_t>& layers, float alpha);
+// The same for several alphas, each group's absmax statistics gathered once:
+// result[i] is group_smoothing_factors(traces, layers, alphas[i]).
+std::vector<std::vector<VectorF>> group_smoothing_factors(const TraceFile& traces, const std::vector<size_t>& layers,
+                                                          const std::vector<float>& alphas);
 
 // The float output Y = X W^T (+ b) every configuration of a layer is compared with.
 MatrixF reference_output(const LayerTrace& layer);

@@ -82,6 +82,20 @@ void smooth_weight(MatrixF& w, const VectorF& s) {
   for (Eigen::Index r = 0; r < w.rows(); ++r) w.row(r).array() *= s.transpose().array();
 }
 
+MatrixF smoothed_activations(const MatrixF& x, const VectorF& s) {
+  if (x.cols() != s.size()) throw Error("smoothing: activation width does not match the factors");
+  MatrixF out(x.rows(), x.cols());
+  for (Eigen::Index r = 0; r < x.rows(); ++r) out.row(r).array() = x.row(r).array() / s.transpose().array();
+  return out;
+}
+
+MatrixF smoothed_weight(const MatrixF& w, const VectorF& s) {
+  if (w.cols() != s.size()) throw Error("smoothing: weight width does not match the factors");
+  MatrixF out(w.rows(), w.cols());
+  for (Eigen::Index r = 0; r < w.rows(); ++r) out.row(r).array() = w.row(r).array() * s.transpose().array();
+  return out;
+}
+
 void fold_into_layernorm(VectorF& gamma, VectorF& beta, const VectorF& s) {
   if (gamma.size() != s.size() || beta.size() != s.size()) {
     throw Error("smoothing: LayerNorm width does not match the factors");

@@ -31,6 +31,10 @@ VectorF smoothing_factors(const VectorF& act_absmax, const VectorF& weight_absma
 void smooth_activations(MatrixF& x, const VectorF& s);
 // W' = W * s (columns).
 void smooth_weight(MatrixF& w, const VectorF& s);
+// The same values into a new matrix, in one pass (a copy, then smoothing in
+// place, reads and writes it twice).
+MatrixF smoothed_activations(const MatrixF& x, const VectorF& s);
+MatrixF smoothed_weight(const MatrixF& w, const VectorF& s);
 // gamma' = gamma / s, beta' = beta / s.
 void fold_into_layernorm(VectorF& gamma, VectorF& beta, const VectorF& s);
 // gamma' = gamma / s.

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "quant/error.h"
 #include "quant/error_metrics.h"
@@ -82,6 +83,21 @@ VectorF layer_norm(const VectorF& x, const VectorF& g, const VectorF& b) {
 VectorF rms_norm(const VectorF& x, const VectorF& g) {
   const float ms = x.squaredNorm() / x.size();
   return (x.array() / std::sqrt(ms + 1e-6f) * g.array()).matrix();
+}
+
+// The one-pass copies hold the in-place results, bit for bit.
+TEST(Smoothing, SmoothedCopiesEqualSmoothingInPlace) {
+  const MatrixF x = MatrixF::Random(7, 33), w = MatrixF::Random(5, 33);
+  const VectorF s = (VectorF::Random(33).array().abs() * 40.f + 1e-3f).matrix();
+  MatrixF x2 = x, w2 = w;
+  smooth_activations(x2, s);
+  smooth_weight(w2, s);
+  const MatrixF x3 = smoothed_activations(x, s), w3 = smoothed_weight(w, s);
+  EXPECT_EQ(std::memcmp(x2.data(), x3.data(), sizeof(float) * x.size()), 0);
+  EXPECT_EQ(std::memcmp(w2.data(), w3.data(), sizeof(float) * w.size()), 0);
+  EXPECT_NE(std::memcmp(x.data(), x3.data(), sizeof(float) * x.size()), 0);
+  EXPECT_THROW(smoothed_activations(x, VectorF::Ones(32)), Error);
+  EXPECT_THROW(smoothed_weight(w, VectorF::Ones(32)), Error);
 }
 
 TEST(Smoothing, FoldingIntoLayerNormEqualsExplicitScaling) {
