@@ -39,6 +39,18 @@ TEST(ErrorMetrics, EdgeCases) {
 
 // The sums in the documented order (quant/error_sums.h), written out plainly:
 // lane i % 8 in index order, then lanes 0 + 1 + ... + 7.
+// n normal values (sigma 3) and the same plus small noise, from `seed`.
+void reference_and_close_approximation(unsigned seed, long n, std::vector<float>& r, std::vector<float>& a) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> normal(0.f, 3.f);
+  r.resize(n);
+  a.resize(n);
+  for (long i = 0; i < n; ++i) {
+    r[i] = normal(gen);
+    a[i] = r[i] + 0.01f * normal(gen);
+  }
+}
+
 ErrorSums lane_order_sums(const std::vector<float>& r, const std::vector<float>& a) {
   double lanes[5][kErrorLanes] = {};
   for (size_t i = 0; i < r.size(); ++i) {
@@ -93,14 +105,9 @@ TEST(ErrorSums, EveryPathFollowsTheDocumentedOrderBitForBit) {
 // Pieces of any length (row by row, ragged, one element at a time) give the
 // bits of one call over the whole buffer, on every path.
 TEST(ErrorSums, PiecesGiveTheBitsOfOneCall) {
-  std::mt19937 gen(11);
-  std::normal_distribution<float> normal(0.f, 3.f);
   const long n = 1237;
-  std::vector<float> r(n), a(n);
-  for (long i = 0; i < n; ++i) {
-    r[i] = normal(gen);
-    a[i] = r[i] + 0.01f * normal(gen);
-  }
+  std::vector<float> r, a;
+  reference_and_close_approximation(11, n, r, a);
   const ErrorSums want = lane_order_sums(r, a);
   for (ErrorSumsPath p : {ErrorSumsPath::kPortable, ErrorSumsPath::kAvx2, ErrorSumsPath::kAvx512}) {
     if (!error_sums_path_available(p)) continue;
@@ -118,14 +125,9 @@ TEST(ErrorSums, PiecesGiveTheBitsOfOneCall) {
 // gives its own lanes the bits of kAll, so a reference's sums made once and
 // copied in give kAll's state exactly, on every path and for any pieces.
 TEST(ErrorSums, PartsGiveTheBitsOfAll) {
-  std::mt19937 gen(12);
-  std::normal_distribution<float> normal(0.f, 3.f);
   const long n = 1237;
-  std::vector<float> r(n), a(n);
-  for (long i = 0; i < n; ++i) {
-    r[i] = normal(gen);
-    a[i] = r[i] + 0.01f * normal(gen);
-  }
+  std::vector<float> r, a;
+  reference_and_close_approximation(12, n, r, a);
   for (ErrorSumsPath p : {ErrorSumsPath::kPortable, ErrorSumsPath::kAvx2, ErrorSumsPath::kAvx512}) {
     if (!error_sums_path_available(p)) continue;
     for (long piece : {3L, 8L, 577L, n}) {
