@@ -326,7 +326,7 @@ int run_paper_tables(int argc, char** argv) {
     Plot plot;
     plot.title = "Perplexity against migration strength (WikiText-2, " + std::to_string(ids.size()) + " tokens)";
     plot.x_label = "alpha";
-    plot.y_label = "perplexity (log scale)";
+    plot.y_label = "perplexity";  // svg_plot adds " (log scale)"
     plot.log_y = true;
     CsvTable csv{{"preset", "alpha", "ppl"}, {}};
     PlotSeries fp_line{"fp", {fig1_alpha.front(), fig1_alpha.back()}, {std::stod(fp[5]), std::stod(fp[5])}};
