@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <limits>
-#include <vector>
 
 #include "quant/error.h"
 #include "quant/error_sums.h"
@@ -44,28 +43,6 @@ void require_same_shape(long ref_rows, long ref_cols, long rows, long cols, cons
 ErrorMetrics compare(const MatrixF& reference, const MatrixF& approx, const std::string& what) {
   require_same_shape(reference.rows(), reference.cols(), approx.rows(), approx.cols(), what);
   return metrics_from_sums(error_sums(reference.data(), approx.data(), reference.size()));
-}
-
-namespace {
-
-// The sums of reference vs dequantize(q), row by row (each row dequantized
-// into a small buffer and measured while it is in cache).
-ErrorLaneState dequantized_sums(const MatrixF& reference, const QuantizedMatrix& q, const std::string& what) {
-  require_same_shape(reference.rows(), reference.cols(), q.rows, q.cols, what);
-  thread_local std::vector<float> row;
-  row.resize(static_cast<size_t>(q.cols));
-  ErrorLaneState state;
-  for (long r = 0; r < q.rows; ++r) {
-    dequantize_row(q, r, row.data());
-    error_sums_add(state, reference.row(r).data(), row.data(), q.cols);
-  }
-  return state;
-}
-
-}  // namespace
-
-ErrorMetrics compare_dequantized(const MatrixF& reference, const QuantizedMatrix& q, const std::string& what) {
-  return metrics_from_sums(error_sums_finish(dequantized_sums(reference, q, what)));
 }
 
 ReferenceSums reference_sums(const MatrixF& reference) {

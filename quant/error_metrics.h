@@ -19,11 +19,6 @@ struct ErrorMetrics {
 // `what` names the pair in the shape-mismatch error.
 ErrorMetrics compare(const MatrixF& reference, const MatrixF& approx, const std::string& what);
 
-// compare(reference, dequantize(q), what), bit for bit, without the dequantized
-// matrix: each row is dequantized into a small buffer and measured while it is
-// in cache (quant/error_sums.h: the sums do not depend on the split).
-ErrorMetrics compare_dequantized(const MatrixF& reference, const QuantizedMatrix& q, const std::string& what);
-
 // The reference's own sum (||R||^2, as float64 lanes: quant/error_sums.h),
 // made once for a reference that several approximations are compared with.
 struct ReferenceSums {

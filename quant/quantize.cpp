@@ -23,10 +23,6 @@ void with_flag(bool flag, F&& f) {
   else f(std::false_type{});
 }
 
-}  // namespace
-
-namespace {
-
 // quantize; with `measure`, each row's error sums are added as soon as its
 // codes are made.
 QuantizedMatrix quantize_rows(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,

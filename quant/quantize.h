@@ -33,7 +33,8 @@ QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantPar
 // quantize(x, spec, params, what, check), and, row by row while each row is in
 // cache, the error sums (quant/error_sums.h) of x against the dequantized
 // codes added to `sums`: the same codes, and the sums of error_sums_add over
-// each row of x and of dequantize(q) (so compare_dequantized's, for parts kAll).
+// each row of x and of dequantize(q): for parts kAll, error_sums over the whole
+// of x and dequantize(q) (quant/error_sums.h: the sums do not depend on the split).
 QuantizedMatrix quantize_and_measure(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,
                                      const std::string& what, FiniteCheck check, ErrorSumsParts parts,
                                      ErrorLaneState& sums);
