@@ -3,8 +3,9 @@
 // Packing, validation and the epilogue live in gemm_vnni_driver.cpp, compiled
 // without AVX-512 flags.
 //
-// vpdpbusd multiplies unsigned u8 by signed s8. The activations arrive shifted
-// to u = a + 128 (0..255), so sum(u * b) = sum(a * b) + 128 * sum(b); the second
+// vpdpbusd multiplies unsigned u8 by signed s8. The kernel shifts each broadcast
+// activation word to u = a + 128 (0..255; a byte XOR 0x80, one vpxord), so
+// sum(u * b) = sum(a * b) + 128 * sum(b); the second
 // term is precomputed per weight row and group and subtracted here. All of it is
 // integer arithmetic modulo 2^32 and the true result fits int32 (validate_s8s8),
 // so the accumulators equal the reference exactly.
@@ -26,11 +27,11 @@ struct VnniDot {
 
 }  // namespace
 
-void gemm_packed_avx512vnni(const uint8_t* a, long m_rows, const PackedBView& b, int32_t* acc) {
+void gemm_packed_avx512vnni(const int8_t* a, long m_rows, const PackedBView& b, int32_t* acc) {
   gemm_packed<VnniDot>(a, m_rows, b, acc);
 }
 
-void gemm_packed_f32_avx512vnni(const uint8_t* a, long m_rows, const PackedBView& b, const EpilogueView& e,
+void gemm_packed_f32_avx512vnni(const int8_t* a, long m_rows, const PackedBView& b, const EpilogueView& e,
                                 float* y) {
   gemm_packed_f32<VnniDot>(a, m_rows, b, e, y);
 }

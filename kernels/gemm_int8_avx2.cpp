@@ -124,7 +124,7 @@ inline void row_panel(const Tile& tile, long m0, long nb_begin, long nb_end) {
 
 template <class Tile>
 void for_each_tile(long m_rows, long nblocks, const Tile& tile) {
-  for_each_row_panel(m_rows, nblocks, kTileM, kTileN / 8, [&](auto mr, long m0, long nb_begin, long nb_end) {
+  for_each_row_panel<4>(m_rows, nblocks, kTileM, kTileN / 8, [&](auto mr, long m0, long nb_begin, long nb_end) {
     row_panel<decltype(mr)::value>(tile, m0, nb_begin, nb_end);
   });
 }

@@ -23,20 +23,22 @@ namespace {
 // GEMM with the fused epilogue on packed weights (accumulator group pb.gs).
 void linear_packed(const Int8Matrix& a, const vnni::PackedB& pb, const ScaleView& b_scales, const float* bias,
                    bool emulated, float* y) {
-  const std::vector<uint8_t> pa = vnni::pack_a(a, pb.gs);
+  std::vector<int8_t> padded;
+  const int8_t* pa = vnni::activation_codes(a, pb.gs, padded);
   const long n_pad = pb.nblocks * 16;
   const EpilogueTables t = epilogue_tables(scales_of(a), b_scales, a.rows, pb.n, pb.k, pb.gs, n_pad);
   const EpilogueView e = t.view(bias, n_pad);
-  if (emulated) vnni::gemm_packed_f32_avx512_emulated(pa.data(), a.rows, pb.view(), e, y);
-  else vnni::gemm_packed_f32_avx512vnni(pa.data(), a.rows, pb.view(), e, y);
+  if (emulated) vnni::gemm_packed_f32_avx512_emulated(pa, a.rows, pb.view(), e, y);
+  else vnni::gemm_packed_f32_avx512vnni(pa, a.rows, pb.view(), e, y);
 }
 
 }  // namespace
 
 void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc) {
   const vnni::PackedB pb = vnni::pack_b(b, group_size);
-  const std::vector<uint8_t> pa = vnni::pack_a(a, group_size);
-  vnni::gemm_packed_avx512vnni(pa.data(), a.rows, pb.view(), acc);
+  std::vector<int8_t> padded;
+  const int8_t* pa = vnni::activation_codes(a, group_size, padded);
+  vnni::gemm_packed_avx512vnni(pa, a.rows, pb.view(), acc);
 }
 
 Int8PackedWeights pack_weights_avx512vnni(const Int8Matrix& b, long group_size) {
@@ -53,14 +55,16 @@ void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8PackedWeights& b, in
     throw Error("int8 GEMM (prepacked weights): activations have " + std::to_string(a.cols) +
                 " input channels, packed weights " + std::to_string(b.cols) + " (expected equal)");
   }
-  const std::vector<uint8_t> pa = vnni::pack_a(a, b.group_size);
-  vnni::gemm_packed_avx512vnni(pa.data(), a.rows, b.packed->view(), acc);
+  std::vector<int8_t> padded;
+  const int8_t* pa = vnni::activation_codes(a, b.group_size, padded);
+  vnni::gemm_packed_avx512vnni(pa, a.rows, b.packed->view(), acc);
 }
 
 void gemm_s8s8s32_avx512_emulated_vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc) {
   const vnni::PackedB pb = vnni::pack_b(b, group_size);
-  const std::vector<uint8_t> pa = vnni::pack_a(a, group_size);
-  vnni::gemm_packed_avx512_emulated(pa.data(), a.rows, pb.view(), acc);
+  std::vector<int8_t> padded;
+  const int8_t* pa = vnni::activation_codes(a, group_size, padded);
+  vnni::gemm_packed_avx512_emulated(pa, a.rows, pb.view(), acc);
 }
 
 MatrixF linear_s8s8_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, const float* bias) {

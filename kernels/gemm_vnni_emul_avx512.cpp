@@ -23,11 +23,11 @@ struct EmulatedDot {
 
 }  // namespace
 
-void gemm_packed_avx512_emulated(const uint8_t* a, long m_rows, const PackedBView& b, int32_t* acc) {
+void gemm_packed_avx512_emulated(const int8_t* a, long m_rows, const PackedBView& b, int32_t* acc) {
   gemm_packed<EmulatedDot>(a, m_rows, b, acc);
 }
 
-void gemm_packed_f32_avx512_emulated(const uint8_t* a, long m_rows, const PackedBView& b, const EpilogueView& e,
+void gemm_packed_f32_avx512_emulated(const int8_t* a, long m_rows, const PackedBView& b, const EpilogueView& e,
                                      float* y) {
   gemm_packed_f32<EmulatedDot>(a, m_rows, b, e, y);
 }

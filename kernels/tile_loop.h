@@ -12,13 +12,22 @@
 namespace sqsim::kernels {
 namespace {
 
+// One panel of the `left` (< kRows) rows after the last full panel.
+template <int kMax, class RowPanel>
+inline void remainder_panel(long left, long m0, long nb_begin, long nb_end, const RowPanel& panel) {
+  if constexpr (kMax >= 1) {
+    if (left == kMax) panel(std::integral_constant<int, kMax>{}, m0, nb_begin, nb_end);
+    else remainder_panel<kMax - 1>(left, m0, nb_begin, nb_end, panel);
+  }
+}
+
 // Calls panel(std::integral_constant<int, MR>{}, m0, nb_begin, nb_end) for
 // rows [m0, m0 + MR) and channel blocks [nb_begin, nb_end), over tasks of
-// tile_m rows x blocks_per_tile blocks: MR = 4 while 4 rows remain, then the
-// 3, 2 or 1 left. Each task owns a disjoint tile and every output is computed
-// by one panel call, so the result does not depend on scheduling or on the
-// thread count.
-template <class RowPanel>
+// tile_m rows x blocks_per_tile blocks: MR = kRows while kRows rows remain,
+// then one panel of the 1 .. kRows - 1 left. Each task owns a disjoint tile and
+// every output is computed by one panel call, so the result does not depend on
+// scheduling or on the thread count.
+template <int kRows, class RowPanel>
 void for_each_row_panel(long m_rows, long nblocks, long tile_m, long blocks_per_tile, const RowPanel& panel) {
   tbb::parallel_for(
       tbb::blocked_range2d<long>(0, (m_rows + tile_m - 1) / tile_m, 1, 0,
@@ -29,13 +38,8 @@ void for_each_row_panel(long m_rows, long nblocks, long tile_m, long blocks_per_
             const long m_end = std::min(m_rows, (tm + 1) * tile_m);
             const long nb_begin = tn * blocks_per_tile, nb_end = std::min(nblocks, nb_begin + blocks_per_tile);
             long m = tm * tile_m;
-            for (; m + 4 <= m_end; m += 4) panel(std::integral_constant<int, 4>{}, m, nb_begin, nb_end);
-            switch (m_end - m) {
-              case 3: panel(std::integral_constant<int, 3>{}, m, nb_begin, nb_end); break;
-              case 2: panel(std::integral_constant<int, 2>{}, m, nb_begin, nb_end); break;
-              case 1: panel(std::integral_constant<int, 1>{}, m, nb_begin, nb_end); break;
-              default: break;
-            }
+            for (; m + kRows <= m_end; m += kRows) panel(std::integral_constant<int, kRows>{}, m, nb_begin, nb_end);
+            remainder_panel<kRows - 1>(m_end - m, m, nb_begin, nb_end, panel);
           }
         }
       });

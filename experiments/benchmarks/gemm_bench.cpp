@@ -32,6 +32,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kernels/aligned_vector.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_avx2_pack.h"
@@ -118,7 +119,9 @@ void bm_s8s8s32(benchmark::State& state, Impl impl, long m, long k, long n, int 
     if (impl == Impl::kSqsimAvx2) av2.push_back(avx2::pack_b(b.back(), k));
     if (impl != Impl::kReference) b.back() = Int8Matrix{};  // keep only the packed copy resident
   }
-  std::vector<int32_t> acc(static_cast<size_t>(m) * n);
+  // Cache-line aligned, like oneDNN's buffers: a 64-byte store into a plain
+  // large std::vector (16 bytes past a page start) writes two cache lines.
+  CacheLineVector<int32_t> acc(static_cast<size_t>(m) * n);
   long i = 0;
   for (auto _ : state) {
     const long c = i++ % copies;
