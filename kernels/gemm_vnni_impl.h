@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 
@@ -49,16 +50,25 @@ constexpr long kTileMGroups = 32;
 template <class Dot, int MR, int NB>
 inline void dot_group(const int8_t* a, long kp, const PackedBView& b, long m0, long nb0, long g, __m512i (&c)[MR][NB]) {
   const long gsp = b.gsp, quads = gsp / 4;
-  #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-    #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) c[i][j] = _mm512_setzero_si512();
+  // The accumulators start at -128 * sum_k B (b.neg_comp), which undoes the
+  // +128 on the activations below: wrapping int32 arithmetic, and the exact
+  // result fits int32.
+  #pragma GCC unroll 16
+  for (int j = 0; j < NB; ++j) {
+    const __m512i start = _mm512_loadu_si512(b.neg_comp_block(nb0 + j) + g * 16);
+    #pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) c[i][j] = start;
+  }
+  // The NB blocks of a call lie in one interleaved set (the tile loop starts
+  // each call at a multiple of NB, and NB divides kInterleave), so they are
+  // 64 bytes apart.
+  assert(nb0 % kInterleave + NB <= kInterleave);
   const int8_t* bp[NB];
-  #pragma GCC unroll 8
-  for (int j = 0; j < NB; ++j) bp[j] = b.block(nb0 + j, g);
+  #pragma GCC unroll 16
+  for (int j = 0; j < NB; ++j) bp[j] = b.block(nb0, g) + j * 64;
   const int8_t* ap = a + m0 * kp + g * gsp;
   // vpdpbusd takes unsigned bytes: u = a + 128, which as a byte is a ^ 0x80,
-  // one vpxord on each broadcast (the compensation in b.comp undoes it).
+  // one vpxord on each broadcast.
   const __m512i to_u8 = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
   if constexpr (MR == 1 && NB == 1) {
     // One row, one block (decode): four independent accumulators over
@@ -83,27 +93,20 @@ inline void dot_group(const int8_t* a, long kp, const PackedBView& b, long m0, l
     c[0][0] = _mm512_add_epi32(_mm512_add_epi32(part[0], part[1]), _mm512_add_epi32(part[2], part[3]));
   } else {
     for (long q = 0; q < quads; ++q) {
-      __m512i av[MR];
-      #pragma GCC unroll 8
+      // The NB weight vectors first, then one broadcast row at a time: live
+      // registers MR x NB + NB + 1 (24 + 4 + 1 for 6 x 4).
+      __m512i bv[NB];
+#pragma GCC unroll 16
+      for (int j = 0; j < NB; ++j) bv[j] = _mm512_loadu_si512(bp[j] + q * kQuadStride);
+#pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         int32_t word;
         std::memcpy(&word, ap + i * kp + q * 4, 4);
-        av[i] = _mm512_xor_si512(_mm512_set1_epi32(word), to_u8);
-      }
-      #pragma GCC unroll 8
-      for (int j = 0; j < NB; ++j) {
-        const __m512i bv = _mm512_loadu_si512(bp[j] + q * kQuadStride);
-        #pragma GCC unroll 8
-        for (int i = 0; i < MR; ++i) c[i][j] = Dot::dp(c[i][j], av[i], bv);
+        const __m512i av = _mm512_xor_si512(_mm512_set1_epi32(word), to_u8);
+#pragma GCC unroll 16
+        for (int j = 0; j < NB; ++j) c[i][j] = Dot::dp(c[i][j], av, bv[j]);
       }
     }
-  }
-  #pragma GCC unroll 8
-  for (int j = 0; j < NB; ++j) {
-    const __m512i comp = _mm512_loadu_si512(b.comp_block(nb0 + j) + g * 16);
-    // Wrapping int32 subtraction: the exact result fits int32.
-    #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) c[i][j] = _mm512_sub_epi32(c[i][j], comp);
   }
 }
 
@@ -122,10 +125,10 @@ inline void micro(const int8_t* a, long kp, const PackedBView& b, long m0, long 
   for (long g = 0; g < groups; ++g) {
     __m512i c[MR][NB];
     dot_group<Dot, MR, NB>(a, kp, b, m0, nb0, g, c);
-    #pragma GCC unroll 8
+    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) {
       const long n0 = (nb0 + j) * 16, valid = std::min<long>(16, n_rows - n0);
-      #pragma GCC unroll 8
+      #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         int32_t* dst = acc + ((m0 + i) * n_rows + n0) * groups + g;
         alignas(64) int32_t out[16];
@@ -148,32 +151,32 @@ inline void micro_f32(const int8_t* a, long kp, const PackedBView& b, const Epil
   const long groups = b.groups, n_rows = b.n;
   // Group 0 is assigned to the sum, later groups are added (the reference's order).
   __m512 sum[MR][NB];
-  #pragma GCC unroll 8
+  #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
-    #pragma GCC unroll 8
+    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) sum[i][j] = _mm512_setzero_ps();  // overwritten by group 0 (groups >= 1)
   for (long g = 0; g < groups; ++g) {
     __m512i c[MR][NB];
     dot_group<Dot, MR, NB>(a, kp, b, m0, nb0, g, c);
     __m512 sb[NB];
-    #pragma GCC unroll 8
+    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) sb[j] = _mm512_loadu_ps(e.b_scale + g * e.n_pad + (nb0 + j) * 16);
-    #pragma GCC unroll 8
+    #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const __m512 sa = _mm512_set1_ps(e.a_scale[(m0 + i) * groups + g]);
-      #pragma GCC unroll 8
+      #pragma GCC unroll 16
       for (int j = 0; j < NB; ++j) {
         const __m512 t = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(c[i][j]), sa), sb[j]);
         sum[i][j] = g == 0 ? t : _mm512_add_ps(sum[i][j], t);
       }
     }
   }
-  #pragma GCC unroll 8
+  #pragma GCC unroll 16
   for (int j = 0; j < NB; ++j) {
     const long n0 = (nb0 + j) * 16;
     const __mmask16 mask = lanes_mask(n_rows, n0);
     const __m512 bias = e.bias ? _mm512_maskz_loadu_ps(mask, e.bias + n0) : _mm512_setzero_ps();
-    #pragma GCC unroll 8
+    #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const __m512 v = e.bias ? _mm512_add_ps(sum[i][j], bias) : sum[i][j];
       _mm512_mask_storeu_ps(y + (m0 + i) * n_rows + n0, mask, v);
@@ -188,11 +191,11 @@ inline void micro_one_group(const int8_t* a, long kp, const PackedBView& b, long
   __m512i c[MR][NB];
   dot_group<Dot, MR, NB>(a, kp, b, m0, nb0, 0, c);
   const long n_rows = b.n;
-  #pragma GCC unroll 8
+  #pragma GCC unroll 16
   for (int j = 0; j < NB; ++j) {
     const long n0 = (nb0 + j) * 16;
     const __mmask16 mask = lanes_mask(n_rows, n0);
-    #pragma GCC unroll 8
+    #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) _mm512_mask_storeu_epi32(acc + (m0 + i) * n_rows + n0, mask, c[i][j]);
   }
 }
@@ -205,13 +208,13 @@ inline void micro_f32_one_group(const int8_t* a, long kp, const PackedBView& b, 
   __m512i c[MR][NB];
   dot_group<Dot, MR, NB>(a, kp, b, m0, nb0, 0, c);
   const long n_rows = b.n;
-  #pragma GCC unroll 8
+  #pragma GCC unroll 16
   for (int j = 0; j < NB; ++j) {
     const long n0 = (nb0 + j) * 16;
     const __mmask16 mask = lanes_mask(n_rows, n0);
     const __m512 sb = _mm512_loadu_ps(e.b_scale + n0);
     const __m512 bias = e.bias ? _mm512_maskz_loadu_ps(mask, e.bias + n0) : _mm512_setzero_ps();
-    #pragma GCC unroll 8
+    #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const __m512 sa = _mm512_set1_ps(e.a_scale[m0 + i]);
       const __m512 t = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(c[i][j]), sa), sb);

@@ -19,12 +19,13 @@ constexpr long kQuadStride = 64 * kInterleave;  // bytes from one k-quad of a bl
 struct PackedBView {
   long n = 0, groups = 0, gsp = 0, nblocks = 0;
   const int8_t* data = nullptr;   // [ceil(nblocks / 4)][groups][gsp/4][4 blocks][16][4]
-  const int32_t* comp = nullptr;  // [nblocks][groups][16]
-  // Quad 0 of block nb, group g; quad q at + q * kQuadStride.
+  const int32_t* neg_comp = nullptr;  // [nblocks][groups][16]
+  // Quad 0 of block nb (>= 0), group g; quad q at + q * kQuadStride.
   const int8_t* block(long nb, long g) const {
-    return data + ((nb / kInterleave) * groups + g) * (gsp / 4) * kQuadStride + (nb % kInterleave) * 64;
+    const unsigned long set = static_cast<unsigned long>(nb) / kInterleave, in_set = static_cast<unsigned long>(nb) % kInterleave;
+    return data + (static_cast<long>(set) * groups + g) * (gsp / 4) * kQuadStride + static_cast<long>(in_set) * 64;
   }
-  const int32_t* comp_block(long nb) const { return comp + nb * groups * 16; }
+  const int32_t* neg_comp_block(long nb) const { return neg_comp + nb * groups * 16; }
 };
 
 // acc[(m * n + c) * groups + g] for activations a: s8 codes [m_rows][groups * gsp]

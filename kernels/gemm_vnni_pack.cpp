@@ -18,7 +18,7 @@ PackedB pack_b(const Int8Matrix& b, long group_size) {
   p.nblocks = (b.rows + 15) / 16;
   const long sets = (p.nblocks + kInterleave - 1) / kInterleave;
   p.data.assign(static_cast<size_t>(sets) * kInterleave * p.groups * p.gsp * 16, 0);
-  p.comp.assign(static_cast<size_t>(p.nblocks) * p.groups * 16, 0);
+  p.neg_comp.assign(static_cast<size_t>(p.nblocks) * p.groups * 16, 0);
   // Each task packs whole blocks of 16 channels: disjoint outputs.
   tbb::parallel_for(tbb::blocked_range<long>(0, p.nblocks), [&](const tbb::blocked_range<long>& r) {
     // Locals, not the captured references: through an int8_t
@@ -27,7 +27,7 @@ PackedB pack_b(const Int8Matrix& b, long group_size) {
     const long n_rows = p.n, k = p.k, groups = p.groups, gs = group_size;
     const int8_t* codes = b.codes.data();
     int8_t* data = p.data.data();
-    int32_t* comp = p.comp.data();
+    int32_t* neg_comp = p.neg_comp.data();
     const PackedBView layout = p.view();
     for (long n = r.begin() * 16; n < std::min(n_rows, r.end() * 16); ++n) {
       const long nb = n / 16, j = n % 16;
@@ -42,7 +42,7 @@ PackedB pack_b(const Int8Matrix& b, long group_size) {
         // validate_s8s8 keeps within int32.
         int32_t sum = 0;
         for (long t = 0; t < gs; ++t) sum += src[t];
-        comp[(nb * groups + g) * 16 + j] = 128 * sum;
+        neg_comp[(nb * groups + g) * 16 + j] = -128 * sum;
       }
     }
   });

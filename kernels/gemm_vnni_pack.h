@@ -12,8 +12,9 @@
 //    Blocks come in sets of 4 (kInterleave), interleaved quad by quad: for set
 //    s, group g, quad q, the 4 blocks' 64-byte vectors are adjacent
 //    (PackedBView::block gives the address).
-//  * comp[(nb * G + g) * 16 + j] = 128 * sum_k B[n, k] over group g, n = 16*nb + j,
-//    subtracted from the u8 x s8 sum to undo the +128 offset exactly.
+//  * neg_comp[(nb * G + g) * 16 + j] = -128 * sum_k B[n, k] over group g,
+//    n = 16*nb + j: the accumulators' starting value, which undoes the +128
+//    offset exactly.
 #include <cstdint>
 #include <vector>
 
@@ -26,8 +27,8 @@ namespace sqsim::kernels::vnni {
 struct PackedB {
   long n = 0, k = 0, gs = 0, groups = 0, gsp = 0, nblocks = 0;
   CacheLineVector<int8_t> data;  // [nblocks][groups][gsp/4][16][4]
-  std::vector<int32_t> comp;   // [nblocks][groups][16]
-  PackedBView view() const { return {n, groups, gsp, nblocks, data.data(), comp.data()}; }
+  std::vector<int32_t> neg_comp;  // [nblocks][groups][16]
+  PackedBView view() const { return {n, groups, gsp, nblocks, data.data(), neg_comp.data()}; }
 };
 
 PackedB pack_b(const Int8Matrix& b, long group_size);
