@@ -1,5 +1,6 @@
 #include "quant/error_sums.h"
 
+#include "quant/cpu_avx512.h"
 #include "quant/error.h"
 
 namespace sqsim {
@@ -14,8 +15,7 @@ bool error_sums_path_available(ErrorSumsPath path) {
     case ErrorSumsPath::kAvx2:
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     case ErrorSumsPath::kAvx512:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+      return cpu_has_avx512_quant_flags();
   }
   return false;
 }

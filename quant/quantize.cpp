@@ -4,7 +4,9 @@
 #include <cmath>
 #include <type_traits>
 
+#include "quant/cpu_avx512.h"
 #include "quant/error.h"
+#include "quant/quantize_run.h"
 #include "quant/rounding.h"
 
 namespace sqsim {
@@ -60,56 +62,55 @@ QuantizedMatrix quantize_rows(const MatrixF& x, const QuantSpec& spec, const Qua
   // other granularity: the whole row is one run.
   const long run = spec.granularity == Granularity::kPerGroup ? spec.group_size : q.cols;
   const bool per_column = spec.granularity == Granularity::kPerColumn;
+  // The measurement compares each row with its dequantized values; with
+  // nearest-even rounding they come from the quantizing loop itself.
+  thread_local std::vector<float> dequantized;
+  if (measure) dequantized.resize(static_cast<size_t>(q.cols));
   for (long r = 0; r < q.rows; ++r) {
     const float* row = x.row(r).data();
     // Before any code is formed: the codes of a NaN would be meaningless.
     if (check == FiniteCheck::kCheck) require_finite_row(row, q.cols, r, what);
     int16_t* out = q.codes.data() + r * q.cols;
-    for (long c0 = 0; c0 < q.cols; c0 += run) {
-      const long n = std::min(run, q.cols - c0);
-      const long p = spec.param_index(r, c0, q.cols);
-      const float* scale = params.scale.data() + p;
-      const float* mult = reciprocal ? params.multiplier.data() + p : nullptr;
-      const int32_t* zp = params.zero_point.data() + p;
-      const uint64_t index0 = static_cast<uint64_t>(r) * q.cols + c0;
-      // `round` is the rounding of one element at run offset c. Per-column,
-      // the parameter arrays advance with c; otherwise one parameter serves
-      // the whole run. Compile-time, so each variant's loop vectorizes.
-      // The flags are compile-time (std::true_type / std::false_type) so the
-      // loop has no branches: GCC does not if-convert a division (it might
-      // trap), and a loop with control flow does not vectorize.
-      auto code_run = [&](auto round, auto per_col, auto recip, auto sym) {
+    if (nearest) {
+      // The common mode: quant/quantize_run.h, vectorized per instruction set.
+      const long p = spec.param_index(r, 0, q.cols);  // the row's first run; run j uses p + j
+      QuantizeRow qr;
+      qr.x = row;
+      qr.n = q.cols;
+      qr.run = run;
+      qr.scale = params.scale.data() + p;
+      qr.multiplier = reciprocal ? params.multiplier.data() + p : nullptr;
+      qr.zero_point = params.zero_point.data() + p;
+      qr.lo = lo;
+      qr.hi = hi;
+      qr.per_column = per_column;
+      qr.reciprocal = reciprocal;
+      qr.symmetric = spec.symmetric;
+      qr.codes = out;
+      qr.dequantized = measure ? dequantized.data() : nullptr;
+      quantize_row_nearest(qr);
+    } else {
+      // Other rounding modes, element by element (round_value; stochastic
+      // rounding needs the flat index).
+      for (long c0 = 0; c0 < q.cols; c0 += run) {
+        const long n = std::min(run, q.cols - c0);
+        const long p = spec.param_index(r, c0, q.cols);
+        const float* scale = params.scale.data() + p;
+        const float* mult = reciprocal ? params.multiplier.data() + p : nullptr;
+        const int32_t* zp = params.zero_point.data() + p;
+        const uint64_t index0 = static_cast<uint64_t>(r) * q.cols + c0;
         for (long c = 0; c < n; ++c) {
-          const long k = decltype(per_col)::value ? c : 0;
+          const long k = per_column ? c : 0;
           const float v = row[c0 + c];
-          const float scaled = decltype(recip)::value ? v * mult[k] : v / scale[k];
-          const float rounded = round(scaled, c);
-          // Asymmetric: round(x/s) + zp, clamped: the sum is formed in float,
-          // exact for any code that survives the clamp.
-          const float shifted =
-              decltype(sym)::value ? rounded : rounded + static_cast<float>(zp[k]);
+          const float scaled = reciprocal ? v * mult[k] : v / scale[k];
+          const float rounded = round_value(scaled, spec.rounding, spec.seed, index0 + c);
+          const float shifted = spec.symmetric ? rounded : rounded + static_cast<float>(zp[k]);
           out[c0 + c] = static_cast<int16_t>(clamp_to_int(shifted, lo, hi));
         }
-      };
-      // The common mode, nearest-even, gets branch-free rounding with no
-      // per-element index (round_value would give the same, via the switch).
-      auto nearest_round = [](float s, long) { return round_half_even(s); };
-      auto any_round = [&](float s, long c) {
-        return round_value(s, spec.rounding, spec.seed, index0 + c);
-      };
-      with_flag(per_column, [&](auto per_col) {
-        with_flag(reciprocal, [&](auto recip) {
-          with_flag(spec.symmetric, [&](auto sym) {
-            if (nearest) code_run(nearest_round, per_col, recip, sym);
-            else code_run(any_round, per_col, recip, sym);
-          });
-        });
-      });
+      }
     }
     if (measure) {
-      thread_local std::vector<float> dequantized;
-      dequantized.resize(static_cast<size_t>(q.cols));
-      dequantize_row(q, r, dequantized.data());
+      if (!nearest) dequantize_row(q, r, dequantized.data());
       error_sums_add(*measure, row, dequantized.data(), q.cols, ErrorSumsPath::kAuto, parts);
     }
   }
@@ -117,6 +118,12 @@ QuantizedMatrix quantize_rows(const MatrixF& x, const QuantSpec& spec, const Qua
 }
 
 }  // namespace
+
+void quantize_row_nearest(const QuantizeRow& r) {
+  static const bool avx512 = cpu_has_avx512_quant_flags();
+  if (avx512) quantize_row_nearest_avx512(r);
+  else quantize_row_nearest_portable(r);
+}
 
 QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,
                          const std::string& what, FiniteCheck check) {

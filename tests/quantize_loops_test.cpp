@@ -13,7 +13,9 @@
 #include <random>
 
 #include "quant/error.h"
+#include "quant/cpu_avx512.h"
 #include "quant/quantize.h"
+#include "quant/quantize_run.h"
 #include "quant/rounding.h"
 
 namespace sqsim {
@@ -209,6 +211,66 @@ TEST(QuantizeLoops, BitIdenticalToElementwiseLoops) {
     }
   }
   EXPECT_GT(checked, 500);
+}
+
+// quantize_row_nearest's two builds (quant/quantize_run.h) directly, each row
+// as quantize hands it over: the same codes and dequantized values, bit for
+// bit, and the element-by-element loop's codes. (quantize itself runs only the
+// build this CPU picks; this covers the other one too.)
+TEST(QuantizeLoops, RowKernelsAgreeBitForBit) {
+  if (!cpu_has_avx512_quant_flags()) GTEST_SKIP() << "no AVX-512 on this CPU: only the portable build runs";
+  std::mt19937 rng(11);
+  long rows_checked = 0;
+  for (long cols : {576L, 200L, 100L, 64L, 17L, 7L}) {
+    for (int kind = 0; kind < 2; ++kind) {
+      const MatrixF x = kind == 0 ? awkward_matrix(9, cols, rng) : zero_and_tie_matrix(8, cols, rng);
+      for (const QuantSpec& spec : all_specs()) {
+        if (spec.rounding != Rounding::kHalfEven) continue;
+        try {
+          spec.validate_shape(x.rows(), x.cols(), "x");
+        } catch (const Error&) {
+          continue;
+        }
+        const QuantParams params = params_from_range(reference_range(x, spec), spec);
+        const std::vector<int16_t> want = reference_codes(x, spec, params);
+        const bool reciprocal = spec.symmetric && spec.scale_rule == ScaleRule::kReciprocal;
+        for (long r = 0; r < x.rows(); ++r) {
+          const long p = spec.param_index(r, 0, cols);
+          std::vector<int16_t> codes[2];
+          std::vector<float> dq[2];
+          for (int build = 0; build < 2; ++build) {
+            codes[build].assign(static_cast<size_t>(cols), 0);
+            dq[build].assign(static_cast<size_t>(cols), 0.0f);
+            QuantizeRow qr;
+            qr.x = x.row(r).data();
+            qr.n = cols;
+            qr.run = spec.granularity == Granularity::kPerGroup ? spec.group_size : cols;
+            qr.scale = params.scale.data() + p;
+            qr.multiplier = reciprocal ? params.multiplier.data() + p : nullptr;
+            qr.zero_point = params.zero_point.data() + p;
+            qr.lo = spec.qmin();
+            qr.hi = spec.qmax();
+            qr.per_column = spec.granularity == Granularity::kPerColumn;
+            qr.reciprocal = reciprocal;
+            qr.symmetric = spec.symmetric;
+            qr.codes = codes[build].data();
+            qr.dequantized = dq[build].data();
+            if (build == 0) quantize_row_nearest_portable(qr);
+            else quantize_row_nearest_avx512(qr);
+          }
+          const std::string what = "cols " + std::to_string(cols) + " kind " + std::to_string(kind) + " row " +
+                                   std::to_string(r) + " " + granularity_name(spec, TensorRole::kActivation) +
+                                   (spec.symmetric ? " sym" : " asym") + " bits " + std::to_string(spec.bits) +
+                                   " " + scale_rule_name(spec.scale_rule);
+          ASSERT_EQ(codes[0], codes[1]) << what;
+          ASSERT_EQ(codes[0], std::vector<int16_t>(want.begin() + r * cols, want.begin() + (r + 1) * cols)) << what;
+          expect_same_bits(dq[0], dq[1], what + " dequantized");
+          ++rows_checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(rows_checked, 1000);
 }
 
 TEST(QuantizeLoops, RoundHalfEvenMatchesNearbyint) {
