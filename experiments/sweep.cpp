@@ -374,18 +374,27 @@ class LayerAlphaCache {
   // observe_range depends on the granularity alone, so e.g. W8 and W4 weights of
   // one granularity share it; quantize(m, spec, what) is exactly
   // quantize(m, spec, params_from_range(observe_range(m, spec, what), spec), what).
+  // A coarser granularity is folded from a finer one already observed
+  // (coarsen_range: the same statistics bit for bit) instead of rescanning m:
+  // group64 from group32, per-tensor from per-token.
   struct Range {
-    Granularity granularity;
-    int group_size;
+    QuantSpec spec;  // its granularity and group size
     RangeStats stats;
   };
   // m must have been checked (checked()).
   static const RangeStats& range(const MatrixF& m, const QuantSpec& spec, const std::string& what,
                                  std::deque<Range>& cache) {
     spec.validate(what);  // as observe_range would, before a cached range is used
+    spec.validate_shape(m.rows(), m.cols(), what);
     for (const Range& r : cache)
-      if (r.granularity == spec.granularity && r.group_size == spec.group_size) return r.stats;
-    cache.push_back({spec.granularity, spec.group_size, observe_range(m, spec, what, FiniteCheck::kAlreadyChecked)});
+      if (r.spec.granularity == spec.granularity && r.spec.group_size == spec.group_size) return r.stats;
+    for (const Range& r : cache) {
+      if (can_coarsen_range(r.spec, spec)) {
+        cache.push_back({spec, coarsen_range(r.stats, r.spec, spec, m.rows(), m.cols())});
+        return cache.back().stats;
+      }
+    }
+    cache.push_back({spec, observe_range(m, spec, what, FiniteCheck::kAlreadyChecked)});
     return cache.back().stats;
   }
 

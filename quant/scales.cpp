@@ -104,6 +104,51 @@ RangeStats observe_range(const MatrixF& x, const QuantSpec& spec, const std::str
   return r;
 }
 
+bool can_coarsen_range(const QuantSpec& fine, const QuantSpec& coarse) {
+  switch (coarse.granularity) {
+    case Granularity::kPerTensor:
+      return fine.granularity == Granularity::kPerTensor || fine.granularity == Granularity::kPerRow ||
+             fine.granularity == Granularity::kPerGroup;
+    case Granularity::kPerRow:
+      return fine.granularity == Granularity::kPerRow || fine.granularity == Granularity::kPerGroup;
+    case Granularity::kPerGroup:
+      return fine.granularity == Granularity::kPerGroup && coarse.group_size % fine.group_size == 0;
+    case Granularity::kPerColumn:
+      return fine.granularity == Granularity::kPerColumn;
+  }
+  return false;
+}
+
+RangeStats coarsen_range(const RangeStats& fine, const QuantSpec& fine_spec, const QuantSpec& coarse_spec, long rows,
+                         long cols) {
+  if (!can_coarsen_range(fine_spec, coarse_spec) ||
+      static_cast<long>(fine.size()) != fine_spec.num_params(rows, cols)) {
+    throw Error("coarsen_range: these range statistics cannot give the requested granularity");
+  }
+  const long n = coarse_spec.num_params(rows, cols);
+  RangeStats r;
+  r.absmax.assign(n, 0.0f);
+  r.min.assign(n, std::numeric_limits<float>::infinity());
+  r.max.assign(n, -std::numeric_limits<float>::infinity());
+  // Fine parameter f covers a run of elements that lies inside one coarse
+  // group, and the fine parameters are in row-major order of their runs, so
+  // folding them in index order is folding the elements in order.
+  const long fine_per_row = fine_spec.granularity == Granularity::kPerGroup ? fine_spec.groups_per_row(cols) : 1;
+  for (long f = 0; f < static_cast<long>(fine.size()); ++f) {
+    long p = 0;
+    if (fine_spec.granularity != Granularity::kPerTensor && fine_spec.granularity != Granularity::kPerColumn) {
+      const long row = f / fine_per_row, first_col = (f % fine_per_row) * (fine_per_row > 1 ? fine_spec.group_size : 0);
+      p = coarse_spec.param_index(row, first_col, cols);
+    } else if (fine_spec.granularity == Granularity::kPerColumn) {
+      p = f;
+    }
+    r.absmax[p] = std::max(r.absmax[p], fine.absmax[f]);
+    r.min[p] = std::min(r.min[p], fine.min[f]);
+    r.max[p] = std::max(r.max[p], fine.max[f]);
+  }
+  return r;
+}
+
 void merge_range(RangeStats& into, const RangeStats& more, const std::string& what) {
   if (into.size() == 0) {
     into = more;

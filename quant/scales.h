@@ -29,6 +29,16 @@ struct QuantParams {
 // The statistics of x for the spec's granularity.
 RangeStats observe_range(const MatrixF& x, const QuantSpec& spec, const std::string& what,
                          FiniteCheck check = FiniteCheck::kCheck);
+// observe_range(x, coarse) from observe_range(x, fine) without x, where every
+// coarse group is a run of whole fine groups in row-major order: per-tensor
+// from per-row or per-group, per-row from per-group, group G from group g when
+// g divides G. The fine groups are folded in order with the same std::max /
+// std::min, so the result is observe_range's, bit for bit (signed zeros
+// included: the first extreme in row-major order is kept either way).
+// can_coarsen_range says whether `fine` can give `coarse`.
+bool can_coarsen_range(const QuantSpec& fine, const QuantSpec& coarse);
+RangeStats coarsen_range(const RangeStats& fine, const QuantSpec& fine_spec, const QuantSpec& coarse_spec, long rows,
+                         long cols);
 // Static calibration: widens `into` by `more` (elementwise absmax/max up, min down).
 void merge_range(RangeStats& into, const RangeStats& more, const std::string& what);
 QuantParams params_from_range(const RangeStats& range, const QuantSpec& spec);

@@ -16,6 +16,7 @@
 #include "quant/cpu_avx512.h"
 #include "quant/quantize.h"
 #include "quant/quantize_run.h"
+#include "quant/scales.h"
 #include "quant/rounding.h"
 
 namespace sqsim {
@@ -271,6 +272,54 @@ TEST(QuantizeLoops, RowKernelsAgreeBitForBit) {
     }
   }
   EXPECT_GT(rows_checked, 1000);
+}
+
+// coarsen_range gives observe_range's statistics of the coarser granularity
+// bit for bit (signed zeros: zero_and_tie_matrix has rows whose extremes are
+// -0.0 and +0.0 in either order).
+TEST(QuantizeLoops, CoarsenedRangesEqualObservedRanges) {
+  std::mt19937 rng(5);
+  std::vector<QuantSpec> specs;
+  for (auto [g, size] : std::vector<std::pair<Granularity, int>>{{Granularity::kPerTensor, 0},
+                                                                 {Granularity::kPerRow, 0},
+                                                                 {Granularity::kPerColumn, 0},
+                                                                 {Granularity::kPerGroup, 32},
+                                                                 {Granularity::kPerGroup, 64},
+                                                                 {Granularity::kPerGroup, 128}}) {
+    QuantSpec s;
+    s.granularity = g;
+    s.group_size = size;
+    specs.push_back(s);
+  }
+  long pairs = 0, refused = 0;
+  for (long cols : {576L, 200L, 100L, 64L, 7L}) {
+    for (int kind = 0; kind < 2; ++kind) {
+      const MatrixF x = kind == 0 ? awkward_matrix(9, cols, rng) : zero_and_tie_matrix(8, cols, rng);
+      for (const QuantSpec& fine : specs) {
+        for (const QuantSpec& coarse : specs) {
+          if (!can_coarsen_range(fine, coarse)) {
+            EXPECT_THROW(coarsen_range(observe_range(x, fine, "x"), fine, coarse, x.rows(), cols), Error);
+            ++refused;
+            continue;
+          }
+          const std::string what = "cols " + std::to_string(cols) + " kind " + std::to_string(kind) + " " +
+                                   granularity_name(fine, TensorRole::kWeight) + " -> " +
+                                   granularity_name(coarse, TensorRole::kWeight);
+          const RangeStats want = observe_range(x, coarse, "x");
+          const RangeStats got = coarsen_range(observe_range(x, fine, "x"), fine, coarse, x.rows(), cols);
+          expect_same_bits(got.absmax, want.absmax, what + " absmax");
+          expect_same_bits(got.min, want.min, what + " min");
+          expect_same_bits(got.max, want.max, what + " max");
+          ++pairs;
+        }
+      }
+    }
+  }
+  // Per matrix, of the 36 (fine, coarse) pairs 16 can be coarsened: to per-tensor
+  // from 5, per-row from 4, group128 from 3, group64 from 2, group32 and
+  // per-column only from themselves.
+  EXPECT_EQ(pairs, 10 * 16);
+  EXPECT_EQ(refused, 10 * 20);
 }
 
 TEST(QuantizeLoops, RoundHalfEvenMatchesNearbyint) {
