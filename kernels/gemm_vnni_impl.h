@@ -263,39 +263,24 @@ void for_each_tile(long m_rows, long nblocks, long groups, const Tile& tile) {
                                   });
 }
 
-template <class Dot>
-struct AccTileOneGroup {
-  const int8_t* a;
-  long kp;
-  const PackedBView& b;
-  int32_t* acc;
-  template <int MR, int NB>
-  void run(long m0, long nb0) const { micro_one_group<Dot, MR, NB>(a, kp, b, m0, nb0, acc); }
-};
-
-template <class Dot>
+// What one micro-kernel call writes: int32 accumulators (AccTile) or floats
+// through the fused epilogue (F32Tile); kOneGroup picks the one-group kernels,
+// which for_each_tile asks for through one_group().
+template <class Dot, bool kOneGroup = false>
 struct AccTile {
   const int8_t* a;
   long kp;
   const PackedBView& b;
   int32_t* acc;
   template <int MR, int NB>
-  void run(long m0, long nb0) const { micro<Dot, MR, NB>(a, kp, b, m0, nb0, acc); }
-  AccTileOneGroup<Dot> one_group() const { return {a, kp, b, acc}; }
+  void run(long m0, long nb0) const {
+    if constexpr (kOneGroup) micro_one_group<Dot, MR, NB>(a, kp, b, m0, nb0, acc);
+    else micro<Dot, MR, NB>(a, kp, b, m0, nb0, acc);
+  }
+  AccTile<Dot, true> one_group() const { return {a, kp, b, acc}; }
 };
 
-template <class Dot>
-struct F32TileOneGroup {
-  const int8_t* a;
-  long kp;
-  const PackedBView& b;
-  const EpilogueView& e;
-  float* y;
-  template <int MR, int NB>
-  void run(long m0, long nb0) const { micro_f32_one_group<Dot, MR, NB>(a, kp, b, e, m0, nb0, y); }
-};
-
-template <class Dot>
+template <class Dot, bool kOneGroup = false>
 struct F32Tile {
   const int8_t* a;
   long kp;
@@ -303,8 +288,11 @@ struct F32Tile {
   const EpilogueView& e;
   float* y;
   template <int MR, int NB>
-  void run(long m0, long nb0) const { micro_f32<Dot, MR, NB>(a, kp, b, e, m0, nb0, y); }
-  F32TileOneGroup<Dot> one_group() const { return {a, kp, b, e, y}; }
+  void run(long m0, long nb0) const {
+    if constexpr (kOneGroup) micro_f32_one_group<Dot, MR, NB>(a, kp, b, e, m0, nb0, y);
+    else micro_f32<Dot, MR, NB>(a, kp, b, e, m0, nb0, y);
+  }
+  F32Tile<Dot, true> one_group() const { return {a, kp, b, e, y}; }
 };
 
 template <class Dot>
