@@ -29,8 +29,8 @@ constexpr long kTileN = 64;  // output channels per task (4 blocks of 16)
 // Register tiles (rows of A x blocks of 16 channels). With one accumulator
 // group (per-channel or per-tensor weights) a tile's accumulators are its
 // outputs: 6 x 4 = 24 of the 32 vector registers, with 4 weight vectors and one
-// broadcast, so the fixed cost of a call (zeroing, compensation, stores, the
-// loop's exit) is spread over 24 vpdpbusd a step instead of 8. With several
+// broadcast, so the fixed cost of a call (start values, stores, the loop's
+// exit) is spread over 24 vpdpbusd a step instead of 8. With several
 // groups the fused kernel also keeps a float sum per accumulator, so 4 x 2.
 constexpr int kRowsOneGroup = 6, kBlocksOneGroup = 4;
 // Rows of A per task: 22 panels of 6, so up to M = 132 one task per 64
@@ -96,14 +96,14 @@ inline void dot_group(const int8_t* a, long kp, const PackedBView& b, long m0, l
       // The NB weight vectors first, then one broadcast row at a time: live
       // registers MR x NB + NB + 1 (24 + 4 + 1 for 6 x 4).
       __m512i bv[NB];
-#pragma GCC unroll 16
+      #pragma GCC unroll 16
       for (int j = 0; j < NB; ++j) bv[j] = _mm512_loadu_si512(bp[j] + q * kQuadStride);
-#pragma GCC unroll 16
+      #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         int32_t word;
         std::memcpy(&word, ap + i * kp + q * 4, 4);
         const __m512i av = _mm512_xor_si512(_mm512_set1_epi32(word), to_u8);
-#pragma GCC unroll 16
+        #pragma GCC unroll 16
         for (int j = 0; j < NB; ++j) c[i][j] = Dot::dp(c[i][j], av, bv[j]);
       }
     }
