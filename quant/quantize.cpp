@@ -6,7 +6,7 @@
 
 #include "quant/cpu_avx512.h"
 #include "quant/error.h"
-#include "quant/quantize_run.h"
+#include "quant/quantize_row.h"
 #include "quant/rounding.h"
 
 namespace sqsim {
@@ -72,7 +72,7 @@ QuantizedMatrix quantize_rows(const MatrixF& x, const QuantSpec& spec, const Qua
     if (check == FiniteCheck::kCheck) require_finite_row(row, q.cols, r, what);
     int16_t* out = q.codes.data() + r * q.cols;
     if (nearest) {
-      // The common mode: quant/quantize_run.h, vectorized per instruction set.
+      // The common mode: quant/quantize_row.h, vectorized per instruction set.
       const long p = spec.param_index(r, 0, q.cols);  // the row's first run; run j uses p + j
       QuantizeRow qr;
       qr.x = row;

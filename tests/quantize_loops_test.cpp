@@ -15,7 +15,7 @@
 #include "quant/error.h"
 #include "quant/cpu_avx512.h"
 #include "quant/quantize.h"
-#include "quant/quantize_run.h"
+#include "quant/quantize_row.h"
 #include "quant/scales.h"
 #include "quant/rounding.h"
 
@@ -214,7 +214,7 @@ TEST(QuantizeLoops, BitIdenticalToElementwiseLoops) {
   EXPECT_GT(checked, 500);
 }
 
-// quantize_row_nearest's two builds (quant/quantize_run.h) directly, each row
+// quantize_row_nearest's two builds (quant/quantize_row.h) directly, each row
 // as quantize hands it over: the same codes and dequantized values, bit for
 // bit, and the element-by-element loop's codes. (quantize itself runs only the
 // build this CPU picks; this covers the other one too.)

@@ -1,5 +1,5 @@
 // quantize_row_nearest in plain C++ (any CPU): the definition of the codes.
-#include "quant/quantize_run.h"
+#include "quant/quantize_row.h"
 #include "quant/rounding.h"
 
 namespace sqsim {

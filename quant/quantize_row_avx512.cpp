@@ -1,6 +1,6 @@
 // quantize_row_nearest with AVX-512 (compiled with AVX-512 flags,
 // CMakeLists.txt; called only where the CPU has them, quant/quantize.cpp).
-// The same codes and values as quantize_run_portable.cpp, 16 lanes at a time:
+// The same codes and values as quantize_row_portable.cpp, 16 lanes at a time:
 //  * v / scale (vdivps) or v * multiplier (vmulps): IEEE, as the scalar operators;
 //  * round_half_even(s) is vrndscaleps with round-to-nearest-even: for |s| <
 //    2^23 the add/subtract of copysign(2^23, s) rounds to the nearest integer,
@@ -18,7 +18,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
-#include "quant/quantize_run.h"
+#include "quant/quantize_row.h"
 
 namespace sqsim {
 

@@ -2,8 +2,8 @@
 // The inner loop of quantize (quant/quantize.cpp) for nearest-even rounding:
 // one row, as runs of `run` columns that each share one quantization parameter
 // (run j uses parameter [j]), or, per column, a parameter per column ([c]).
-// Two builds: the portable one (quantize_run_portable.cpp) states the
-// definition; the AVX-512 one (quantize_run_avx512.cpp) computes the same codes
+// Two builds: the portable one (quantize_row_portable.cpp) states the
+// definition; the AVX-512 one (quantize_row_avx512.cpp) computes the same codes
 // and values with 16-lane instructions. Tests compare them bit for bit.
 #include <cstdint>
 
