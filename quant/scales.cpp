@@ -11,6 +11,24 @@ namespace sqsim {
 
 namespace {
 
+// A range with n groups, each empty: absmax 0, min +inf, max -inf.
+RangeStats empty_range(long n) {
+  RangeStats r;
+  r.absmax.assign(n, 0.0f);
+  r.min.assign(n, std::numeric_limits<float>::infinity());
+  r.max.assign(n, -std::numeric_limits<float>::infinity());
+  return r;
+}
+
+// The fold of the definition: group p takes in the next value (absmax |v|,
+// min v, max v), or the statistics of the next run of values, in order.
+// std::max/std::min keep the earlier value on a tie.
+inline void fold_range(RangeStats& r, long p, float absmax, float min, float max) {
+  r.absmax[p] = std::max(r.absmax[p], absmax);
+  r.min[p] = std::min(r.min[p], min);
+  r.max[p] = std::max(r.max[p], max);
+}
+
 // absmax / min / max of one run of values that share a parameter, exactly as
 // the element-by-element fold `acc = std::max(acc, v)` (resp. std::min) over
 // the run in order would give them, but written so GCC vectorizes it.
@@ -67,10 +85,7 @@ RangeStats observe_range(const MatrixF& x, const QuantSpec& spec, const std::str
   spec.validate_shape(x.rows(), x.cols(), what);
   const long n = spec.num_params(x.rows(), x.cols());
   const long cols = x.cols();
-  RangeStats r;
-  r.absmax.assign(n, 0.0f);
-  r.min.assign(n, std::numeric_limits<float>::infinity());
-  r.max.assign(n, -std::numeric_limits<float>::infinity());
+  RangeStats r = empty_range(n);
   // The definition: for every element v of a parameter group, in row-major
   // order, absmax = max(absmax, |v|), min = min(min, v), max = max(max, v)
   // (std::max/std::min: ties keep the earlier value). The loops below walk the
@@ -81,11 +96,7 @@ RangeStats observe_range(const MatrixF& x, const QuantSpec& spec, const std::str
     if (spec.granularity == Granularity::kPerColumn) {
       // Parameter = column: each group gets one element per row, in row
       // order, so the elementwise update is the sequential fold.
-      for (long j = 0; j < cols; ++j) {
-        r.absmax[j] = std::max(r.absmax[j], std::fabs(row[j]));
-        r.min[j] = std::min(r.min[j], row[j]);
-        r.max[j] = std::max(r.max[j], row[j]);
-      }
+      for (long j = 0; j < cols; ++j) fold_range(r, j, std::fabs(row[j]), row[j], row[j]);
       continue;
     }
     // Per-tensor and per-row: the whole row is one run; per-group: runs of
@@ -96,9 +107,7 @@ RangeStats observe_range(const MatrixF& x, const QuantSpec& spec, const std::str
       const RunRange rr = observe_run(row + c0, std::min(run, cols - c0));
       // Folding a run's (sequential) result into the accumulator with the same
       // std::max/std::min equals folding its elements one by one.
-      r.absmax[p] = std::max(r.absmax[p], rr.absmax);
-      r.min[p] = std::min(r.min[p], rr.min);
-      r.max[p] = std::max(r.max[p], rr.max);
+      fold_range(r, p, rr.absmax, rr.min, rr.max);
     }
   }
   return r;
@@ -125,26 +134,19 @@ RangeStats coarsen_range(const RangeStats& fine, const QuantSpec& fine_spec, con
       static_cast<long>(fine.size()) != fine_spec.num_params(rows, cols)) {
     throw Error("coarsen_range: these range statistics cannot give the requested granularity");
   }
-  const long n = coarse_spec.num_params(rows, cols);
-  RangeStats r;
-  r.absmax.assign(n, 0.0f);
-  r.min.assign(n, std::numeric_limits<float>::infinity());
-  r.max.assign(n, -std::numeric_limits<float>::infinity());
+  RangeStats r = empty_range(coarse_spec.num_params(rows, cols));
   // Fine parameter f covers a run of elements that lies inside one coarse
   // group, and the fine parameters are in row-major order of their runs, so
   // folding them in index order is folding the elements in order.
   const long fine_per_row = fine_spec.granularity == Granularity::kPerGroup ? fine_spec.groups_per_row(cols) : 1;
+  // Per-row and per-group fine parameters: row f / fine_per_row, first column
+  // (f % fine_per_row) * group_size; per-tensor and per-column map to 0 and f.
   for (long f = 0; f < static_cast<long>(fine.size()); ++f) {
-    long p = 0;
-    if (fine_spec.granularity != Granularity::kPerTensor && fine_spec.granularity != Granularity::kPerColumn) {
-      const long row = f / fine_per_row, first_col = (f % fine_per_row) * (fine_per_row > 1 ? fine_spec.group_size : 0);
-      p = coarse_spec.param_index(row, first_col, cols);
-    } else if (fine_spec.granularity == Granularity::kPerColumn) {
-      p = f;
-    }
-    r.absmax[p] = std::max(r.absmax[p], fine.absmax[f]);
-    r.min[p] = std::min(r.min[p], fine.min[f]);
-    r.max[p] = std::max(r.max[p], fine.max[f]);
+    long p = f;
+    if (fine_spec.granularity == Granularity::kPerTensor) p = 0;
+    else if (fine_spec.granularity != Granularity::kPerColumn)
+      p = coarse_spec.param_index(f / fine_per_row, (f % fine_per_row) * fine_spec.group_size, cols);
+    fold_range(r, p, fine.absmax[f], fine.min[f], fine.max[f]);
   }
   return r;
 }
@@ -158,11 +160,7 @@ void merge_range(RangeStats& into, const RangeStats& more, const std::string& wh
     throw Error(what + ": calibration batches disagree on the number of scale groups (" +
                 std::to_string(into.size()) + " vs " + std::to_string(more.size()) + ")");
   }
-  for (size_t i = 0; i < into.size(); ++i) {
-    into.absmax[i] = std::max(into.absmax[i], more.absmax[i]);
-    into.min[i] = std::min(into.min[i], more.min[i]);
-    into.max[i] = std::max(into.max[i], more.max[i]);
-  }
+  for (size_t i = 0; i < into.size(); ++i) fold_range(into, static_cast<long>(i), more.absmax[i], more.min[i], more.max[i]);
 }
 
 QuantParams params_from_range(const RangeStats& range, const QuantSpec& spec) {
