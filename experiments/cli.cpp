@@ -6,7 +6,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "quant/error.h"
+#include "base/error.h"
 #include "quant/smoothing.h"
 
 namespace sqsim::cli {

@@ -6,7 +6,7 @@
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/csv.h"
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::cli {
 

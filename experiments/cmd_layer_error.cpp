@@ -11,7 +11,7 @@
 #include "quant/outlier_metrics.h"
 #include "quant/scales.h"
 #include "quant/smoothing.h"
-#include "sim/synthetic_layer.h"
+#include "sim/eval/synthetic_layer.h"
 
 namespace sqsim::cli {
 

@@ -7,8 +7,8 @@
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/output_dir.h"
-#include "quant/error.h"
-#include "sim/causal_lm.h"
+#include "base/error.h"
+#include "sim/models/causal_lm.h"
 
 namespace sqsim::cli {
 

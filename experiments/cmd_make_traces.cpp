@@ -3,8 +3,8 @@
 
 #include "experiments/cli.h"
 #include "experiments/commands.h"
-#include "quant/error.h"
-#include "sim/synthetic_traces.h"
+#include "base/error.h"
+#include "sim/eval/synthetic_traces.h"
 
 namespace sqsim::cli {
 

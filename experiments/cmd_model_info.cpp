@@ -5,8 +5,8 @@
 
 #include "experiments/cli.h"
 #include "experiments/commands.h"
-#include "quant/error.h"
-#include "sim/gguf_file.h"
+#include "base/error.h"
+#include "sim/formats/gguf_file.h"
 
 namespace sqsim::cli {
 

@@ -9,9 +9,9 @@
 #include "experiments/commands.h"
 #include "experiments/output_dir.h"
 #include "experiments/svg_plot.h"
-#include "quant/error.h"
+#include "base/error.h"
 #include "quant/outlier_metrics.h"
-#include "sim/trace_file.h"
+#include "sim/formats/trace_file.h"
 
 namespace sqsim::cli {
 

@@ -25,7 +25,7 @@
 #include "experiments/report_table.h"
 #include "experiments/sha256.h"
 #include "experiments/svg_plot.h"
-#include "quant/error.h"
+#include "base/error.h"
 #include "quant/smoothing.h"
 
 namespace sqsim::cli {

@@ -14,7 +14,7 @@
 #include "experiments/model_quant_options.h"
 #include "experiments/output_dir.h"
 #include "experiments/quant_eval.h"
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::cli {
 

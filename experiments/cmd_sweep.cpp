@@ -21,7 +21,7 @@
 #include "experiments/sha256.h"
 #include "experiments/sweep.h"
 #include "experiments/sweep_report.h"
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::cli {
 

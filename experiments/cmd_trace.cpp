@@ -12,11 +12,11 @@
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/interrupt.h"
-#include "quant/error.h"
-#include "sim/calibration.h"
-#include "sim/causal_lm.h"
-#include "sim/quantize_model.h"
-#include "sim/trace_file.h"
+#include "base/error.h"
+#include "sim/eval/calibration.h"
+#include "sim/models/causal_lm.h"
+#include "sim/eval/quantize_model.h"
+#include "sim/formats/trace_file.h"
 
 namespace sqsim::cli {
 

@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::cli {
 

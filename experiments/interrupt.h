@@ -4,7 +4,7 @@
 // kills the process at once.
 #include <string>
 
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::cli {
 

@@ -8,7 +8,7 @@
 #include "experiments/commands.h"
 #include "experiments/interrupt.h"
 #include "experiments/process_memory.h"
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace {
 

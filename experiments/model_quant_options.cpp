@@ -3,7 +3,7 @@
 #include "experiments/quant_options.h"
 
 #include <tbb/global_control.h>
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::cli {
 

@@ -8,8 +8,8 @@
 #include "experiments/interrupt.h"
 #include "experiments/output_dir.h"
 #include "experiments/sha256.h"
-#include "quant/error.h"
-#include "sim/calibration_file.h"
+#include "base/error.h"
+#include "sim/eval/calibration_file.h"
 
 namespace sqsim::cli {
 

@@ -14,9 +14,9 @@
 #include "kernels/kernel_path.h"
 #include "kernels/quantized_linear.h"
 #include "quant/model_quant_config.h"
-#include "sim/calibration.h"
-#include "sim/causal_lm.h"
-#include "sim/quantize_model.h"
+#include "sim/eval/calibration.h"
+#include "sim/models/causal_lm.h"
+#include "sim/eval/quantize_model.h"
 
 namespace sqsim::cli {
 
@@ -32,7 +32,7 @@ struct EvalOptions {
   bool quiet = false;  // no per-window progress on stderr
   // When set: calibration statistics are read from this file if it holds
   // those of the same model, text and settings, else computed and written
-  // there (sim/calibration_file.h). Bit-identical either way.
+  // there (sim/eval/calibration_file.h). Bit-identical either way.
   std::string calib_cache;
 };
 

@@ -1,6 +1,6 @@
 #include "experiments/quant_options.h"
 
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::cli {
 

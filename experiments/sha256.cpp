@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::cli {
 

@@ -20,7 +20,7 @@
 #include "experiments/quant_options.h"
 #include "kernels/gemm.h"
 #include "kernels/int_weights.h"
-#include "quant/error.h"
+#include "base/error.h"
 #include "quant/error_metrics.h"
 #include "quant/scales.h"
 

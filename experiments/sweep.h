@@ -11,7 +11,7 @@
 #include "kernels/quantized_linear.h"
 #include "quant/quant_spec.h"
 #include "quant/smoothing.h"
-#include "sim/trace_file.h"
+#include "sim/formats/trace_file.h"
 
 namespace sqsim::cli {
 

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "experiments/csv.h"
-#include "sim/trace_file.h"
+#include "sim/formats/trace_file.h"
 
 namespace sqsim::cli {
 

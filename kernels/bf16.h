@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "quant/tensor.h"
+#include "base/tensor.h"
 
 namespace sqsim::kernels {
 

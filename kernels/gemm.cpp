@@ -6,7 +6,7 @@
 #include "kernels/gemm_avx512vnni.h"
 #include "kernels/gemm_int8_avx2.h"
 #include "kernels/gemm_reference.h"
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::kernels {
 

@@ -6,7 +6,7 @@
 #include "kernels/int_weights.h"
 #include "kernels/kernel_path.h"
 #include "kernels/packed_weights.h"
-#include "quant/tensor.h"
+#include "base/tensor.h"
 
 namespace sqsim::kernels {
 

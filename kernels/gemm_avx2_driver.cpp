@@ -10,7 +10,7 @@
 #include "kernels/gemm_epilogue.h"
 #include "kernels/gemm_int8_avx2.h"
 #include "kernels/gemm_reference.h"
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::kernels {
 

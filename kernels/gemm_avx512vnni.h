@@ -15,7 +15,7 @@
 #include "kernels/int4_gemv_pack.h"
 #include "kernels/int_weights.h"
 #include "kernels/kernel_path.h"
-#include "quant/tensor.h"
+#include "base/tensor.h"
 
 namespace sqsim::kernels {
 

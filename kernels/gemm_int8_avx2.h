@@ -8,7 +8,7 @@
 #include "kernels/gemm_reference.h"
 #include "kernels/int_weights.h"
 #include "kernels/kernel_path.h"
-#include "quant/tensor.h"
+#include "base/tensor.h"
 
 namespace sqsim::kernels {
 

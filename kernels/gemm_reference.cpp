@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::kernels {
 

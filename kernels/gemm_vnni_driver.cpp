@@ -11,7 +11,7 @@
 #include "kernels/gemm_reference.h"
 #include "kernels/gemm_vnni_pack.h"
 #include "kernels/gemm_w4a16_avx512.h"
-#include "quant/error.h"
+#include "base/error.h"
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>

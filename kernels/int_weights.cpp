@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::kernels {
 

@@ -6,7 +6,7 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/optimized_registry.h"
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::kernels {
 

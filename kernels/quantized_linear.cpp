@@ -2,7 +2,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/int_weights.h"
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::kernels {
 

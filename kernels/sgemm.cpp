@@ -13,7 +13,7 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/sgemm_avx512.h"
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim::kernels {
 

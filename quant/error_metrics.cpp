@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "quant/error.h"
+#include "base/error.h"
 #include "quant/error_sums.h"
 
 namespace sqsim {

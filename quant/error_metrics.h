@@ -5,7 +5,7 @@
 
 #include "quant/error_sums.h"
 #include "quant/quantize.h"
-#include "quant/tensor.h"
+#include "base/tensor.h"
 
 namespace sqsim {
 

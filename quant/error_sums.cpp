@@ -1,7 +1,7 @@
 #include "quant/error_sums.h"
 
 #include "quant/cpu_avx512.h"
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim {
 

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim {
 

@@ -5,7 +5,7 @@
 #include <limits>
 #include <numeric>
 
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim {
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "quant/tensor.h"
+#include "base/tensor.h"
 
 namespace sqsim {
 

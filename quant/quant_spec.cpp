@@ -1,6 +1,6 @@
 #include "quant/quant_spec.h"
 
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim {
 

@@ -5,7 +5,7 @@
 #include <type_traits>
 
 #include "quant/cpu_avx512.h"
-#include "quant/error.h"
+#include "base/error.h"
 #include "quant/quantize_row.h"
 #include "quant/rounding.h"
 

@@ -8,7 +8,7 @@
 #include "quant/error_sums.h"
 #include "quant/quant_spec.h"
 #include "quant/scales.h"
-#include "quant/tensor.h"
+#include "base/tensor.h"
 
 namespace sqsim {
 

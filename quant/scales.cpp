@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "quant/error.h"
+#include "base/error.h"
 #include "quant/rounding.h"
 
 namespace sqsim {

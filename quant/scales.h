@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "quant/quant_spec.h"
-#include "quant/tensor.h"
+#include "base/tensor.h"
 
 namespace sqsim {
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim {
 

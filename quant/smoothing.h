@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "quant/tensor.h"
+#include "base/tensor.h"
 
 namespace sqsim {
 

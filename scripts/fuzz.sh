@@ -2,7 +2,7 @@
 # Runs one libFuzzer harness for a given time (docs/robustness.md):
 #   scripts/fuzz.sh NAME SECONDS [extra libFuzzer flags...]
 # NAME is one of tests/fuzz/fuzz_<NAME>.cpp (gguf, tokenizer, config, trace,
-# safetensors; the last needs sim/safetensors_file.h).
+# safetensors).
 # Extra flags go to libFuzzer, e.g. -fork=1 -ignore_ooms=1 to go on past an
 # out-of-memory inside libhdf5 (docs/robustness.md, trace).
 # Configures and builds build-fuzz/ with clang 14 (-DSQSIM_FUZZ=ON), copies the

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Writes sim/unicode_classes.h: sorted code point ranges of the Unicode general
+"""Writes sim/tokenizer/unicode_classes.h: sorted code point ranges of the Unicode general
 categories L* (letters) and N* (numbers), from Python's unicodedata.
-  python3 scripts/gen_unicode_classes.py > sim/unicode_classes.h
+  python3 scripts/gen_unicode_classes.py > sim/tokenizer/unicode_classes.h
 """
 import sys, unicodedata
 

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages sqsim builds and tests with. Idempotent: when
 # every package is already installed it does nothing (and needs no network).
+#  - ocl-icd-opencl-dev: Debian's oneDNN CMake config (libdnnl-dev) calls
+#    find_package(OpenCL), which fails without it, even when asked QUIET;
+#  - python3-h5py, python3-numpy: the h5py interoperability test of the trace
+#    format runs in CI instead of skipping (tests/python, Debian's python3).
 set -euo pipefail
-packages=(build-essential cmake git unzip python3-pip
+packages=(build-essential cmake git unzip ca-certificates python3 python3-pip python3-venv
   libeigen3-dev libhdf5-dev libboost-program-options-dev libtbb-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev)
+  libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev ocl-icd-opencl-dev
+  python3-h5py python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

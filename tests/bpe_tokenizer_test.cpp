@@ -1,4 +1,4 @@
-#include "sim/bpe_tokenizer.h"
+#include "sim/tokenizer/bpe_tokenizer.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "quant/error.h"
+#include "base/error.h"
 
 namespace sqsim {
 namespace {

@@ -1,4 +1,4 @@
-// The calibration cache (sim/calibration_file.h): exact round trip, another
+// The calibration cache (sim/eval/calibration_file.h): exact round trip, another
 // key is not used, damaged files are refused with the file's name.
 #include <gtest/gtest.h>
 
@@ -8,8 +8,8 @@
 #include <fstream>
 #include <limits>
 
-#include "quant/error.h"
-#include "sim/calibration_file.h"
+#include "base/error.h"
+#include "sim/eval/calibration_file.h"
 
 namespace sqsim {
 namespace {

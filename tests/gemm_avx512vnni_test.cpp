@@ -13,7 +13,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_avx512vnni.h"
 #include "kernels/gemm_reference.h"
-#include "quant/error.h"
+#include "base/error.h"
 #include "tests/gemm_test_data.h"
 
 namespace sqsim::kernels {

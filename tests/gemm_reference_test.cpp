@@ -8,7 +8,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_reference.h"
 #include "kernels/quantized_linear.h"
-#include "quant/error.h"
+#include "base/error.h"
 #include "quant/error_metrics.h"
 
 namespace sqsim::kernels {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "kernels/int_weights.h"
-#include "quant/tensor.h"
+#include "base/tensor.h"
 
 namespace sqsim::kernels::gemm_test {
 

@@ -71,7 +71,7 @@ std::vector<Path> paths() {
 
 // Activations: normal values with signed zeros, whole rows of -0.0, huge and
 // tiny (subnormal) magnitudes. `pad` trailing columns are 0, like the padding
-// of a ragged last group (sim/quantized_linear_layer.cpp).
+// of a ragged last group (sim/models/quantized_linear_layer.cpp).
 MatrixF make_x(long m, long k, long pad, int kind, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> nd(0.0f, 2.0f);

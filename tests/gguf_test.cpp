@@ -15,8 +15,8 @@
 #include <unistd.h>
 #include <vector>
 
-#include "quant/error.h"
-#include "sim/gguf_file.h"
+#include "base/error.h"
+#include "sim/formats/gguf_file.h"
 #include "tests/gguf_writer.h"
 
 namespace {

@@ -12,12 +12,12 @@
 #include <string>
 #include <unistd.h>
 
-#include "quant/error.h"
-#include "sim/causal_lm.h"
-#include "sim/gguf_dequant.h"
-#include "sim/hf_checkpoint.h"
-#include "sim/json.h"
-#include "sim/safetensors_file.h"
+#include "base/error.h"
+#include "sim/models/causal_lm.h"
+#include "sim/formats/gguf_dequant.h"
+#include "sim/models/hf_checkpoint.h"
+#include "sim/formats/json.h"
+#include "sim/formats/safetensors_file.h"
 #include "tests/hf_fixtures.h"
 
 using namespace sqsim;

@@ -15,10 +15,10 @@
 #include <unistd.h>
 #include <vector>
 
-#include "quant/tensor.h"
-#include "sim/gguf_dequant.h"
-#include "sim/json.h"
-#include "sim/safetensors_file.h"
+#include "base/tensor.h"
+#include "sim/formats/gguf_dequant.h"
+#include "sim/formats/json.h"
+#include "sim/formats/safetensors_file.h"
 
 namespace sqsim_test {
 

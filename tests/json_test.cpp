@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "quant/error.h"
-#include "sim/json.h"
+#include "base/error.h"
+#include "sim/formats/json.h"
 
 using namespace sqsim;
 

@@ -11,8 +11,8 @@
 #include <sstream>
 
 #include "tests/real_data.h"
-#include "sim/gguf_file.h"
-#include "sim/llama_model.h"
+#include "sim/formats/gguf_file.h"
+#include "sim/models/llama_model.h"
 
 using namespace sqsim;
 

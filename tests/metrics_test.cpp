@@ -8,12 +8,12 @@
 #include <random>
 #include <vector>
 
-#include "quant/error.h"
+#include "base/error.h"
 #include "quant/error_metrics.h"
 #include "quant/error_sums.h"
 #include "quant/quantize.h"
 #include "quant/outlier_metrics.h"
-#include "sim/synthetic_layer.h"
+#include "sim/eval/synthetic_layer.h"
 
 namespace sqsim {
 namespace {

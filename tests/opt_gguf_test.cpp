@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "quant/error.h"
-#include "sim/causal_lm.h"
-#include "sim/opt_model.h"
+#include "base/error.h"
+#include "sim/models/causal_lm.h"
+#include "sim/models/opt_model.h"
 #include "tests/gguf_writer.h"
 #include "tests/hf_fixtures.h"
 
@@ -35,7 +35,7 @@ struct GgufEdit {
 };
 
 // OPT's HF names -> the GGUF names of docs/gguf.md, written out independently
-// of sim/opt_model.cpp.
+// of sim/models/opt_model.cpp.
 std::string gguf_name(const std::string& hf) {
   static const std::map<std::string, std::string> top = {
       {"model.decoder.embed_tokens.weight", "token_embd.weight"},

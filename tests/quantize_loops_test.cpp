@@ -12,7 +12,7 @@
 #include <limits>
 #include <random>
 
-#include "quant/error.h"
+#include "base/error.h"
 #include "quant/cpu_avx512.h"
 #include "quant/quantize.h"
 #include "quant/quantize_row.h"

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <random>
 
-#include "quant/error.h"
+#include "base/error.h"
 #include "quant/quantize.h"
 #include "quant/rounding.h"
 

@@ -9,14 +9,14 @@
 
 #include "tests/real_data.h"
 #include "kernels/kernel_path.h"
-#include "quant/error.h"
+#include "base/error.h"
 #include "quant/model_quant_config.h"
 #include "quant/quantize.h"
 #include "quant/smoothing.h"
-#include "sim/calibration.h"
-#include "sim/quantize_model.h"
-#include "sim/quantized_linear_layer.h"
-#include "sim/trace_file.h"
+#include "sim/eval/calibration.h"
+#include "sim/eval/quantize_model.h"
+#include "sim/models/quantized_linear_layer.h"
+#include "sim/formats/trace_file.h"
 #include "tests/run_sqsim.h"
 
 using namespace sqsim;

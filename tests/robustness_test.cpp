@@ -22,10 +22,10 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-#include "quant/error.h"
-#include "sim/bpe_tokenizer.h"
-#include "sim/gguf_file.h"
-#include "sim/trace_file.h"
+#include "base/error.h"
+#include "sim/tokenizer/bpe_tokenizer.h"
+#include "sim/formats/gguf_file.h"
+#include "sim/formats/trace_file.h"
 
 namespace {
 

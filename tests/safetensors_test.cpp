@@ -7,9 +7,9 @@
 #include <fstream>
 #include <string>
 
-#include "quant/error.h"
-#include "sim/gguf_dequant.h"
-#include "sim/safetensors_file.h"
+#include "base/error.h"
+#include "sim/formats/gguf_dequant.h"
+#include "sim/formats/safetensors_file.h"
 
 using namespace sqsim;
 namespace fs = std::filesystem;

@@ -12,7 +12,7 @@
 
 #include "kernels/sgemm.h"
 #include "kernels/vecmath.h"
-#include "sim/attention.h"
+#include "sim/models/attention.h"
 
 namespace sqsim::kernels {
 namespace {

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "quant/error.h"
+#include "base/error.h"
 #include "quant/error_metrics.h"
 #include "quant/smoothing.h"
-#include "sim/synthetic_layer.h"
+#include "sim/eval/synthetic_layer.h"
 
 namespace sqsim {
 namespace {

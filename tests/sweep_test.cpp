@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "experiments/sweep.h"
-#include "sim/synthetic_traces.h"
+#include "sim/eval/synthetic_traces.h"
 
 namespace sqsim::cli {
 namespace {

@@ -9,9 +9,9 @@
 #include <fstream>
 #include <unistd.h>
 
-#include "quant/error.h"
-#include "sim/synthetic_layer.h"
-#include "sim/trace_file.h"
+#include "base/error.h"
+#include "sim/eval/synthetic_layer.h"
+#include "sim/formats/trace_file.h"
 
 namespace sqsim {
 namespace {

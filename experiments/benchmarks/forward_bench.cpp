@@ -5,7 +5,7 @@
 //   forward_matmuls/onednn/T:2048/threads:N  the same products through oneDNN
 // "The same products": the 7 linears of every layer and lm_head ([T, in] x
 // [in, out], distinct weight buffers per layer), and the causal attention
-// products exactly as sim/attention.cpp runs them: per layer, head and block
+// products exactly as sim/models/attention.cpp runs them: per layer, head and block
 // of 128 query rows, Q_blk·K[0:end]ᵀ and P_blk·V[0:end]. tokens_per_second =
 // T / wall time. At the end the ratio onednn_matmul_time / sqsim_forward_time
 // is printed per thread count: the share of oneDNN's matmul-only speed that
@@ -33,13 +33,13 @@
 #include <vector>
 
 #include "kernels/sgemm.h"
-#include "sim/causal_lm.h"
-#include "sim/llama_model.h"
+#include "sim/models/causal_lm.h"
+#include "sim/models/llama_model.h"
 
 namespace {
 
 constexpr long kT = 2048;
-constexpr long kQueryBlock = 128;  // as in sim/attention.cpp
+constexpr long kQueryBlock = 128;  // as in sim/models/attention.cpp
 
 std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);

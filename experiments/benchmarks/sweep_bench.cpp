@@ -27,8 +27,8 @@
 #include "experiments/sweep.h"
 #include "kernels/gemm.h"
 #include "kernels/int_weights.h"
-#include "quant/error.h"
-#include "sim/synthetic_traces.h"
+#include "base/error.h"
+#include "sim/eval/synthetic_traces.h"
 
 namespace {
 

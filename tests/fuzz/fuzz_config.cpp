@@ -5,7 +5,7 @@
 #include <string>
 
 #include "experiments/cli.h"
-#include "quant/error.h"
+#include "base/error.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace po = boost::program_options;

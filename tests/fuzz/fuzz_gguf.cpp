@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "quant/error.h"
-#include "sim/gguf_file.h"
-#include "sim/llama_model.h"
+#include "base/error.h"
+#include "sim/formats/gguf_file.h"
+#include "sim/models/llama_model.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using sqsim::Error;

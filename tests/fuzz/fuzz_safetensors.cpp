@@ -1,5 +1,5 @@
-// libFuzzer harness for the Hugging Face readers (sim/json.h,
-// sim/safetensors_file.h). The first byte picks the mode:
+// libFuzzer harness for the Hugging Face readers (sim/formats/json.h,
+// sim/formats/safetensors_file.h). The first byte picks the mode:
 //  0 mod 3: the rest is a JSON document for parse_json;
 //  1 mod 3: the rest is a whole safetensors file, opened with
 //           SafetensorsFile::open (header length, JSON header, byte ranges
@@ -12,9 +12,9 @@
 #include <string>
 #include <string_view>
 
-#include "quant/error.h"
-#include "sim/json.h"
-#include "sim/safetensors_file.h"
+#include "base/error.h"
+#include "sim/formats/json.h"
+#include "sim/formats/safetensors_file.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

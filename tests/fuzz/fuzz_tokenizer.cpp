@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "quant/error.h"
-#include "sim/bpe_tokenizer.h"
+#include "base/error.h"
+#include "sim/tokenizer/bpe_tokenizer.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {

@@ -1,4 +1,4 @@
-// libFuzzer harness for the trace reader (sim/trace_file.h). The first byte
+// libFuzzer harness for the trace reader (sim/formats/trace_file.h). The first byte
 // picks the mode:
 //  even: the rest is written as the file and read (damaged HDF5; much of the
 //        parsing is libhdf5's own, which is not instrumented);
@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "quant/error.h"
-#include "sim/trace_file.h"
+#include "base/error.h"
+#include "sim/formats/trace_file.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {

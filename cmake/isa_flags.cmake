@@ -1,0 +1,19 @@
+# Instruction-set specific sources are compiled with their own flags and only
+# ever called after a run-time CPU feature check (kernels/cpu_features.h). The
+# file name's suffix says which: _avx512vnni, _avx512bf16, _avx512, _avx2.
+function(sqsim_set_isa_flags)
+  foreach(src IN LISTS ARGN)
+    if(src MATCHES "_avx512vnni\\.cpp$")
+      set(flags "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni")
+    elseif(src MATCHES "_avx512bf16\\.cpp$")
+      set(flags "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512bf16")
+    elseif(src MATCHES "_avx512\\.cpp$")
+      set(flags "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq")
+    elseif(src MATCHES "_avx2\\.cpp$")
+      set(flags "-mavx2;-mfma;-mf16c")
+    else()
+      continue()
+    endif()
+    set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS "${flags}")
+  endforeach()
+endfunction()

@@ -1,0 +1,46 @@
+#pragma once
+// Calibration: run the float model over calibration text and record, for the
+// input of every linear layer, per-channel absmax / min / max over all tokens
+// and (optionally) a deterministic sample of input rows. Those statistics feed
+// smoothing (per-channel absmax), static activation scales, the per-layer α
+// search and `sqsim trace`.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/tensor.h"
+#include "sim/models/causal_lm.h"
+
+namespace sqsim {
+
+struct LayerInputStats {
+  VectorF absmax, min, max;  // per input channel, over every calibration token
+  long tokens = 0;
+  MatrixF sample;            // rows of the input, spread evenly over the windows
+};
+
+// Keyed by the linear layer's HF module path.
+using CalibrationStats = std::map<std::string, LayerInputStats>;
+
+struct CalibrationOptions {
+  long sample_rows = 0;  // rows of input kept per layer (0: none)
+  // Called after every window: (windows done, windows).
+  std::function<void(size_t, size_t)> progress;
+};
+
+// `count` windows of seq_len tokens starting at positions drawn uniformly from
+// [0, ids.size() - seq_len] with a fixed-seed mt19937_64 (so overlapping, as
+// mit-han-lab/smoothquant samples its calibration set); sorted by start.
+// Throws when ids hold fewer than seq_len tokens.
+std::vector<std::vector<int32_t>> calibration_windows(const std::vector<int32_t>& ids, int seq_len, int count,
+                                                      uint64_t seed = 0);
+
+// Runs every window through the model (the model is restored afterwards) and
+// returns the statistics of every linear layer's input. Inputs that hold NaN
+// or Inf are an error naming the layer and the channel.
+CalibrationStats calibrate(CausalLm& model, const std::vector<std::vector<int32_t>>& windows,
+                           const CalibrationOptions& options = {});
+
+}  // namespace sqsim

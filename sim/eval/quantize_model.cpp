@@ -1,0 +1,216 @@
+#include "sim/eval/quantize_model.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "base/error.h"
+#include "quant/error_metrics.h"
+#include "quant/scales.h"
+#include "quant/smoothing.h"
+#include "sim/models/quantized_attention.h"
+#include "sim/models/quantized_linear_layer.h"
+
+namespace sqsim {
+
+namespace {
+
+std::vector<std::string> split_globs(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+const FloatLinear& float_layer(const CausalLm& m, const std::string& name) {
+  const auto* f = dynamic_cast<const FloatLinear*>(&m.linear(name));
+  if (!f) throw Error(name + ": already replaced (quantize a freshly loaded float model)");
+  return *f;
+}
+
+const LayerInputStats& stats_of(const CalibrationStats& stats, const std::string& name) {
+  const auto it = stats.find(name);
+  if (it == stats.end() || it->second.tokens == 0)
+    throw Error(name + ": no calibration statistics for this layer's input");
+  return it->second;
+}
+
+// Static activation parameters from the (smoothed) calibration range.
+QuantParams static_params(const LayerInputStats& s, const VectorF& divisor, const QuantSpec& spec) {
+  VectorF absmax = s.absmax, mn = s.min, mx = s.max;
+  if (divisor.size()) {
+    absmax.array() /= divisor.array();
+    mn.array() /= divisor.array();
+    mx.array() /= divisor.array();
+  }
+  RangeStats r;
+  if (spec.granularity == Granularity::kPerTensor) {
+    r.absmax = {absmax.maxCoeff()};
+    r.min = {mn.minCoeff()};
+    r.max = {mx.maxCoeff()};
+  } else {  // per input channel
+    r.absmax.assign(absmax.data(), absmax.data() + absmax.size());
+    r.min.assign(mn.data(), mn.data() + mn.size());
+    r.max.assign(mx.data(), mx.data() + mx.size());
+  }
+  return params_from_range(r, spec);
+}
+
+float abs_max(const MatrixF& m) { return m.size() ? m.cwiseAbs().maxCoeff() : 0.0f; }
+
+}  // namespace
+
+std::vector<std::string> selected_layers(const CausalLm& model, const ModelQuantConfig& config) {
+  const std::vector<std::string> globs = split_globs(config.layers);
+  std::vector<std::string> out;
+  for (const std::string& n : model.linear_names()) {
+    for (const std::string& g : globs) {
+      const bool explicit_name = g == n;
+      if (explicit_name || (n != "lm_head" && fnmatch(g.c_str(), n.c_str(), 0) == 0)) {
+        out.push_back(n);
+        break;
+      }
+    }
+  }
+  if (out.empty()) throw Error("--layers '" + config.layers + "': matches no linear layer of the model");
+  return out;
+}
+
+VectorF group_smoothing_factors(const CausalLm& model, const SmoothGroup& group, const CalibrationStats& stats,
+                                float alpha) {
+  std::vector<const MatrixF*> ws;
+  for (const std::string& n : group.layers) ws.push_back(&float_layer(model, n).weight());
+  return smoothing_factors(stats_of(stats, group.layers.front()).absmax, weight_column_absmax(ws, group.norm),
+                           alpha, group.norm);
+}
+
+QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& config, const CalibrationStats* stats,
+                                   const QuantizeModelOptions& options) {
+  config.validate();
+  QuantizeModelReport report;
+  const std::vector<std::string> chosen = selected_layers(model, config);
+  const std::set<std::string> chosen_set(chosen.begin(), chosen.end());
+  const bool needs_stats = config.smooth || (config.act.enabled() && config.act.source == ScaleSource::kStatic);
+  if (needs_stats && !stats)
+    throw Error("--quant " + config.name + ": smoothing and static scales need calibration (--calib-text)");
+
+  // Smoothed float weights and run-time divisors, by layer.
+  std::map<std::string, MatrixF> weights;
+  std::map<std::string, VectorF> divisor;  // what the layer's input is divided by
+  std::map<std::string, VectorF> runtime;  // of those, applied at run time
+  for (const std::string& n : model.linear_names()) weights[n] = float_layer(model, n).weight();
+
+  if (config.smooth) {
+    std::set<std::string> grouped;
+    for (const SmoothGroup& g : model.smooth_groups()) {
+      for (const std::string& n : g.layers) grouped.insert(n);
+      const bool any = std::any_of(g.layers.begin(), g.layers.end(),
+                                   [&](const std::string& n) { return chosen_set.count(n) > 0; });
+      if (!any) continue;
+      const auto a = options.alpha_per_group.find(g.norm);
+      const float alpha = a != options.alpha_per_group.end() ? a->second : *config.alpha;
+      const VectorF s = group_smoothing_factors(model, g, *stats, alpha);
+      SmoothingRecord rec{g.norm, g.layers, alpha, 0, 0, 0, 0};
+      const VectorF& act = stats_of(*stats, g.layers.front()).absmax;
+      rec.act_absmax_before = act.maxCoeff();
+      rec.act_absmax_after = (act.array() / s.array()).maxCoeff();
+      model.divide_norm(g.norm, s);
+      for (const std::string& n : g.layers) {
+        rec.weight_absmax_before = std::max(rec.weight_absmax_before, abs_max(weights[n]));
+        smooth_weight(weights[n], s);
+        rec.weight_absmax_after = std::max(rec.weight_absmax_after, abs_max(weights[n]));
+        divisor[n] = s;
+      }
+      report.smoothing.push_back(rec);
+    }
+    if (config.smooth_all) {
+      // Inputs with no norm to fold into (o_proj, down_proj / fc2): X / s at run time.
+      for (const std::string& n : chosen) {
+        if (grouped.count(n) || n == "lm_head") continue;
+        const SmoothGroup g{n, {n}};
+        const auto a = options.alpha_per_group.find(n);
+        const float alpha = a != options.alpha_per_group.end() ? a->second : *config.alpha;
+        const VectorF s = group_smoothing_factors(model, g, *stats, alpha);
+        SmoothingRecord rec{n, {n}, alpha, 0, 0, abs_max(weights[n]), 0};
+        const VectorF& act = stats_of(*stats, n).absmax;
+        rec.act_absmax_before = act.maxCoeff();
+        rec.act_absmax_after = (act.array() / s.array()).maxCoeff();
+        smooth_weight(weights[n], s);
+        rec.weight_absmax_after = abs_max(weights[n]);
+        divisor[n] = s;
+        runtime[n] = s;
+        report.smoothing.push_back(rec);
+      }
+    }
+  }
+
+  for (const std::string& n : model.linear_names()) {
+    const FloatLinear& f = float_layer(model, n);
+    const VectorF bias = f.bias();
+    if (!chosen_set.count(n)) {
+      if (divisor.count(n)) model.replace_linear(n, std::make_unique<FloatLinear>(weights[n], bias));
+      continue;
+    }
+    QuantizedLinearOptions o;
+    o.weight = config.weight;
+    o.act = config.act;
+    o.mode = options.mode;
+    o.path = options.path;
+    if (runtime.count(n)) o.runtime_divisor = runtime[n];
+    if (config.act.enabled() && config.act.source == ScaleSource::kStatic) {
+      const auto d = divisor.find(n);
+      o.static_act = static_params(stats_of(*stats, n), d != divisor.end() ? d->second : VectorF(), config.act);
+    }
+    auto q = std::make_unique<QuantizedLinear>(weights[n], bias, o, n);
+    if (q->uses_integer_kernel()) ++report.integer_layers;
+    model.replace_linear(n, std::move(q));
+    report.quantized.push_back(n);
+  }
+  model.attention_matmuls = quantized_attention_matmuls(config.quantize_bmm, config.kv_int8, options.mode, options.path);
+  return report;
+}
+
+std::map<std::string, float> search_alpha_per_group(const CausalLm& model, const ModelQuantConfig& config,
+                                                    const CalibrationStats& stats, const std::vector<float>& grid,
+                                                    const QuantizeModelOptions& options) {
+  if (grid.empty()) throw Error("alpha search: empty grid");
+  std::map<std::string, float> best;
+  for (const SmoothGroup& g : model.smooth_groups()) {
+    const MatrixF& x = stats_of(stats, g.layers.front()).sample;
+    if (x.rows() == 0) throw Error(g.norm + ": the per-layer alpha search needs calibration sample rows");
+    // Float references, once per layer.
+    std::vector<MatrixF> y_ref;
+    for (const std::string& n : g.layers) y_ref.push_back(x * float_layer(model, n).weight().transpose());
+    double best_err = std::numeric_limits<double>::infinity();
+    for (float alpha : grid) {
+      const VectorF s = group_smoothing_factors(model, g, stats, alpha);
+      MatrixF xs = x;
+      smooth_activations(xs, s);
+      double err = 0, ref = 0;
+      for (size_t i = 0; i < g.layers.size(); ++i) {
+        MatrixF w = float_layer(model, g.layers[i]).weight();
+        smooth_weight(w, s);
+        QuantParams st;
+        const bool is_static = config.act.enabled() && config.act.source == ScaleSource::kStatic;
+        if (is_static) st = static_params(stats_of(stats, g.layers[i]), s, config.act);
+        const MatrixF y = kernels::quantized_linear(xs, w, nullptr, config.weight, config.act, is_static ? &st : nullptr,
+                                                    options.mode, options.path, g.layers[i])
+                              .y;
+        err += (y - y_ref[i]).cast<double>().squaredNorm();
+        ref += y_ref[i].cast<double>().squaredNorm();
+      }
+      const double rel = ref > 0 ? err / ref : err;
+      if (rel < best_err) {
+        best_err = rel;
+        best[g.norm] = alpha;
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace sqsim

@@ -1,0 +1,120 @@
+#include "sim/models/attention.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/sgemm.h"
+#include "kernels/vecmath.h"
+#include "base/error.h"
+
+namespace sqsim {
+
+namespace {
+
+// Query rows per block of the unhooked path. Block b computes scores only
+// against keys 0..(its last row), so about half of the T x T products (the
+// masked upper triangle) are skipped. The size does not change any bits: a
+// score row is the same product whatever block it is in, and P·V over keys
+// past the row's own position only adds exact zeros to the FMA chain.
+constexpr long kQueryBlock = 128;
+
+kernels::SgemmArgs product(long m, long n, long k, const float* a, long lda, const float* b, long ldb,
+                           kernels::BLayout layout, float* c, long ldc) {
+  kernels::SgemmArgs g;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.a = a;
+  g.lda = lda;
+  g.b = b;
+  g.ldb = ldb;
+  g.layout = layout;
+  g.c = c;
+  g.ldc = ldc;
+  return g;
+}
+
+// Scale, causal mask and softmax of score rows i0.. of width `width` (row r
+// is query i0 + r and sees keys 0..i0+r).
+void causal_softmax(float* s, long rows, long width, long i0, float scale) {
+  for (long r = 0; r < rows; ++r) {
+    float* row = s + r * width;
+    const long n = i0 + r + 1;
+    kernels::softmax_scaled(row, n, scale);
+    std::fill(row + n, row + width, 0.0f);
+  }
+}
+
+// The documented hook contract: each hook sees the full q/k (or p/v) of a head.
+MatrixF attention_with_hooks(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int group,
+                             int head_dim, const AttentionMatmuls& mm, int layer, float scale) {
+  const long T = q.rows();
+  MatrixF out(T, q.cols());
+  tbb::parallel_for(0, n_heads, [&](int h) {
+    const int kvh = h / group;
+    const MatrixF qh = q.middleCols(long(h) * head_dim, head_dim);
+    const MatrixF kh = k.middleCols(long(kvh) * head_dim, head_dim);
+    const MatrixF vh = v.middleCols(long(kvh) * head_dim, head_dim);
+    MatrixF s;
+    if (mm.qk) {
+      s = mm.qk(layer, h, qh, kh);
+    } else {
+      s.resize(T, T);
+      kernels::sgemm(product(T, T, head_dim, qh.data(), head_dim, kh.data(), head_dim, kernels::BLayout::kNK,
+                             s.data(), T));
+    }
+    if (s.rows() != T || s.cols() != T) throw Error("causal_attention: qk hook returned a wrong shape");
+    causal_softmax(s.data(), T, T, 0, scale);
+    MatrixF o;
+    if (mm.pv) {
+      o = mm.pv(layer, h, s, vh);
+    } else {
+      o.resize(T, head_dim);
+      kernels::sgemm(product(T, head_dim, T, s.data(), T, vh.data(), head_dim, kernels::BLayout::kKN, o.data(),
+                             head_dim));
+    }
+    if (o.rows() != T || o.cols() != head_dim) throw Error("causal_attention: pv hook returned a wrong shape");
+    out.middleCols(long(h) * head_dim, head_dim) = o;
+  });
+  return out;
+}
+
+}  // namespace
+
+MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int n_kv_heads,
+                         int head_dim, const AttentionMatmuls& mm, int layer) {
+  const long T = q.rows();
+  if (n_heads <= 0 || n_kv_heads <= 0 || head_dim <= 0 || n_heads % n_kv_heads != 0 ||
+      q.cols() != long(n_heads) * head_dim || k.cols() != long(n_kv_heads) * head_dim || v.cols() != k.cols() ||
+      k.rows() != T || v.rows() != T)
+    throw Error("causal_attention: shape mismatch");
+  const int group = n_heads / n_kv_heads;
+  const float scale = 1.0f / std::sqrt(float(head_dim));
+  if (mm.qk || mm.pv) return attention_with_hooks(q, k, v, n_heads, group, head_dim, mm, layer, scale);
+
+  MatrixF out(T, q.cols());
+  const long blocks = (T + kQueryBlock - 1) / kQueryBlock;
+  // Heaviest blocks (last rows, most keys) first, for balance.
+  tbb::parallel_for(tbb::blocked_range<long>(0, blocks * n_heads, 1), [&](const tbb::blocked_range<long>& r) {
+    thread_local std::vector<float> scores;
+    for (long t = r.begin(); t < r.end(); ++t) {
+      const long b = blocks - 1 - t / n_heads;
+      const int h = int(t % n_heads), kvh = h / group;
+      const long i0 = b * kQueryBlock, rows = std::min(kQueryBlock, T - i0), keys = i0 + rows;
+      scores.resize(size_t(rows * keys));
+      const long off_q = long(h) * head_dim, off_kv = long(kvh) * head_dim;
+      kernels::sgemm(product(rows, keys, head_dim, q.data() + i0 * q.cols() + off_q, q.cols(), k.data() + off_kv,
+                             k.cols(), kernels::BLayout::kNK, scores.data(), keys));
+      causal_softmax(scores.data(), rows, keys, i0, scale);
+      kernels::sgemm(product(rows, head_dim, keys, scores.data(), keys, v.data() + off_kv, v.cols(),
+                             kernels::BLayout::kKN, out.data() + i0 * out.cols() + off_q, out.cols()));
+    }
+  });
+  return out;
+}
+
+}  // namespace sqsim

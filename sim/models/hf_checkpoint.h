@@ -1,0 +1,36 @@
+#pragma once
+// Hugging Face checkpoint folders: config.json (model_type "llama" or "opt"),
+// model.safetensors or sharded model-*.safetensors with
+// model.safetensors.index.json (F32/F16/BF16), and tokenizer.json
+// (byte-level BPE). docs/hf-checkpoints.md lists what is read and refused.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "sim/tokenizer/bpe_tokenizer.h"
+#include "sim/models/causal_lm.h"
+#include "sim/formats/json.h"
+#include "sim/models/llama_model.h"
+#include "sim/models/opt_model.h"
+
+namespace sqsim {
+
+// config.json -> configs; `what` names the file in errors. Unsupported
+// variants (rope_scaling, OPT's do_layer_norm_before false, a
+// word_embed_proj_dim other than hidden_size, activations other than
+// silu/relu, ...) are refused naming the key.
+LlamaConfig llama_config_from_hf(const JsonValue& cfg, const std::string& what);
+OptConfig opt_config_from_hf(const JsonValue& cfg, const std::string& what);
+
+// A tokenizer.json (already parsed) as sqsim's tokenizer, and the BOS its
+// post_processor prepends (TemplateProcessing "<bos> $A"), if any.
+struct HfTokenizer {
+  BpeTokenizer tokenizer;
+  std::optional<int32_t> bos;
+};
+HfTokenizer tokenizer_from_hf_json(const JsonValue& tok, const std::string& what);
+
+// Model, tokenizer and BOS from a checkpoint folder.
+LoadedModel load_hf_checkpoint(const std::string& dir);
+
+}  // namespace sqsim

@@ -1,0 +1,133 @@
+#pragma once
+// Llama-architecture transformer (SmolLM2) read from a GGUF file, dequantized to
+// float32, with a plain forward pass over one window of tokens (no KV cache).
+//
+// Every linear layer goes through LinearLayer so that a quantized
+// implementation can be swapped in per layer by its HF module path
+// ("model.layers.0.self_attn.q_proj"); the two attention matmuls (Q·Kᵀ and P·V)
+// go through AttentionMatmuls for the same reason.
+//
+// RoPE: llama.cpp's HF->GGUF converter permutes the rows of the Q and K weights
+// so that rotating ADJACENT pairs (2i, 2i+1) reproduces HF's rotate-half RoPE;
+// with GGUF weights RoPE is therefore applied on adjacent pairs. Hugging Face
+// checkpoints keep the original row order and rotate halves (i, i + d/2):
+// LlamaConfig::rope_style says which one the weights need.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/tensor.h"
+#include "sim/tokenizer/bpe_tokenizer.h"
+#include "sim/models/causal_lm.h"
+#include "sim/formats/gguf_file.h"
+
+namespace sqsim {
+
+// How RoPE pairs the dimensions of a head.
+enum class RopeStyle {
+  Adjacent,  // (2i, 2i+1): GGUF (llama.cpp's converter permuted Q/K rows)
+  Half,      // (i, i + d/2): Hugging Face "rotate_half"
+};
+
+struct LlamaConfig {
+  int n_layers = 0;
+  int hidden = 0;      // embedding_length
+  int n_heads = 0;
+  int n_kv_heads = 0;  // GQA: n_heads is a multiple of it
+  int head_dim = 0;    // hidden / n_heads
+  int ffn = 0;         // feed_forward_length
+  int vocab = 0;
+  int context = 0;     // context_length (informational)
+  float rms_eps = 1e-5f;
+  float rope_base = 10000.0f;
+  RopeStyle rope_style = RopeStyle::Adjacent;
+  bool tied_embeddings = false;  // LM head is the embedding matrix
+
+  // Throws sqsim::Error naming `what` unless the values are positive and
+  // consistent (hidden = n_heads * head_dim, n_heads a multiple of n_kv_heads,
+  // even head_dim); fills head_dim.
+  void validate(const std::string& what);
+
+  // Reads "<arch>.block_count" etc.; throws sqsim::Error on missing keys or
+  // inconsistent values (architecture must be "llama").
+  static LlamaConfig from_gguf(const GgufFile& g);
+};
+
+struct LlamaBlock {
+  VectorF attn_norm, ffn_norm;
+  std::unique_ptr<LinearLayer> q, k, v, o, gate, up, down;
+};
+
+// "blk.3.attn_q.weight" -> "model.layers.3.self_attn.q_proj" (also ffn_* ->
+// mlp.*_proj, token_embd -> model.embed_tokens, output -> lm_head, norms);
+// throws sqsim::Error on a name it does not know.
+std::string gguf_to_hf_name(const std::string& gguf_name);
+
+// Llama tensors come from a WeightSource (sim/models/causal_lm.h) by HF name, e.g.
+// "model.layers.0.self_attn.q_proj.weight", "model.norm.weight".
+
+class LlamaModel : public CausalLm {
+ public:
+  // Builds the model from a validated config and a weight source (both the
+  // GGUF and the Hugging Face loaders come through here). Without
+  // lm_head.weight (or with cfg.tied_embeddings) the head reuses the embeddings.
+  static LlamaModel from_weights(const LlamaConfig& cfg, const WeightSource& src);
+
+  // Reads the whole model, dequantizing every weight to float32; validates
+  // every shape against the config. Tied embeddings: without output.weight the
+  // LM head reuses token_embd.weight.
+  static LlamaModel load_gguf(const std::string& path);
+
+  const LlamaConfig& config() const { return cfg_; }
+
+  std::string architecture() const override { return "llama"; }
+  int vocab_size() const override { return cfg_.vocab; }
+  int num_layers() const override { return cfg_.n_layers; }
+  MatrixF forward(const std::vector<int32_t>& tokens) const override;
+  std::vector<std::string> linear_names() const override;
+  const LinearLayer& linear(const std::string& hf_name) const override;
+  std::unique_ptr<LinearLayer> replace_linear(const std::string& hf_name,
+                                              std::unique_ptr<LinearLayer> layer) override;
+  // input_layernorm -> q, k, v; post_attention_layernorm -> gate, up.
+  std::vector<SmoothGroup> smooth_groups() const override;
+  void divide_norm(const std::string& norm_name, const VectorF& divisor) override;
+
+  LlamaModel() = default;
+  LlamaModel(LlamaModel&&) = default;
+  LlamaModel& operator=(LlamaModel&&) = default;
+
+ private:
+  std::unique_ptr<LinearLayer>& slot(const std::string& hf_name);
+  VectorF& norm_slot(const std::string& hf_name);
+  LlamaConfig cfg_;
+  MatrixF embed_;  // [vocab, hidden]
+  std::vector<LlamaBlock> blocks_;
+  VectorF output_norm_;
+  std::unique_ptr<LinearLayer> lm_head_;
+};
+
+// ---- pieces, exposed for tests ----
+// Row-wise RMSNorm: x / sqrt(mean(x^2) + eps) * w.
+MatrixF rms_norm(const MatrixF& x, const VectorF& w, float eps);
+// In place on x [T, n_heads * head_dim], row t at position pos0 + t: within
+// every head rotates adjacent pairs (2i, 2i+1) by pos * base^(-2i/head_dim).
+void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, float base, int pos0 = 0);
+// Same, rotating halves: pairs (i, i + head_dim/2) as Hugging Face's rotate_half.
+void apply_rope_half(MatrixF& x, int n_heads, int head_dim, float base, int pos0 = 0);
+// cos/sin [rows, head_dim/2] of position pos0 + t and pair i, computed in
+// double and rounded to float: computed once per forward, shared by all layers.
+struct RopeTable {
+  MatrixF cos, sin;
+};
+RopeTable rope_table(long rows, int head_dim, float base, int pos0 = 0);
+// The two rotations above with a precomputed table (at least x.rows() rows).
+void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, const RopeTable& table);
+void apply_rope_half(MatrixF& x, int n_heads, int head_dim, const RopeTable& table);
+// Tokenizer from tokenizer.ggml.{tokens,merges,pre,token_type} (types 3 and 4 special).
+BpeTokenizer tokenizer_from_gguf(const GgufFile& g);
+// True when tokenizer.ggml.add_bos_token is present and true; then *bos is the BOS id.
+bool gguf_adds_bos(const GgufFile& g, int32_t* bos);
+
+}  // namespace sqsim

@@ -1,0 +1,58 @@
+#pragma once
+// A linear layer that runs quantized, in either emulation mode, behind the
+// same LinearLayer interface as the float one (so models need no change).
+// Weights are quantized once, at construction; activations on every call.
+#include <optional>
+#include <string>
+
+#include "kernels/int_weights.h"
+#include "kernels/kernel_path.h"
+#include "kernels/packed_weights.h"
+#include "kernels/quantized_linear.h"
+#include "quant/quantize.h"
+#include "sim/models/linear_layer.h"
+
+namespace sqsim {
+
+struct QuantizedLinearOptions {
+  QuantSpec weight;  // bits 16: float weights
+  QuantSpec act;     // bits 16: float activations
+  std::optional<QuantParams> static_act;  // calibrated, for act.source == kStatic
+  // When not empty, the input is divided by it per channel before
+  // quantization: smoothing with a run-time scale (the weight given has
+  // already been multiplied by it).
+  VectorF runtime_divisor;
+  kernels::EmulationMode mode = kernels::EmulationMode::kInteger;
+  kernels::KernelPath path = kernels::KernelPath::kAuto;
+};
+
+class QuantizedLinear : public LinearLayer {
+ public:
+  // weight [out, in], bias empty or [out]; `name` (the HF module path) is used
+  // in every error message.
+  QuantizedLinear(const MatrixF& weight, const VectorF& bias, QuantizedLinearOptions options, std::string name);
+
+  MatrixF forward(const MatrixF& x) const override;
+  int in_features() const override { return int(in_); }
+  int out_features() const override { return int(out_); }
+
+  // True when forward() runs the integer kernels (false: fake-quant floats).
+  bool uses_integer_kernel() const { return integer_; }
+  // The weights as the quantizer left them (dequantized).
+  const MatrixF& dequantized_weight() const { return float_layer_.weight(); }
+
+ private:
+  MatrixF quantized_input(const MatrixF& x) const;
+
+  long in_ = 0, out_ = 0, padded_k_ = 0;
+  QuantizedLinearOptions opt_;
+  std::string name_;
+  bool integer_ = false;
+  FloatLinear float_layer_;  // dequantized weights: the fake-quant product
+  kernels::PackedS8Weights w8_;  // packed once for the chosen kernel path
+  kernels::PackedS4Weights w4_;
+  bool w_is_int4_ = false;
+  VectorF bias_;
+};
+
+}  // namespace sqsim
