@@ -25,23 +25,4 @@ void prepare_output_dir(const std::string& dir, bool force, bool resume, const s
   if (ec) throw Error(option + " " + dir + ": cannot create the directory (" + ec.message() + ")");
 }
 
-void write_file_atomic(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(path + ": cannot create " + tmp);
-    out << content;
-    out.flush();
-    if (!out) {
-      out.close();
-      std::remove(tmp.c_str());
-      throw Error(path + ": write failed (disk full?)");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot rename " + tmp + " into place");
-  }
-}
-
 }  // namespace sqsim::cli

@@ -3,6 +3,8 @@
 // that appear whole or not at all (written to NAME.tmp, then renamed).
 #include <string>
 
+#include "base/io.h"  // write_file_atomic
+
 namespace sqsim::cli {
 
 // Creates `dir` when absent. When it exists and is not empty: refuses unless
@@ -10,8 +12,5 @@ namespace sqsim::cli {
 // `allow_resume` says whether the command has a --resume to suggest.
 void prepare_output_dir(const std::string& dir, bool force, bool resume, const std::string& option,
                         bool allow_resume = false);
-
-// Writes content to path.tmp and renames it to path.
-void write_file_atomic(const std::string& path, const std::string& content);
 
 }  // namespace sqsim::cli
