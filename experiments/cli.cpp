@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/paths.h"
 #include "quant/smoothing.h"
 
 namespace sqsim::cli {
@@ -36,6 +37,17 @@ void refuse_placeholder(const std::string& text, const std::string& where) {
               "' is not accepted in options (text of the form %word% is reserved by the option parser)");
 }
 
+// Every text option, defaults included, with ${SQSIM_DATA} / ${SQSIM_MODELS}
+// expanded (base/paths.h): the one place where paths stop depending on them.
+void expand_paths(po::variables_map& vm) {
+  for (auto& entry : vm) {
+    boost::any& value = entry.second.value();
+    if (auto* text = boost::any_cast<std::string>(&value)) *text = expand_path(*text);
+    if (auto* list = boost::any_cast<std::vector<std::string>>(&value))
+      for (std::string& text : *list) text = expand_path(text);
+  }
+}
+
 }  // namespace
 
 bool parse(int argc, char** argv, const std::string& usage, const po::options_description& options,
@@ -49,7 +61,9 @@ bool parse(int argc, char** argv, const std::string& usage, const po::options_de
   try {
     po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
     if (vm.count("help")) {
-      std::cout << usage << "\n\n" << all << "\n";
+      std::cout << usage << "\n\n" << all << "\n"
+                << "Paths may start with ${SQSIM_DATA} (now " << data_dir() << ") or ${SQSIM_MODELS} (now "
+                << models_dir() << "); set those environment variables to move them.\n";
       return false;
     }
     if (vm.count("config")) {
@@ -68,6 +82,7 @@ bool parse(int argc, char** argv, const std::string& usage, const po::options_de
   } catch (const po::error& e) {
     throw Error(e.what());
   }
+  expand_paths(vm);
   return true;
 }
 

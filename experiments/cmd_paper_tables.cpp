@@ -26,6 +26,7 @@
 #include "experiments/sha256.h"
 #include "experiments/svg_plot.h"
 #include "base/error.h"
+#include "base/paths.h"
 #include "quant/smoothing.h"
 
 namespace sqsim::cli {
@@ -142,10 +143,10 @@ std::string two(double v) { return format_number(v, 6); }
 
 int run_paper_tables(int argc, char** argv) {
   po::options_description o("paper-tables");
-  o.add_options()("model", po::value<std::string>()->default_value("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+  o.add_options()("model", po::value<std::string>()->default_value("${SQSIM_MODELS}/SmolLM2-135M-Instruct.Q4_1.gguf"),
                   "GGUF model file or Hugging Face checkpoint folder")(
-      "wikitext", po::value<std::string>()->default_value("../shared/data/wikitext-2-raw/wiki.test.raw"),
-      "WikiText-2 test text")("ptb", po::value<std::string>()->default_value("../shared/data/ptb/ptb.test.txt"),
+      "wikitext", po::value<std::string>()->default_value("${SQSIM_DATA}/wikitext-2-raw/wiki.test.raw"),
+      "WikiText-2 test text")("ptb", po::value<std::string>()->default_value("${SQSIM_DATA}/ptb/ptb.test.txt"),
                                "PTB test text")(
       "seq-len", po::value<int>()->default_value(2048), "evaluation window length")(
       "max-tokens", po::value<long>()->default_value(0), "evaluate only the first N tokens of each text (0 = all)")(
@@ -235,23 +236,23 @@ int run_paper_tables(int argc, char** argv) {
   std::vector<std::string> provenance = {
       "command: `" + command + "`",
       "sqsim commit " + git_commit(),
-      "model: `" + eo.model_path + "` (sha256 " + sha256_file(eo.model_path) + ")",
-      "calibration: `" + eo.calib_text + "` (sha256 " + sha256_file(eo.calib_text) + "), " +
+      "model: `" + display_path(eo.model_path) + "` (sha256 " + sha256_file(eo.model_path) + ")",
+      "calibration: `" + display_path(eo.calib_text) + "` (sha256 " + sha256_file(eo.calib_text) + "), " +
           std::to_string(eo.calib_samples) + " windows of " + std::to_string(eo.calib_seq_len) +
           " tokens, held-out tail " + std::to_string(eo.holdout_tokens) + " tokens",
       std::string("emulation: ") + (eo.mode == kernels::EmulationMode::kInteger ? "integer" : "fake-quant") +
           ", kernel " + kernels::kernel_path_name(kernels::resolve_kernel_path(eo.path))};
   for (const Dataset& d : data)
-    provenance.push_back(d.name + ": `" + d.path + "` (sha256 " + sha256_file(d.path) + "), " +
+    provenance.push_back(d.name + ": `" + display_path(d.path) + "` (sha256 " + sha256_file(d.path) + "), " +
                          std::to_string(d.ids.size()) + " tokens used, windows of " + std::to_string(seq_len));
 
   // Everything a journaled perplexity depends on; --resume refuses other settings.
-  std::string settings = "model sha256 " + sha256_file(eo.model_path) + "\ncalibration " + eo.calib_text + " " +
+  std::string settings = "model sha256 " + sha256_file(eo.model_path) + "\ncalibration " + display_path(eo.calib_text) + " " +
                          std::to_string(eo.calib_samples) + "x" + std::to_string(eo.calib_seq_len) + " holdout " +
                          std::to_string(eo.holdout_tokens) + "\nmode " + std::to_string(int(eo.mode)) + "\nseq-len " +
                          std::to_string(seq_len) + "\nalpha-grid " + vm["alpha-grid"].as<std::string>() +
                          "\nfigure1-max-tokens " + std::to_string(vm["figure1-max-tokens"].as<long>()) + "\n";
-  for (const Dataset& d : data) settings += d.name + " " + d.path + " " + std::to_string(d.ids.size()) + " tokens\n";
+  for (const Dataset& d : data) settings += d.name + " " + display_path(d.path) + " " + std::to_string(d.ids.size()) + " tokens\n";
   const std::string settings_path = out + "/settings.txt";
   if (resume && std::ifstream(settings_path)) {
     std::ifstream in(settings_path);

@@ -20,9 +20,10 @@ namespace sqsim::cli {
 
 int run_ppl(int argc, char** argv) {
   po::options_description o("ppl");
-  o.add_options()("model", po::value<std::string>()->required(),
+  o.add_options()("model", po::value<std::string>()->default_value("${SQSIM_MODELS}/SmolLM2-135M-Instruct.Q4_1.gguf"),
                   "GGUF model file or Hugging Face checkpoint folder (llama, opt)")(
-      "text", po::value<std::string>()->required(), "UTF-8 text file to evaluate (CRLF is normalized to LF)")(
+      "text", po::value<std::string>()->default_value("${SQSIM_DATA}/wikitext-2-raw/wiki.test.raw"),
+      "UTF-8 text file to evaluate (CRLF is normalized to LF)")(
       "seq-len", po::value<int>()->default_value(2048), "window length in tokens (non-overlapping windows)")(
       "max-tokens", po::value<long>()->default_value(0), "use only the first N tokens (0 = all)")(
       "alpha", po::value<std::string>()->default_value("0.5"),

@@ -23,7 +23,7 @@ namespace sqsim::cli {
 int run_trace(int argc, char** argv) {
   po::options_description o("trace");
   o.add_options()("model", po::value<std::string>()->required(), "GGUF model file or Hugging Face checkpoint folder")(
-      "text", po::value<std::string>()->required(), "calibration text (e.g. ../shared/data/ptb/ptb.valid.txt)")(
+      "text", po::value<std::string>()->required(), "calibration text (e.g. ${SQSIM_DATA}/ptb/ptb.valid.txt)")(
       "tokens", po::value<long>()->default_value(512), "input rows kept per layer (spread over the windows)")(
       "windows", po::value<int>()->default_value(32), "calibration windows (input_absmax covers all of them)")(
       "seq-len", po::value<int>()->default_value(512), "tokens per window")(

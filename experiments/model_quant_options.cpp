@@ -86,7 +86,7 @@ void add_eval_options(po::options_description& o) {
   o.add_options()("mode", po::value<std::string>()->default_value("integer"),
                   "integer (int8/int4 codes through the integer GEMM) or fake-quant (float emulation)")(
       "kernel", po::value<std::string>()->default_value("auto"), "integer GEMM path: auto, reference, avx2, avx512-vnni")(
-      "calib-text", po::value<std::string>()->default_value("../shared/data/ptb/ptb.valid.txt"),
+      "calib-text", po::value<std::string>()->default_value("${SQSIM_DATA}/ptb/ptb.valid.txt"),
       "calibration text (never evaluated): smoothing, static scales, alpha search")(
       "calib-samples", po::value<int>()->default_value(512), "calibration windows")(
       "calib-seq-len", po::value<int>()->default_value(512), "tokens per calibration window")(

@@ -14,8 +14,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${SQSIM_BUILD_DIR:-$root/build}"
 out="${SQSIM_OUT_DIR:-$root/out}"
-model="${SQSIM_MODEL:-$root/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
-data="$root/../shared/data"
+model="${SQSIM_MODEL:-${SQSIM_MODELS:-$root/models}/SmolLM2-135M-Instruct.Q4_1.gguf}"
+data="${SQSIM_DATA:-$root/../shared/data}"
 threads="$(nproc)"
 mkdir -p "$out"
 "$build/sqsim" info

@@ -1,4 +1,5 @@
 #include "sim/tokenizer/bpe_tokenizer.h"
+#include "tests/real_data.h"
 
 #include <gtest/gtest.h>
 
@@ -157,7 +158,7 @@ TEST(BpeTokenizerSmolLM2, FixtureLoads) {
 
 TEST(BpeTokenizerSmolLM2, WikiText2First300LinesMatchHuggingFace) {
   bool ok = false;
-  const std::string text = read_text(std::string(SQSIM_SHARED_DIR) + "/data/wikitext-2-raw/wiki.test.raw", &ok);
+  const std::string text = read_text(sqsim_test::kWiki, &ok);
   if (!ok) GTEST_SKIP() << "shared WikiText-2 test text not present";
   std::ifstream in(kData + "/smollm2_wikitext2_test_300.ids.txt");
   ASSERT_TRUE(in) << "missing expected ids";
@@ -179,7 +180,7 @@ TEST(BpeTokenizerSmolLM2, DecodeInvertsEncode) {
   // Bytes that never occur in UTF-8 (0xF5..0xFF) have no token in SmolLM2's vocabulary.
   EXPECT_THROW(t.encode("\xFF"), Error);
   bool ok = false;
-  const std::string text = read_text(std::string(SQSIM_SHARED_DIR) + "/data/wikitext-2-raw/wiki.test.raw", &ok);
+  const std::string text = read_text(sqsim_test::kWiki, &ok);
   if (!ok) GTEST_SKIP() << "shared WikiText-2 test text not present";
   const auto t0 = std::chrono::steady_clock::now();
   const Ids ids = t.encode(text);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/paths.h"
 #include "sim/formats/gguf_file.h"
 #include "tests/gguf_writer.h"
 
@@ -405,7 +406,7 @@ TEST(Gguf, ModelInfoCommandOnSyntheticFile) {
 
 // ---- The real model file (skipped when models/ does not hold it). ----
 
-const char* kModel = SQSIM_MODELS_DIR "/SmolLM2-135M-Instruct.Q4_1.gguf";
+const std::string kModel = sqsim::models_dir() + "/SmolLM2-135M-Instruct.Q4_1.gguf";
 
 bool have_model() { return std::ifstream(kModel).good(); }
 

@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "base/paths.h"
 #include "kernels/sgemm.h"
 #include "sim/models/causal_lm.h"
 #include "sim/models/llama_model.h"
@@ -46,9 +47,9 @@ std::string env_or(const char* name, const std::string& fallback) {
   return v && *v ? v : fallback;
 }
 const std::string kModelPath =
-    env_or("SQSIM_MODEL", std::string(SQSIM_SOURCE_DIR) + "/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    env_or("SQSIM_MODEL", sqsim::models_dir() + "/SmolLM2-135M-Instruct.Q4_1.gguf");
 const std::string kTextPath =
-    env_or("SQSIM_TEXT", std::string(SQSIM_SOURCE_DIR) + "/../shared/data/wikitext-2-raw/wiki.test.raw");
+    env_or("SQSIM_TEXT", sqsim::data_dir() + "/wikitext-2-raw/wiki.test.raw");
 
 sqsim::LoadedModel& model() {
   static sqsim::LoadedModel m = sqsim::load_model(kModelPath);

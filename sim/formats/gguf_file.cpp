@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "base/error.h"
+#include "base/paths.h"
 
 namespace sqsim {
 
@@ -166,7 +167,7 @@ bool is_unsigned(GgufValueType t) {
 
 GgufFile GgufFile::open(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open the GGUF file");
+  if (!in) throw Error(path + ": cannot open the GGUF file" + missing_file_hint(path));
   in.seekg(0, std::ios::end);
   const std::streamoff size = in.tellg();
   if (size < 0) throw Error(path + ": cannot determine the file size");

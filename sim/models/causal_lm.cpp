@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "base/error.h"
+#include "base/paths.h"
 #include "sim/formats/gguf_file.h"
 #include "sim/models/hf_checkpoint.h"
 #include "sim/models/llama_model.h"
@@ -78,7 +79,7 @@ std::vector<int32_t> tokenize_document(const LoadedModel& m, const std::string& 
 
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read text file " + path);
+  if (!in) throw Error("cannot read text file " + path + missing_file_hint(path));
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string raw = ss.str();
