@@ -11,6 +11,7 @@ const std::vector<Command>& commands() {
       {"sweep", "sweep alpha, bit widths and granularities over a trace file; CSV, tables, plots", run_sweep_command},
       {"check", "compare a sweep's results.csv with a baseline; fail when an error grew", run_check},
       {"outliers", "per-layer activation outlier report of a trace file (CSV, Markdown, SVG)", run_outliers},
+      {"gptq", "GPTQ against round-to-nearest int4 groups on the layers of a trace file", run_gptq},
       {"observers", "what each calibration observer (absmax, percentile, MSE, entropy) clips in a trace file",
        run_observers},
       {"model-info", "architecture, hyperparameters and tensors (name, type, shape) of a GGUF model file",
