@@ -32,18 +32,6 @@ std::unique_ptr<LinearLayer> CausalLm::swap_linear(std::unique_ptr<LinearLayer>&
   return layer;
 }
 
-int CausalLm::block_index(const std::string& n, const std::string& prefix, int n_layers, std::string* rest) {
-  if (n.rfind(prefix, 0) != 0) return -1;
-  const size_t dot = n.find('.', prefix.size());
-  if (dot == std::string::npos) return -1;
-  const std::string idx = n.substr(prefix.size(), dot - prefix.size());
-  if (idx.empty() || idx.size() > 5 || idx.find_first_not_of("0123456789") != std::string::npos) return -1;
-  const int l = std::stoi(idx);
-  if (l >= n_layers) return -1;
-  *rest = n.substr(dot + 1);
-  return l;
-}
-
 LoadedModel load_model(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return load_hf_checkpoint(path);

@@ -70,9 +70,6 @@ class CausalLm {
   // (naming `name`), swaps it in and returns the old layer.
   static std::unique_ptr<LinearLayer> swap_linear(std::unique_ptr<LinearLayer>& slot,
                                                   std::unique_ptr<LinearLayer> layer, const std::string& name);
-  // "<prefix>12.rest" -> 12, with *rest = "rest", when 12 < n_layers (at most 5
-  // digits); else -1. prefix is e.g. "model.layers." or "model.decoder.layers.".
-  static int block_index(const std::string& name, const std::string& prefix, int n_layers, std::string* rest);
 };
 
 // A model file or folder with its tokenizer.
