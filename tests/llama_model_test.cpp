@@ -11,8 +11,10 @@
 #include <sstream>
 
 #include "tests/real_data.h"
+#include "sim/eval/perplexity.h"
 #include "sim/formats/gguf_file.h"
 #include "sim/models/llama_model.h"
+#include "sim/tokenizer/gguf_tokenizer.h"
 
 using namespace sqsim;
 

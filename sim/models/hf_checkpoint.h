@@ -8,8 +8,8 @@
 #include <string>
 
 #include "sim/tokenizer/bpe_tokenizer.h"
-#include "sim/models/causal_lm.h"
 #include "sim/formats/json.h"
+#include "sim/models/load_model.h"
 #include "sim/models/llama_model.h"
 #include "sim/models/opt_model.h"
 

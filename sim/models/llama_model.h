@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "base/tensor.h"
-#include "sim/tokenizer/bpe_tokenizer.h"
 #include "sim/formats/gguf_file.h"
 #include "sim/models/causal_lm.h"
 #include "sim/models/layer_table.h"
@@ -122,9 +121,5 @@ void apply_rope(MatrixF& x, int n_heads, int head_dim, const RopeTable& table, R
 // The two styles with a precomputed table.
 void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, const RopeTable& table);
 void apply_rope_half(MatrixF& x, int n_heads, int head_dim, const RopeTable& table);
-// Tokenizer from tokenizer.ggml.{tokens,merges,pre,token_type} (types 3 and 4 special).
-BpeTokenizer tokenizer_from_gguf(const GgufFile& g);
-// True when tokenizer.ggml.add_bos_token is present and true; then *bos is the BOS id.
-bool gguf_adds_bos(const GgufFile& g, int32_t* bos);
 
 }  // namespace sqsim
