@@ -275,6 +275,27 @@ HfTokenizer tokenizer_from_hf_json(const JsonValue& tok, const std::string& what
 
 // ---------------------------------------------------------------- folder
 
+std::unique_ptr<CausalLm> llama_from_hf(const JsonValue& cfg, const std::string& cfg_path, const std::string& dir) {
+  const LlamaConfig c = llama_config_from_hf(cfg, cfg_path);
+  const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open_dir(dir);
+  const HfWeights w{ckpt, "llama", false};
+  WeightSource src;
+  src.has = [&](const std::string& n) { return w.has(n); };
+  src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
+  return std::make_unique<LlamaModel>(LlamaModel::from_weights(c, src));
+}
+
+std::unique_ptr<CausalLm> opt_from_hf(const JsonValue& cfg, const std::string& cfg_path, const std::string& dir) {
+  const OptConfig c = opt_config_from_hf(cfg, cfg_path);
+  const bool tied = opt_bool(cfg, "tie_word_embeddings", true, cfg_path);
+  const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open_dir(dir);
+  const HfWeights w{ckpt, "opt", true};
+  WeightSource src;
+  src.has = [&](const std::string& n) { return (n != "lm_head.weight" || !tied) && w.has(n); };
+  src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
+  return std::make_unique<OptModel>(OptModel::from_weights(c, src));
+}
+
 LoadedModel load_hf_checkpoint(const std::string& dir) {
   const std::string cfg_path = dir + "/config.json";
   if (!std::ifstream(cfg_path)) throw Error(dir + ": not a Hugging Face checkpoint (no config.json)");
@@ -283,31 +304,12 @@ LoadedModel load_hf_checkpoint(const std::string& dir) {
   const std::string tok_path = dir + "/tokenizer.json";
   if (!std::ifstream(tok_path)) throw Error(dir + ": no tokenizer.json in the checkpoint folder");
 
-  if (type != "llama" && type != "opt")
-    throw Error(cfg_path + ": model_type \"" + type + "\" is not supported (llama or opt)");
-  // Config errors first: they say more than a tensor mismatch would.
-  const LlamaConfig llama_cfg = type == "llama" ? llama_config_from_hf(cfg, cfg_path) : LlamaConfig{};
-  const OptConfig opt_cfg = type == "opt" ? opt_config_from_hf(cfg, cfg_path) : OptConfig{};
-
+  const ModelFamily* family = find_model_family(type);
+  if (!family)
+    throw Error(cfg_path + ": model_type \"" + type + "\" is not supported (" + model_family_names() + ")");
   LoadedModel m;
   m.path = dir;
-  const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open_dir(dir);
-  if (type == "llama") {
-    const LlamaConfig& c = llama_cfg;
-    const HfWeights w{ckpt, "llama", false};
-    WeightSource src;
-    src.has = [&](const std::string& n) { return w.has(n); };
-    src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
-    m.model = std::make_unique<LlamaModel>(LlamaModel::from_weights(c, src));
-  } else {
-    const OptConfig& c = opt_cfg;
-    const bool tied = opt_bool(cfg, "tie_word_embeddings", true, cfg_path);
-    const HfWeights w{ckpt, "opt", true};
-    WeightSource src;
-    src.has = [&](const std::string& n) { return (n != "lm_head.weight" || !tied) && w.has(n); };
-    src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
-    m.model = std::make_unique<OptModel>(OptModel::from_weights(c, src));
-  }
+  m.model = family->from_hf(cfg, cfg_path, dir);
   HfTokenizer t = tokenizer_from_hf_json(read_json_file(tok_path), tok_path);
   if (int(t.tokenizer.vocab_size()) > m.model->vocab_size())
     throw Error(str(tok_path, ": tokenizer has ", t.tokenizer.vocab_size(), " tokens, more than vocab_size ",

@@ -22,6 +22,12 @@ namespace sqsim {
 LlamaConfig llama_config_from_hf(const JsonValue& cfg, const std::string& what);
 OptConfig opt_config_from_hf(const JsonValue& cfg, const std::string& what);
 
+// The model of a checkpoint folder, for its config.json (read from
+// config_path): the config is checked first (its errors say more than a
+// tensor mismatch would), then each tensor's shape before it is read.
+std::unique_ptr<CausalLm> llama_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
+std::unique_ptr<CausalLm> opt_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
+
 // A tokenizer.json (already parsed) as sqsim's tokenizer, and the BOS its
 // post_processor prepends (TemplateProcessing "<bos> $A"), if any.
 struct HfTokenizer {

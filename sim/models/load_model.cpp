@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <iterator>
+
 #include "base/error.h"
 #include "base/str.h"
 #include "sim/formats/gguf_file.h"
@@ -12,25 +14,50 @@
 
 namespace sqsim {
 
+namespace {
+
+template <class Model>
+std::unique_ptr<CausalLm> gguf_loader(const std::string& path) {
+  return std::make_unique<Model>(Model::load_gguf(path));
+}
+
+const ModelFamily kFamilies[] = {
+    {"llama", gguf_loader<LlamaModel>, llama_from_hf},
+    {"opt", gguf_loader<OptModel>, opt_from_hf},
+};
+
+}  // namespace
+
+const ModelFamily* find_model_family(const std::string& arch) {
+  for (const ModelFamily& f : kFamilies)
+    if (arch == f.arch) return &f;
+  return nullptr;
+}
+
+std::string model_family_names() {
+  std::string out;
+  const size_t n = std::size(kFamilies);
+  for (size_t i = 0; i < n; ++i) out += str(i == 0 ? "" : i + 1 == n ? " or " : ", ", kFamilies[i].arch);
+  return out;
+}
+
 LoadedModel load_model(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return load_hf_checkpoint(path);
   LoadedModel m;
   m.path = path;
-  std::string arch;
+  const ModelFamily* family = nullptr;
   {
     const GgufFile g = GgufFile::open(path);
-    arch = g.get_string("general.architecture");
-    if (arch != "llama" && arch != "opt")
-      throw Error(path + ": architecture '" + arch + "' is not supported (expected llama or opt)");
+    const std::string arch = g.get_string("general.architecture");
+    family = find_model_family(arch);
+    if (!family)
+      throw Error(path + ": architecture '" + arch + "' is not supported (expected " + model_family_names() + ")");
     m.tokenizer = std::make_unique<BpeTokenizer>(tokenizer_from_gguf(g));
     int32_t bos = -1;
     if (gguf_adds_bos(g, &bos)) m.bos = bos;
   }
-  if (arch == "opt")
-    m.model = std::make_unique<OptModel>(OptModel::load_gguf(path));
-  else
-    m.model = std::make_unique<LlamaModel>(LlamaModel::load_gguf(path));
+  m.model = family->from_gguf(path);
   if (m.bos && (*m.bos < 0 || *m.bos >= m.model->vocab_size()))
     throw Error(str(path, ": tokenizer.ggml.bos_token_id ", *m.bos, " is outside the vocabulary of ",
                     m.model->vocab_size()));

@@ -20,8 +20,26 @@ struct LoadedModel {
   std::string path;
 };
 
-// A GGUF file (llama or opt architecture), or a Hugging Face checkpoint folder
-// (config.json + safetensors + tokenizer.json; llama or opt; sim/models/hf_checkpoint.h).
+class JsonValue;
+
+// A model family as the loaders find it: by the name both a GGUF file
+// (general.architecture) and a Hugging Face config.json (model_type) give it.
+// Each family is one row of the list in load_model.cpp.
+struct ModelFamily {
+  const char* arch;  // "llama"
+  std::unique_ptr<CausalLm> (*from_gguf)(const std::string& path);
+  // From a checkpoint folder whose config.json (config, read from
+  // config_path) names this family: the config is checked before any weight.
+  std::unique_ptr<CausalLm> (*from_hf)(const JsonValue& config, const std::string& config_path,
+                                       const std::string& dir);
+};
+// The family called `arch`, or nullptr.
+const ModelFamily* find_model_family(const std::string& arch);
+// The families' names for a message: "llama or opt".
+std::string model_family_names();
+
+// A GGUF file (any family's architecture), or a Hugging Face checkpoint folder
+// (config.json + safetensors + tokenizer.json; sim/models/hf_checkpoint.h).
 LoadedModel load_model(const std::string& path);
 
 // Tokenizes `text` the way the model's tokenizer does by default (BOS when asked).
