@@ -8,7 +8,8 @@
 #include "experiments/commands.h"
 #include "experiments/output_dir.h"
 #include "base/error.h"
-#include "sim/models/causal_lm.h"
+#include "base/io.h"
+#include "sim/models/load_model.h"
 
 namespace sqsim::cli {
 

@@ -9,6 +9,7 @@
 #include "experiments/output_dir.h"
 #include "experiments/sha256.h"
 #include "base/error.h"
+#include "base/io.h"
 #include "sim/eval/calibration_file.h"
 
 namespace sqsim::cli {
