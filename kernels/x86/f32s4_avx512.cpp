@@ -12,7 +12,7 @@
 // avx512fintrin.h for intrinsics whose unmasked form passes _mm512_undefined_*.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-#include "kernels/gemm_w4a16_avx512.h"
+#include "kernels/x86/f32s4_avx512.h"
 
 #include <immintrin.h>
 

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/gemm_avx2_kernels.h"
+#include "kernels/x86/f32s4_avx2.h"
 
 namespace sqsim::kernels::avx2 {
 namespace {
@@ -85,7 +85,7 @@ void f32s4_rows_avx2(const float* x, long m_rows, const Int4View& w, const float
 
 
 // ---------------------------------------------------------------------------
-// The panel path for many activation rows, as in gemm_w4a16_avx512.cpp but with
+// The panel path for many activation rows, as in f32s4_avx512.cpp but with
 // panels of 8 channels (one ymm): the panel is decoded once to
 // wp[k][8] = float(q - zp), lane l of the reference is the register acc[r][l]
 // across the 8 channels, acc += x * w with separate vmulps / vaddps from +0.0
