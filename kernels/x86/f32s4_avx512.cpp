@@ -173,9 +173,8 @@ inline GemvConsts gemv_consts(bool is_signed) {
 // k0 + 15; zti[g * 16 + j] = off + zp of channel j, st[g * 16 + e] = the scale
 // of channel fold_channel(e). st need not be 64-byte aligned (the pack's
 // std::vector storage is not): unaligned loads.
-// (Tried: putting the code into the mantissa of 2^23 with vpternlogd and
-// subtracting 2^23 + off + zp with vsubps instead of the vpermps table: slower on
-// Zen 4, the extra vsubps competes with the vaddps for the FP add pipes.)
+// (The vpermps table, not the code put into the mantissa of 2^23 with
+// vpternlogd and 2^23 + off + zp subtracted with vsubps: measured, results/kernels.)
 template <int CB, typename X, typename Codes>
 inline __m512 gemv_sums(const X* xr, long k, long gs, const int32_t* zti, const float* st, const GemvConsts& cs,
                         Codes codes) {
@@ -348,11 +347,8 @@ namespace {
 
 // vpermw indices that widen 32 bf16 in two registers: word 2i + 1 takes bf16
 // i (lo) or 16 + i (hi), the even words are zeroed by the mask, so dword i is
-// bits << 16. Measured (Zen 4, 1 thread, M = 16 and 128, K = N = 4096, G = 128,
-// a shared machine under load, runs differing by several %): one vpermw per 16
-// values instead of vpmovzxwd + vpslld, and widening group g + 1 before group
-// g's passes (panel_rows), took the bf16 panel kernel from 10-15 % slower than
-// the float one to about 2-10 % slower.
+// bits << 16: one vpermw per 16 values instead of vpmovzxwd + vpslld (the
+// choice is measured: results/kernels).
 struct WidenIndices {
   alignas(64) int16_t lo[32], hi[32];
 };
