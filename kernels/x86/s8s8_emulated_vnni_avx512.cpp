@@ -1,7 +1,7 @@
-// The kernel of gemm_avx512vnni.cpp with vpdpbusd emulated by AVX-512BW
+// The kernel of s8s8_avx512vnni.cpp with vpdpbusd emulated by AVX-512BW
 // (compiled with -mavx512f -mavx512bw ...). Not a dispatch target: it lets the
 // packing, +128 compensation and tails be tested on CPUs without VNNI.
-#include "kernels/gemm_vnni_impl.h"
+#include "kernels/x86/s8s8_vnni_impl.h"
 
 namespace sqsim::kernels::vnni {
 namespace {

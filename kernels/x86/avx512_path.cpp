@@ -1,16 +1,16 @@
-// The Int8Matrix-level functions of kernels/gemm_avx512vnni.h: packing,
+// The Int8Matrix-level functions of kernels/x86/avx512_path.h: packing,
 // validation and the epilogue in plain C++, the inner kernel in the
-// instruction-set specific files (gemm_avx512vnni.cpp, gemm_vnni_emul_avx512.cpp).
+// instruction-set specific files (s8s8_avx512vnni.cpp, s8s8_emulated_vnni_avx512.cpp).
 #include <algorithm>
 #include <memory>
 #include <type_traits>
 #include <vector>
 
-#include "kernels/gemm_avx512vnni.h"
-#include "kernels/gemm_epilogue.h"
+#include "kernels/x86/avx512_path.h"
+#include "kernels/x86/epilogue.h"
 #include "kernels/gemm_reference.h"
-#include "kernels/gemm_vnni_pack.h"
-#include "kernels/gemm_w4a16_avx512.h"
+#include "kernels/x86/pack_vnni.h"
+#include "kernels/x86/f32s4_avx512.h"
 #include "base/error.h"
 
 #include <tbb/blocked_range.h>

@@ -1,8 +1,12 @@
 #pragma once
-// The AVX-512 VNNI int8 GEMM path (kernel: kernels/gemm_avx512vnni.cpp; these
-// functions: kernels/gemm_vnni_driver.cpp). Declared with
-// plain types only, so this header is includable from code compiled without
-// AVX-512 flags; call these only when the CPU has the features (cpu_features()).
+// The AVX-512 functions of KernelPath::kAvx512Vnni at the Int8Matrix /
+// Int4Matrix level (defined in kernels/x86/avx512_path.cpp, plain C++:
+// packing, validation and the epilogue tables): the int8 GEMM on VNNI
+// (kernels/x86/s8s8_avx512vnni.cpp), the same with vpdpbusd emulated
+// (s8s8_emulated_vnni_avx512.cpp) and the AVX-512F W4A16 kernels
+// (f32s4_avx512.cpp). Declared with plain types only, so this header is
+// includable from code compiled without AVX-512 flags; call these only when
+// the CPU has the features (cpu_features()).
 // Every function returns exactly the bits of the reference path
 // (kernels/gemm_reference.h). The linear_* functions validate their operands
 // (validate_s8s8 / validate_s8s4, the reference's checks and messages); callers
@@ -12,7 +16,7 @@
 
 #include "kernels/bf16.h"
 #include "kernels/gemm_reference.h"
-#include "kernels/int4_gemv_pack.h"
+#include "kernels/x86/int4_gemv_pack.h"
 #include "kernels/int_weights.h"
 #include "kernels/kernel_path.h"
 #include "base/tensor.h"
@@ -45,7 +49,7 @@ void linear_avx512vnni(const Int8Matrix& a, const Int8PackedWeights& b, const Sc
 // avx512f, avx512bw, avx512vl and avx512vnni.
 void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc);
 // GEMM + epilogue, identical to linear_s8s8_reference (validates first, same
-// errors). The epilogue is fused into the kernel (kernels/gemm_epilogue_view.h):
+// errors). The epilogue is fused into the kernel (kernels/x86/epilogue.h):
 // no int32 accumulator buffer is written.
 MatrixF linear_s8s8_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, const float* bias);
 
@@ -57,7 +61,7 @@ void gemm_s8s4s32_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, long grou
 MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const float* bias);
 
 // W4A16: float activations x int4 weights with AVX-512F, in the documented
-// 16-lane order (kernels/gemm_w4a16_avx512.cpp); equals linear_f32s4_reference
+// 16-lane order (kernels/x86/f32s4_avx512.cpp); equals linear_f32s4_reference
 // bit for bit. Dispatched as part of the avx512-vnni path.
 // Small M (decode) runs the row kernel, which streams the int4 bytes once per
 // block of 4 rows; from kW4A16PanelMinRows rows on, the panel kernel decodes each
@@ -67,7 +71,7 @@ MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* 
 // One W4A16 kernel forced regardless of M (kernels/kernel_path.h), for tests and benchmarks.
 MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel);
 
-// Decode on the block-interleaved layout (kernels/int4_gemv_pack.h), made once
+// Decode on the block-interleaved layout (kernels/x86/int4_gemv_pack.h), made once
 // by pack_s4_weights: one sequential weight stream per block of 16 channels
 // instead of 16 row streams. The row kernel's operations in its order: the bits
 // of linear_f32s4_avx512 / linear_bf16s4_avx512. Needs b.group_size % 16 == 0;
@@ -83,7 +87,7 @@ MatrixF linear_bf16s4_avx512(const Bf16Matrix& x, const Int4Matrix& b, const flo
                              W4A16Kernel kernel = W4A16Kernel::kAuto);
 
 // The same kernel with vpdpbusd emulated by AVX-512BW instructions
-// (kernels/gemm_vnni_emul_avx512.cpp). Not a dispatch target: it lets the
+// (kernels/x86/s8s8_emulated_vnni_avx512.cpp). Not a dispatch target: it lets the
 // packing, offset compensation and tail handling be tested bit for bit on CPUs
 // that have AVX-512BW but no VNNI. Needs avx512f and avx512bw.
 void gemm_s8s8s32_avx512_emulated_vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc);

@@ -1,4 +1,4 @@
-#include "kernels/gemm_avx2_pack.h"
+#include "kernels/x86/pack_pmaddwd.h"
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>

@@ -1,6 +1,6 @@
 #pragma once
-// The blocked u8 x s8 kernel shared by gemm_avx512vnni.cpp (real vpdpbusd) and
-// gemm_vnni_emul_avx512.cpp (vpdpbusd emulated with AVX-512BW). Include only
+// The blocked u8 x s8 kernel shared by s8s8_avx512vnni.cpp (real vpdpbusd) and
+// s8s8_emulated_vnni_avx512.cpp (vpdpbusd emulated with AVX-512BW). Include only
 // from those files: everything here has internal linkage, so each includer gets
 // its own copy compiled with its own instruction-set flags. No Eigen and no
 // std::vector here, so no shared inline code gets compiled with AVX-512 flags
@@ -18,8 +18,8 @@
 #include <cstring>
 
 
-#include "kernels/gemm_vnni_kernels.h"
-#include "kernels/tile_loop.h"
+#include "kernels/x86/s8s8_vnni.h"
+#include "kernels/x86/tile_loop.h"
 
 namespace sqsim::kernels::vnni {
 namespace {
@@ -233,7 +233,7 @@ inline void remainder_blocks(const Tile& tile, long m0, long nb, long nb_end) {
 }
 
 // Rows [m0, m0 + MR) x channel blocks [nb_begin, nb_end) of one task
-// (kernels/tile_loop.h), NB blocks per micro-kernel call; every output is
+// (kernels/x86/tile_loop.h), NB blocks per micro-kernel call; every output is
 // computed by one call over all groups.
 template <int MR, int NB, class Tile>
 inline void row_panel(const Tile& tile, long m0, long nb_begin, long nb_end) {

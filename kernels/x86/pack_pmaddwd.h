@@ -1,5 +1,5 @@
 #pragma once
-// Operand packing for the exact AVX2 int8 kernel (kernels/gemm_int8_avx2.cpp),
+// Operand packing for the exact AVX2 int8 kernel (kernels/x86/s8s8_avx2.cpp),
 // plain C++. No +128 offset here: both operands are sign-extended to int16 and
 // multiplied with vpmaddwd, whose pairwise int32 sums cannot saturate for
 // int8-range inputs (|a*b + c*d| <= 2 * 128 * 128).
@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/gemm_avx2_kernels.h"
+#include "kernels/x86/s8s8_avx2.h"
 #include "kernels/int_weights.h"
 
 namespace sqsim::kernels::avx2 {

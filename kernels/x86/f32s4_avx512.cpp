@@ -5,14 +5,16 @@
 // bias addition takes the reference's operands in its order, so the bits equal
 // linear_f32s4_reference. row_avx512 (floats, any group size) and the row
 // kernel f32s4_rows_avx512 (decode, few rows: a GEMV over blocks of 16
-// channels) come first; the panel kernel for many rows is further down.
+// channels) come first; the panel kernel for many rows (kernels/x86/
+// f32s4_panel_impl.h on 16-float registers) is further down.
 // Both read float32 activations, or bfloat16 ones (bf16s4_*: the bits widened
 // to float32 in the kernel, exact), with the same operations afterwards.
 // GCC 12 (notably with -fsanitize) reports false -W(maybe-)uninitialized warnings inside
 // avx512fintrin.h for intrinsics whose unmasked form passes _mm512_undefined_*.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-#include "kernels/gemm_w4a16_avx512.h"
+#include "kernels/x86/f32s4_avx512.h"
+#include "kernels/x86/f32s4_panel_impl.h"
 
 #include <immintrin.h>
 
@@ -58,14 +60,6 @@ void row_avx512(const float* x, long m_rows, long x_stride, const float* w, long
 }
 
 namespace {
-
-// 16 int4 codes (8 bytes) -> 16 bytes in k order: low nibble first.
-inline __m128i nibbles_in_order(const uint8_t* p) {
-  const __m128i words = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-  const __m128i lo = _mm_and_si128(words, _mm_set1_epi16(0x0F));
-  const __m128i hi = _mm_srli_epi16(words, 4);
-  return _mm_or_si128(lo, _mm_slli_epi16(hi, 8));
-}
 
 // 16 activations as floats: float32 loaded, or bfloat16 bits widened (<< 16: exact).
 inline __m512 load_x16(const float* p) { return _mm512_loadu_ps(p); }
@@ -179,9 +173,8 @@ inline GemvConsts gemv_consts(bool is_signed) {
 // k0 + 15; zti[g * 16 + j] = off + zp of channel j, st[g * 16 + e] = the scale
 // of channel fold_channel(e). st need not be 64-byte aligned (the pack's
 // std::vector storage is not): unaligned loads.
-// (Tried: putting the code into the mantissa of 2^23 with vpternlogd and
-// subtracting 2^23 + off + zp with vsubps instead of the vpermps table: slower on
-// Zen 4, the extra vsubps competes with the vaddps for the FP add pipes.)
+// (The vpermps table, not the code put into the mantissa of 2^23 with
+// vpternlogd and 2^23 + off + zp subtracted with vsubps: measured, results/kernels.)
 template <int CB, typename X, typename Codes>
 inline __m512 gemv_sums(const X* xr, long k, long gs, const int32_t* zti, const float* st, const GemvConsts& cs,
                         Codes codes) {
@@ -233,10 +226,7 @@ void gemv_block(const X* xr, const Int4View& w, const GemvConsts& cs, const floa
   // Per block, transposed in registers 16 groups at a time: zt[g * 16 + j] =
   // off + zp of channel j (int32 bits), st[g * 16 + e] = scale of channel
   // fold_channel(e) (fold order); channels >= CB get 0.
-  thread_local std::vector<float> scratch;
-  const size_t need = static_cast<size_t>((groups + 15) / 16) * 16 * 16 * 2 + 16;
-  if (scratch.size() < need) scratch.assign(need, 0.0f);
-  float* zt = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  float* zt = thread_scratch(static_cast<size_t>((groups + 15) / 16) * 16 * 16 * 2);
   float* st = zt + (groups + 15) / 16 * 16 * 16;
   for (long g0 = 0; g0 < groups; g0 += 16) {
     const __mmask16 gm = static_cast<__mmask16>(groups - g0 >= 16 ? 0xFFFF : (1u << (groups - g0)) - 1u);
@@ -350,113 +340,15 @@ void pack_gemv_avx512(const Int4View& w, Int4GemvPack& pack) {
 }
 
 // ---------------------------------------------------------------------------
-// The panel path for many activation rows ("vertical" formulation).
-//
-// A panel is 16 consecutive output channels. Its weights are decoded once per
-// call (per row block of the driver) into wp[k][16] = float(q[c, k] - zp[c, g])
-// (exact), channels past N set to 0. For R rows and one group, lane l of the
-// reference (the products with (k - gG) mod 16 = l) is the register acc[r][l],
-// whose 16 elements are the 16 channels: acc[r][l] += x[m+r, k] * wp[k] (vmulps
-// then vaddps, from +0.0, in increasing k), so each element runs exactly the
-// scalar chain of the reference. The 16 lanes are independent chains; they are
-// computed L at a time (R * L registers), written to a small buffer, then
-// folded with the reference's additions p_l = p_l + p_(l+8), ..., now plain
-// vertical vaddps across channels, times the scale vector, summed over groups
-// left to right, plus the bias: element-wise the reference's operations in its
-// order, hence its bits. Any group size works (lanes that get no product in a
-// short group stay +0.0, as in the reference). bfloat16 activations are
-// widened per group into a small float buffer (2 x R x G floats, in L1) before the
-// lane passes, which then run unchanged.
+// The panel path for many activation rows: kernels/x86/f32s4_panel_impl.h on
+// 16-float registers (16 channels per panel).
 
 namespace {
 
-constexpr int kPanel = 16;      // channels per panel = floats per zmm
-// R rows x L lanes per pass = 24 accumulators. Measured on Zen 4 (1 thread,
-// M = 128 / 2048, K x N = 576 x 1536 and 1536 x 576, G = 128): 6x4 and 5x4
-// tie (43-45 G MAC/s), 4x4 and 8x2 are a little slower, 3x8 and 2x8 much
-// slower (about 28), and a group-outer loop order gained nothing. Two panels
-// per pass (32 channels, each broadcast activation feeding two products; R x
-// L = 3 x 4 or 6 x 2) was slower too: 31-35 against 39-45 G MAC/s at M = 2048.
-constexpr int kPanelRows = 6;
-constexpr int kPanelLanes = 4;
-
-// wp[k * 16 + j] = float(q[c0 + j, k] - zp[c0 + j, k / G]) for j < nc, 0 for
-// nc <= j < 16; sp[g * 16 + j] the scales likewise.
-void decode_panel(const Int4View& w, long c0, int nc, float* wp, float* sp) {
-  const long k = w.k, gs = w.group_size, groups = k / gs;
-  const int off = w.is_signed ? 8 : 0;
-  for (long g = 0; g < groups; ++g)
-    for (int j = 0; j < kPanel; ++j) sp[g * kPanel + j] = j < nc ? w.scale[(c0 + j) * groups + g] : 0.0f;
-  if (gs % 16 == 0) {
-    const __m512i flip = _mm512_set1_epi32(off);
-    for (long k0 = 0; k0 < k; k0 += 16) {
-      const long g = k0 / gs;
-      __m512 r[16];
-      for (int j = 0; j < kPanel; ++j) {
-        if (j < nc) {
-          const long c = c0 + j;
-          const __m512i shift = _mm512_set1_epi32(off + w.zero_point[c * groups + g]);
-          const __m512i q = _mm512_cvtepu8_epi32(nibbles_in_order(w.packed + c * (k / 2) + k0 / 2));
-          r[j] = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_xor_si512(q, flip), shift));
-        } else {
-          r[j] = _mm512_setzero_ps();
-        }
-      }
-      transpose16(r);
-      for (int i = 0; i < 16; ++i) _mm512_store_ps(wp + (k0 + i) * kPanel, r[i]);
-    }
-    return;
-  }
-  // Other group sizes (not on any model's path): one value at a time.
-  decode_panel_scalar(w, c0, nc, kPanel, wp);
-}
-
-// Lanes [l0, l0 + L) of one group for R rows. x points at row 0, column gG; wg
-// at wp + gG * 16. Lanes below 8 are stored, lb[(r * 8 + l) * 16 + j] = p_l of
-// row r, channel j; lanes l >= 8 (computed after all of 0..7) do the fold's
-// first step on the way out: lb[l - 8] = p_(l-8) + p_l.
-template <int R, int L>
-inline void lanes_pass(const float* x, long ldx, const float* wg, long gs, int l0, float* lb) {
-  __m512 acc[R][L];
-  for (int r = 0; r < R; ++r)
-    for (int l = 0; l < L; ++l) acc[r][l] = _mm512_setzero_ps();
-  const long full = gs / 16;
-  for (long jb = 0; jb < full; ++jb) {
-    const long k0 = jb * 16 + l0;
-    for (int l = 0; l < L; ++l) {
-      const __m512 wv = _mm512_load_ps(wg + (k0 + l) * kPanel);
-      for (int r = 0; r < R; ++r)
-        acc[r][l] = _mm512_add_ps(acc[r][l], _mm512_mul_ps(_mm512_set1_ps(x[r * ldx + k0 + l]), wv));
-    }
-  }
-  const long tail = gs % 16;  // lanes l < tail get one more product
-  for (int l = 0; l < L; ++l) {
-    if (l0 + l >= tail) break;
-    const long kk = full * 16 + l0 + l;
-    const __m512 wv = _mm512_load_ps(wg + kk * kPanel);
-    for (int r = 0; r < R; ++r)
-      acc[r][l] = _mm512_add_ps(acc[r][l], _mm512_mul_ps(_mm512_set1_ps(x[r * ldx + kk]), wv));
-  }
-  if (l0 < 8) {
-    for (int r = 0; r < R; ++r)
-      for (int l = 0; l < L; ++l) _mm512_store_ps(lb + (r * 8 + l0 + l) * kPanel, acc[r][l]);
-  } else {
-    for (int r = 0; r < R; ++r) {
-      for (int l = 0; l < L; ++l) {
-        float* q = lb + (r * 8 + l0 - 8 + l) * kPanel;
-        _mm512_store_ps(q, _mm512_add_ps(_mm512_load_ps(q), acc[r][l]));
-      }
-    }
-  }
-}
-
 // vpermw indices that widen 32 bf16 in two registers: word 2i + 1 takes bf16
 // i (lo) or 16 + i (hi), the even words are zeroed by the mask, so dword i is
-// bits << 16. Measured (Zen 4, 1 thread, M = 16 and 128, K = N = 4096, G = 128,
-// a shared machine under load, runs differing by several %): one vpermw per 16
-// values instead of vpmovzxwd + vpslld, and widening group g + 1 before group
-// g's passes (panel_rows), took the bf16 panel kernel from 10-15 % slower than
-// the float one to about 2-10 % slower.
+// bits << 16: one vpermw per 16 values instead of vpmovzxwd + vpslld (the
+// choice is measured: results/kernels).
 struct WidenIndices {
   alignas(64) int16_t lo[32], hi[32];
 };
@@ -494,108 +386,43 @@ inline void widen_rows(const uint16_t* x, long ldx, long gs, float* xw) {
   }
 }
 
-// Rows [m, m + R) of one panel: all groups, fold, scale, group sum, bias, store.
-// xw: 2 * R * gs floats of room for widened bf16 activations.
-template <int R, int L, typename X>
-void panel_rows(const X* x, long ldx, const float* wp, const float* sp, long k, long gs, const float* bias16,
-                __mmask16 mask, float* y, long ldy, float* lb, float* xw) {
-  const long groups = k / gs;
-  __m512 sum[R];
-  for (int r = 0; r < R; ++r) sum[r] = _mm512_setzero_ps();  // set at g == 0 (groups >= 1)
-  for (long g = 0; g < groups; ++g) {
-    const float* xg;
-    long ldg;
-    if constexpr (std::is_same_v<X, float>) {
-      xg = x + g * gs;
-      ldg = ldx;
-    } else {
-      // Two buffers: group g + 1 is widened before group g's passes read the
-      // buffer written a group earlier, not one just stored to.
-      if (g == 0) widen_rows<R>(x, ldx, gs, xw);
-      if (g + 1 < groups) widen_rows<R>(x + (g + 1) * gs, ldx, gs, xw + ((g + 1) & 1) * R * gs);
-      xg = xw + (g & 1) * R * gs;
-      ldg = gs;
-    }
-    for (int l0 = 0; l0 < 16; l0 += L) lanes_pass<R, L>(xg, ldg, wp + g * gs * kPanel, gs, l0, lb);
-    const __m512 s = _mm512_load_ps(sp + g * kPanel);
-    for (int r = 0; r < R; ++r) {
-      __m512 p[8];
-      for (int l = 0; l < 8; ++l) p[l] = _mm512_load_ps(lb + (r * 8 + l) * kPanel);
-      for (int half = 4; half >= 1; half /= 2)
-        for (int l = 0; l < half; ++l) p[l] = _mm512_add_ps(p[l], p[l + half]);
-      const __m512 t = _mm512_mul_ps(p[0], s);
-      sum[r] = g == 0 ? t : _mm512_add_ps(sum[r], t);
-    }
+// 16 floats per register for W4A16Panel (kernels/x86/f32s4_panel_impl.h).
+struct F32x16 {
+  using Reg = __m512;
+  using Mask = __mmask16;
+  static constexpr int kWidth = 16;
+  static constexpr int kRegisters = 32;
+  // R rows x L lanes per pass = 24 accumulators (the choice is measured:
+  // results/kernels).
+  static constexpr int kRows = 6;
+  static constexpr int kLanes = 4;
+  static Reg zero() { return _mm512_setzero_ps(); }
+  static Reg load(const float* p) { return _mm512_load_ps(p); }
+  static void store(float* p, Reg v) { _mm512_store_ps(p, v); }
+  static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
+  static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
+  static Reg broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static Mask mask_of(int nc) { return static_cast<__mmask16>((1u << nc) - 1u); }
+  static void store_masked(float* p, Mask m, Reg v) { _mm512_mask_storeu_ps(p, m, v); }
+  static void decode16(const uint8_t* p, int off, int shift, Reg out[1]) {
+    const __m512i q = _mm512_cvtepu8_epi32(nibbles_in_order(p));
+    out[0] = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_xor_si512(q, _mm512_set1_epi32(off)), _mm512_set1_epi32(shift)));
   }
-  for (int r = 0; r < R; ++r) {
-    const __m512 v = bias16 ? _mm512_add_ps(sum[r], _mm512_load_ps(bias16)) : sum[r];
-    _mm512_mask_storeu_ps(y + r * ldy, mask, v);
-  }
-}
-
-struct PanelArgs {
-  const float* wp;
-  const float* sp;
-  long k, gs;
-  const float* bias16;
-  __mmask16 mask;
-  long ldy;
-  float* lb;
-  float* xw;  // bf16 activations only: 2 * kPanelRows * gs floats
+  static void transpose(Reg r[16]) { transpose16(r); }
+  template <int R>
+  static void widen_rows(const uint16_t* x, long ldx, long gs, float* xw) { w4a16::widen_rows<R>(x, ldx, gs, xw); }
 };
-
-// The last t < R rows of a block.
-template <int R, int L, typename X>
-void tail_rows(int t, const X* x, const PanelArgs& a, float* y) {
-  if constexpr (R > 1) {
-    if (t == R - 1) panel_rows<R - 1, L>(x, a.k, a.wp, a.sp, a.k, a.gs, a.bias16, a.mask, y, a.ldy, a.lb, a.xw);
-    else tail_rows<R - 1, L>(t, x, a, y);
-  }
-}
-
-template <int R, int L, typename X>
-void panel_block(const X* x, long m0, long m1, const PanelArgs& a, float* y) {
-  static_assert(8 % L == 0 && R * L <= 28, "lane passes split 0..7 and 8..15; accumulators fit the zmm file");
-  long m = m0;
-  for (; m + R <= m1; m += R)
-    panel_rows<R, L>(x + m * a.k, a.k, a.wp, a.sp, a.k, a.gs, a.bias16, a.mask, y + m * a.ldy, a.ldy, a.lb, a.xw);
-  if (m < m1) tail_rows<R, L>(static_cast<int>(m1 - m), x + m * a.k, a, y + m * a.ldy);
-}
-
-template <typename X>
-void panel_impl(const X* x, long m0, long m1, const Int4View& w, const float* bias, long n0, long n1, float* y) {
-  const long k = w.k, gs = w.group_size, groups = k / gs;
-  // Per thread: decoded panel, scales, bias, lane sums, widened bf16 activations.
-  thread_local std::vector<float> scratch;
-  const size_t need = static_cast<size_t>(k) * kPanel + static_cast<size_t>(groups) * kPanel + kPanel +
-                      static_cast<size_t>(kPanelRows) * 8 * kPanel + 2 * static_cast<size_t>(kPanelRows) * gs +
-                      16;  // + 16: room to align to 64 bytes
-  if (scratch.size() < need) scratch.assign(need, 0.0f);
-  float* wp = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
-  float* sp = wp + k * kPanel;
-  float* b16 = sp + groups * kPanel;
-  float* lb = b16 + kPanel;
-  float* xw = lb + kPanelRows * 8 * kPanel;
-  for (long c0 = n0; c0 < n1; c0 += kPanel) {
-    const int nc = static_cast<int>(std::min<long>(kPanel, n1 - c0));
-    decode_panel(w, c0, nc, wp, sp);
-    if (bias)
-      for (int j = 0; j < kPanel; ++j) b16[j] = j < nc ? bias[c0 + j] : 0.0f;
-    const PanelArgs a{wp, sp, k, gs, bias ? b16 : nullptr, static_cast<__mmask16>((1u << nc) - 1u), w.n, lb, xw};
-    panel_block<kPanelRows, kPanelLanes>(x, m0, m1, a, y + c0);
-  }
-}
 
 }  // namespace
 
 void f32s4_panel_avx512(const float* x, long m0, long m1, const Int4View& w, const float* bias, long n0, long n1,
                         float* y) {
-  panel_impl(x, m0, m1, w, bias, n0, n1, y);
+  W4A16Panel<F32x16>::run(x, m0, m1, w, bias, n0, n1, y);
 }
 
 void bf16s4_panel_avx512(const uint16_t* x, long m0, long m1, const Int4View& w, const float* bias, long n0, long n1,
                          float* y) {
-  panel_impl(x, m0, m1, w, bias, n0, n1, y);
+  W4A16Panel<F32x16>::run(x, m0, m1, w, bias, n0, n1, y);
 }
 
 }  // namespace sqsim::kernels::w4a16

@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "kernels/sgemm_avx512.h"
+#include "kernels/x86/sgemm_avx512.h"
 
 namespace sqsim::kernels {
 

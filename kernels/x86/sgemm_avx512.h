@@ -1,5 +1,5 @@
 #pragma once
-// Pieces of the AVX-512 sgemm (kernels/sgemm_avx512.cpp) that kernels/sgemm.cpp
+// Pieces of the AVX-512 sgemm (kernels/x86/sgemm_avx512.cpp) that kernels/sgemm.cpp
 // runs in parallel. Call only when sgemm_avx512_available().
 //
 // Packed A: panels of sgemm_a_panel_rows() rows, panel p at ap + p*k*rows,

@@ -1,4 +1,4 @@
-#include "kernels/gemm_vnni_pack.h"
+#include "kernels/x86/pack_vnni.h"
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>

@@ -1,10 +1,10 @@
 #pragma once
-// The inner loop of the AVX-512 W4A16 path (kernels/gemm_w4a16_avx512.cpp), on
+// The inner loop of the AVX-512 W4A16 path (kernels/x86/f32s4_avx512.cpp), on
 // plain types: no Eigen, no intrinsics. Call only when the CPU has avx512f.
 #include <cstdint>
 
-#include "kernels/int4_gemv_pack.h"
-#include "kernels/int4_view.h"
+#include "kernels/x86/int4_gemv_pack.h"
+#include "kernels/x86/int4_view.h"
 
 namespace sqsim::kernels::w4a16 {
 
@@ -21,7 +21,7 @@ void row_avx512(const float* x, long m_rows, long x_stride, const float* w, long
 // the reference.
 void f32s4_rows_avx512(const float* x, long m_rows, const Int4View& w, const float* bias, long n0, long n1, float* y);
 
-// The same GEMV on the block-interleaved layout of kernels/int4_gemv_pack.h
+// The same GEMV on the block-interleaved layout of kernels/x86/int4_gemv_pack.h
 // (one sequential weight stream per block; zero points and scales already
 // transposed): y[m * g.n + c] for the channels of blocks [b0, b1). Same bits.
 // pack_gemv_avx512 fills a pack from w (w.group_size % 16 == 0).

@@ -18,8 +18,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/aligned_vector.h"
-#include "kernels/gemm_vnni_kernels.h"
+#include "kernels/x86/aligned_vector.h"
+#include "kernels/x86/s8s8_vnni.h"
 #include "kernels/int_weights.h"
 
 namespace sqsim::kernels::vnni {

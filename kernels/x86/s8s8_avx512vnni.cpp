@@ -1,6 +1,6 @@
-// AVX-512 VNNI int8 GEMM kernel. Compiled with -mavx512vnni (CMakeLists.txt);
+// AVX-512 VNNI int8 GEMM kernel. Compiled with -mavx512vnni (cmake/isa_flags.cmake);
 // only called after the run-time feature check in kernels/kernel_path.cpp.
-// Packing, validation and the epilogue live in gemm_vnni_driver.cpp, compiled
+// Packing, validation and the epilogue live in avx512_path.cpp, compiled
 // without AVX-512 flags.
 //
 // vpdpbusd multiplies unsigned u8 by signed s8. The kernel shifts each broadcast
@@ -9,7 +9,7 @@
 // term is precomputed per weight row and group and subtracted here. All of it is
 // integer arithmetic modulo 2^32 and the true result fits int32 (validate_s8s8),
 // so the accumulators equal the reference exactly.
-#include "kernels/gemm_vnni_impl.h"
+#include "kernels/x86/s8s8_vnni_impl.h"
 
 namespace sqsim::kernels::vnni {
 namespace {

@@ -1,18 +1,18 @@
 #pragma once
 // The instruction-set specific entry points of the VNNI-style int8 kernel, on
-// packed operands (kernels/gemm_vnni_pack.h). Plain types only: no Eigen, no
+// packed operands (kernels/x86/pack_vnni.h). Plain types only: no Eigen, no
 // intrinsics, so the AVX-512 files that define these include nothing else of
 // the project.
 #include <cstdint>
 
-#include "kernels/gemm_epilogue_view.h"
+#include "kernels/x86/epilogue.h"
 
 namespace sqsim::kernels::vnni {
 
 // Weights are packed in blocks of 16 output channels, and the blocks in sets of
 // kInterleave: for each k-quad, the 64-byte vectors of the set's blocks are
 // adjacent, so a kernel reading all the set's blocks at once reads one
-// sequential stream (kernels/gemm_vnni_pack.h).
+// sequential stream (kernels/x86/pack_vnni.h).
 constexpr long kInterleave = 4;
 constexpr long kQuadStride = 64 * kInterleave;  // bytes from one k-quad of a block to its next
 
@@ -29,7 +29,7 @@ struct PackedBView {
 };
 
 // acc[(m * n + c) * groups + g] for activations a: s8 codes [m_rows][groups * gsp]
-// (kernels/gemm_vnni_pack.h: the matrix itself when gs is a multiple of 4).
+// (kernels/x86/pack_vnni.h: the matrix itself when gs is a multiple of 4).
 void gemm_packed_avx512vnni(const int8_t* a, long m_rows, const PackedBView& b, int32_t* acc);   // vpdpbusd
 void gemm_packed_avx512_emulated(const int8_t* a, long m_rows, const PackedBView& b, int32_t* acc);  // AVX-512BW
 

@@ -1,5 +1,5 @@
 #pragma once
-// Int4 weights laid out for the AVX-512 decode GEMV (kernels/gemm_w4a16_avx512.cpp),
+// Int4 weights laid out for the AVX-512 decode GEMV (kernels/x86/f32s4_avx512.cpp),
 // made once by pack_s4_weights so a decode step reads one sequential stream.
 //
 // Channels are taken in blocks of 16 (the last block padded with zero codes,
@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/int4_view.h"
+#include "kernels/x86/int4_view.h"
 
 namespace sqsim::kernels {
 

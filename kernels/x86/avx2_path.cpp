@@ -1,4 +1,4 @@
-// The Int8Matrix-level functions of kernels/gemm_int8_avx2.h: packing,
+// The Int8Matrix-level functions of kernels/x86/avx2_path.h: packing,
 // validation and the reference epilogue in plain C++ around the AVX2 kernels.
 #include <algorithm>
 #include <vector>
@@ -6,9 +6,10 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
-#include "kernels/gemm_avx2_pack.h"
-#include "kernels/gemm_epilogue.h"
-#include "kernels/gemm_int8_avx2.h"
+#include "kernels/x86/pack_pmaddwd.h"
+#include "kernels/x86/epilogue.h"
+#include "kernels/x86/avx2_path.h"
+#include "kernels/x86/f32s4_avx2.h"
 #include "kernels/gemm_reference.h"
 #include "base/error.h"
 

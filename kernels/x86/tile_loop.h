@@ -1,6 +1,6 @@
 #pragma once
-// The task tiling of the int8 GEMM paths (kernels/gemm_vnni_impl.h for
-// AVX-512 VNNI, kernels/gemm_int8_avx2.cpp for AVX2). Included only by files
+// The task tiling of the int8 GEMM paths (kernels/x86/s8s8_vnni_impl.h for
+// AVX-512 VNNI, kernels/x86/s8s8_avx2.cpp for AVX2). Included only by files
 // compiled with instruction-set flags, so everything here has internal
 // linkage: each includer gets its own copy built with its own flags.
 #include <algorithm>

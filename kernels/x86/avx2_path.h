@@ -1,8 +1,8 @@
 #pragma once
-// The exact AVX2 path at the Int8Matrix / Int4Matrix level (defined in
-// kernels/gemm_avx2_driver.cpp, plain C++): packing, validation and the
-// epilogue tables around the kernels of kernels/gemm_avx2_kernels.h, so
-// every result equals the reference bit for bit. Call only when the CPU has avx2.
+// The functions of KernelPath::kAvx2 at the Int8Matrix / Int4Matrix level
+// (defined in kernels/x86/avx2_path.cpp, plain C++): packing, validation and
+// the epilogue tables around the kernels of kernels/x86/s8s8_avx2.h and
+// kernels/x86/f32s4_avx2.h, so every result equals the reference bit for bit. Call only when the CPU has avx2.
 #include <cstdint>
 
 #include "kernels/gemm_reference.h"

@@ -7,7 +7,7 @@
 // avx512fintrin.h for intrinsics whose unmasked form passes _mm512_undefined_*.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-#include "kernels/bf16_avx512bf16.h"
+#include "kernels/x86/bf16_avx512bf16.h"
 
 #include <immintrin.h>
 

@@ -1,4 +1,4 @@
-// Exact int8 GEMM with AVX2. Compiled with -mavx2 (CMakeLists.txt); only
+// Exact int8 GEMM with AVX2. Compiled with -mavx2 (cmake/isa_flags.cmake); only
 // called after the run-time feature check in kernels/kernel_path.cpp.
 //
 // vpmaddubsw (u8 x s8 -> s16 pairs) saturates, so it cannot be exact here.
@@ -12,8 +12,8 @@
 #include <cstring>
 
 
-#include "kernels/gemm_avx2_kernels.h"
-#include "kernels/tile_loop.h"
+#include "kernels/x86/s8s8_avx2.h"
+#include "kernels/x86/tile_loop.h"
 
 namespace sqsim::kernels::avx2 {
 namespace {
@@ -55,7 +55,7 @@ inline void micro(const int16_t* a, long kp, const PackedBView& b, long m0, long
       const long n0 = (nb0 + j) * 8, valid = std::min<long>(8, n_rows - n0);
       for (int i = 0; i < MR; ++i) {
         int32_t* dst = acc + ((m0 + i) * n_rows + n0) * groups + g;
-        if (groups == 1 && valid == 8) {  // adjacent channels: one store (see gemm_vnni_impl.h)
+        if (groups == 1 && valid == 8) {  // adjacent channels: one store (see s8s8_vnni_impl.h)
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), c[i][j]);
           continue;
         }
@@ -113,7 +113,7 @@ inline void micro_f32(const int16_t* a, long kp, const PackedBView& b, const Epi
 }
 
 // Rows [m0, m0 + MR) x channel blocks [nb_begin, nb_end) of one task
-// (kernels/tile_loop.h), two blocks per micro-kernel call; every output is
+// (kernels/x86/tile_loop.h), two blocks per micro-kernel call; every output is
 // computed by one call over all groups.
 template <int MR, class Tile>
 inline void row_panel(const Tile& tile, long m0, long nb_begin, long nb_end) {
