@@ -20,7 +20,14 @@ void add_model_quant_options(po::options_description& d) {
       "quantize-bmm", po::bool_switch(), "int8 Q, K, V and softmax probabilities in the attention BMMs")(
       "kv-int8", po::bool_switch(), "int8 KV cache (per token and head)")(
       "layers", po::value<std::string>()->default_value("*"),
-      "comma-separated globs over linear layer names to quantize (lm_head only when named)");
+      "comma-separated globs over linear layer names to quantize (lm_head only when named)")(
+      "observer", po::value<std::string>()->default_value("absmax"),
+      "clip of static per-tensor activation scales: absmax, percentile:P (0 < P <= 100), mse or entropy "
+      "(docs/quantization.md, \"Calibration observers\")")(
+      "observer-bins", po::value<int>()->default_value(2048), "histogram bins of --observer (a power of two)")(
+      "llm-int8-threshold", po::value<float>()->default_value(6.0f),
+      "LLM.int8(): input columns with some |x| >= this are multiplied in float")(
+      "llm-int8-fp16", po::bool_switch(), "LLM.int8(): round the float part's factors to float16 first");
   add_quantizer_variant_options(d);
 }
 
@@ -45,6 +52,16 @@ ModelQuantConfig model_quant_config(const po::variables_map& vm) {
   if (vm["quantize-bmm"].as<bool>()) c.quantize_bmm = true;
   if (vm["kv-int8"].as<bool>()) c.kv_int8 = true;
   c.layers = vm["layers"].as<std::string>();
+  c.act_observer = parse_observer(vm["observer"].as<std::string>(), "--observer");
+  c.act_observer.bins = vm["observer-bins"].as<int>();
+  validate_observer_bins(c.act_observer.bins, "--observer-bins");
+  if (given(vm, "llm-int8-threshold") || vm["llm-int8-fp16"].as<bool>()) {
+    if (!c.llm_int8)
+      throw Error("--llm-int8-threshold / --llm-int8-fp16: --quant " + c.name + " is not an LLM.int8() preset "
+                  "(llm-int8, sq-llm-int8)");
+    c.llm_int8_threshold = vm["llm-int8-threshold"].as<float>();
+    c.llm_int8_fp16 = vm["llm-int8-fp16"].as<bool>();
+  }
   // Quantizer variants: the preset's symmetry stays unless overridden.
   for (QuantSpec* s : {&c.weight, &c.act}) {
     if (given(vm, "rounding")) s->rounding = parse_rounding(vm["rounding"].as<std::string>());

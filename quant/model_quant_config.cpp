@@ -1,5 +1,6 @@
 #include "quant/model_quant_config.h"
 
+#include <cmath>
 #include <sstream>
 
 #include "base/error.h"
@@ -79,6 +80,21 @@ const Preset kPresets[] = {
      [] { return base("sqplus-g128", weights(4, false, "group128"), none(), true); }},
     {"sqplus-g256", "SmoothQuant+: smoothing, then asymmetric 4-bit weights in groups of 256",
      [] { return base("sqplus-g256", weights(4, false, "group256"), none(), true); }},
+    {"llm-int8",
+     "LLM.int8() (Dettmers et al. 2022, SmoothQuant Table 4): per-channel int8 weights, per-token int8 "
+     "activations, input columns with some |x| >= 6 multiplied in float",
+     [] {
+       ModelQuantConfig c = base("llm-int8", weights(8, true, "per-channel"), acts("per-token"), false);
+       c.llm_int8 = true;
+       return c;
+     }},
+    {"sq-llm-int8",
+     "SmoothQuant + LLM.int8(): smoothing first, then the decomposition (fewer columns reach the threshold)",
+     [] {
+       ModelQuantConfig c = base("sq-llm-int8", weights(8, true, "per-channel"), acts("per-token"), true);
+       c.llm_int8 = true;
+       return c;
+     }},
     {"w4a8-sq",
      "smoothing, asymmetric 4-bit weights in groups of 128, per-token dynamic int8 activations (W4A8 through the "
      "int8 x int4 kernel)",
@@ -125,6 +141,23 @@ void ModelQuantConfig::validate() const {
         act.granularity != Granularity::kPerTensor && act.granularity != Granularity::kPerColumn)
       throw Error("--quant " + name + ": static activation scales need per-tensor or per-channel granularity");
   }
+  if (act_observer.kind != ObserverKind::kAbsmax) {
+    if (!act.enabled() || act.source != ScaleSource::kStatic || act.granularity != Granularity::kPerTensor ||
+        !act.symmetric)
+      throw Error("--observer " + observer_name(act_observer) + ": observers pick static symmetric per-tensor "
+                  "activation scales, and --quant " + name + " has none (try sq-o3, or --act-scale static)");
+  }
+  if (llm_int8) {
+    const bool w_ok = weight.bits == 8 && weight.symmetric && weight.granularity == Granularity::kPerRow;
+    const bool a_ok = act.bits == 8 && act.symmetric && act.granularity == Granularity::kPerRow &&
+                      act.source == ScaleSource::kDynamic;
+    if (!w_ok || !a_ok)
+      throw Error("--quant " + name + ": LLM.int8() needs per-channel int8 weights and per-token dynamic int8 "
+                  "activations");
+    if (!(llm_int8_threshold > 0) || !std::isfinite(llm_int8_threshold))
+      throw Error("--llm-int8-threshold " + std::to_string(llm_int8_threshold) + ": expected a positive number");
+    if (smooth_all) throw Error("--smooth-all: not supported with LLM.int8() (no run-time divisor in its layers)");
+  }
   if (smooth && !alpha) throw Error("--quant " + name + ": smoothing needs an alpha (not 'none')");
   if (smooth_all && !smooth) throw Error("--smooth-all needs smoothing (a preset with smoothing or --smooth true)");
   if (layers.empty()) throw Error("--layers: empty glob list");
@@ -134,6 +167,9 @@ std::string ModelQuantConfig::describe() const {
   std::ostringstream o;
   o << "W: " << spec_text(weight, TensorRole::kWeight) << "; A: " << spec_text(act, TensorRole::kActivation);
   if (smooth) o << "; smoothing alpha=" << alpha_name(alpha) << (smooth_all ? " (all layers)" : "");
+  if (act_observer.kind != ObserverKind::kAbsmax) o << "; observer " << observer_name(act_observer);
+  if (llm_int8)
+    o << "; LLM.int8() threshold " << llm_int8_threshold << (llm_int8_fp16 ? " (fp16 outlier product)" : "");
   if (quantize_bmm) o << "; int8 attention BMMs";
   if (kv_int8) o << "; int8 KV";
   if (layers != "*") o << "; layers " << layers;

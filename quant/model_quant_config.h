@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "quant/observers.h"
 #include "quant/quant_spec.h"
 #include "quant/smoothing.h"
 
@@ -27,11 +28,22 @@ struct ModelQuantConfig {
   bool quantize_bmm = false;
   // K and V stored as int8, per token and head (symmetric, dynamic).
   bool kv_int8 = false;
+  // Static activation scales: the calibration observer that picks the clip
+  // (quant/observers.h; absmax = the range statistics' own maximum).
+  ObserverSpec act_observer;
+  // LLM.int8() (kernels/llm_int8.h): the input columns where some |x| reaches
+  // the threshold are multiplied in float, the rest in int8 (per-channel int8
+  // weights, per-token dynamic int8 activations).
+  bool llm_int8 = false;
+  float llm_int8_threshold = 6.0f;
+  bool llm_int8_fp16 = false;  // round the float part's factors to float16 first
   // Comma-separated globs (fnmatch) over HF module paths of the linear layers
   // to quantize. lm_head stays float unless a glob names it without wildcards.
   std::string layers = "*";
 
-  bool quantizes_anything() const { return weight.enabled() || act.enabled() || quantize_bmm || kv_int8; }
+  bool quantizes_anything() const {
+    return weight.enabled() || act.enabled() || quantize_bmm || kv_int8 || llm_int8;
+  }
   // Throws sqsim::Error naming the field on an impossible combination.
   void validate() const;
   // One line for reports: "w8 per-channel / a8 per-token dynamic, smooth alpha=0.5".

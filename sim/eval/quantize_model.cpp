@@ -10,6 +10,8 @@
 #include "quant/error_metrics.h"
 #include "quant/scales.h"
 #include "quant/smoothing.h"
+#include "quant/observers.h"
+#include "sim/models/llm_int8_layer.h"
 #include "sim/models/quantized_attention.h"
 #include "sim/models/quantized_linear_layer.h"
 
@@ -30,8 +32,25 @@ const LayerInputStats& stats_of(const CalibrationStats& stats, const std::string
   return it->second;
 }
 
-// Static activation parameters from the (smoothed) calibration range.
-QuantParams static_params(const LayerInputStats& s, const VectorF& divisor, const QuantSpec& spec) {
+// Static activation parameters from the (smoothed) calibration range; with an
+// observer other than absmax, the per-tensor clip it picks from the
+// histogram of the (smoothed) calibration sample rows.
+QuantParams static_params(const LayerInputStats& s, const VectorF& divisor, const QuantSpec& spec,
+                          const ObserverSpec& observer, const std::string& name) {
+  if (observer.kind != ObserverKind::kAbsmax) {
+    if (s.sample.rows() == 0)
+      throw Error(name + ": --observer " + observer_name(observer) + " needs calibration sample rows");
+    AbsHistogram h(observer.bins);
+    MatrixF x = s.sample;
+    if (divisor.size()) x.array().rowwise() /= divisor.transpose().array();
+    for (long r = 0; r < x.rows(); ++r) h.add(x.row(r).data(), x.cols(), name + " calibration sample");
+    const float c = observer_clip(h, observer, spec.bits);
+    RangeStats r;
+    r.absmax = {c};
+    r.min = {-c};
+    r.max = {c};
+    return params_from_range(r, spec);
+  }
   VectorF absmax = s.absmax, mn = s.min, mx = s.max;
   if (divisor.size()) {
     absmax.array() /= divisor.array();
@@ -147,6 +166,16 @@ QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& conf
       if (divisor.count(n)) model.replace_linear(n, std::make_unique<FloatLinear>(weights[n], bias));
       continue;
     }
+    if (config.llm_int8) {
+      kernels::LlmInt8Options lo;
+      lo.threshold = config.llm_int8_threshold;
+      lo.fp16_outliers = config.llm_int8_fp16;
+      lo.path = options.path;
+      model.replace_linear(n, std::make_unique<LlmInt8Linear>(weights[n], bias, lo, n));
+      ++report.integer_layers;
+      report.quantized.push_back(n);
+      continue;
+    }
     QuantizedLinearOptions o;
     o.weight = config.weight;
     o.act = config.act;
@@ -155,7 +184,8 @@ QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& conf
     if (runtime.count(n)) o.runtime_divisor = runtime[n];
     if (config.act.enabled() && config.act.source == ScaleSource::kStatic) {
       const auto d = divisor.find(n);
-      o.static_act = static_params(stats_of(*stats, n), d != divisor.end() ? d->second : VectorF(), config.act);
+      o.static_act = static_params(stats_of(*stats, n), d != divisor.end() ? d->second : VectorF(), config.act,
+                                   config.act_observer, n);
     }
     auto q = std::make_unique<QuantizedLinear>(weights[n], bias, o, n);
     if (q->uses_integer_kernel()) ++report.integer_layers;
@@ -188,7 +218,7 @@ std::map<std::string, float> search_alpha_per_group(const CausalLm& model, const
         smooth_weight(w, s);
         QuantParams st;
         const bool is_static = config.act.enabled() && config.act.source == ScaleSource::kStatic;
-        if (is_static) st = static_params(stats_of(stats, g.layers[i]), s, config.act);
+        if (is_static) st = static_params(stats_of(stats, g.layers[i]), s, config.act, config.act_observer, g.layers[i]);
         const MatrixF y = kernels::quantized_linear(xs, w, nullptr, config.weight, config.act, is_static ? &st : nullptr,
                                                     options.mode, options.path, g.layers[i])
                               .y;
