@@ -18,6 +18,8 @@ const std::vector<Command>& commands() {
        run_model_info},
       {"ppl", "perplexity of a model on a text file, float or quantized (--quant PRESET), alpha fixed/swept/searched",
        run_ppl},
+      {"eval", "zero-shot task accuracy (LAMBADA, HellaSwag, PIQA, ...) as lm-evaluation-harness scores it, with stderr",
+       run_eval},
       {"trace", "run a model over calibration text and write every linear layer's weight and inputs (trace v1)",
        run_trace},
       {"paper-tables", "the papers' tables and figures on one model (W8A8 schemes, SmoothQuant+, ppl vs alpha)",

@@ -1,0 +1,198 @@
+// sqsim eval: zero-shot accuracy of a model, float or quantized (every
+// option of `sqsim ppl`), on tasks described by data files
+// (experiments/configs/tasks/*.task, docs/tasks.md), scored as
+// lm-evaluation-harness scores them, with standard errors.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <cstdio>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <memory>
+
+#include "base/error.h"
+#include "base/paths.h"
+#include "base/str.h"
+#include "experiments/cli.h"
+#include "experiments/commands.h"
+#include "experiments/interrupt.h"
+#include "experiments/model_quant_options.h"
+#include "experiments/quant_eval.h"
+#include "sim/eval/task.h"
+#include "sim/eval/zero_shot.h"
+#include "sim/formats/json.h"
+
+namespace sqsim::cli {
+
+namespace {
+
+const std::string kTaskDir = std::string(SQSIM_SOURCE_DIR) + "/experiments/configs/tasks/";
+
+// A shipped task's name, or a path to a config file.
+std::string task_config_path(const std::string& name) {
+  if (name.find('/') != std::string::npos || name.find('.') != std::string::npos) return expand_path(name);
+  const std::string path = kTaskDir + name + ".task";
+  if (!std::filesystem::exists(path)) {
+    std::vector<std::string> shipped;
+    for (const auto& e : std::filesystem::directory_iterator(kTaskDir))
+      if (e.path().extension() == ".task") shipped.push_back(e.path().stem().string());
+    std::sort(shipped.begin(), shipped.end());
+    std::string list;
+    for (const std::string& s : shipped) list += (list.empty() ? "" : ", ") + s;
+    throw Error(str("--tasks: no task '", name, "' (", path, " does not exist; shipped: ", list,
+                    "; or give a path to a task config)"));
+  }
+  return path;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The model the tasks run on, with α chosen as --alpha asks (as `sqsim ppl` does).
+struct EvalModel {
+  std::unique_ptr<CausalLm> quantized;  // null: the float model
+  std::string alpha_text = "-";
+};
+
+EvalModel prepare_model(QuantEvaluator& ev, ModelQuantConfig c, const std::string& alpha_text,
+                        const std::string& alpha_grid) {
+  EvalModel out;
+  std::map<std::string, float> per_group;
+  if (c.smooth) {
+    if (alpha_text == "search" || alpha_text == "per-layer") {
+      // QuantEvaluator::run makes the choice; its perplexity measurement is
+      // given one 2-token window of the held-out text, a negligible cost.
+      AlphaChoice a;
+      a.kind = alpha_text == "search" ? AlphaChoice::kGlobalSearch : AlphaChoice::kPerLayerSearch;
+      a.grid = parse_alpha_grid(alpha_grid, "--alpha-grid");
+      const std::vector<int32_t>& held = ev.holdout_ids();
+      if (held.size() < 2) throw Error("--alpha " + alpha_text + ": the held-out calibration text is too short");
+      const std::vector<int32_t> probe(held.begin(), held.begin() + 2);
+      const QuantRun r = ev.run(c, a, probe, 2, "eval: alpha " + alpha_text);
+      if (a.kind == AlphaChoice::kGlobalSearch) {
+        double best = std::numeric_limits<double>::infinity();
+        for (const auto& [alpha, ppl] : r.global_search)
+          if (ppl < best) {
+            best = ppl;
+            c.alpha = alpha;
+          }
+      } else {
+        per_group = r.alpha_per_group;
+      }
+      out.alpha_text = r.alpha_text;
+    } else {
+      const std::vector<float> v = parse_alpha_grid(alpha_text, "--alpha");
+      if (v.size() != 1) throw Error("--alpha: eval takes one value, 'search' or 'per-layer'");
+      c.alpha = v[0];
+      out.alpha_text = alpha_text;
+    }
+  }
+  if (c.quantizes_anything()) {
+    QuantizeModelReport report;
+    out.quantized = ev.quantized_model(c, per_group, &report);
+    std::cerr << "eval: " << report.quantized.size() << " layers quantized, " << report.integer_layers
+              << " integer\n";
+  }
+  return out;
+}
+
+std::string fmt(const char* f, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+}  // namespace
+
+int run_eval(int argc, char** argv) {
+  po::options_description o("eval");
+  o.add_options()("model", po::value<std::string>()->default_value("${SQSIM_MODELS}/SmolLM2-135M-Instruct.Q4_1.gguf"),
+                  "GGUF model file or Hugging Face checkpoint folder (llama, opt)")(
+      "tasks", po::value<std::string>()->default_value("lambada_openai,hellaswag,piqa,winogrande"),
+      "comma-separated tasks: names of experiments/configs/tasks/NAME.task, or paths to task configs")(
+      "limit", po::value<long>()->default_value(0), "score only the first N items of each task (0 = all)")(
+      "alpha", po::value<std::string>()->default_value("0.5"),
+      "migration strength when smoothing: one value, 'search' (one global alpha by held-out perplexity) "
+      "or 'per-layer' (each group's output error)")(
+      "json", po::bool_switch(), "print one JSON object per task instead of text");
+  add_model_quant_options(o);
+  add_eval_options(o);
+  po::variables_map vm;
+  if (!parse(argc, argv,
+             "usage: sqsim eval --tasks piqa,arc_easy [--limit N] [--model FILE.gguf] [--quant PRESET]\n"
+             "                  [--alpha A|search|per-layer] [--threads N] [--json]\n\n"
+             "Zero-shot accuracy as lm-evaluation-harness scores it (docs/tasks.md): for each choice the\n"
+             "log-likelihood of \" \" + choice after the context, acc / acc_norm (by the choice's length in\n"
+             "characters), LAMBADA's greedy last-word acc and perplexity; every metric with its standard error.\n"
+             "Shipped tasks: lambada_openai, hellaswag, piqa, winogrande, arc_easy, boolq.\n\n" +
+                 preset_help(),
+             o, vm))
+    return 0;
+  install_interrupt_handlers();
+  const auto gc = thread_limit(vm);
+  const long limit = vm["limit"].as<long>();
+  if (limit < 0) throw Error("--limit must be >= 0");
+  const ModelQuantConfig config = model_quant_config(vm);
+  const bool json = vm["json"].as<bool>();
+
+  // Every task and item is read and checked before the model is loaded.
+  std::vector<TaskConfig> tasks;
+  std::vector<std::vector<TaskItem>> items;
+  for (const std::string& name : split_list(vm["tasks"].as<std::string>(), "--tasks")) {
+    tasks.push_back(load_task(task_config_path(name)));
+    items.push_back(load_task_items(tasks.back(), size_t(limit)));
+  }
+
+  QuantEvaluator ev(eval_options(vm, vm["model"].as<std::string>()));
+  std::cerr << "eval: " << config.name << ": " << config.describe() << "\n";
+  const EvalModel em = prepare_model(ev, config, vm["alpha"].as<std::string>(), vm["alpha-grid"].as<std::string>());
+  const CausalLm& model = em.quantized ? *em.quantized : *ev.float_model().model;
+  const Encode encode = [&](const std::string& text) { return tokenize_document(ev.float_model(), text); };
+  const bool quiet = ev.options().quiet;
+
+  for (size_t t = 0; t < tasks.size(); ++t) {
+    const TaskConfig& task = tasks[t];
+    const auto t0 = std::chrono::steady_clock::now();
+    size_t correct = 0;
+    double last_print = -1;
+    const std::vector<ItemResult> results =
+        evaluate_items(model, encode, items[t], [&](const ItemResult& r, size_t done, size_t n) {
+          // A journal would append `r` here (ItemResult is plain data).
+          correct += task.kind == TaskKind::kLastWord ? size_t(r.greedy[0]) : size_t(item_acc(r));
+          const double s = seconds_since(t0);
+          if (!quiet && (s - last_print >= 5 || done == n)) {
+            std::fprintf(stderr, "%s: %zu/%zu items, acc %.4f, %.1f s\n", task.name.c_str(), done, n,
+                         double(correct) / double(done), s);
+            last_print = s;
+          }
+          if (const int sig = interrupt_signal())
+            throw Interrupted(sig, str("stopped after item ", done, " of ", task.name));
+        });
+    const TaskScores scores = score_task(task, results);
+    const double seconds = seconds_since(t0);
+    if (json) {
+      std::string m;
+      for (const MetricValue& v : scores.metrics)
+        m += str(m.empty() ? "" : ", ", json_quote(v.name), ": {\"value\": ", fmt("%.6f", v.value),
+                 ", \"stderr\": ", fmt("%.6f", v.stderr_), "}");
+      std::printf("{\"task\": %s, \"quant\": %s, \"alpha\": %s, \"items\": %zu, \"metrics\": {%s}, "
+                  "\"seconds\": %.3f}\n",
+                  json_quote(task.name).c_str(), json_quote(config.name).c_str(), json_quote(em.alpha_text).c_str(),
+                  scores.items, m.c_str(), seconds);
+    } else {
+      std::string m;
+      for (const MetricValue& v : scores.metrics)
+        m += str(m.empty() ? "" : ", ", v.name, " ",
+                 fmt(v.name == "perplexity" ? "%.3f" : "%.4f", v.value), " ± ",
+                 fmt(v.name == "perplexity" ? "%.3f" : "%.4f", v.stderr_));
+      std::printf("%s (%s, alpha %s, %zu items): %s; %.1f s\n", task.name.c_str(), config.name.c_str(),
+                  em.alpha_text.c_str(), scores.items, m.c_str(), seconds);
+    }
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace sqsim::cli
