@@ -95,6 +95,16 @@ const Preset kPresets[] = {
        c.llm_int8 = true;
        return c;
      }},
+    {"outlier-suppression",
+     "Outlier Suppression (Wei et al. 2022, SmoothQuant Table 4): gamma migration, per-tensor int8 weights, "
+     "per-tensor static int8 activations clipped token-wise (0.99 quantile of token maxima, refined by output error)",
+     [] {
+       ModelQuantConfig c = base("outlier-suppression", weights(8, true, "per-tensor"),
+                                 acts("per-tensor", ScaleSource::kStatic), false);
+       c.gamma_migration = true;
+       c.token_clipping = true;
+       return c;
+     }},
     {"w4a8-sq",
      "smoothing, asymmetric 4-bit weights in groups of 128, per-token dynamic int8 activations (W4A8 through the "
      "int8 x int4 kernel)",
@@ -147,6 +157,18 @@ void ModelQuantConfig::validate() const {
       throw Error("--observer " + observer_name(act_observer) + ": observers pick static symmetric per-tensor "
                   "activation scales, and --quant " + name + " has none (try sq-o3, or --act-scale static)");
   }
+  if (token_clipping) {
+    if (!act.enabled() || act.source != ScaleSource::kStatic || act.granularity != Granularity::kPerTensor ||
+        !act.symmetric)
+      throw Error("--quant " + name + ": token-wise clipping sets static symmetric per-tensor activation scales");
+    if (act_observer.kind != ObserverKind::kAbsmax)
+      throw Error("--observer " + observer_name(act_observer) + ": --quant " + name +
+                  " picks its clips by token-wise clipping");
+    if (!(token_clip_quantile > 0 && token_clip_quantile <= 1))
+      throw Error("--token-clip-quantile " + std::to_string(token_clip_quantile) + ": expected a number in (0, 1]");
+  }
+  if (gamma_migration && smooth)
+    throw Error("--quant " + name + ": gamma migration and SmoothQuant smoothing both rescale the norms; pick one");
   if (llm_int8) {
     const bool w_ok = weight.bits == 8 && weight.symmetric && weight.granularity == Granularity::kPerRow;
     const bool a_ok = act.bits == 8 && act.symmetric && act.granularity == Granularity::kPerRow &&
@@ -167,6 +189,8 @@ std::string ModelQuantConfig::describe() const {
   std::ostringstream o;
   o << "W: " << spec_text(weight, TensorRole::kWeight) << "; A: " << spec_text(act, TensorRole::kActivation);
   if (smooth) o << "; smoothing alpha=" << alpha_name(alpha) << (smooth_all ? " (all layers)" : "");
+  if (gamma_migration) o << "; gamma migration";
+  if (token_clipping) o << "; token-wise clipping (quantile " << token_clip_quantile << ")";
   if (act_observer.kind != ObserverKind::kAbsmax) o << "; observer " << observer_name(act_observer);
   if (llm_int8)
     o << "; LLM.int8() threshold " << llm_int8_threshold << (llm_int8_fp16 ? " (fp16 outlier product)" : "");

@@ -31,6 +31,13 @@ struct ModelQuantConfig {
   // Static activation scales: the calibration observer that picks the clip
   // (quant/observers.h; absmax = the range statistics' own maximum).
   ObserverSpec act_observer;
+  // Outlier Suppression (Wei et al. 2022): the norm's gamma moved into the
+  // following linear weights (gamma migration), and static per-tensor
+  // activation clips from token-wise clipping (the token_clip_quantile of the
+  // per-token maxima, refined by the layer output error).
+  bool gamma_migration = false;
+  bool token_clipping = false;
+  double token_clip_quantile = 0.99;
   // LLM.int8() (kernels/llm_int8.h): the input columns where some |x| reaches
   // the threshold are multiplied in float, the rest in int8 (per-channel int8
   // weights, per-token dynamic int8 activations).

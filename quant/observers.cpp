@@ -208,6 +208,17 @@ double entropy_objective(const AbsHistogram& h, int kept_bins, int bits) {
   return kl;
 }
 
+float token_quantile_clip(const MatrixF& x, double q, const std::string& what) {
+  if (!(q > 0 && q <= 1)) throw Error(what + ": the token quantile must be in (0, 1], got " + std::to_string(q));
+  require_nonempty(x, what);
+  require_finite(x, what);
+  std::vector<float> m(static_cast<size_t>(x.rows()));
+  for (long t = 0; t < x.rows(); ++t) m[size_t(t)] = x.row(t).cwiseAbs().maxCoeff();
+  std::sort(m.begin(), m.end());
+  const long idx = std::max(0L, long(std::ceil(q * double(m.size()))) - 1);
+  return m[size_t(std::min(idx, long(m.size()) - 1))];
+}
+
 float observer_clip(const AbsHistogram& h, const ObserverSpec& spec, int bits) {
   qmax_of(bits);
   const float absmax = h.absmax();

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "base/tensor.h"
+
 namespace sqsim {
 
 enum class ObserverKind { kAbsmax, kPercentile, kMse, kEntropy };
@@ -55,6 +57,11 @@ class AbsHistogram {
 
 // The clipping value c for a symmetric quantizer of `bits` bits (2..8).
 float observer_clip(const AbsHistogram& h, const ObserverSpec& spec, int bits);
+
+// Outlier Suppression's coarse token-wise clip: the nearest-rank q-quantile
+// (0 < q <= 1) of the per-token maxima max_c |x[t, c]| over the rows of x:
+// sorted ascending, the one at index ceil(q * T) - 1.
+float token_quantile_clip(const MatrixF& x, double q, const std::string& what);
 
 // The objectives, exposed for tests: E(c) of the mse observer and KL(n) of the
 // entropy observer (+inf when a tail lands in an empty bin).

@@ -64,6 +64,7 @@ class ShiftLm : public CausalLm {
   }
   std::vector<SmoothGroup> smooth_groups() const override { return {}; }
   void divide_norm(const std::string& n, const VectorF&) override { throw Error("no norm " + n); }
+  VectorF norm_weight(const std::string& n) const override { throw Error("no norm " + n); }
   mutable int calls = 0;
 
  private:

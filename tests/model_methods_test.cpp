@@ -122,3 +122,27 @@ TEST(ModelMethods, ObserversChangeStaticScalesAndNeedSampleRows) {
     EXPECT_NE(std::string(e.what()).find("needs calibration sample rows"), std::string::npos) << e.what();
   }
 }
+
+TEST(ModelMethods, GammaMigrationAloneKeepsTheLogitsAndOutlierSuppressionRuns) {
+  if (!have_real()) GTEST_SKIP() << "model or PTB absent";
+  LoadedModel f = load_model(sqsim_test::kModel);
+  const std::vector<int32_t> ids = ids_of(f, sqsim_test::kWiki, 24);
+  const MatrixF before = f.model->forward(ids);
+  ModelQuantConfig c = preset_config("fp");
+  c.gamma_migration = true;
+  const QuantizeModelReport r = quantize_model(*f.model, c, nullptr);
+  EXPECT_EQ(r.smoothing.size(), 60u);
+  EXPECT_LT((f.model->forward(ids) - before).cwiseAbs().maxCoeff(), 2e-3f);
+
+  LoadedModel m = load_model(sqsim_test::kModel);
+  quantize_model(*m.model, preset_config("outlier-suppression"), &calibration_with_samples());
+  const double ppl = perplexity(*m.model, ids_of(m, sqsim_test::kWiki, 128), 64).ppl;
+  EXPECT_TRUE(std::isfinite(ppl));
+  ModelQuantConfig bad = preset_config("outlier-suppression");
+  bad.smooth = true;
+  expect_error(bad, "gamma migration");
+  CalibrationStats no_rows = calibration_with_samples();
+  for (auto& kv : no_rows) kv.second.sample.resize(0, kv.second.sample.cols());
+  LoadedModel m2 = load_model(sqsim_test::kModel);
+  EXPECT_THROW(quantize_model(*m2.model, preset_config("outlier-suppression"), &no_rows), Error);
+}

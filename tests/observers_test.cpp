@@ -142,6 +142,23 @@ TEST(Observers, EntropyClipsAHeavyTailAndKeepsAUniformRange) {
   EXPECT_EQ(clip({1.5f / 128, 127.5f / 128}, "entropy", 2), 127.5f / 128);
 }
 
+TEST(Observers, TokenQuantileIsTheNearestRankOfThePerTokenMaxima) {
+  MatrixF x(5, 3);
+  x << 1, -2, 0,   // max 2
+      0, 0, 0.5,   // 0.5
+      -9, 1, 1,    // 9
+      3, 3, -3,    // 3
+      0, 4, 0;     // 4
+  // Sorted maxima 0.5, 2, 3, 4, 9.
+  EXPECT_EQ(token_quantile_clip(x, 1.0, "x"), 9.0f);
+  EXPECT_EQ(token_quantile_clip(x, 0.8, "x"), 4.0f);   // ceil(4) - 1 = index 3
+  EXPECT_EQ(token_quantile_clip(x, 0.79, "x"), 4.0f);  // ceil(3.95) - 1 = 3
+  EXPECT_EQ(token_quantile_clip(x, 0.6, "x"), 3.0f);
+  EXPECT_EQ(token_quantile_clip(x, 0.01, "x"), 0.5f);
+  EXPECT_THROW(token_quantile_clip(x, 0.0, "x"), Error);
+  EXPECT_THROW(token_quantile_clip(x, 1.5, "x"), Error);
+}
+
 TEST(Observers, RefusesBadSpellingsNamingTheOption) {
   for (const char* bad : {"percentile:0", "percentile:100.5", "percentile:nan", "percentile:", "percentile:-1",
                           "percentile:99x", "max", "", "kl"}) {

@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "base/error.h"
@@ -53,9 +54,11 @@ QuantParams static_params(const LayerInputStats& s, const VectorF& divisor, cons
   }
   VectorF absmax = s.absmax, mn = s.min, mx = s.max;
   if (divisor.size()) {
-    absmax.array() /= divisor.array();
-    mn.array() /= divisor.array();
-    mx.array() /= divisor.array();
+    // A negative divisor (gamma migration of a negative gamma) swaps min and max.
+    absmax.array() /= divisor.array().abs();
+    const VectorF a = mn.array() / divisor.array(), b = mx.array() / divisor.array();
+    mn = a.cwiseMin(b);
+    mx = a.cwiseMax(b);
   }
   RangeStats r;
   if (spec.granularity == Granularity::kPerTensor) {
@@ -71,6 +74,49 @@ QuantParams static_params(const LayerInputStats& s, const VectorF& divisor, cons
 }
 
 float abs_max(const MatrixF& m) { return m.size() ? m.cwiseAbs().maxCoeff() : 0.0f; }
+
+QuantParams per_tensor_clip_params(float c, const QuantSpec& spec) {
+  RangeStats r;
+  r.absmax = {c};
+  r.min = {-c};
+  r.max = {c};
+  return params_from_range(r, spec);
+}
+
+// Outlier Suppression's token-wise clipping of one input x shared by the
+// layers `names` (weights `ws`, already migrated): the coarse clip (quantile
+// of the per-token maxima), then the candidate with the smallest summed
+// squared output error against the float layers (docs/quantization.md,
+// "Outlier Suppression").
+float token_clip(const MatrixF& x, const std::vector<const MatrixF*>& ws, const std::vector<std::string>& names,
+                 const ModelQuantConfig& config, const QuantizeModelOptions& options) {
+  const std::string what = names.front() + " calibration sample";
+  const float c0 = token_quantile_clip(x, config.token_clip_quantile, what);
+  const float top = x.cwiseAbs().maxCoeff();
+  std::vector<float> candidates = {c0};
+  for (int j = 0; j <= 40; ++j) candidates.push_back(0.5f * c0 + (top - 0.5f * c0) * float(j) / 40.0f);
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  std::vector<MatrixF> ref;
+  for (const MatrixF* w : ws) ref.push_back(x * w->transpose());
+  float best = c0;
+  double best_err = std::numeric_limits<double>::infinity();
+  for (float c : candidates) {
+    const QuantParams p = per_tensor_clip_params(c, config.act);
+    double err = 0;
+    for (size_t i = 0; i < ws.size(); ++i) {
+      const MatrixF y = kernels::quantized_linear(x, *ws[i], nullptr, config.weight, config.act, &p, options.mode,
+                                                  options.path, names[i])
+                            .y;
+      err += (y - ref[i]).cast<double>().squaredNorm();
+    }
+    if (err < best_err) {
+      best_err = err;
+      best = c;
+    }
+  }
+  return best;
+}
 
 }  // namespace
 
@@ -114,6 +160,26 @@ QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& conf
   std::map<std::string, VectorF> divisor;  // what the layer's input is divided by
   std::map<std::string, VectorF> runtime;  // of those, applied at run time
   for (const std::string& n : model.linear_names()) weights[n] = float_layer(model, n).weight();
+
+  if (config.gamma_migration) {
+    // Outlier Suppression: s = gamma (1 where gamma is 0), folded like smoothing.
+    for (const SmoothGroup& g : model.smooth_groups()) {
+      if (std::none_of(g.layers.begin(), g.layers.end(), [&](const std::string& n) { return chosen_set.count(n) > 0; }))
+        continue;
+      VectorF s = model.norm_weight(g.norm);
+      for (long c = 0; c < s.size(); ++c)
+        if (s[c] == 0.0f) s[c] = 1.0f;
+      SmoothingRecord rec{g.norm, g.layers, 0, 0, 0, 0, 0};
+      model.divide_norm(g.norm, s);
+      for (const std::string& n : g.layers) {
+        rec.weight_absmax_before = std::max(rec.weight_absmax_before, abs_max(weights[n]));
+        smooth_weight(weights[n], s);
+        rec.weight_absmax_after = std::max(rec.weight_absmax_after, abs_max(weights[n]));
+        divisor[n] = s;
+      }
+      report.smoothing.push_back(rec);
+    }
+  }
 
   if (config.smooth) {
     std::set<std::string> grouped;
@@ -159,6 +225,34 @@ QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& conf
     }
   }
 
+  // Outlier Suppression's clips, one per input (a smoothing group's layers share one).
+  std::map<std::string, float> clip;
+  if (config.token_clipping) {
+    std::vector<std::vector<std::string>> inputs;
+    std::set<std::string> done;
+    for (const SmoothGroup& g : model.smooth_groups()) {
+      std::vector<std::string> members;
+      for (const std::string& n : g.layers)
+        if (chosen_set.count(n)) members.push_back(n);
+      if (!members.empty()) inputs.push_back(members);
+      done.insert(g.layers.begin(), g.layers.end());
+    }
+    for (const std::string& n : chosen)
+      if (!done.count(n)) inputs.push_back({n});
+    for (const std::vector<std::string>& members : inputs) {
+      const LayerInputStats& st = stats_of(*stats, members.front());
+      if (st.sample.rows() == 0)
+        throw Error(members.front() + ": token-wise clipping needs calibration sample rows");
+      MatrixF x = st.sample;
+      const auto d = divisor.find(members.front());
+      if (d != divisor.end()) x.array().rowwise() /= d->second.transpose().array();
+      std::vector<const MatrixF*> ws;
+      for (const std::string& n : members) ws.push_back(&weights[n]);
+      const float c = token_clip(x, ws, members, config, options);
+      for (const std::string& n : members) clip[n] = c;
+    }
+  }
+
   for (const std::string& n : model.linear_names()) {
     const FloatLinear& f = float_layer(model, n);
     const VectorF bias = f.bias();
@@ -182,7 +276,9 @@ QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& conf
     o.mode = options.mode;
     o.path = options.path;
     if (runtime.count(n)) o.runtime_divisor = runtime[n];
-    if (config.act.enabled() && config.act.source == ScaleSource::kStatic) {
+    if (clip.count(n)) {
+      o.static_act = per_tensor_clip_params(clip[n], config.act);
+    } else if (config.act.enabled() && config.act.source == ScaleSource::kStatic) {
       const auto d = divisor.find(n);
       o.static_act = static_params(stats_of(*stats, n), d != divisor.end() ? d->second : VectorF(), config.act,
                                    config.act_observer, n);

@@ -62,6 +62,8 @@ class CausalLm {
   // Divides the named norm's weight (and bias, where it has one) by
   // divisor[c] per channel: how a smoothing vector is folded into the norm.
   virtual void divide_norm(const std::string& norm_name, const VectorF& divisor) = 0;
+  // The named norm's weight (gamma), per channel.
+  virtual VectorF norm_weight(const std::string& norm_name) const = 0;
 
   AttentionMatmuls attention_matmuls;
 

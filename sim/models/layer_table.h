@@ -192,6 +192,10 @@ class TableModel : public CausalLm {
     if (w.bias.size()) w.bias.array() /= divisor.array();
   }
 
+  VectorF norm_weight(const std::string& n) const override {
+    return const_cast<TableModel*>(this)->norm_slot(n).weight;
+  }
+
   TableModel(TableModel&&) = default;
   TableModel& operator=(TableModel&&) = default;
 
