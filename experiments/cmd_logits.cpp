@@ -6,7 +6,7 @@
 
 #include "experiments/cli.h"
 #include "experiments/commands.h"
-#include "experiments/output_dir.h"
+#include "base/io.h"
 #include "base/error.h"
 #include "sim/models/causal_lm.h"
 

@@ -7,7 +7,7 @@
 
 #include "experiments/cli.h"
 #include "experiments/commands.h"
-#include "experiments/output_dir.h"
+#include "base/io.h"
 #include "experiments/svg_plot.h"
 #include "base/error.h"
 #include "quant/outlier_metrics.h"
@@ -27,9 +27,8 @@ std::string fmt(double v) {
 
 int run_outliers(int argc, char** argv) {
   po::options_description o("outliers");
+  add_output_options(o, "output directory", /*resumable=*/false);
   o.add_options()("traces", po::value<std::string>()->required(), "trace file (docs/trace-format.md)")(
-      "out", po::value<std::string>()->required(), "output directory")(
-      "force", po::bool_switch(), "overwrite an existing, non-empty --out")(
       "sigma", po::value<double>()->default_value(6.0), "count channels with absmax > SIGMA x stddev")(
       "median-ratio", po::value<double>()->default_value(20.0), "count channels with absmax > RATIO x median absmax")(
       "top-k", po::value<int>()->default_value(8), "k of the top-k channel consistency")(
@@ -42,14 +41,15 @@ int run_outliers(int argc, char** argv) {
              "the layers with the largest max/median ratio).",
              o, vm))
     return 0;
-  const std::string out = vm["out"].as<std::string>();
+  const OutputOptions output = output_options(vm);
+  const std::string& out = output.out;
   OutlierOptions opt;
   opt.sigma_threshold = vm["sigma"].as<double>();
   opt.median_ratio_threshold = vm["median-ratio"].as<double>();
   opt.top_k = vm["top-k"].as<int>();
   const int worst = vm["worst"].as<int>();
   if (worst < 0) throw Error("--worst " + std::to_string(worst) + ": expected a non-negative count");
-  prepare_output_dir(out, vm["force"].as<bool>(), false, "--out");
+  prepare_output_dir(output, false);
   const TraceFile traces = read_trace_file(vm["traces"].as<std::string>());
 
   std::vector<OutlierReport> reports;

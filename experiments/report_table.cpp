@@ -1,7 +1,7 @@
 #include "experiments/report_table.h"
 
 #include "experiments/csv.h"
-#include "experiments/output_dir.h"
+#include "base/io.h"
 
 namespace sqsim::cli {
 

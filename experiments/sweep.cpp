@@ -17,7 +17,7 @@
 #include <mutex>
 
 #include "experiments/interrupt.h"
-#include "experiments/quant_options.h"
+#include "experiments/cli.h"
 #include "kernels/gemm.h"
 #include "kernels/int_weights.h"
 #include "base/error.h"
@@ -30,27 +30,19 @@ const char* const kSweepCsvHeader =
     "layer,alpha,w_bits,a_bits,w_granularity,a_granularity,act_scale,output_rel_err,output_sqnr_db,"
     "output_max_abs,output_cosine,weight_rel_err,weight_sqnr_db,act_rel_err,act_sqnr_db,path,status";
 
-void add_sweep_config_options(po::options_description& o) {
-  o.add_options()("alpha", po::value<std::string>()->default_value("none,0.5"),
-                  "migration strengths: none, numbers, start:stop:step (e.g. none,0:1:0.05)")(
-      "w-bits", po::value<std::string>()->default_value("8"), "weight bits, list (2..8, 16 = float)")(
-      "a-bits", po::value<std::string>()->default_value("8"), "activation bits, list (2..8, 16 = float)")(
-      "w-granularity", po::value<std::string>()->default_value("per-tensor"),
-      "list of per-tensor, per-channel, group64, group128, group256, group<G>")(
-      "a-granularity", po::value<std::string>()->default_value("per-token"),
-      "list of per-tensor, per-token, per-channel, group<G>")(
-      "act-scale", po::value<std::string>()->default_value("dynamic"), "list of static, dynamic");
-  add_quantizer_variant_options(o);
+std::string settings_text(const SweepGrid& g) {
+  return "alpha=" + g.alpha + "\nw-bits=" + g.w_bits + "\na-bits=" + g.a_bits + "\nw-granularity=" + g.w_granularity +
+         "\na-granularity=" + g.a_granularity + "\nact-scale=" + g.act_scale + "\n" + settings_text(g.variant);
 }
 
-std::vector<SweepConfig> build_sweep_configs(const po::variables_map& vm) {
+std::vector<SweepConfig> build_sweep_configs(const SweepGrid& g) {
   std::vector<SweepConfig> out;
-  const auto alphas = expand_alpha_list(vm["alpha"].as<std::string>(), "--alpha");
-  const auto wbits = split_list(vm["w-bits"].as<std::string>(), "--w-bits");
-  const auto abits = split_list(vm["a-bits"].as<std::string>(), "--a-bits");
-  const auto wgran = split_list(vm["w-granularity"].as<std::string>(), "--w-granularity");
-  const auto agran = split_list(vm["a-granularity"].as<std::string>(), "--a-granularity");
-  const auto scales = split_list(vm["act-scale"].as<std::string>(), "--act-scale");
+  const auto alphas = expand_alpha_list(g.alpha, "--alpha");
+  const auto wbits = split_list(g.w_bits, "--w-bits");
+  const auto abits = split_list(g.a_bits, "--a-bits");
+  const auto wgran = split_list(g.w_granularity, "--w-granularity");
+  const auto agran = split_list(g.a_granularity, "--a-granularity");
+  const auto scales = split_list(g.act_scale, "--act-scale");
   for (const auto& a : alphas)
     for (const auto& wb : wbits)
       for (const auto& ab : abits)
@@ -60,15 +52,15 @@ std::vector<SweepConfig> build_sweep_configs(const po::variables_map& vm) {
               SweepConfig c;
               c.alpha_name = a;
               c.alpha = parse_alpha(a, "--alpha");
-              c.weight = weight_spec(parse_bits(wb, "--w-bits"), wg, vm);
+              c.weight = weight_spec(parse_bits(wb, "--w-bits"), wg, g.variant);
               const int abits_value = parse_bits(ab, "--a-bits");
               parse_scale_source(as);
               try {
-                c.act = activation_spec(abits_value, ag, abits_value == 16 ? "dynamic" : as, vm);
+                c.act = activation_spec(abits_value, ag, abits_value == 16 ? "dynamic" : as, g.variant);
               } catch (const Error& e) {
                 // Impossible combinations stay in the product as skipped rows.
                 if (as != "static") throw;
-                c.act = activation_spec(abits_value, ag, "dynamic", vm);
+                c.act = activation_spec(abits_value, ag, "dynamic", g.variant);
                 c.invalid = "static scales need per-tensor or per-channel activations";
               }
               c.w_granularity = wg;
@@ -198,12 +190,12 @@ std::string measure_uncached(const LayerTrace& layer, const MatrixF& x, const Ma
   if (is_static) static_params = static_activation_params(layer, x, s, c.act);
   const float* bias = layer.bias ? layer.bias->data() : nullptr;
   const auto r = kernels::quantized_linear(x, w, bias, c.weight, c.act, is_static ? &static_params : nullptr,
-                                           options.mode, options.kernel, layer.name);
+                                           options.run.mode, options.run.kernel, layer.name);
   const ErrorMetrics ey = compare(y_ref, r.y, layer.name + " output");
   const ErrorMetrics ew = compare(w, r.w_dequant, layer.name + " weight");
   const ErrorMetrics ex = compare(x, r.x_dequant, layer.name + " input");
   const std::string path =
-      r.used_integer_kernel ? kernels::kernel_path_name(kernels::resolve_kernel_path(options.kernel)) : "fake-quant";
+      r.used_integer_kernel ? kernels::kernel_path_name(kernels::resolve_kernel_path(options.run.kernel)) : "fake-quant";
   return metric_cells(ey, ew, ex, path);
 }
 
@@ -248,7 +240,7 @@ class LayerAlphaCache {
     const std::string skipped = skip_reason(layer_, c);
     if (!skipped.empty()) return row + ",,,,,,,,," + skipped;
     const long k = w().cols();
-    if (options.mode != kernels::EmulationMode::kInteger || !kernels::integer_path_supports(c.weight, c.act, k) ||
+    if (options.run.mode != kernels::EmulationMode::kInteger || !kernels::integer_path_supports(c.weight, c.act, k) ||
         kernels::padded_reduction_length(c.act, c.weight, k) != k) {
       // fake-quant and ragged groups (padded by quantized_linear): rare, not cached
       return row + measure_uncached(layer_, x(), w(), s_, c, options, y_ref);
@@ -264,14 +256,14 @@ class LayerAlphaCache {
     // on every call); each is used by every activation setting.
     MatrixF y;
     if (!c.act.enabled()) {
-      y = kernels::linear_f32s4(x(), qw.packed_int4(options.kernel), bias);
+      y = kernels::linear_f32s4(x(), qw.packed_int4(options.run.kernel), bias);
     } else if (qw.is_int4) {
-      y = kernels::linear_s8s4(qx.int8, qw.packed_int4(options.kernel), bias);
+      y = kernels::linear_s8s4(qx.int8, qw.packed_int4(options.run.kernel), bias);
     } else {
-      y = kernels::linear_s8s8(qx.int8, qw.packed_int8(options.kernel), bias);
+      y = kernels::linear_s8s8(qx.int8, qw.packed_int8(options.run.kernel), bias);
     }
     const ErrorMetrics ey = compare(y_ref, y_sums, y, layer_.name + " output");
-    const std::string path = kernels::kernel_path_name(kernels::resolve_kernel_path(options.kernel));
+    const std::string path = kernels::kernel_path_name(kernels::resolve_kernel_path(options.run.kernel));
     return row + metric_cells(ey, qw.err, qx.err, path);
   }
 
@@ -434,7 +426,7 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
   std::atomic<size_t> completed{0};
   for (char d : done) completed += d != 0;
   auto last = std::chrono::steady_clock::now();
-  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, std::max(1, options.threads));
+  const auto limit = thread_limit(options.run.threads);
   // Items are layer-major, so each worker keeps the float output of the layer
   // it last worked on instead of recomputing it for every configuration.
   // Likewise it keeps the quantized operands of the (layer, alpha) it last

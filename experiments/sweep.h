@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "experiments/cli.h"
+#include "experiments/quant_variant.h"
+#include "experiments/run_options.h"
 #include "kernels/quantized_linear.h"
 #include "quant/quant_spec.h"
 #include "quant/smoothing.h"
@@ -24,21 +25,27 @@ struct SweepConfig {
 };
 
 struct SweepOptions {
-  kernels::EmulationMode mode = kernels::EmulationMode::kInteger;
-  kernels::KernelPath kernel = kernels::KernelPath::kAuto;
-  int threads = 1;
+  RunOptions run;  // threads (0 = all cores), mode, kernel
   // false: every item recomputes its operands through evaluate_layer (the
   // pre-cache behaviour, same rows); kept for sweep_bench's side-by-side timing.
   bool reuse_operands = true;
 };
 
-// --alpha, --w-bits, --a-bits, --w-granularity, --a-granularity, --act-scale and
-// the quantizer variants (quant_options.h): what build_sweep_configs reads.
-void add_sweep_config_options(po::options_description& o);
+// The sweep's axes as its options list them (--alpha, --w-bits, --a-bits,
+// --w-granularity, --a-granularity, --act-scale: comma lists, alpha ranges
+// start:stop:step) and the quantizer variant they all share.
+struct SweepGrid {
+  std::string alpha = "none,0.5", w_bits = "8", a_bits = "8", w_granularity = "per-tensor",
+              a_granularity = "per-token", act_scale = "dynamic";
+  QuantizerVariant variant;
+};
+// "alpha=...\nw-bits=...\n..." and the variant: what a journal records of it.
+std::string settings_text(const SweepGrid& grid);
 
-// The Cartesian product of those options, alpha outermost (so the configs of
-// one alpha are adjacent, which run_sweep's per-thread cache relies on for speed).
-std::vector<SweepConfig> build_sweep_configs(const po::variables_map& vm);
+// The Cartesian product of the grid, alpha outermost (so the configs of one
+// alpha are adjacent, which run_sweep's per-thread cache relies on for speed).
+// Errors name the option of the bad item.
+std::vector<SweepConfig> build_sweep_configs(const SweepGrid& grid);
 
 // The CSV header and one row per (layer, config); rows are pure functions of
 // their inputs, formatted with %.9g, so any thread count gives the same bytes.

@@ -7,7 +7,7 @@
 #include <set>
 #include <sstream>
 
-#include "experiments/output_dir.h"
+#include "base/io.h"
 #include "experiments/svg_plot.h"
 #include "quant/outlier_metrics.h"
 #include "quant/smoothing.h"

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "experiments/quant_options.h"
 #include "experiments/sweep.h"
 #include "sim/eval/synthetic_traces.h"
 
@@ -14,11 +15,11 @@ namespace {
 
 std::vector<SweepConfig> configs_from(std::vector<std::string> args) {
   po::options_description o;
-  add_sweep_config_options(o);
+  add_sweep_grid_options(o);
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(o).run(), vm);
   po::notify(vm);
-  return build_sweep_configs(vm);
+  return build_sweep_configs(sweep_grid(vm));
 }
 
 TraceFile small_traces() {
@@ -62,8 +63,8 @@ TEST(Sweep, CachedRowsEqualEvaluateLayerForEveryBranch) {
 
   for (const auto mode : {kernels::EmulationMode::kInteger, kernels::EmulationMode::kFakeQuant}) {
     SweepOptions options;
-    options.mode = mode;
-    options.threads = 2;
+    options.run.mode = mode;
+    options.run.threads = 2;
     const std::vector<std::string> rows = sweep_rows(t, layers, configs, options, {});
     std::map<std::string, int> seen;
     for (size_t li = 0; li < layers.size(); ++li) {
@@ -105,7 +106,7 @@ TEST(Sweep, ResumedItemsAreNotRedoneAndOthersMatch) {
   const std::vector<std::string> full = sweep_rows(t, layers, configs, options, {});
   std::vector<char> done(full.size(), 0);
   for (size_t i = 0; i < done.size(); i += 3) done[i] = 1;
-  options.threads = 2;
+  options.run.threads = 2;
   const std::vector<std::string> rest = sweep_rows(t, layers, configs, options, done);
   for (size_t i = 0; i < full.size(); ++i) {
     EXPECT_FALSE(full[i].empty());

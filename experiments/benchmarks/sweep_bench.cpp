@@ -24,6 +24,7 @@
 
 #include "experiments/cli.h"
 #include "experiments/process_memory.h"
+#include "experiments/quant_options.h"
 #include "experiments/sweep.h"
 #include "kernels/gemm.h"
 #include "kernels/int_weights.h"
@@ -152,7 +153,7 @@ int run(int argc, char** argv) {
       "kernel", po::value<std::string>()->default_value("auto"), "auto, reference, avx512-vnni")(
       "skip-kernel", po::bool_switch(), "time the sweep only")(
       "uncached", po::bool_switch(), "also time the sweep without operand reuse (every item requantizes)");
-  add_sweep_config_options(o);
+  add_sweep_grid_options(o);
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, o), vm);
   if (vm.count("help")) {
@@ -171,7 +172,7 @@ int run(int argc, char** argv) {
   spec.blocks = vm["blocks"].as<int>();
   spec.tokens = vm["tokens"].as<long>();
   const TraceFile traces = make_synthetic_traces(spec);
-  const std::vector<SweepConfig> configs = build_sweep_configs(vm);
+  const std::vector<SweepConfig> configs = build_sweep_configs(sweep_grid(vm));
   std::vector<size_t> layers;
   for (size_t i = 0; i < traces.layers.size(); ++i) layers.push_back(i);
   const size_t items = layers.size() * configs.size();
@@ -187,8 +188,8 @@ int run(int argc, char** argv) {
   for (const std::string& tt : split_list(vm["threads"].as<std::string>(), "--threads")) {
     const int threads = std::stoi(tt);
     SweepOptions options;
-    options.kernel = path;
-    options.threads = threads;
+    options.run.kernel = path;
+    options.run.threads = threads;
     std::vector<std::string> rows(items);
     const Clock clock;
     run_sweep(traces, layers, configs, options, {}, [&](size_t i, const std::string& r) { rows[i] = r; },
