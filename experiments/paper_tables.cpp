@@ -139,13 +139,12 @@ void write_figure1(PaperRun& run) {
       ac.value = a;
       const double ppl = run.measure("figure1", p, wiki, ac, format_number(a, 6), ids).ppl;
       s.x.push_back(a);
-      s.y.push_back(std::stod(ppl_text(ppl)));
+      s.y.push_back(ppl);
       csv.rows.push_back({p, format_number(a, 6), ppl_text(ppl)});
     }
     plot.series.push_back(s);
   }
-  const double fp_shown = std::stod(ppl_text(fp));
-  plot.series.push_back(PlotSeries{"fp", {job.figure1_alpha.front(), job.figure1_alpha.back()}, {fp_shown, fp_shown}});
+  plot.series.push_back(PlotSeries{"fp", {job.figure1_alpha.front(), job.figure1_alpha.back()}, {fp, fp}});
   csv.rows.push_back({"fp", "-", ppl_text(fp)});
   write_file_atomic(job.output.out + "/figure1.csv", with_provenance(csv, run.provenance));
   write_file_atomic(job.output.out + "/figure1.svg", render_svg(plot));

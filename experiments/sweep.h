@@ -10,6 +10,7 @@
 #include "experiments/quant_variant.h"
 #include "experiments/run_options.h"
 #include "kernels/quantized_linear.h"
+#include "quant/error_metrics.h"
 #include "quant/quant_spec.h"
 #include "quant/smoothing.h"
 #include "sim/formats/trace_file.h"
@@ -17,8 +18,7 @@
 namespace sqsim::cli {
 
 struct SweepConfig {
-  std::string alpha_name;  // "none" or a number
-  Alpha alpha;
+  Alpha alpha;  // none, or the migration strength (alpha_name() displays it)
   QuantSpec weight, act;
   std::string w_granularity, a_granularity, act_scale;
   std::string invalid;  // non-empty: the combination is impossible (e.g. static per-token); rows are skipped
@@ -47,9 +47,38 @@ std::string settings_text(const SweepGrid& grid);
 // Errors name the option of the bad item.
 std::vector<SweepConfig> build_sweep_configs(const SweepGrid& grid);
 
-// The CSV header and one row per (layer, config); rows are pure functions of
-// their inputs, formatted with %.9g, so any thread count gives the same bytes.
-extern const char* const kSweepCsvHeader;
+// One result of the sweep: a layer under one configuration. Rows are pure
+// functions of their inputs, so any thread count gives the same rows.
+struct SweepRow {
+  std::string layer;
+  Alpha alpha;
+  int w_bits = 0, a_bits = 0;
+  std::string w_granularity, a_granularity, act_scale;  // as the options list them
+  ErrorMetrics output, weight, act;  // of a row that ran (status "ok")
+  std::string path;                  // the kernel path's name, or "fake-quant"
+  std::string status;                // "ok", or "skipped: <why>"
+  bool ok() const { return status == "ok"; }
+};
+
+// The columns of results.csv, in order: the name and the cell of a row (the
+// measured cells of a skipped row are empty). Numbers are printed with `digits`
+// significant digits: 9 in results.csv, 17 in the journal (exact). `parse`
+// sets the field back from its cell.
+struct SweepColumn {
+  const char* name;
+  std::string (*cell)(const SweepRow& row, int digits);
+  void (*parse)(SweepRow& row, const std::string& cell);
+};
+const std::vector<SweepColumn>& sweep_columns();
+
+// results.csv: the header, then one line per row (%.9g numbers).
+std::string sweep_csv(const std::vector<SweepRow>& rows);
+// A row as journal fields (%.17g numbers) and back; errors name `where`.
+std::vector<std::string> sweep_row_fields(const SweepRow& row);
+SweepRow sweep_row_from_fields(const std::vector<std::string>& fields, const std::string& where);
+// Same fields, numbers bit for bit.
+inline bool operator==(const SweepRow& a, const SweepRow& b) { return sweep_row_fields(a) == sweep_row_fields(b); }
+inline bool operator!=(const SweepRow& a, const SweepRow& b) { return !(a == b); }
 
 // Smoothing factors for every layer at `alpha`: layers of one smooth_group share
 // one vector computed from the group's input absmax and all the group's weights.
@@ -62,9 +91,8 @@ std::vector<std::vector<VectorF>> group_smoothing_factors(const TraceFile& trace
 // The float output Y = X W^T (+ b) every configuration of a layer is compared with.
 MatrixF reference_output(const LayerTrace& layer);
 
-// One CSV row (without newline) for one layer and config; `s` may be null;
-// `y_ref` is reference_output(layer).
-std::string evaluate_layer(const LayerTrace& layer, const VectorF* s, const SweepConfig& config,
+// The row of one layer and config; `s` may be null; `y_ref` is reference_output(layer).
+SweepRow evaluate_layer(const LayerTrace& layer, const VectorF* s, const SweepConfig& config,
                            const SweepOptions& options, const MatrixF& y_ref);
 
 // Runs items [0, layers.size() * configs.size()) (layer-major) skipping those in
@@ -72,7 +100,7 @@ std::string evaluate_layer(const LayerTrace& layer, const VectorF* s, const Swee
 // `on_progress(completed)` about once a second.
 void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const std::vector<SweepConfig>& configs,
                const SweepOptions& options, const std::vector<char>& done,
-               const std::function<void(size_t, const std::string&)>& on_row,
+               const std::function<void(size_t, const SweepRow&)>& on_row,
                const std::function<void(size_t)>& on_progress);
 
 }  // namespace sqsim::cli

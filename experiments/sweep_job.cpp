@@ -67,13 +67,14 @@ int run_sweep_job(const SweepJob& job) {
   const std::string journal_path = out + "/" + Journal::kFileName;
   Journal journal(journal_path, settings(job, traces_sha), job.output.resume);
   const size_t total = layers.size() * configs.size();
-  std::vector<std::string> rows(total);
+  std::vector<SweepRow> rows(total);
   std::vector<char> done(total, 0);
   size_t already = 0;
   for (const auto& [key, fields] : journal.items()) {
-    const size_t index = std::stoul(key);
-    if (index >= total || fields.size() != 1) throw Error(journal.where(key) + ": not a row of this sweep");
-    rows[index] = fields[0];
+    const size_t index =
+        !key.empty() && key.find_first_not_of("0123456789") == std::string::npos ? std::stoul(key) : total;
+    if (index >= total) throw Error(journal.where(key) + ": '" + key + "' is not an item of this sweep");
+    rows[index] = sweep_row_from_fields(fields, journal.where(key));
     done[index] = 1;
     ++already;
   }
@@ -87,9 +88,9 @@ int run_sweep_job(const SweepJob& job) {
   options.run = job.run;
   run_sweep(
       traces, layers, configs, options, done,
-      [&](size_t i, const std::string& row) {
+      [&](size_t i, const SweepRow& row) {
         rows[i] = row;
-        journal.append(std::to_string(i), {row});
+        journal.append(std::to_string(i), sweep_row_fields(row));
       },
       [&](size_t n) {
         std::cerr << "\rsweep: " << n << "/" << total << " ("
@@ -105,9 +106,7 @@ int run_sweep_job(const SweepJob& job) {
     return 128 + sig;
   }
 
-  std::string csv = std::string(kSweepCsvHeader) + "\n";
-  for (const auto& r : rows) csv += r + "\n";
-  write_file_atomic(out + "/results.csv", csv);
+  write_file_atomic(out + "/results.csv", sweep_csv(rows));
   const std::string commit = git_commit();
   write_file_atomic(out + "/summary.json",
                     summary_json(job, traces_sha, commit, layers.size(), configs.size(), seconds));
@@ -116,7 +115,7 @@ int run_sweep_job(const SweepJob& job) {
   ctx.command = job.command;
   ctx.provenance_md = "Provenance: `" + job.command + "`; traces `" + job.traces + "` (sha256 " + traces_sha +
                       "); git commit " + commit + ". Full configuration in summary.json.\n";
-  write_sweep_reports(read_csv(out + "/results.csv"), traces, ctx);
+  write_sweep_reports(rows, traces, ctx);
   std::cout << "wrote " << out << "/results.csv (" << total << " rows), summary.json, summary.md, summary.tex, "
             << "error_vs_alpha.svg, smoothing_absmax.svg in " << seconds << " s\n";
   return 0;

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "base/io.h"
 #include "experiments/svg_plot.h"
@@ -17,9 +16,43 @@ namespace sqsim::cli {
 namespace {
 
 struct Aggregate {
+  double alpha_x = 0;  // where the plot draws it (none at -0.1)
   int layers = 0;
   double sum_sqnr = 0, worst_sqnr = INFINITY, sum_rel = 0, worst_rel = 0;
 };
+
+// The ok rows grouped by configuration (without alpha) and alpha, both in
+// first-seen order.
+struct Summary {
+  std::vector<std::string> keys;
+  std::vector<std::string> alpha_order;
+  std::map<std::string, std::map<std::string, Aggregate>> agg;  // key -> alpha name -> aggregate
+  int skipped = 0;
+};
+
+Summary summarize(const std::vector<SweepRow>& rows) {
+  Summary s;
+  for (const SweepRow& r : rows) {
+    if (!r.ok()) {
+      ++s.skipped;
+      continue;
+    }
+    const std::string key = "W" + std::to_string(r.w_bits) + "A" + std::to_string(r.a_bits) + " " + r.w_granularity +
+                            "/" + r.a_granularity + " " + r.act_scale;
+    const std::string alpha = alpha_name(r.alpha);
+    if (!s.agg.count(key)) s.keys.push_back(key);
+    if (std::find(s.alpha_order.begin(), s.alpha_order.end(), alpha) == s.alpha_order.end())
+      s.alpha_order.push_back(alpha);
+    Aggregate& a = s.agg[key][alpha];
+    a.alpha_x = r.alpha ? double(*r.alpha) : -0.1;
+    a.layers++;
+    a.sum_sqnr += r.output.sqnr_db;
+    a.worst_sqnr = std::min(a.worst_sqnr, r.output.sqnr_db);
+    a.sum_rel += r.output.rel_err;
+    a.worst_rel = std::max(a.worst_rel, r.output.rel_err);
+  }
+  return s;
+}
 
 std::string f(double v, const char* format = "%.2f") {
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
@@ -37,85 +70,117 @@ std::string tex_escape(const std::string& s) {
   return o;
 }
 
-double alpha_x(const std::string& a) { return a == "none" ? -0.1 : std::stod(a); }
+// One line of the summary table: a configuration at one alpha.
+struct SummaryLine {
+  const std::string& key;
+  const std::string& alpha;
+  const Aggregate& a;
+};
 
-}  // namespace
+// The columns of summary.md / summary.tex: Markdown header, LaTeX header,
+// LaTeX alignment, and the cell (the same text in both).
+struct SummaryColumn {
+  const char* md;
+  const char* tex;
+  char align;
+  std::string (*cell)(const SummaryLine& l);
+};
 
-void write_sweep_reports(const CsvTable& t, const TraceFile& traces, const ReportContext& ctx) {
-  const std::string file = ctx.out_dir + "/results.csv";
-  const size_t c_layer = t.column("layer", file), c_alpha = t.column("alpha", file), c_wb = t.column("w_bits", file),
-               c_ab = t.column("a_bits", file), c_wg = t.column("w_granularity", file),
-               c_ag = t.column("a_granularity", file), c_as = t.column("act_scale", file),
-               c_rel = t.column("output_rel_err", file), c_sqnr = t.column("output_sqnr_db", file),
-               c_status = t.column("status", file);
-  // Configuration key without alpha -> alpha -> aggregate, in first-seen order.
-  std::vector<std::string> keys;
-  std::map<std::string, std::map<std::string, Aggregate>> agg;
-  std::vector<std::string> alpha_order;
-  int skipped = 0;
-  for (const auto& r : t.rows) {
-    if (r[c_status] != "ok") {
-      ++skipped;
-      continue;
-    }
-    const std::string key = "W" + r[c_wb] + "A" + r[c_ab] + " " + r[c_wg] + "/" + r[c_ag] + " " + r[c_as];
-    if (!agg.count(key)) keys.push_back(key);
-    if (std::find(alpha_order.begin(), alpha_order.end(), r[c_alpha]) == alpha_order.end())
-      alpha_order.push_back(r[c_alpha]);
-    Aggregate& a = agg[key][r[c_alpha]];
-    const double sq = std::stod(r[c_sqnr]), rel = std::stod(r[c_rel]);
-    a.layers++;
-    a.sum_sqnr += sq;
-    a.worst_sqnr = std::min(a.worst_sqnr, sq);
-    a.sum_rel += rel;
-    a.worst_rel = std::max(a.worst_rel, rel);
-  }
+const SummaryColumn kSummaryColumns[] = {
+    {"configuration", "Configuration", 'l', [](const SummaryLine& l) { return l.key; }},
+    {"alpha", "$\\alpha$", 'l', [](const SummaryLine& l) { return l.alpha; }},
+    {"layers", "Layers", 'r', [](const SummaryLine& l) { return std::to_string(l.a.layers); }},
+    {"mean SQNR", "Mean SQNR", 'r', [](const SummaryLine& l) { return f(l.a.sum_sqnr / l.a.layers); }},
+    {"worst SQNR", "Worst SQNR", 'r', [](const SummaryLine& l) { return f(l.a.worst_sqnr); }},
+    {"mean rel. err", "Mean rel. err", 'r', [](const SummaryLine& l) { return f(l.a.sum_rel / l.a.layers, "%.4g"); }},
+    {"worst rel. err", "Worst rel. err", 'r', [](const SummaryLine& l) { return f(l.a.worst_rel, "%.4g"); }},
+};
 
-  std::ostringstream md, tex;
-  md << "# Sweep summary\n\nOutput error of each quantized layer against the float layer, over the selected "
-        "layers (docs/quantization.md). SQNR in dB (higher is better); relative error is ||Y'-Y||/||Y||.\n\n"
-     << "| configuration | alpha | layers | mean SQNR | worst SQNR | mean rel. err | worst rel. err |\n"
-     << "|---|---|---|---|---|---|---|\n";
-  tex << "% Generated by: " << ctx.command << "\n\\begin{table}[t]\n\\centering\n\\begin{tabular}{llrrrrr}\n\\toprule\n"
-      << "Configuration & $\\alpha$ & Layers & Mean SQNR & Worst SQNR & Mean rel. err & Worst rel. err \\\\\n\\midrule\n";
-  for (const auto& key : keys) {
-    for (const auto& alpha : alpha_order) {
-      auto it = agg[key].find(alpha);
-      if (it == agg[key].end()) continue;
-      const Aggregate& a = it->second;
-      md << "| " << key << " | " << alpha << " | " << a.layers << " | " << f(a.sum_sqnr / a.layers) << " | "
-         << f(a.worst_sqnr) << " | " << f(a.sum_rel / a.layers, "%.4g") << " | " << f(a.worst_rel, "%.4g") << " |\n";
-      tex << tex_escape(key) << " & " << alpha << " & " << a.layers << " & " << f(a.sum_sqnr / a.layers) << " & "
-          << f(a.worst_sqnr) << " & " << f(a.sum_rel / a.layers, "%.4g") << " & " << f(a.worst_rel, "%.4g")
-          << " \\\\\n";
+// Calls emit(line) for every (configuration, alpha) in table order.
+template <class Emit>
+void for_each_line(const Summary& s, Emit emit) {
+  for (const auto& key : s.keys) {
+    const auto& by_alpha = s.agg.at(key);
+    for (const auto& alpha : s.alpha_order) {
+      const auto it = by_alpha.find(alpha);
+      if (it != by_alpha.end()) emit(SummaryLine{key, alpha, it->second});
     }
   }
-  tex << "\\bottomrule\n\\end{tabular}\n\\caption{Output SQNR (dB) of quantized linear layers.}\n\\end{table}\n";
-  if (skipped) md << "\n" << skipped << " layer-configurations were skipped (see the status column of results.csv).\n";
-  md << "\n![output error against alpha](error_vs_alpha.svg)\n\n![input absmax before and after smoothing](smoothing_absmax.svg)\n\n"
-     << ctx.provenance_md;
+}
 
+std::string summary_md(const Summary& s, const ReportContext& ctx) {
+  std::string md =
+      "# Sweep summary\n\nOutput error of each quantized layer against the float layer, over the selected "
+      "layers (docs/quantization.md). SQNR in dB (higher is better); relative error is ||Y'-Y||/||Y||.\n\n|";
+  for (const SummaryColumn& c : kSummaryColumns) md += std::string(" ") + c.md + " |";
+  md += "\n|";
+  for (size_t i = 0; i < std::size(kSummaryColumns); ++i) md += "---|";
+  md += "\n";
+  for_each_line(s, [&](const SummaryLine& l) {
+    md += "|";
+    for (const SummaryColumn& c : kSummaryColumns) md += " " + c.cell(l) + " |";
+    md += "\n";
+  });
+  if (s.skipped)
+    md += "\n" + std::to_string(s.skipped) +
+          " layer-configurations were skipped (see the status column of results.csv).\n";
+  return md + "\n![output error against alpha](error_vs_alpha.svg)\n\n"
+              "![input absmax before and after smoothing](smoothing_absmax.svg)\n\n" +
+         ctx.provenance_md;
+}
+
+std::string summary_tex(const Summary& s, const ReportContext& ctx) {
+  std::string tex = "% Generated by: " + ctx.command + "\n\\begin{table}[t]\n\\centering\n\\begin{tabular}{";
+  for (const SummaryColumn& c : kSummaryColumns) tex += c.align;
+  tex += "}\n\\toprule\n";
+  for (const SummaryColumn& c : kSummaryColumns) tex += std::string(&c == kSummaryColumns ? "" : " & ") + c.tex;
+  tex += " \\\\\n\\midrule\n";
+  for_each_line(s, [&](const SummaryLine& l) {
+    for (const SummaryColumn& c : kSummaryColumns) tex += (&c == kSummaryColumns ? "" : " & ") + tex_escape(c.cell(l));
+    tex += " \\\\\n";
+  });
+  return tex + "\\bottomrule\n\\end{tabular}\n\\caption{Output SQNR (dB) of quantized linear layers.}\n\\end{table}\n";
+}
+
+Plot error_plot(const Summary& s) {
   Plot err;
   err.title = "Mean output relative error against alpha (none drawn at -0.1)";
   err.x_label = "alpha";
   err.y_label = "mean ||Y'-Y|| / ||Y||";
   err.log_y = true;
-  for (const auto& key : keys) {
-    PlotSeries s;
-    s.name = key;
+  for (const auto& key : s.keys) {
+    PlotSeries series;
+    series.name = key;
     std::vector<std::pair<double, double>> pts;
-    for (const auto& [alpha, a] : agg[key]) pts.push_back({alpha_x(alpha), a.sum_rel / a.layers});
+    for (const auto& [alpha, a] : s.agg.at(key)) pts.push_back({a.alpha_x, a.sum_rel / a.layers});
     std::sort(pts.begin(), pts.end());
     for (auto& p : pts) {
-      s.x.push_back(p.first);
-      s.y.push_back(p.second);
+      series.x.push_back(p.first);
+      series.y.push_back(p.second);
     }
-    err.series.push_back(std::move(s));
+    err.series.push_back(std::move(series));
   }
+  return err;
+}
 
-  // Before/after smoothing for the selected layer with the largest max/median ratio.
+// Before/after smoothing for the selected layer with the largest max/median
+// ratio, at alpha 0.5 when swept, else the last swept alpha.
+Plot smoothing_plot(const std::vector<SweepRow>& rows, const TraceFile& traces) {
   std::set<std::string> selected;
-  for (const auto& r : t.rows) selected.insert(r[c_layer]);
+  Alpha plot_alpha = 0.5f;
+  bool has_half = false;
+  for (const SweepRow& r : rows) {
+    selected.insert(r.layer);
+    has_half |= r.ok() && r.alpha == Alpha(0.5f);
+  }
+  if (!has_half) {
+    // The last alpha other than none in first-seen order, as summary.md lists them.
+    std::vector<Alpha> order;
+    for (const SweepRow& r : rows)
+      if (r.ok() && std::find(order.begin(), order.end(), r.alpha) == order.end()) order.push_back(r.alpha);
+    for (const Alpha& a : order)
+      if (a) plot_alpha = a;
+  }
   const LayerTrace* worst = nullptr;
   double worst_ratio = -1;
   for (const auto& l : traces.layers) {
@@ -123,38 +188,39 @@ void write_sweep_reports(const CsvTable& t, const TraceFile& traces, const Repor
     const double ratio = analyze_outliers(l.input, OutlierOptions{1e9, 1e9, 1}, l.name).max_median_ratio;
     if (ratio > worst_ratio) worst_ratio = ratio, worst = &l;
   }
-  std::string plot_alpha = "0.5";
-  if (std::find(alpha_order.begin(), alpha_order.end(), plot_alpha) == alpha_order.end()) {
-    for (const auto& a : alpha_order)
-      if (a != "none") plot_alpha = a;
-  }
   Plot sm;
   sm.log_y = true;
   sm.bars = true;
   sm.x_label = "input channel";
   sm.y_label = "max |x|";
-  if (worst) {
-    sm.title = worst->name + ": input absmax before / after smoothing (alpha " + plot_alpha + ")";
-    const VectorF a = worst->activation_absmax();
-    std::vector<const MatrixF*> group_weights{&worst->weight};
-    for (const auto& l : traces.layers)
-      if (&l != worst && !worst->smooth_group.empty() && l.smooth_group == worst->smooth_group)
-        group_weights.push_back(&l.weight);
-    const VectorF s = smoothing_factors(a, weight_column_absmax(group_weights, worst->name),
-                                        std::stof(plot_alpha), worst->name);
-    PlotSeries before{"before", {}, {}}, after{"after (X / s)", {}, {}};
-    for (Eigen::Index j = 0; j < a.size(); ++j) {
-      before.x.push_back(double(j));
-      before.y.push_back(a[j]);
-      after.x.push_back(double(j));
-      after.y.push_back(a[j] / s[j]);
-    }
-    sm.series = {before, after};
+  if (!worst) return sm;
+  sm.title = worst->name + ": input absmax before / after smoothing (alpha " + alpha_name(plot_alpha) + ")";
+  const VectorF a = worst->activation_absmax();
+  std::vector<const MatrixF*> group_weights{&worst->weight};
+  for (const auto& l : traces.layers)
+    if (&l != worst && !worst->smooth_group.empty() && l.smooth_group == worst->smooth_group)
+      group_weights.push_back(&l.weight);
+  const VectorF s =
+      smoothing_factors(a, weight_column_absmax(group_weights, worst->name), *plot_alpha, worst->name);
+  PlotSeries before{"before", {}, {}}, after{"after (X / s)", {}, {}};
+  for (Eigen::Index j = 0; j < a.size(); ++j) {
+    before.x.push_back(double(j));
+    before.y.push_back(a[j]);
+    after.x.push_back(double(j));
+    after.y.push_back(a[j] / s[j]);
   }
-  write_file_atomic(ctx.out_dir + "/summary.md", md.str());
-  write_file_atomic(ctx.out_dir + "/summary.tex", tex.str());
-  write_file_atomic(ctx.out_dir + "/error_vs_alpha.svg", render_svg(err));
-  write_file_atomic(ctx.out_dir + "/smoothing_absmax.svg", render_svg(sm));
+  sm.series = {before, after};
+  return sm;
+}
+
+}  // namespace
+
+void write_sweep_reports(const std::vector<SweepRow>& rows, const TraceFile& traces, const ReportContext& ctx) {
+  const Summary s = summarize(rows);
+  write_file_atomic(ctx.out_dir + "/summary.md", summary_md(s, ctx));
+  write_file_atomic(ctx.out_dir + "/summary.tex", summary_tex(s, ctx));
+  write_file_atomic(ctx.out_dir + "/error_vs_alpha.svg", render_svg(error_plot(s)));
+  write_file_atomic(ctx.out_dir + "/smoothing_absmax.svg", render_svg(smoothing_plot(rows, traces)));
 }
 
 }  // namespace sqsim::cli

@@ -184,15 +184,15 @@ int run(int argc, char** argv) {
               kernels::kernel_path_name(kernels::resolve_kernel_path(path)).c_str(), vm["full-blocks"].as<int>(),
               scale);
 
-  std::vector<std::string> first_rows;
+  std::vector<SweepRow> first_rows;
   for (const std::string& tt : split_list(vm["threads"].as<std::string>(), "--threads")) {
     const int threads = std::stoi(tt);
     SweepOptions options;
     options.run.kernel = path;
     options.run.threads = threads;
-    std::vector<std::string> rows(items);
+    std::vector<SweepRow> rows(items);
     const Clock clock;
-    run_sweep(traces, layers, configs, options, {}, [&](size_t i, const std::string& r) { rows[i] = r; },
+    run_sweep(traces, layers, configs, options, {}, [&](size_t i, const SweepRow& r) { rows[i] = r; },
               [](size_t) {});
     const Timing sweep{clock.wall_s(), clock.cpu_s()};
     if (first_rows.empty()) first_rows = rows;
@@ -202,9 +202,9 @@ int run(int argc, char** argv) {
                 same_rows ? "" : "  ROWS DIFFER FROM THE FIRST THREAD COUNT");
     if (vm["uncached"].as<bool>()) {
       options.reuse_operands = false;
-      std::vector<std::string> rows2(items);
+      std::vector<SweepRow> rows2(items);
       const Clock c2;
-      run_sweep(traces, layers, configs, options, {}, [&](size_t i, const std::string& r) { rows2[i] = r; },
+      run_sweep(traces, layers, configs, options, {}, [&](size_t i, const SweepRow& r) { rows2[i] = r; },
                 [](size_t) {});
       const Timing u{c2.wall_s(), c2.cpu_s()};
       std::printf("  sweep, operands not reused: %9.2f s wall %9.2f s cpu  %8.1f items/s%s\n", u.wall, u.cpu,
