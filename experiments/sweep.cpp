@@ -165,39 +165,42 @@ std::vector<SweepConfig> build_sweep_configs(const SweepGrid& g) {
   return out;
 }
 
+std::vector<size_t> smoothing_group_members(const TraceFile& traces, size_t layer) {
+  const std::string& group = traces.layers[layer].smooth_group;
+  if (group.empty()) return {layer};  // a layer without a group smooths alone
+  std::vector<size_t> members;
+  for (size_t i = 0; i < traces.layers.size(); ++i)
+    if (traces.layers[i].smooth_group == group) members.push_back(i);
+  return members;
+}
+
+SmoothingGroupStats smoothing_group_stats(const TraceFile& traces, const std::vector<size_t>& members,
+                                          const std::string& what) {
+  std::vector<VectorF> absmax;
+  std::vector<const MatrixF*> weights;
+  for (size_t i : members) {
+    absmax.push_back(traces.layers[i].activation_absmax());
+    weights.push_back(&traces.layers[i].weight);
+  }
+  std::vector<const VectorF*> acts;
+  for (const VectorF& a : absmax) acts.push_back(&a);
+  return sqsim::smoothing_group_stats(acts, weights, what);
+}
+
 std::vector<std::vector<VectorF>> group_smoothing_factors(const TraceFile& traces, const std::vector<size_t>& layers,
                                                           const std::vector<float>& alphas) {
-  std::map<std::string, std::vector<size_t>> groups;
-  for (size_t li : layers) {
-    const LayerTrace& l = traces.layers[li];
-    // Layers without a group smooth alone; the group covers every layer of the
-    // file that shares it, selected or not, because they share one input.
-    groups[l.smooth_group.empty() ? "\x01" + l.name : l.smooth_group].push_back(li);
-  }
-  std::map<std::string, std::vector<size_t>> all_members;
-  for (size_t i = 0; i < traces.layers.size(); ++i) {
-    const LayerTrace& l = traces.layers[i];
-    all_members[l.smooth_group.empty() ? "\x01" + l.name : l.smooth_group].push_back(i);
-  }
   std::vector<std::vector<VectorF>> out(alphas.size(), std::vector<VectorF>(traces.layers.size()));
-  for (const auto& [key, members] : groups) {
-    const auto& everyone = all_members[key];
-    std::vector<const MatrixF*> weights;
-    VectorF act = traces.layers[everyone.front()].activation_absmax();
-    for (size_t i : everyone) {
-      weights.push_back(&traces.layers[i].weight);
-      if (traces.layers[i].weight.cols() != act.size()) {
-        throw Error(traces.path + ": smooth_group '" + traces.layers[i].smooth_group +
-                    "' mixes layers of different input widths");
-      }
-      act = act.cwiseMax(traces.layers[i].activation_absmax());
-    }
-    const std::string what = traces.path + ": smoothing of " + traces.layers[members.front()].name;
-    const VectorF w = weight_column_absmax(weights, what);
+  std::vector<char> done(traces.layers.size(), 0);
+  for (size_t li : layers) {
+    if (done[li]) continue;
+    const std::vector<size_t> members = smoothing_group_members(traces, li);
+    const std::string what = traces.path + ": smoothing of " + traces.layers[li].name;
+    const SmoothingGroupStats stats = smoothing_group_stats(traces, members, what);
     for (size_t a = 0; a < alphas.size(); ++a) {
-      const VectorF s = smoothing_factors(act, w, alphas[a], what);
+      const VectorF s = smoothing_group_factors(stats, alphas[a], what);
       for (size_t i : members) out[a][i] = s;
     }
+    for (size_t i : members) done[i] = 1;
   }
   return out;
 }
@@ -206,10 +209,6 @@ std::vector<VectorF> group_smoothing_factors(const TraceFile& traces, const std:
   return std::move(group_smoothing_factors(traces, layers, std::vector<float>{alpha}).front());
 }
 
-namespace {
-
-// Static activation statistics: from input_absmax over the whole calibration
-// set when symmetric (divided by the smoothing factors), else from the sample.
 QuantParams static_activation_params(const LayerTrace& layer, const MatrixF& x_smoothed, const VectorF* s,
                                      const QuantSpec& spec) {
   if (!spec.symmetric) return params_from_range(observe_range(x_smoothed, spec, layer.name + " input"), spec);
@@ -227,18 +226,13 @@ QuantParams static_activation_params(const LayerTrace& layer, const MatrixF& x_s
   return params_from_range(r, spec);
 }
 
-}  // namespace
-
 MatrixF reference_output(const LayerTrace& layer) {
   MatrixF y = layer.input * layer.weight.transpose();
   if (layer.bias) y.rowwise() += layer.bias->transpose();
   return y;
 }
 
-namespace {
-
-// The row's configuration columns; status empty.
-SweepRow row_of(const LayerTrace& layer, const SweepConfig& c) {
+SweepRow sweep_row_head(const LayerTrace& layer, const SweepConfig& c) {
   SweepRow r;
   r.layer = layer.name;
   r.alpha = c.alpha;
@@ -247,21 +241,20 @@ SweepRow row_of(const LayerTrace& layer, const SweepConfig& c) {
   r.w_granularity = c.w_granularity;
   r.a_granularity = c.a_granularity;
   r.act_scale = c.act_scale;
-  return r;
-}
-
-// The status of a config that cannot run (impossible combination, or a shape
-// the granularity does not fit); empty when it can.
-std::string skip_reason(const LayerTrace& layer, const SweepConfig& c) {
-  if (!c.invalid.empty()) return "skipped: " + c.invalid;
+  if (!c.invalid.empty()) {
+    r.status = "skipped: " + c.invalid;
+    return r;
+  }
   try {
     c.weight.validate_shape(layer.weight.rows(), layer.weight.cols(), "weight");
     if (c.act.enabled()) c.act.validate_shape(layer.input.rows(), layer.input.cols(), "input");
   } catch (const Error& e) {
-    return std::string("skipped: ") + e.what();
+    r.status = std::string("skipped: ") + e.what();
   }
-  return {};
+  return r;
 }
+
+namespace {
 
 void set_measured(SweepRow& r, const ErrorMetrics& ey, const ErrorMetrics& ew, const ErrorMetrics& ex,
                   const std::string& path) {
@@ -272,38 +265,25 @@ void set_measured(SweepRow& r, const ErrorMetrics& ey, const ErrorMetrics& ew, c
   r.status = "ok";
 }
 
-// The measured part of a row, given the (smoothed) operands x and w.
+// The measured part of a row from the (smoothed) operands x and w, through
+// quantized_linear: the rows the cache below does not serve (fake-quant, ragged groups).
 void measure_uncached(SweepRow& row, const LayerTrace& layer, const MatrixF& x, const MatrixF& w, const VectorF* s,
-                      const SweepConfig& c, const SweepOptions& options, const MatrixF& y_ref) {
+                      const SweepConfig& c, const RunOptions& options, const MatrixF& y_ref) {
   QuantParams static_params;
   const bool is_static = c.act.enabled() && c.act.source == ScaleSource::kStatic;
   if (is_static) static_params = static_activation_params(layer, x, s, c.act);
   const float* bias = layer.bias ? layer.bias->data() : nullptr;
   const auto r = kernels::quantized_linear(x, w, bias, c.weight, c.act, is_static ? &static_params : nullptr,
-                                           options.run.mode, options.run.kernel, layer.name);
+                                           options.mode, options.kernel, layer.name);
   const ErrorMetrics ey = compare(y_ref, r.y, layer.name + " output");
   const ErrorMetrics ew = compare(w, r.w_dequant, layer.name + " weight");
   const ErrorMetrics ex = compare(x, r.x_dequant, layer.name + " input");
   const std::string path =
-      r.used_integer_kernel ? kernels::kernel_path_name(kernels::resolve_kernel_path(options.run.kernel)) : "fake-quant";
+      r.used_integer_kernel ? kernels::kernel_path_name(kernels::resolve_kernel_path(options.kernel)) : "fake-quant";
   set_measured(row, ey, ew, ex, path);
 }
 
 }  // namespace
-
-SweepRow evaluate_layer(const LayerTrace& layer, const VectorF* s, const SweepConfig& c, const SweepOptions& options,
-                        const MatrixF& y_ref) {
-  SweepRow row = row_of(layer, c);
-  row.status = skip_reason(layer, c);
-  if (!row.status.empty()) return row;
-  MatrixF x = layer.input, w = layer.weight;
-  if (s) {
-    smooth_activations(x, *s);
-    smooth_weight(w, *s);
-  }
-  measure_uncached(row, layer, x, w, s, c, options, y_ref);
-  return row;
-}
 
 namespace {
 
@@ -319,18 +299,17 @@ bool same_spec(const QuantSpec& a, const QuantSpec& b) {
 // error metrics and integer operands, so per configuration only the GEMM and
 // the output comparison remain. Every cached value is a pure function of its
 // key (the spec), computed by the same calls quantized_linear makes, so rows
-// equal evaluate_layer's byte for byte (tested in sweep_test.cpp).
+// equal those computed from scratch byte for byte (tested in sweep_test.cpp).
 class LayerAlphaCache {
  public:
   LayerAlphaCache(const LayerTrace& layer, const VectorF* s) : layer_(layer), s_(s) {}
 
   // y_sums: reference_sums(y_ref), made once per layer.
-  SweepRow row(const SweepConfig& c, const SweepOptions& options, const MatrixF& y_ref, const ReferenceSums& y_sums) {
-    SweepRow row = row_of(layer_, c);
-    row.status = skip_reason(layer_, c);
+  SweepRow row(const SweepConfig& c, const RunOptions& options, const MatrixF& y_ref, const ReferenceSums& y_sums) {
+    SweepRow row = sweep_row_head(layer_, c);
     if (!row.status.empty()) return row;
     const long k = w().cols();
-    if (options.run.mode != kernels::EmulationMode::kInteger || !kernels::integer_path_supports(c.weight, c.act, k) ||
+    if (options.mode != kernels::EmulationMode::kInteger || !kernels::integer_path_supports(c.weight, c.act, k) ||
         kernels::padded_reduction_length(c.act, c.weight, k) != k) {
       // fake-quant and ragged groups (padded by quantized_linear): rare, not cached
       measure_uncached(row, layer_, x(), w(), s_, c, options, y_ref);
@@ -347,14 +326,14 @@ class LayerAlphaCache {
     // on every call); each is used by every activation setting.
     MatrixF y;
     if (!c.act.enabled()) {
-      y = kernels::linear_f32s4(x(), qw.packed_int4(options.run.kernel), bias);
+      y = kernels::linear_f32s4(x(), qw.packed_int4(options.kernel), bias);
     } else if (qw.is_int4) {
-      y = kernels::linear_s8s4(qx.int8, qw.packed_int4(options.run.kernel), bias);
+      y = kernels::linear_s8s4(qx.int8, qw.packed_int4(options.kernel), bias);
     } else {
-      y = kernels::linear_s8s8(qx.int8, qw.packed_int8(options.run.kernel), bias);
+      y = kernels::linear_s8s8(qx.int8, qw.packed_int8(options.kernel), bias);
     }
     const ErrorMetrics ey = compare(y_ref, y_sums, y, layer_.name + " output");
-    const std::string path = kernels::kernel_path_name(kernels::resolve_kernel_path(options.run.kernel));
+    const std::string path = kernels::kernel_path_name(kernels::resolve_kernel_path(options.kernel));
     set_measured(row, ey, qw.err, qx.err, path);
     return row;
   }
@@ -495,7 +474,7 @@ class LayerAlphaCache {
 }  // namespace
 
 void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const std::vector<SweepConfig>& configs,
-               const SweepOptions& options, const std::vector<char>& done,
+               const RunOptions& options, const std::vector<char>& done,
                const std::function<void(size_t, const SweepRow&)>& on_row,
                const std::function<void(size_t)>& on_progress) {
   // Smoothing vectors per distinct alpha, computed once up front.
@@ -514,7 +493,7 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
   std::atomic<size_t> completed{0};
   for (char d : done) completed += d != 0;
   auto last = std::chrono::steady_clock::now();
-  const auto limit = thread_limit(options.run.threads);
+  const auto limit = thread_limit(options.threads);
   // Items are layer-major, so each worker keeps the float output of the layer
   // it last worked on instead of recomputing it for every configuration.
   // Likewise it keeps the quantized operands of the (layer, alpha) it last
@@ -546,8 +525,7 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
         cached.operands = std::make_unique<LayerAlphaCache>(traces.layers[li], s);
         cached.alpha = c.alpha;
       }
-      const SweepRow row = options.reuse_operands ? cached.operands->row(c, options, cached.y, cached.y_sums)
-                                                     : evaluate_layer(traces.layers[li], s, c, options, cached.y);
+      const SweepRow row = cached.operands->row(c, options, cached.y, cached.y_sums);
       std::lock_guard<std::mutex> lock(mu);
       on_row(i, row);
       const size_t n = ++completed;

@@ -24,12 +24,6 @@ struct SweepConfig {
   std::string invalid;  // non-empty: the combination is impossible (e.g. static per-token); rows are skipped
 };
 
-struct SweepOptions {
-  RunOptions run;  // threads (0 = all cores), mode, kernel
-  // false: every item recomputes its operands through evaluate_layer (the
-  // pre-cache behaviour, same rows); kept for sweep_bench's side-by-side timing.
-  bool reuse_operands = true;
-};
 
 // The sweep's axes as its options list them (--alpha, --w-bits, --a-bits,
 // --w-granularity, --a-granularity, --act-scale: comma lists, alpha ranges
@@ -80,6 +74,13 @@ SweepRow sweep_row_from_fields(const std::vector<std::string>& fields, const std
 inline bool operator==(const SweepRow& a, const SweepRow& b) { return sweep_row_fields(a) == sweep_row_fields(b); }
 inline bool operator!=(const SweepRow& a, const SweepRow& b) { return !(a == b); }
 
+// The trace adapter of smoothing_group_factors (quant/smoothing.h): the layers
+// of the file that share `layer`'s smooth_group, selected or not, since they
+// share one input (the layer alone when it has none), and their statistics.
+std::vector<size_t> smoothing_group_members(const TraceFile& traces, size_t layer);
+SmoothingGroupStats smoothing_group_stats(const TraceFile& traces, const std::vector<size_t>& members,
+                                          const std::string& what);
+
 // Smoothing factors for every layer at `alpha`: layers of one smooth_group share
 // one vector computed from the group's input absmax and all the group's weights.
 std::vector<VectorF> group_smoothing_factors(const TraceFile& traces, const std::vector<size_t>& layers, float alpha);
@@ -91,15 +92,25 @@ std::vector<std::vector<VectorF>> group_smoothing_factors(const TraceFile& trace
 // The float output Y = X W^T (+ b) every configuration of a layer is compared with.
 MatrixF reference_output(const LayerTrace& layer);
 
-// The row of one layer and config; `s` may be null; `y_ref` is reference_output(layer).
-SweepRow evaluate_layer(const LayerTrace& layer, const VectorF* s, const SweepConfig& config,
-                           const SweepOptions& options, const MatrixF& y_ref);
+// The configuration columns of the row of `layer` under `config`; the status
+// is "skipped: <why>" when the config cannot run on the layer (an impossible
+// combination, or a shape its granularity does not fit), else empty.
+SweepRow sweep_row_head(const LayerTrace& layer, const SweepConfig& config);
+
+// Static activation parameters: from the trace's input_absmax over the whole
+// calibration set when symmetric (divided by the smoothing factors `s`, which
+// may be null), else from the range of the (smoothed) sample x_smoothed.
+QuantParams static_activation_params(const LayerTrace& layer, const MatrixF& x_smoothed, const VectorF* s,
+                                     const QuantSpec& spec);
 
 // Runs items [0, layers.size() * configs.size()) (layer-major) skipping those in
 // `done`, calling `on_row(index, row)` (serialized) as each completes and
 // `on_progress(completed)` about once a second.
+// Each row is made from operands cached per (layer, alpha) and per spec; it
+// equals, byte for byte, the row computed from scratch (the oracle in
+// tests/sweep_test.cpp).
 void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const std::vector<SweepConfig>& configs,
-               const SweepOptions& options, const std::vector<char>& done,
+               const RunOptions& options, const std::vector<char>& done,
                const std::function<void(size_t, const SweepRow&)>& on_row,
                const std::function<void(size_t)>& on_progress);
 

@@ -84,10 +84,8 @@ int run_sweep_job(const SweepJob& job) {
 
   const auto start = std::chrono::steady_clock::now();
   install_interrupt_handlers();
-  SweepOptions options;
-  options.run = job.run;
   run_sweep(
-      traces, layers, configs, options, done,
+      traces, layers, configs, job.run, done,
       [&](size_t i, const SweepRow& row) {
         rows[i] = row;
         journal.append(std::to_string(i), sweep_row_fields(row));

@@ -196,12 +196,9 @@ Plot smoothing_plot(const std::vector<SweepRow>& rows, const TraceFile& traces) 
   if (!worst) return sm;
   sm.title = worst->name + ": input absmax before / after smoothing (alpha " + alpha_name(plot_alpha) + ")";
   const VectorF a = worst->activation_absmax();
-  std::vector<const MatrixF*> group_weights{&worst->weight};
-  for (const auto& l : traces.layers)
-    if (&l != worst && !worst->smooth_group.empty() && l.smooth_group == worst->smooth_group)
-      group_weights.push_back(&l.weight);
-  const VectorF s =
-      smoothing_factors(a, weight_column_absmax(group_weights, worst->name), *plot_alpha, worst->name);
+  const size_t index = size_t(worst - traces.layers.data());
+  const VectorF s = smoothing_group_factors(
+      smoothing_group_stats(traces, smoothing_group_members(traces, index), worst->name), *plot_alpha, worst->name);
   PlotSeries before{"before", {}, {}}, after{"after (X / s)", {}, {}};
   for (Eigen::Index j = 0; j < a.size(); ++j) {
     before.x.push_back(double(j));

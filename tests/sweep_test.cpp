@@ -1,5 +1,6 @@
 // run_sweep reuses quantized operands across configurations (LayerAlphaCache);
-// its rows must be exactly those of evaluate_layer, which recomputes everything.
+// its rows must be exactly those of the oracle below, which recomputes
+// everything through kernels::quantized_linear.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,10 +10,38 @@
 
 #include "experiments/quant_options.h"
 #include "experiments/sweep.h"
+#include "kernels/quantized_linear.h"
+#include "quant/error_metrics.h"
 #include "sim/eval/synthetic_traces.h"
 
 namespace sqsim::cli {
 namespace {
+
+// The oracle: one row from scratch. The layer smoothed by s (may be null),
+// quantized and multiplied by quantized_linear, compared with y_ref.
+SweepRow uncached_row(const LayerTrace& layer, const VectorF* s, const SweepConfig& c, const RunOptions& options,
+                      const MatrixF& y_ref) {
+  SweepRow row = sweep_row_head(layer, c);
+  if (!row.status.empty()) return row;
+  MatrixF x = layer.input, w = layer.weight;
+  if (s) {
+    smooth_activations(x, *s);
+    smooth_weight(w, *s);
+  }
+  QuantParams static_params;
+  const bool is_static = c.act.enabled() && c.act.source == ScaleSource::kStatic;
+  if (is_static) static_params = static_activation_params(layer, x, s, c.act);
+  const float* bias = layer.bias ? layer.bias->data() : nullptr;
+  const auto r = kernels::quantized_linear(x, w, bias, c.weight, c.act, is_static ? &static_params : nullptr,
+                                           options.mode, options.kernel, layer.name);
+  row.output = compare(y_ref, r.y, layer.name + " output");
+  row.weight = compare(w, r.w_dequant, layer.name + " weight");
+  row.act = compare(x, r.x_dequant, layer.name + " input");
+  row.path = r.used_integer_kernel ? kernels::kernel_path_name(kernels::resolve_kernel_path(options.kernel))
+                                   : "fake-quant";
+  row.status = "ok";
+  return row;
+}
 
 std::vector<SweepConfig> configs_from(std::vector<std::string> args) {
   po::options_description o;
@@ -36,7 +65,7 @@ TraceFile small_traces() {
 }
 
 std::vector<SweepRow> sweep_rows(const TraceFile& t, const std::vector<size_t>& layers,
-                                 const std::vector<SweepConfig>& configs, const SweepOptions& options,
+                                 const std::vector<SweepConfig>& configs, const RunOptions& options,
                                  const std::vector<char>& done) {
   std::vector<SweepRow> rows(layers.size() * configs.size());
   run_sweep(t, layers, configs, options, done, [&](size_t i, const SweepRow& row) { rows[i] = row; },
@@ -53,7 +82,7 @@ const std::vector<std::string> kMixedArgs = {
     "--w-granularity=per-tensor,per-channel,group32,group48", "--a-granularity=per-token,per-tensor,per-channel",
     "--act-scale=dynamic,static"};
 
-TEST(Sweep, CachedRowsEqualEvaluateLayerForEveryBranch) {
+TEST(Sweep, CachedRowsEqualTheUncachedOracleForEveryBranch) {
   const TraceFile t = small_traces();
   const std::vector<SweepConfig> configs = configs_from(kMixedArgs);
   std::vector<size_t> layers;
@@ -63,9 +92,9 @@ TEST(Sweep, CachedRowsEqualEvaluateLayerForEveryBranch) {
     if (c.alpha) factors[*c.alpha] = group_smoothing_factors(t, layers, *c.alpha);
 
   for (const auto mode : {kernels::EmulationMode::kInteger, kernels::EmulationMode::kFakeQuant}) {
-    SweepOptions options;
-    options.run.mode = mode;
-    options.run.threads = 2;
+    RunOptions options;
+    options.mode = mode;
+    options.threads = 2;
     const std::vector<SweepRow> rows = sweep_rows(t, layers, configs, options, {});
     std::map<std::string, int> seen;
     for (size_t li = 0; li < layers.size(); ++li) {
@@ -73,7 +102,7 @@ TEST(Sweep, CachedRowsEqualEvaluateLayerForEveryBranch) {
       for (size_t ci = 0; ci < configs.size(); ++ci) {
         const SweepConfig& c = configs[ci];
         const VectorF* s = c.alpha ? &factors.at(*c.alpha)[li] : nullptr;
-        const SweepRow expected = evaluate_layer(t.layers[li], s, c, options, y_ref);
+        const SweepRow expected = uncached_row(t.layers[li], s, c, options, y_ref);
         ASSERT_EQ(sweep_row_fields(rows[li * configs.size() + ci]), sweep_row_fields(expected))
             << "layer " << li << " config " << ci;
         if (expected.ok() && expected.path == "fake-quant") {
@@ -100,11 +129,12 @@ TEST(Sweep, ResumedItemsAreNotRedoneAndOthersMatch) {
                                                           "--w-granularity=per-channel,group32",
                                                           "--a-granularity=per-token,per-tensor"});
   const std::vector<size_t> layers = {0, 3, 6};
-  SweepOptions options;
+  RunOptions options;
+  options.threads = 1;
   const std::vector<SweepRow> full = sweep_rows(t, layers, configs, options, {});
   std::vector<char> done(full.size(), 0);
   for (size_t i = 0; i < done.size(); i += 3) done[i] = 1;
-  options.run.threads = 2;
+  options.threads = 2;
   const std::vector<SweepRow> rest = sweep_rows(t, layers, configs, options, done);
   for (size_t i = 0; i < full.size(); ++i) {
     EXPECT_FALSE(full[i].status.empty());

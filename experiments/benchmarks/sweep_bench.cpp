@@ -151,8 +151,7 @@ int run(int argc, char** argv) {
       "tokens", po::value<long>()->default_value(512), "input rows per layer")(
       "threads", po::value<std::string>()->default_value("1,2"), "thread counts to time")(
       "kernel", po::value<std::string>()->default_value("auto"), "auto, reference, avx512-vnni")(
-      "skip-kernel", po::bool_switch(), "time the sweep only")(
-      "uncached", po::bool_switch(), "also time the sweep without operand reuse (every item requantizes)");
+      "skip-kernel", po::bool_switch(), "time the sweep only");
   add_sweep_grid_options(o);
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, o), vm);
@@ -187,9 +186,9 @@ int run(int argc, char** argv) {
   std::vector<SweepRow> first_rows;
   for (const std::string& tt : split_list(vm["threads"].as<std::string>(), "--threads")) {
     const int threads = std::stoi(tt);
-    SweepOptions options;
-    options.run.kernel = path;
-    options.run.threads = threads;
+    RunOptions options;
+    options.kernel = path;
+    options.threads = threads;
     std::vector<SweepRow> rows(items);
     const Clock clock;
     run_sweep(traces, layers, configs, options, {}, [&](size_t i, const SweepRow& r) { rows[i] = r; },
@@ -200,16 +199,6 @@ int run(int argc, char** argv) {
     std::printf("\nthreads %d\n  sweep : %9.2f s wall %9.2f s cpu  %8.1f items/s  (full sweep: %.1f s)%s\n", threads,
                 sweep.wall, sweep.cpu, items / sweep.wall, sweep.wall * scale,
                 same_rows ? "" : "  ROWS DIFFER FROM THE FIRST THREAD COUNT");
-    if (vm["uncached"].as<bool>()) {
-      options.reuse_operands = false;
-      std::vector<SweepRow> rows2(items);
-      const Clock c2;
-      run_sweep(traces, layers, configs, options, {}, [&](size_t i, const SweepRow& r) { rows2[i] = r; },
-                [](size_t) {});
-      const Timing u{c2.wall_s(), c2.cpu_s()};
-      std::printf("  sweep, operands not reused: %9.2f s wall %9.2f s cpu  %8.1f items/s%s\n", u.wall, u.cpu,
-                  items / u.wall, rows2 == rows ? "" : "  ROWS DIFFER");
-    }
     if (vm["skip-kernel"].as<bool>()) continue;
     long calls = 0, macs = 0;
     const Timing k = time_kernels(traces, configs, path, threads, &calls, &macs);
