@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "sim/formats/json.h"
 #include "base/paths.h"
 #include "quant/smoothing.h"
@@ -70,14 +71,11 @@ bool parse(int argc, char** argv, const std::string& usage, const po::options_de
     }
     if (vm.count("config")) {
       const std::string path = vm["config"].as<std::string>();
-      std::ifstream file(path);
-      if (!file) throw Error("--config " + path + ": cannot open the file");
-      std::stringstream text;
-      text << file.rdbuf();
-      std::istringstream lines(text.str());
+      const std::string text = read_file(path, "--config file");
+      std::istringstream lines(text);
       std::string line;
       for (int n = 1; std::getline(lines, line); ++n) refuse_placeholder(line, "--config " + path + ":" + std::to_string(n));
-      std::istringstream in(text.str());
+      std::istringstream in(text);
       po::store(po::parse_config_file(in, options), vm);
     }
     po::notify(vm);

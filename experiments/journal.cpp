@@ -118,12 +118,6 @@ void Journal::append(const std::string& key, const std::vector<std::string>& fie
   items_[key] = fields;
 }
 
-std::string journal_number(double v) {
-  char b[40];
-  std::snprintf(b, sizeof b, "%.17g", v);
-  return b;
-}
-
 double parse_journal_number(const std::string& text, const std::string& where) {
   size_t used = 0;
   double v = 0;

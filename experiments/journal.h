@@ -10,7 +10,7 @@
 //   <key> TAB <field> TAB ...  one finished item (tab, newline, backslash escaped)
 //
 // A last line without its newline (cut by a kill) is ignored. Numbers are
-// written with journal_number (%.17g), which reads back to the same double.
+// written with format.h's exact (%.17g), which reads back to the same double.
 #include <fstream>
 #include <map>
 #include <string>
@@ -48,8 +48,6 @@ class Journal {
   std::map<std::string, long> lines_;
 };
 
-// %.17g: the text reads back to exactly `v`.
-std::string journal_number(double v);
 // A finite number, or an error "WHERE: expected a finite number, got 'TEXT'".
 double parse_journal_number(const std::string& text, const std::string& where);
 

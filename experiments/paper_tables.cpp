@@ -8,6 +8,7 @@
 #include "base/io.h"
 #include "base/paths.h"
 #include "experiments/csv.h"
+#include "experiments/format.h"
 #include "experiments/interrupt.h"
 #include "experiments/journal.h"
 #include "experiments/model_layers.h"
@@ -53,7 +54,7 @@ struct PaperRun {
 };
 
 // A perplexity as the tables and figure1.csv print it.
-std::string ppl_text(double ppl) { return format_number(ppl, 6); }
+std::string ppl_text(double ppl) { return significant(ppl, 6); }
 
 std::vector<std::string> provenance_lines(const PaperRun& run) {
   const EvalOptions& eo = run.job.eval;
@@ -137,10 +138,10 @@ void write_figure1(PaperRun& run) {
     for (float a : job.figure1_alpha) {
       AlphaChoice ac;
       ac.value = a;
-      const double ppl = run.measure("figure1", p, wiki, ac, format_number(a, 6), ids).ppl;
+      const double ppl = run.measure("figure1", p, wiki, ac, significant(a, 6), ids).ppl;
       s.x.push_back(a);
       s.y.push_back(ppl);
-      csv.rows.push_back({p, format_number(a, 6), ppl_text(ppl)});
+      csv.rows.push_back({p, significant(a, 6), ppl_text(ppl)});
     }
     plot.series.push_back(s);
   }
@@ -184,18 +185,18 @@ void write_figure2(PaperRun& run) {
   const VectorF act_after = act.array() / s.array(), w_after = w_before.array() * s.array();
   CsvTable csv{{"channel", "act_absmax", "act_absmax_smoothed", "weight_absmax", "weight_absmax_smoothed", "s"}, {}};
   for (long c = 0; c < act.size(); ++c)
-    csv.rows.push_back({std::to_string(c), format_number(act[c]), format_number(act_after[c]),
-                        format_number(w_before[c]), format_number(w_after[c]), format_number(s[c])});
+    csv.rows.push_back({std::to_string(c), significant(act[c], 8), significant(act_after[c], 8),
+                        significant(w_before[c], 8), significant(w_after[c], 8), significant(s[c], 8)});
   const Plot pa = absmax_plot("Activation (input of " + group.norm + " -> " + std::to_string(group.layers.size()) +
-                                  " layers): per-channel absmax, alpha " + format_number(alpha, 3),
+                                  " layers): per-channel absmax, alpha " + significant(alpha, 3),
                               act, act_after);
   const Plot pw = absmax_plot(
-      "Weight (" + group.layers.front() + "...): per-input-channel absmax, alpha " + format_number(alpha, 3),
+      "Weight (" + group.layers.front() + "...): per-input-channel absmax, alpha " + significant(alpha, 3),
       w_before, w_after);
   const std::string out = run.job.output.out;
   write_file_atomic(out + "/figure2.csv",
                     with_provenance(csv, run.provenance) + "# group: " + group.norm + " -> " + group.layers.front() +
-                        " ...; alpha " + format_number(alpha, 3) + "\n");
+                        " ...; alpha " + significant(alpha, 3) + "\n");
   write_file_atomic(out + "/figure2_activation.svg", render_svg(pa));
   write_file_atomic(out + "/figure2_weight.svg", render_svg(pw));
 }

@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "experiments/csv.h"
+#include "experiments/format.h"
 #include "experiments/interrupt.h"
 #include "experiments/json_writer.h"
 #include "experiments/model_quant_options.h"
@@ -36,7 +37,7 @@ namespace {
 std::string alpha_key(const AlphaChoice& a) {
   if (a.kind == AlphaChoice::kGlobalSearch) return "alpha search";
   if (a.kind == AlphaChoice::kPerLayerSearch) return "alpha per-layer";
-  return "alpha " + journal_number(a.value);
+  return "alpha " + exact(a.value);
 }
 
 void print_run(const PplJob& job, const QuantRun& r, const char* mode) {
@@ -84,10 +85,10 @@ int run_ppl_job(const PplJob& job) {
                                                job.config.name)
                                : ev.run(job.config, a, ids, job.seq_len, job.config.name);
     print_run(job, r, mode);
-    table.rows.push_back({job.config.name, r.alpha_text, format_number(r.ppl), format_number(r.mean_nll),
+    table.rows.push_back({job.config.name, r.alpha_text, significant(r.ppl, 8), significant(r.mean_nll, 8),
                           std::to_string(r.tokens), std::to_string(r.windows), std::to_string(job.seq_len), mode,
-                          format_number(r.seconds)});
-    for (const auto& [g, al] : r.alpha_per_group) per_layer.rows.push_back({job.config.name, g, format_number(al)});
+                          significant(r.seconds, 8)});
+    for (const auto& [g, al] : r.alpha_per_group) per_layer.rows.push_back({job.config.name, g, significant(al, 8)});
   }
   if (!out.empty()) {
     write_file_atomic(out + "/results.csv", to_csv(table));

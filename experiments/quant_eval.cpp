@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "experiments/format.h"
 #include "experiments/interrupt.h"
 #include "base/io.h"
 #include "experiments/sha256.h"
@@ -19,11 +20,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::string fmt_alpha(float a) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%g", double(a));
-  return b;
-}
+std::string fmt_alpha(float a) { return significant(a, 6); }
 
 void check_interrupt() {
   // Between windows: main() turns this into exit status 128 + signal.
@@ -178,10 +175,10 @@ namespace {
 // and integer layers, "group=alpha ..." of a per-layer search, seconds (last).
 std::vector<std::string> run_fields(const QuantRun& r) {
   std::string groups;
-  for (const auto& [g, a] : r.alpha_per_group) groups += (groups.empty() ? "" : " ") + g + "=" + journal_number(a);
-  return {r.alpha_text,          journal_number(r.ppl),          journal_number(r.mean_nll),
+  for (const auto& [g, a] : r.alpha_per_group) groups += (groups.empty() ? "" : " ") + g + "=" + exact(a);
+  return {r.alpha_text,          exact(r.ppl),          exact(r.mean_nll),
           std::to_string(r.tokens), std::to_string(r.windows), std::to_string(r.quantized_layers),
-          std::to_string(r.integer_layers), groups, journal_number(r.seconds)};
+          std::to_string(r.integer_layers), groups, exact(r.seconds)};
 }
 
 QuantRun run_from_fields(const std::vector<std::string>& f, const std::string& where) {
@@ -227,7 +224,7 @@ QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& 
   auto last = std::chrono::steady_clock::now();
   wj.on_window = [&](size_t w, double nll) {
     const auto now = std::chrono::steady_clock::now();
-    journal.append(window_key(key, w), {journal_number(nll), journal_number(seconds_since(last))});
+    journal.append(window_key(key, w), {exact(nll), exact(seconds_since(last))});
     last = now;
   };
   QuantRun r = ev.run(config, alpha, ids, seq_len, label, wj);

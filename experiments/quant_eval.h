@@ -102,7 +102,7 @@ class QuantEvaluator {
 // One perplexity through `journal`: what it holds under `key` when it has it,
 // else measured now (continuing from the windows journaled under `key`, each
 // new window journaled as it completes) and journaled. Fields written with
-// journal_number, so a result read back equals the one measured, bit for bit.
+// format.h's exact (%.17g), so a result read back equals the one measured, bit for bit.
 QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& key, const ModelQuantConfig& config,
                        const AlphaChoice& alpha, const std::vector<int32_t>& ids, int seq_len, const std::string& label);
 

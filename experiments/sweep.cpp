@@ -18,7 +18,7 @@
 
 #include "experiments/interrupt.h"
 #include "experiments/cli.h"
-#include "experiments/csv.h"
+#include "experiments/format.h"
 #include "kernels/gemm.h"
 #include "kernels/int_weights.h"
 #include "base/error.h"
@@ -28,12 +28,6 @@
 namespace sqsim::cli {
 
 namespace {
-
-std::string number(double v, int digits) {
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  if (std::isnan(v)) return "nan";
-  return format_number(v, digits);
-}
 
 double parse_number(const std::string& text) {
   size_t used = 0;
@@ -54,7 +48,7 @@ double parse_number(const std::string& text) {
   }
 #define SQSIM_METRIC_COLUMN(name, field)                                                           \
   {                                                                                                \
-    name, [](const SweepRow& r, int digits) { return r.ok() ? number(r.field, digits) : ""; },     \
+    name, [](const SweepRow& r, int digits) { return r.ok() ? significant(r.field, digits) : ""; },     \
         [](SweepRow& r, const std::string& c) {                                                    \
           if (!c.empty()) r.field = parse_number(c);                                              \
         }                                                                                          \

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <map>
 #include <set>
 
 #include "base/io.h"
+#include "experiments/format.h"
+#include "experiments/report_table.h"
 #include "experiments/svg_plot.h"
 #include "quant/outlier_metrics.h"
 #include "quant/smoothing.h"
@@ -54,21 +55,6 @@ Summary summarize(const std::vector<SweepRow>& rows) {
   return s;
 }
 
-std::string f(double v, const char* format = "%.2f") {
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char b[40];
-  std::snprintf(b, sizeof b, format, v);
-  return b;
-}
-
-std::string tex_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '_' || c == '%' || c == '&' || c == '#') o += '\\';
-    o += c;
-  }
-  return o;
-}
 
 // One line of the summary table: a configuration at one alpha.
 struct SummaryLine {
@@ -90,10 +76,10 @@ const SummaryColumn kSummaryColumns[] = {
     {"configuration", "Configuration", 'l', [](const SummaryLine& l) { return l.key; }},
     {"alpha", "$\\alpha$", 'l', [](const SummaryLine& l) { return l.alpha; }},
     {"layers", "Layers", 'r', [](const SummaryLine& l) { return std::to_string(l.a.layers); }},
-    {"mean SQNR", "Mean SQNR", 'r', [](const SummaryLine& l) { return f(l.a.sum_sqnr / l.a.layers); }},
-    {"worst SQNR", "Worst SQNR", 'r', [](const SummaryLine& l) { return f(l.a.worst_sqnr); }},
-    {"mean rel. err", "Mean rel. err", 'r', [](const SummaryLine& l) { return f(l.a.sum_rel / l.a.layers, "%.4g"); }},
-    {"worst rel. err", "Worst rel. err", 'r', [](const SummaryLine& l) { return f(l.a.worst_rel, "%.4g"); }},
+    {"mean SQNR", "Mean SQNR", 'r', [](const SummaryLine& l) { return fixed(l.a.sum_sqnr / l.a.layers, 2); }},
+    {"worst SQNR", "Worst SQNR", 'r', [](const SummaryLine& l) { return fixed(l.a.worst_sqnr, 2); }},
+    {"mean rel. err", "Mean rel. err", 'r', [](const SummaryLine& l) { return significant(l.a.sum_rel / l.a.layers, 4); }},
+    {"worst rel. err", "Worst rel. err", 'r', [](const SummaryLine& l) { return significant(l.a.worst_rel, 4); }},
 };
 
 // Calls emit(line) for every (configuration, alpha) in table order.
@@ -109,18 +95,17 @@ void for_each_line(const Summary& s, Emit emit) {
 }
 
 std::string summary_md(const Summary& s, const ReportContext& ctx) {
+  std::vector<std::string> header;
+  for (const SummaryColumn& c : kSummaryColumns) header.push_back(c.md);
+  std::vector<std::vector<std::string>> rows;
+  for_each_line(s, [&](const SummaryLine& l) {
+    rows.emplace_back();
+    for (const SummaryColumn& c : kSummaryColumns) rows.back().push_back(c.cell(l));
+  });
   std::string md =
       "# Sweep summary\n\nOutput error of each quantized layer against the float layer, over the selected "
-      "layers (docs/quantization.md). SQNR in dB (higher is better); relative error is ||Y'-Y||/||Y||.\n\n|";
-  for (const SummaryColumn& c : kSummaryColumns) md += std::string(" ") + c.md + " |";
-  md += "\n|";
-  for (size_t i = 0; i < std::size(kSummaryColumns); ++i) md += "---|";
-  md += "\n";
-  for_each_line(s, [&](const SummaryLine& l) {
-    md += "|";
-    for (const SummaryColumn& c : kSummaryColumns) md += " " + c.cell(l) + " |";
-    md += "\n";
-  });
+      "layers (docs/quantization.md). SQNR in dB (higher is better); relative error is ||Y'-Y||/||Y||.\n\n" +
+      markdown_grid(header, rows, MarkdownAlign::kLeft);
   if (s.skipped)
     md += "\n" + std::to_string(s.skipped) +
           " layer-configurations were skipped (see the status column of results.csv).\n";
