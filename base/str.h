@@ -5,6 +5,7 @@
 // digits), not through this.
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace sqsim {
 
@@ -14,5 +15,10 @@ std::string str(const Args&... args) {
   (out << ... << args);
   return out.str();
 }
+
+// "a, b,c" -> {"a", "b", "c"}: items split at commas, blanks around each
+// removed. An empty item ("a,,b", a trailing comma, "") is refused with
+// sqsim::Error "<option> '<text>': empty item in the list".
+std::vector<std::string> split_list(const std::string& text, const std::string& option);
 
 }  // namespace sqsim

@@ -9,7 +9,8 @@
 #include "experiments/format.h"
 #include "base/io.h"
 #include "base/error.h"
-#include "sim/models/causal_lm.h"
+#include "base/io.h"
+#include "sim/models/load_model.h"
 
 namespace sqsim::cli {
 

@@ -10,8 +10,9 @@
 #include "experiments/interrupt.h"
 #include "experiments/model_layers.h"
 #include "base/error.h"
+#include "base/io.h"
 #include "sim/eval/calibration.h"
-#include "sim/models/causal_lm.h"
+#include "sim/models/load_model.h"
 #include "sim/eval/quantize_model.h"
 #include "sim/formats/trace_file.h"
 

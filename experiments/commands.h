@@ -17,6 +17,8 @@ const std::vector<Command>& commands();
 int run_info(int argc, char** argv);
 int run_layer_error(int argc, char** argv);
 int run_outliers(int argc, char** argv);
+int run_observers(int argc, char** argv);
+int run_gptq(int argc, char** argv);
 int run_sweep_command(int argc, char** argv);
 int run_check(int argc, char** argv);
 int run_make_traces(int argc, char** argv);

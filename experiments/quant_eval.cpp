@@ -10,6 +10,7 @@
 #include "base/io.h"
 #include "experiments/sha256.h"
 #include "base/error.h"
+#include "base/io.h"
 #include "sim/eval/calibration_file.h"
 
 namespace sqsim::cli {

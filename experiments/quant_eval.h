@@ -16,8 +16,9 @@
 #include "kernels/quantized_linear.h"
 #include "quant/model_quant_config.h"
 #include "sim/eval/calibration.h"
-#include "sim/models/causal_lm.h"
+#include "sim/eval/perplexity.h"
 #include "sim/eval/quantize_model.h"
+#include "sim/models/load_model.h"
 
 namespace sqsim::cli {
 

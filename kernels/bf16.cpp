@@ -1,6 +1,6 @@
 #include "kernels/bf16.h"
 
-#include "kernels/bf16_avx512bf16.h"
+#include "kernels/x86/bf16_avx512bf16.h"
 #include "kernels/cpu_features.h"
 
 namespace sqsim::kernels {

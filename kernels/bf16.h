@@ -1,7 +1,7 @@
 #pragma once
 // bfloat16 activations for W4A16 (docs/quantization.md, "int4 weights"): the
 // top 16 bits of a float32. The conversion below *defines* the bits; the
-// AVX512_BF16 path (kernels/bf16_avx512bf16.h) returns the same ones.
+// AVX512_BF16 path (kernels/x86/bf16_avx512bf16.h) returns the same ones.
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -40,7 +40,7 @@ inline float bf16_widen(uint16_t b) {
 void to_bf16_scalar(const float* in, long n, uint16_t* out);
 
 // Elementwise bf16_round; uses vcvtneps2bf16 where the CPU has AVX512_BF16
-// (same bits: kernels/bf16_avx512bf16.cpp).
+// (same bits: kernels/x86/bf16_avx512bf16.cpp).
 Bf16Matrix to_bf16(const MatrixF& x);
 // Elementwise bf16_widen.
 MatrixF widen_bf16(const Bf16Matrix& x);

@@ -2,9 +2,9 @@
 
 #include <vector>
 
-#include "kernels/gemm_avx2_pack.h"
-#include "kernels/gemm_avx512vnni.h"
-#include "kernels/gemm_int8_avx2.h"
+#include "kernels/x86/pack_pmaddwd.h"
+#include "kernels/x86/avx512_path.h"
+#include "kernels/x86/avx2_path.h"
 #include "kernels/gemm_reference.h"
 #include "base/error.h"
 

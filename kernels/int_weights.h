@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/int4_view.h"
+#include "kernels/x86/int4_view.h"
 #include "quant/quantize.h"
 
 namespace sqsim::kernels {

@@ -5,7 +5,6 @@
 #include <cstdlib>
 
 #include "kernels/cpu_features.h"
-#include "kernels/optimized_registry.h"
 #include "base/error.h"
 
 namespace sqsim::kernels {
@@ -30,11 +29,12 @@ std::string kernel_path_name(KernelPath p) {
 
 std::vector<KernelPath> available_kernel_paths() {
   std::vector<KernelPath> out{KernelPath::kReference};
+  // Every optimized path is always compiled in (kernels/x86/*_avx2.cpp,
+  // *_avx512*.cpp get their own -m flags from cmake/isa_flags.cmake), so only
+  // the CPU decides.
   const CpuFeatures& f = cpu_features();
-  if (optimized_path_compiled(KernelPath::kAvx2) && f.avx2 && f.fma) out.push_back(KernelPath::kAvx2);
-  if (optimized_path_compiled(KernelPath::kAvx512Vnni) && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) {
-    out.push_back(KernelPath::kAvx512Vnni);
-  }
+  if (f.avx2 && f.fma) out.push_back(KernelPath::kAvx2);
+  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) out.push_back(KernelPath::kAvx512Vnni);
   return out;
 }
 

@@ -24,13 +24,9 @@ KernelPath resolve_kernel_path(KernelPath requested);
 // The two W4A16 (float x int4) kernels of a SIMD path, both bit-identical to
 // linear_f32s4_reference: kRows streams the int4 bytes once per block of 4
 // activation rows (the decode GEMV), kPanel decodes 16 (AVX-512) or 8 (AVX2)
-// output channels at a time once and vectorizes across them (many rows). kAuto picks kPanel from
-// kW4A16PanelMinRows rows on. Tests and benchmarks force one. The threshold is
-// measured (Zen 4, one thread, SmolLM2 shapes, G = 128, warm weights): with
-// AVX-512 the panel kernel runs at 0.6-0.97x the row kernel's speed at M = 3-4
-// (it first decodes every panel to floats), 1.24-1.4x at M = 5-6, 1.8x at
-// M = 16, about 3x at M = 2048; with AVX2 at 0.65-0.82x at M = 3-4, 0.99-1.21x
-// at M = 5-8, 1.14-1.31x at M = 16, 1.5-2.5x from M = 128 on.
+// output channels at a time once and vectorizes across them (many rows). kAuto
+// picks kPanel from kW4A16PanelMinRows rows on. Tests and benchmarks force one.
+// The threshold is measured: results/kernels.
 enum class W4A16Kernel { kAuto, kRows, kPanel };
 constexpr long kW4A16PanelMinRows = 5;
 

@@ -10,7 +10,7 @@
 // so every combination the unpacked API accepts still works.
 #include <memory>
 
-#include "kernels/gemm_avx512vnni.h"
+#include "kernels/x86/avx512_path.h"
 #include "kernels/int_weights.h"
 #include "kernels/kernel_path.h"
 

@@ -1,7 +1,6 @@
 #include "kernels/quantized_linear.h"
 
 #include "kernels/gemm.h"
-#include "kernels/int_weights.h"
 #include "base/error.h"
 
 namespace sqsim::kernels {
@@ -19,6 +18,119 @@ bool integer_path_supports(const QuantSpec& weight, const QuantSpec& act, long k
   return int8_representable(act) && (int8_representable(weight) || int4_representable(weight));
 }
 
+PreparedLinear::PreparedLinear(const MatrixF& w, const float* bias, LinearQuantSpec spec, const std::string& what)
+    : spec_(std::move(spec)), what_(what), in_(w.cols()), out_(w.rows()) {
+  if (bias) bias_.assign(bias, bias + out_);
+  prepare(nullptr, &w);
+}
+
+PreparedLinear::PreparedLinear(const QuantizedMatrix& qw, const float* bias, LinearQuantSpec spec,
+                               const std::string& what)
+    : spec_(std::move(spec)), what_(what), in_(qw.cols), out_(qw.rows) {
+  if (bias) bias_.assign(bias, bias + out_);
+  prepare(&qw, nullptr);
+}
+
+// The one place that decides how a quantized linear layer runs.
+void PreparedLinear::prepare(const QuantizedMatrix* given, const MatrixF* w) {
+  const std::string wname = what_ + " weight";
+  if (spec_.act.enabled() && spec_.act.source == ScaleSource::kStatic && !spec_.static_act) {
+    throw Error(what_ + " input: static activation scales need calibration statistics");
+  }
+  integer_ = spec_.mode == EmulationMode::kInteger && integer_path_supports(spec_.weight, spec_.act, in_);
+  padded_k_ = in_;
+  if (!integer_) {
+    // Fake-quant: quantize and dequantize the weights once (float weights stay as they are).
+    w_dequant_ = given ? dequantize(*given) : fake_quantize(*w, spec_.weight, wname);
+    if (spec_.product == FakeQuantProduct::kSgemm) {
+      sgemm_w_ = std::make_shared<const PackedB>(
+          pack_b(w_dequant_.data(), w_dequant_.cols(), BLayout::kNK, w_dequant_.rows(), w_dequant_.cols()));
+    }
+    return;
+  }
+  QuantizedMatrix own;
+  if (!given) own = quantize(*w, spec_.weight, wname);
+  const QuantizedMatrix& qw = given ? *given : own;
+  w_dequant_ = dequantize(qw);
+  // Ragged last groups: pad K with products that are exactly 0 (docs/quantization.md).
+  padded_k_ = padded_reduction_length(spec_.act, spec_.weight, in_);
+  const QuantizedMatrix padded = pad_columns(qw, padded_k_);
+  // Float activations take int4 weights (W4A16); int8 activations take int4
+  // weights when the spec fits them (W4A8), else int8 (W8A8).
+  int4_ = !spec_.act.enabled() || (spec_.weight.bits <= 4 && int4_representable(spec_.weight));
+  if (int4_) {
+    w4_ = pack_s4_weights(to_int4(padded, wname), spec_.path, spec_.act.enabled() ? S4Use::kW4A8 : S4Use::kW4A16);
+  } else {
+    w8_ = pack_s8_weights(to_int8(padded, wname), spec_.path);
+  }
+}
+
+MatrixF PreparedLinear::fake_quant_product(const MatrixF& xq) const {
+  const float* bias = bias_.empty() ? nullptr : bias_.data();
+  if (spec_.product == FakeQuantProduct::kSgemm) {
+    MatrixF y(xq.rows(), out_);
+    SgemmArgs g;
+    g.m = xq.rows();
+    g.n = out_;
+    g.k = in_;
+    g.a = xq.data();
+    g.lda = xq.cols();
+    g.b = w_dequant_.data();
+    g.ldb = w_dequant_.cols();
+    g.layout = BLayout::kNK;
+    g.c = y.data();
+    g.ldc = y.cols();
+    g.bias = bias;
+    sgemm_parallel(g, sgemm_w_.get());  // fixed tiles: bits independent of the thread count
+    return y;
+  }
+  MatrixF y;
+  y.noalias() = xq * w_dequant_.transpose();
+  if (bias) {
+    for (Eigen::Index m = 0; m < y.rows(); ++m)
+      for (Eigen::Index n = 0; n < y.cols(); ++n) y(m, n) = y(m, n) + bias[n];
+  }
+  return y;
+}
+
+MatrixF PreparedLinear::run(const MatrixF& x, MatrixF* x_dequant) const {
+  if (x.cols() != in_) {
+    throw Error(what_ + ": input has " + std::to_string(x.cols()) + " channels, weight expects " +
+                std::to_string(in_));
+  }
+  const std::string xname = what_ + " input";
+  const QuantParams* st = spec_.static_act ? &*spec_.static_act : nullptr;
+  if (!spec_.act.enabled()) {
+    // Float activations: checked, then used as they are (fake_quantize of a
+    // disabled spec is this check and a copy).
+    require_finite(x, xname);
+    if (x_dequant) *x_dequant = x;
+    if (!integer_) return fake_quant_product(x);
+    const float* bias = bias_.empty() ? nullptr : bias_.data();
+    if (padded_k_ == in_) return linear_f32s4(x, w4_, bias);
+    MatrixF xp = MatrixF::Zero(x.rows(), padded_k_);
+    xp.leftCols(in_) = x;
+    return linear_f32s4(xp, w4_, bias);
+  }
+  if (!integer_) {
+    MatrixF xq = fake_quantize(x, spec_.act, xname, st);
+    MatrixF y = fake_quant_product(xq);
+    if (x_dequant) *x_dequant = std::move(xq);
+    return y;
+  }
+  const QuantizedMatrix qx = st ? quantize(x, spec_.act, *st, xname) : quantize(x, spec_.act, xname);
+  if (x_dequant) *x_dequant = dequantize(qx);
+  return run(to_int8(pad_columns(qx, padded_k_), xname));
+}
+
+MatrixF PreparedLinear::run(const Int8Matrix& a) const {
+  if (!integer_ || !spec_.act.enabled()) {
+    throw Error(what_ + ": int8 activations given to a layer that does not run the int8 kernels");
+  }
+  const float* bias = bias_.empty() ? nullptr : bias_.data();
+  return int4_ ? linear_s8s4(a, w4_, bias) : linear_s8s8(a, w8_, bias);
+}
+
 QuantizedLinearResult quantized_linear(const MatrixF& x, const MatrixF& w, const float* bias,
                                        const QuantSpec& weight, const QuantSpec& act,
                                        const QuantParams* static_act, EmulationMode mode,
@@ -27,42 +139,18 @@ QuantizedLinearResult quantized_linear(const MatrixF& x, const MatrixF& w, const
     throw Error(what + ": input has " + std::to_string(x.cols()) + " channels, weight expects " +
                 std::to_string(w.cols()));
   }
-  const std::string wname = what + " weight", xname = what + " input";
+  LinearQuantSpec spec;
+  spec.weight = weight;
+  spec.act = act;
+  if (static_act) spec.static_act = *static_act;
+  spec.mode = mode;
+  spec.path = path;
+  spec.product = FakeQuantProduct::kEigen;
+  const PreparedLinear layer(w, bias, std::move(spec), what);
   QuantizedLinearResult r;
-  if (act.enabled() && act.source == ScaleSource::kStatic && !static_act) {
-    throw Error(xname + ": static activation scales need calibration statistics");
-  }
-  if (mode == EmulationMode::kInteger && integer_path_supports(weight, act, w.cols())) {
-    // Ragged last groups: pad K with products that are exactly 0 (docs/quantization.md).
-    const long kp = padded_reduction_length(act, weight, w.cols());
-    const QuantizedMatrix qw = quantize(w, weight, wname);
-    r.w_dequant = dequantize(qw);
-    r.used_integer_kernel = true;
-    if (!act.enabled()) {
-      require_finite(x, xname);
-      r.x_dequant = x;
-      MatrixF xp = MatrixF::Zero(x.rows(), kp);
-      xp.leftCols(x.cols()) = x;
-      r.y = linear_f32s4(xp, to_int4(pad_columns(qw, kp), wname), bias, path);
-      return r;
-    }
-    const QuantizedMatrix qx = static_act ? quantize(x, act, *static_act, xname) : quantize(x, act, xname);
-    r.x_dequant = dequantize(qx);
-    const Int8Matrix a = to_int8(pad_columns(qx, kp), xname);
-    if (weight.bits <= 4 && int4_representable(weight)) {
-      r.y = linear_s8s4(a, to_int4(pad_columns(qw, kp), wname), bias, path);
-    } else {
-      r.y = linear_s8s8(a, to_int8(pad_columns(qw, kp), wname), bias, path);
-    }
-    return r;
-  }
-  r.w_dequant = fake_quantize(w, weight, wname);
-  r.x_dequant = fake_quantize(x, act, xname, static_act);
-  r.y.noalias() = r.x_dequant * r.w_dequant.transpose();
-  if (bias) {
-    for (Eigen::Index m = 0; m < r.y.rows(); ++m)
-      for (Eigen::Index n = 0; n < r.y.cols(); ++n) r.y(m, n) = r.y(m, n) + bias[n];
-  }
+  r.y = layer.run(x, &r.x_dequant);
+  r.w_dequant = layer.dequantized_weight();
+  r.used_integer_kernel = layer.uses_integer_kernel();
   return r;
 }
 

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "kernels/cpu_features.h"
-#include "kernels/sgemm_avx512.h"
+#include "kernels/x86/sgemm_avx512.h"
 #include "base/error.h"
 
 namespace sqsim::kernels {

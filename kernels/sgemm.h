@@ -4,7 +4,7 @@
 // (nn.Linear weight layout, so C = A·Bᵀ) or as [K, N] rows.
 //
 // Two paths, chosen once at run time: a packed, cache-blocked AVX-512 FMA
-// kernel (kernels/sgemm_avx512.cpp) when the CPU has AVX-512F, and Eigen
+// kernel (kernels/x86/sgemm_avx512.cpp) when the CPU has AVX-512F, and Eigen
 // otherwise. On the AVX-512 path every C element is one FMA chain over k =
 // 0..K-1 in order, so its bits do not depend on tiling, on where the element
 // sits in a tile, or on how many threads ran; the Eigen path splits rows into

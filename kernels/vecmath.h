@@ -1,6 +1,6 @@
 #pragma once
 // Elementwise hot spots of the float forward pass, with an AVX-512 path
-// (kernels/vecmath_avx512.cpp, own exp polynomial) and a portable one, chosen
+// (kernels/x86/vecmath_avx512.cpp, own exp polynomial) and a portable one, chosen
 // at run time like kernels/sgemm.h. Each element's result depends only on its
 // own inputs and on n, never on threads or on where a row sits in a block.
 namespace sqsim::kernels {

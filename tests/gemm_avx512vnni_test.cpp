@@ -11,7 +11,7 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
-#include "kernels/gemm_avx512vnni.h"
+#include "kernels/x86/avx512_path.h"
 #include "kernels/gemm_reference.h"
 #include "base/error.h"
 #include "tests/gemm_test_data.h"

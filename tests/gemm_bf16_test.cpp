@@ -15,11 +15,11 @@
 #include <vector>
 
 #include "kernels/bf16.h"
-#include "kernels/bf16_avx512bf16.h"
+#include "kernels/x86/bf16_avx512bf16.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
-#include "kernels/gemm_avx512vnni.h"
-#include "kernels/gemm_int8_avx2.h"
+#include "kernels/x86/avx512_path.h"
+#include "kernels/x86/avx2_path.h"
 #include "kernels/gemm_reference.h"
 #include "tests/gemm_test_data.h"
 

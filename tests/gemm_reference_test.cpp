@@ -8,8 +8,10 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_reference.h"
 #include "kernels/quantized_linear.h"
+#include "kernels/sgemm.h"
 #include "base/error.h"
 #include "quant/error_metrics.h"
+#include "tests/gemm_test_data.h"
 
 namespace sqsim::kernels {
 namespace {
@@ -189,6 +191,71 @@ TEST(QuantizedLinear, IntegerAndFakeQuantAgreeToFloatRounding) {
     EXPECT_EQ(ri.w_dequant, rf.w_dequant);
     EXPECT_EQ(ri.x_dequant, rf.x_dequant);
     EXPECT_LT(compare(rf.y, ri.y, "y").rel_err, 1e-5);
+  }
+}
+
+// PreparedLinear against the products written out by hand: the integer kernels
+// on the padded operands (K = 200 leaves a ragged last group of 64), and the two
+// fake-quant products; each entry point (float x, int8 x, pre-quantized weights)
+// gives the same bits.
+TEST(PreparedLinear, EveryEntryGivesTheBitsOfTheProductsItStandsFor) {
+  using gemm_test::same_bits;
+  const float bias[24] = {0.5f, -1.0f, 2.0f, 0.25f, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -7};
+  for (long k : {192L, 200L}) {
+    const MatrixF x = random_matrix(7, k, 12, 3.0f), w = random_matrix(24, k, 13, 0.1f);
+    for (int wbits : {8, 4}) {
+      for (int abits : {8, 16}) {
+        if (wbits == 8 && abits == 16) continue;  // float activations take int4 weights only
+        LinearQuantSpec ls;
+        ls.weight = spec(wbits, "group64", TensorRole::kWeight, wbits == 8);
+        ls.act = spec(abits, "per-token", TensorRole::kActivation);
+        const std::string ctx = "k " + std::to_string(k) + " w" + std::to_string(wbits) + "a" + std::to_string(abits);
+        const PreparedLinear p(w, bias, ls, "l");
+        ASSERT_TRUE(p.uses_integer_kernel()) << ctx;
+        const long kp = padded_reduction_length(ls.act, ls.weight, k);
+        EXPECT_EQ(p.padded_k(), kp) << ctx;
+        const QuantizedMatrix qw = quantize(w, ls.weight, "l weight");
+        MatrixF want;
+        if (abits == 16) {
+          MatrixF xp = MatrixF::Zero(x.rows(), kp);
+          xp.leftCols(k) = x;
+          want = linear_f32s4(xp, to_int4(pad_columns(qw, kp), "w"), bias);
+        } else {
+          const Int8Matrix a = to_int8(pad_columns(quantize(x, ls.act, "x"), kp), "x");
+          want = wbits == 4 ? linear_s8s4(a, to_int4(pad_columns(qw, kp), "w"), bias)
+                            : linear_s8s8(a, to_int8(pad_columns(qw, kp), "w"), bias);
+          EXPECT_TRUE(same_bits(p.run(a), want)) << ctx;
+        }
+        EXPECT_TRUE(same_bits(p.run(x), want)) << ctx;
+        EXPECT_TRUE(same_bits(PreparedLinear(qw, bias, ls, "l").run(x), want)) << ctx;
+        EXPECT_EQ(p.dequantized_weight(), dequantize(qw)) << ctx;
+
+        // Fake-quant: Eigen's product then the bias, or sgemm with the bias.
+        ls.mode = EmulationMode::kFakeQuant;
+        const MatrixF xq = fake_quantize(x, ls.act, "x"), wq = dequantize(qw);
+        MatrixF eigen;
+        eigen.noalias() = xq * wq.transpose();
+        for (long m = 0; m < eigen.rows(); ++m)
+          for (long n = 0; n < eigen.cols(); ++n) eigen(m, n) = eigen(m, n) + bias[n];
+        EXPECT_TRUE(same_bits(PreparedLinear(w, bias, ls, "l").run(x), eigen)) << ctx;
+        ls.product = FakeQuantProduct::kSgemm;
+        MatrixF fused(x.rows(), w.rows());
+        SgemmArgs g;
+        g.m = x.rows();
+        g.n = w.rows();
+        g.k = k;
+        g.a = xq.data();
+        g.lda = k;
+        g.b = wq.data();
+        g.ldb = k;
+        g.c = fused.data();
+        g.ldc = fused.cols();
+        g.bias = bias;
+        const PackedB packed = pack_b(wq.data(), k, BLayout::kNK, w.rows(), k);  // as FloatLinear
+        sgemm_parallel(g, &packed);
+        EXPECT_TRUE(same_bits(PreparedLinear(w, bias, ls, "l").run(x), fused)) << ctx;
+      }
+    }
   }
 }
 

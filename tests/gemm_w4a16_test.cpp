@@ -16,8 +16,8 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
-#include "kernels/gemm_avx512vnni.h"
-#include "kernels/gemm_int8_avx2.h"
+#include "kernels/x86/avx512_path.h"
+#include "kernels/x86/avx2_path.h"
 #include "kernels/gemm_reference.h"
 #include "tests/gemm_test_data.h"
 

@@ -16,6 +16,7 @@
 #include "sim/models/causal_lm.h"
 #include "sim/formats/gguf_dequant.h"
 #include "sim/models/hf_checkpoint.h"
+#include "sim/models/load_model.h"
 #include "sim/formats/json.h"
 #include "sim/formats/safetensors_file.h"
 #include "tests/hf_fixtures.h"

@@ -8,11 +8,13 @@
 #include <fstream>
 #include <memory>
 #include <random>
-#include <sstream>
 
 #include "tests/real_data.h"
+#include "base/io.h"
+#include "sim/eval/perplexity.h"
 #include "sim/formats/gguf_file.h"
 #include "sim/models/llama_model.h"
+#include "sim/tokenizer/gguf_tokenizer.h"
 
 using namespace sqsim;
 
@@ -30,16 +32,6 @@ MatrixF random_matrix(long r, long c, unsigned seed) {
   for (long i = 0; i < r; ++i)
     for (long j = 0; j < c; ++j) m(i, j) = d(rng);
   return m;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str(), out;
-  for (size_t i = 0; i < s.size(); ++i)
-    if (!(s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n')) out += s[i];
-  return out;
 }
 
 const LlamaModel& real_model() {
@@ -167,7 +159,7 @@ TEST(LlamaModelReal, TokenizerFromGgufMatchesHuggingFaceIds) {
   if (!exists(kModel)) GTEST_SKIP() << "model absent";
   if (!exists(kWiki)) GTEST_SKIP() << "WikiText-2 absent";
   const BpeTokenizer tok = tokenizer_from_gguf(GgufFile::open(kModel));
-  std::string text = read_text(kWiki);
+  std::string text = read_text_file(kWiki);
   size_t pos = 0;
   for (int i = 0; i < 300 && pos != std::string::npos; ++i) {
     pos = text.find('\n', pos);
@@ -209,7 +201,7 @@ TEST(LlamaModelReal, PerplexityTwoWindowsOf128) {
   int32_t bos = -1;
   if (gguf_adds_bos(g, &bos)) ids.push_back(bos);
   // Only the start of the text is needed for 256 tokens.
-  const std::vector<int32_t> enc = tok.encode(read_text(kWiki).substr(0, 20000));
+  const std::vector<int32_t> enc = tok.encode(read_text_file(kWiki).substr(0, 20000));
   ids.insert(ids.end(), enc.begin(), enc.end());
   ids.resize(256);
   const PerplexityResult r = perplexity(real_model(), ids, 128);

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "base/error.h"
-#include "sim/models/causal_lm.h"
+#include "sim/models/load_model.h"
 #include "sim/models/opt_model.h"
 #include "tests/gguf_writer.h"
 #include "tests/hf_fixtures.h"

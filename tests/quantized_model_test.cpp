@@ -10,11 +10,15 @@
 #include "tests/real_data.h"
 #include "kernels/kernel_path.h"
 #include "base/error.h"
+#include "base/io.h"
 #include "quant/model_quant_config.h"
 #include "quant/quantize.h"
 #include "quant/smoothing.h"
 #include "sim/eval/calibration.h"
+#include "sim/eval/perplexity.h"
 #include "sim/eval/quantize_model.h"
+#include "sim/models/llama_model.h"
+#include "sim/models/load_model.h"
 #include "sim/models/quantized_linear_layer.h"
 #include "sim/formats/trace_file.h"
 #include "tests/run_sqsim.h"
@@ -316,4 +320,35 @@ TEST(TraceCommand, WritesEveryLinearLayerOfTheRealModel) {
   EXPECT_NE(run("trace --model " + kModel + " --text " + kPtbValid + " --out " + out).status, 0)
       << "an existing file is not replaced without --force";
   std::remove(out.c_str());
+}
+
+TEST(QuantizeModel, LayerListRefusesEmptyItemsNamingTheOption) {
+  // A one-block Llama of zeros: only its layer names matter here.
+  LlamaConfig c;
+  c.n_layers = 1;
+  c.hidden = 8;
+  c.n_heads = 2;
+  c.n_kv_heads = 2;
+  c.ffn = 16;
+  c.vocab = 10;
+  c.validate("test config");
+  WeightSource src;
+  src.has = [](const std::string&) { return false; };
+  src.load = [](const std::string&, long rows, long cols) { return MatrixF(MatrixF::Zero(rows, cols)); };
+  const LlamaModel m = LlamaModel::from_weights(c, src);
+  ModelQuantConfig q;
+  q.layers = "model.layers.0.self_attn.*, lm_head";  // blanks around an item are removed, as in every list option
+  const std::vector<std::string> attn_and_head = {"model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
+                                                  "model.layers.0.self_attn.v_proj", "model.layers.0.self_attn.o_proj",
+                                                  "lm_head"};
+  EXPECT_EQ(selected_layers(m, q), attn_and_head);
+  for (const std::string bad : {"model.layers.0.*,,lm_head", "lm_head,", ",lm_head", " "}) {
+    q.layers = bad;
+    try {
+      selected_layers(m, q);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--layers '" + bad + "': empty item"), std::string::npos) << e.what();
+    }
+  }
 }

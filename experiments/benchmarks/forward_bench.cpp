@@ -32,9 +32,10 @@
 #include <string>
 #include <vector>
 
+#include "base/io.h"
 #include "base/paths.h"
 #include "kernels/sgemm.h"
-#include "sim/models/causal_lm.h"
+#include "sim/models/load_model.h"
 #include "sim/models/llama_model.h"
 
 namespace {

@@ -32,12 +32,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kernels/aligned_vector.h"
+#include "kernels/x86/aligned_vector.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
-#include "kernels/gemm_avx2_pack.h"
-#include "kernels/gemm_avx512vnni.h"
-#include "kernels/gemm_int8_avx2.h"
+#include "kernels/x86/pack_pmaddwd.h"
+#include "kernels/x86/avx512_path.h"
+#include "kernels/x86/avx2_path.h"
 #include "kernels/gemm_reference.h"
 #include "kernels/sgemm.h"
 #include "machine_peaks.h"

@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "base/error.h"
+#include "base/io.h"
 
 namespace sqsim {
 
@@ -91,9 +92,8 @@ std::string calibration_file_bytes(const std::string& key, const CalibrationStat
 }
 
 bool read_calibration_file(const std::string& path, const std::string& key, CalibrationStats* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!std::ifstream(path, std::ios::binary)) return false;  // no cache yet
+  const std::string bytes = read_file(path, "calibration cache");
   if (bytes.compare(0, sizeof kMagic - 1, kMagic) != 0) {
     throw Error(path + ": not a calibration cache (expected the line 'sqsim-calibration 1'); delete it to recalibrate");
   }

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <set>
-#include <sstream>
 
 #include "base/error.h"
+#include "base/str.h"
 #include "quant/error_metrics.h"
 #include "quant/scales.h"
 #include "quant/smoothing.h"
@@ -16,15 +16,6 @@
 namespace sqsim {
 
 namespace {
-
-std::vector<std::string> split_globs(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 const FloatLinear& float_layer(const CausalLm& m, const std::string& name) {
   const auto* f = dynamic_cast<const FloatLinear*>(&m.linear(name));
@@ -65,7 +56,8 @@ float abs_max(const MatrixF& m) { return m.size() ? m.cwiseAbs().maxCoeff() : 0.
 }  // namespace
 
 std::vector<std::string> selected_layers(const CausalLm& model, const ModelQuantConfig& config) {
-  const std::vector<std::string> globs = split_globs(config.layers);
+  // The comma list as every list option is read (base/str.h): an empty item is refused.
+  const std::vector<std::string> globs = split_list(config.layers, "--layers");
   std::vector<std::string> out;
   for (const std::string& n : model.linear_names()) {
     for (const std::string& g : globs) {

@@ -36,7 +36,10 @@ struct QuantizeModelReport {
   std::vector<SmoothingRecord> smoothing;
 };
 
-// The linear layers `config.layers` selects among the model's.
+// The linear layers `config.layers` (comma-separated fnmatch globs, blanks
+// around each removed) selects among the model's, in the model's order; an
+// empty item in the list, or a list that selects nothing, is refused naming
+// --layers. lm_head is selected only by its exact name.
 std::vector<std::string> selected_layers(const CausalLm& model, const ModelQuantConfig& config);
 
 // `stats` (calibration of the float model) is needed for smoothing and static

@@ -394,4 +394,15 @@ MatrixF GgufFile::load_tensor(const std::string& name) const {
   return m;
 }
 
+int read_positive_int(const GgufFile& g, const std::string& key) {
+  const int64_t v = g.get_int(key);  // throws naming the file and key when missing or not an integer
+  if (v <= 0 || v > std::numeric_limits<int32_t>::max())
+    throw Error(g.path() + ": " + key + " = " + std::to_string(v) + ", expected a positive 32-bit integer");
+  return int(v);
+}
+
+int read_positive_int(const GgufFile& g, const std::string& key, int fallback) {
+  return g.has(key) ? read_positive_int(g, key) : fallback;
+}
+
 }  // namespace sqsim

@@ -98,4 +98,10 @@ class GgufFile {
   std::map<std::string, size_t> tensor_index_;
 };
 
+// A model-config size: a positive integer that fits int32. Throws sqsim::Error
+// naming the file and key when the key is missing (the second form returns
+// `fallback` then), is not an integer, or is out of range.
+int read_positive_int(const GgufFile& g, const std::string& key);
+int read_positive_int(const GgufFile& g, const std::string& key, int fallback);
+
 }  // namespace sqsim

@@ -9,6 +9,8 @@
 #include <unordered_set>
 
 #include "base/error.h"
+#include "base/io.h"
+#include "base/utf8.h"
 
 namespace sqsim {
 
@@ -210,46 +212,8 @@ class Parser {
     return u;
   }
 
-  static void put_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += char(cp);
-    } else if (cp < 0x800) {
-      out += char(0xC0 | (cp >> 6));
-      out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += char(0xE0 | (cp >> 12));
-      out += char(0x80 | ((cp >> 6) & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    } else {
-      out += char(0xF0 | (cp >> 18));
-      out += char(0x80 | ((cp >> 12) & 0x3F));
-      out += char(0x80 | ((cp >> 6) & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    }
-  }
-
   // Length of the valid UTF-8 sequence starting at p_, or 0.
-  size_t utf8_length() const {
-    const auto b = [&](size_t i) { return static_cast<unsigned char>(s_[p_ + i]); };
-    const size_t left = s_.size() - p_;
-    const unsigned char c = b(0);
-    const auto cont = [&](size_t i) { return i < left && (b(i) & 0xC0) == 0x80; };
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-      if (!cont(1) || !cont(2)) return 0;
-      if (c == 0xE0 && b(1) < 0xA0) return 0;   // overlong
-      if (c == 0xED && b(1) >= 0xA0) return 0;  // UTF-16 surrogate
-      return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-      if (!cont(1) || !cont(2) || !cont(3)) return 0;
-      if (c == 0xF0 && b(1) < 0x90) return 0;   // overlong
-      if (c == 0xF4 && b(1) >= 0x90) return 0;  // above U+10FFFF
-      return 4;
-    }
-    return 0;
-  }
+  size_t utf8_length() const { return decode_utf8(s_, p_); }
 
   std::string string() {
     ++p_;  // opening quote
@@ -286,7 +250,7 @@ class Parser {
               if (lo < 0xDC00 || lo > 0xDFFF) fail("high surrogate not followed by a low surrogate");
               cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             }
-            put_utf8(out, cp);
+            append_utf8(out, cp);
             break;
           }
           default:
@@ -334,12 +298,7 @@ JsonValue parse_json(std::string_view text, const std::string& what, int max_dep
 }
 
 JsonValue read_json_file(const std::string& path, int max_depth) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read JSON file " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
-  return parse_json(text, path, max_depth);
+  return parse_json(read_file(path, "JSON file"), path, max_depth);
 }
 
 const JsonValue& json_member(const JsonValue& obj, const std::string& key, const std::string& what) {

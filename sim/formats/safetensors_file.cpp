@@ -13,8 +13,6 @@ namespace sqsim {
 
 namespace {
 
-std::string S(uint64_t v) { return std::to_string(v); }
-
 // A header larger than this is refused before it is read: real checkpoints
 // have headers of a few hundred KiB (the safetensors library caps them at 100 MB).
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
@@ -28,7 +26,7 @@ uint64_t file_size(std::ifstream& in) {
 
 std::string shape_text(const std::vector<uint64_t>& s) {
   std::string t = "[";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + S(s[i]);
+  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
   return t + "]";
 }
 
@@ -98,13 +96,13 @@ SafetensorsHeader parse_safetensors_header(std::string_view json, uint64_t data_
         throw Error(tw + ": data_offsets entries must be non-negative integers");
     t.begin = uint64_t(off.array[0].integer);
     t.end = uint64_t(off.array[1].integer);
-    if (t.end < t.begin) throw Error(tw + ": data_offsets [" + S(t.begin) + ", " + S(t.end) + "] end before begin");
+    if (t.end < t.begin) throw Error(tw + ": data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "] end before begin");
     if (t.end > data_bytes)
-      throw Error(tw + ": data_offsets [" + S(t.begin) + ", " + S(t.end) + "] run past the data region of " +
-                  S(data_bytes) + " bytes (truncated file?)");
+      throw Error(tw + ": data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "] run past the data region of " +
+                  std::to_string(data_bytes) + " bytes (truncated file?)");
     if (t.end - t.begin != n * esize)
-      throw Error(tw + ": shape " + shape_text(t.shape) + " of " + t.dtype + " needs " + S(n * esize) +
-                  " bytes, data_offsets give " + S(t.end - t.begin));
+      throw Error(tw + ": shape " + shape_text(t.shape) + " of " + t.dtype + " needs " + std::to_string(n * esize) +
+                  " bytes, data_offsets give " + std::to_string(t.end - t.begin));
     h.tensors.push_back(std::move(t));
   }
   // The tensors must tile the data region: sorted by offset, each starts where
@@ -118,15 +116,15 @@ SafetensorsHeader parse_safetensors_header(std::string_view json, uint64_t data_
   for (size_t i = 0; i < by_off.size(); ++i) {
     const SafetensorsTensor& t = *by_off[i];
     if (t.begin < at)
-      throw Error(what + ": tensor " + t.name + " [" + S(t.begin) + ", " + S(t.end) + ") overlaps tensor " +
+      throw Error(what + ": tensor " + t.name + " [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + ") overlaps tensor " +
                   by_off[i - 1]->name);
     if (t.begin > at)
-      throw Error(what + ": bytes [" + S(at) + ", " + S(t.begin) + ") of the data region belong to no tensor (before " +
+      throw Error(what + ": bytes [" + std::to_string(at) + ", " + std::to_string(t.begin) + ") of the data region belong to no tensor (before " +
                   t.name + ")");
     at = t.end;
   }
   if (at != data_bytes)
-    throw Error(what + ": data region has " + S(data_bytes) + " bytes but the tensors cover " + S(at));
+    throw Error(what + ": data region has " + std::to_string(data_bytes) + " bytes but the tensors cover " + std::to_string(at));
   return h;
 }
 
@@ -134,17 +132,17 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot open safetensors file " + path);
   const uint64_t size = file_size(in);
-  if (size < 8) throw Error(path + ": " + S(size) + " bytes, too short for a safetensors file (8-byte header length)");
+  if (size < 8) throw Error(path + ": " + std::to_string(size) + " bytes, too short for a safetensors file (8-byte header length)");
   unsigned char len_bytes[8];
   in.read(reinterpret_cast<char*>(len_bytes), 8);
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | len_bytes[i];
   if (n > size - 8)
-    throw Error(path + ": header length " + S(n) + " exceeds the " + S(size - 8) + " bytes after it (truncated file?)");
-  if (n > kMaxHeaderBytes) throw Error(path + ": header length " + S(n) + " exceeds the 100 MiB limit");
-  if (n < 2) throw Error(path + ": header length " + S(n) + " is too short for a JSON object");
+    throw Error(path + ": header length " + std::to_string(n) + " exceeds the " + std::to_string(size - 8) + " bytes after it (truncated file?)");
+  if (n > kMaxHeaderBytes) throw Error(path + ": header length " + std::to_string(n) + " exceeds the 100 MiB limit");
+  if (n < 2) throw Error(path + ": header length " + std::to_string(n) + " is too short for a JSON object");
   std::string json(n, '\0');
-  if (!in.read(json.data(), std::streamsize(n))) throw Error(path + ": cannot read the " + S(n) + "-byte header");
+  if (!in.read(json.data(), std::streamsize(n))) throw Error(path + ": cannot read the " + std::to_string(n) + "-byte header");
   // The format allows trailing spaces as padding of the header.
   while (!json.empty() && json.back() == ' ') json.pop_back();
   SafetensorsFile f;
@@ -289,7 +287,7 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsWri
     uint64_t n = 1;
     for (const uint64_t d : t.shape) n *= d;
     if (n != t.values.size())
-      throw Error("write_safetensors " + path + ": tensor " + t.name + " has " + S(t.values.size()) +
+      throw Error("write_safetensors " + path + ": tensor " + t.name + " has " + std::to_string(t.values.size()) +
                   " values for shape " + shape_text(t.shape));
     const uint64_t begin = data.size();
     for (const float v : t.values) {
@@ -304,9 +302,9 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsWri
       data.insert(data.end(), b, b + es);
     }
     std::string shape = "[";
-    for (size_t d = 0; d < t.shape.size(); ++d) shape += (d ? "," : "") + S(t.shape[d]);
+    for (size_t d = 0; d < t.shape.size(); ++d) shape += (d ? "," : "") + std::to_string(t.shape[d]);
     json += std::string(metadata.empty() && i == 0 ? "" : ",") + json_quote(t.name) + ":{\"dtype\":\"" + dtype +
-            "\",\"shape\":" + shape + "],\"data_offsets\":[" + S(begin) + "," + S(data.size()) + "]}";
+            "\",\"shape\":" + shape + "],\"data_offsets\":[" + std::to_string(begin) + "," + std::to_string(data.size()) + "]}";
   }
   json += "}";
   while (json.size() % 8 != 0) json += ' ';  // pad so the data region starts aligned, as the library does

@@ -3,16 +3,16 @@
 // one window, its linear layers by Hugging Face module path (swappable, so
 // quantized layers can be put in), the attention-matmul hooks, and the
 // norm -> linear layers mapping that SmoothQuant folds its factors into.
+// Loading a model file: sim/models/load_model.h; perplexity:
+// sim/eval/perplexity.h.
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/tensor.h"
 #include "sim/models/attention.h"
-#include "sim/tokenizer/bpe_tokenizer.h"
 #include "sim/models/linear_layer.h"
 
 namespace sqsim {
@@ -70,50 +70,6 @@ class CausalLm {
   // (naming `name`), swaps it in and returns the old layer.
   static std::unique_ptr<LinearLayer> swap_linear(std::unique_ptr<LinearLayer>& slot,
                                                   std::unique_ptr<LinearLayer> layer, const std::string& name);
-  // "<prefix>12.rest" -> 12, with *rest = "rest", when 12 < n_layers (at most 5
-  // digits); else -1. prefix is e.g. "model.layers." or "model.decoder.layers.".
-  static int block_index(const std::string& name, const std::string& prefix, int n_layers, std::string* rest);
 };
-
-// A model file or folder with its tokenizer.
-struct LoadedModel {
-  std::unique_ptr<CausalLm> model;
-  std::unique_ptr<BpeTokenizer> tokenizer;
-  std::optional<int32_t> bos;  // prepended to the text when the model asks for it
-  std::string path;
-};
-
-// A GGUF file (llama architecture), or a Hugging Face checkpoint folder
-// (config.json + safetensors + tokenizer.json; llama or opt; sim/models/hf_checkpoint.h).
-LoadedModel load_model(const std::string& path);
-
-// Tokenizes `text` the way the model's tokenizer does by default (BOS when asked).
-std::vector<int32_t> tokenize_document(const LoadedModel& m, const std::string& text);
-
-// ---- perplexity (mit-han-lab/smoothquant's protocol) ----
-
-// Mean NLL (natural log) of predicting tokens[1..L-1] from logits rows 0..L-2,
-// log-softmax in double.
-double mean_next_token_nll(const MatrixF& logits, const std::vector<int32_t>& tokens);
-
-struct PerplexityResult {
-  double ppl = 0;
-  double mean_nll = 0;
-  size_t tokens = 0;  // tokens the scored windows cover (windows * seq_len)
-  size_t windows = 0;
-  std::vector<double> window_nll;
-};
-// Non-overlapping windows of seq_len (remainder dropped; throws when there is
-// no full window); ppl = exp(mean over windows of the window mean NLL).
-// progress(i, windows, nll) is called after every window measured when given;
-// it may throw to stop the run (for example on SIGINT). The first
-// known_window_nll.size() windows are not run: their NLLs are taken from there
-// (an interrupted run's journal), so a resumed run gives the same bits.
-PerplexityResult perplexity(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len,
-                            const std::function<void(size_t, size_t, double)>& progress = {},
-                            const std::vector<double>& known_window_nll = {});
-
-// Reads a UTF-8 text file and normalizes CRLF to LF; throws naming the file.
-std::string read_text_file(const std::string& path);
 
 }  // namespace sqsim

@@ -5,17 +5,17 @@
 #include <memory>
 
 #include "base/error.h"
+#include "base/str.h"
 #include "sim/formats/safetensors_file.h"
 
 namespace sqsim {
 
 namespace {
 
-std::string S(long v) { return std::to_string(v); }
-
 int pos_int(const JsonValue& c, const std::string& key, const std::string& what) {
   const int64_t v = json_int(c, key, what);
-  if (v <= 0 || v > (int64_t(1) << 30)) throw Error(what + ": \"" + key + "\" must be a positive integer, got " + S(long(v)));
+  if (v <= 0 || v > (int64_t(1) << 30))
+    throw Error(what + ": \"" + key + "\" must be a positive integer, got " + std::to_string(v));
   return int(v);
 }
 bool opt_bool(const JsonValue& c, const std::string& key, bool dflt, const std::string& what) {
@@ -50,9 +50,9 @@ struct HfWeights {
                               : (t.shape.size() == 2 && long(t.shape[0]) == rows && long(t.shape[1]) == cols);
     if (!ok) {
       std::string got = "[";
-      for (size_t i = 0; i < t.shape.size(); ++i) got += (i ? ", " : "") + S(long(t.shape[i]));
+      for (size_t i = 0; i < t.shape.size(); ++i) got += (i ? ", " : "") + std::to_string(t.shape[i]);
       throw Error(ckpt.dir() + ": tensor " + n + " has shape " + got + "], expected " +
-                  (rows == 1 ? "[" + S(cols) + "]" : "[" + S(rows) + ", " + S(cols) + "]") + " from config.json");
+                  (rows == 1 ? str("[", cols, "]") : str("[", rows, ", ", cols, "]")) + " from config.json");
     }
     MatrixF w = ckpt.load(n);
     require_finite(w, ckpt.dir() + ": tensor " + n);
@@ -114,8 +114,8 @@ OptConfig opt_config_from_hf(const JsonValue& c, const std::string& what) {
   if (!opt_bool(c, "do_layer_norm_before", true, what))
     throw Error(what + ": \"do_layer_norm_before\" false (post-LayerNorm, OPT-350m) is not supported");
   if (present(c, "word_embed_proj_dim") && json_int(c, "word_embed_proj_dim", what) != o.hidden)
-    throw Error(what + ": \"word_embed_proj_dim\" " + S(long(json_int(c, "word_embed_proj_dim", what))) +
-                " differs from hidden_size " + S(o.hidden) + " (project_in/out) and is not supported");
+    throw Error(what + ": \"word_embed_proj_dim\" " + std::to_string(json_int(c, "word_embed_proj_dim", what)) +
+                " differs from hidden_size " + std::to_string(o.hidden) + " (project_in/out) and is not supported");
   if (present(c, "activation_function") && json_string(c, "activation_function", what) != "relu")
     throw Error(what + ": \"activation_function\" must be \"relu\", got \"" +
                 json_string(c, "activation_function", what) + "\"");
@@ -218,10 +218,11 @@ HfTokenizer tokenizer_from_hf_json(const JsonValue& tok, const std::string& what
   // id -> token from the vocabulary and the added tokens.
   std::map<int64_t, std::string> by_id;
   auto put = [&](int64_t id, const std::string& t, const std::string& where) {
-    if (id < 0 || id >= (int64_t(1) << 24)) throw Error(what + ": " + where + " id " + S(long(id)) + " out of range");
+    if (id < 0 || id >= (int64_t(1) << 24))
+      throw Error(what + ": " + where + " id " + std::to_string(id) + " out of range");
     const auto it = by_id.find(id);
     if (it != by_id.end() && it->second != t)
-      throw Error(what + ": id " + S(long(id)) + " is both \"" + it->second + "\" and \"" + t + "\"");
+      throw Error(what + ": id " + std::to_string(id) + " is both \"" + it->second + "\" and \"" + t + "\"");
     by_id[id] = t;
   };
   const JsonValue& vocab = json_member(model, "vocab", mw);
@@ -244,7 +245,7 @@ HfTokenizer tokenizer_from_hf_json(const JsonValue& tok, const std::string& what
   }
   std::vector<std::string> tokens;
   for (const auto& [id, t] : by_id) {
-    if (id != int64_t(tokens.size())) throw Error(what + ": no token has id " + S(long(tokens.size())));
+    if (id != int64_t(tokens.size())) throw Error(what + ": no token has id " + std::to_string(tokens.size()));
     tokens.push_back(t);
   }
   if (tokens.empty()) throw Error(what + ": empty vocabulary");
@@ -268,11 +269,32 @@ HfTokenizer tokenizer_from_hf_json(const JsonValue& tok, const std::string& what
   const std::string pre = pre_tokenizer_name(tok, what);
   const std::optional<int32_t> bos = bos_from_post_processor(tok, what);
   if (bos && (*bos < 0 || size_t(*bos) >= tokens.size()))
-    throw Error(what + ": post_processor BOS id " + S(*bos) + " is outside the vocabulary");
+    throw Error(what + ": post_processor BOS id " + std::to_string(*bos) + " is outside the vocabulary");
   return HfTokenizer{BpeTokenizer(std::move(tokens), merges, pre, specials), bos};
 }
 
 // ---------------------------------------------------------------- folder
+
+std::unique_ptr<CausalLm> llama_from_hf(const JsonValue& cfg, const std::string& cfg_path, const std::string& dir) {
+  const LlamaConfig c = llama_config_from_hf(cfg, cfg_path);
+  const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open_dir(dir);
+  const HfWeights w{ckpt, "llama", false};
+  WeightSource src;
+  src.has = [&](const std::string& n) { return w.has(n); };
+  src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
+  return std::make_unique<LlamaModel>(LlamaModel::from_weights(c, src));
+}
+
+std::unique_ptr<CausalLm> opt_from_hf(const JsonValue& cfg, const std::string& cfg_path, const std::string& dir) {
+  const OptConfig c = opt_config_from_hf(cfg, cfg_path);
+  const bool tied = opt_bool(cfg, "tie_word_embeddings", true, cfg_path);
+  const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open_dir(dir);
+  const HfWeights w{ckpt, "opt", true};
+  WeightSource src;
+  src.has = [&](const std::string& n) { return (n != "lm_head.weight" || !tied) && w.has(n); };
+  src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
+  return std::make_unique<OptModel>(OptModel::from_weights(c, src));
+}
 
 LoadedModel load_hf_checkpoint(const std::string& dir) {
   const std::string cfg_path = dir + "/config.json";
@@ -282,35 +304,16 @@ LoadedModel load_hf_checkpoint(const std::string& dir) {
   const std::string tok_path = dir + "/tokenizer.json";
   if (!std::ifstream(tok_path)) throw Error(dir + ": no tokenizer.json in the checkpoint folder");
 
-  if (type != "llama" && type != "opt")
-    throw Error(cfg_path + ": model_type \"" + type + "\" is not supported (llama or opt)");
-  // Config errors first: they say more than a tensor mismatch would.
-  const LlamaConfig llama_cfg = type == "llama" ? llama_config_from_hf(cfg, cfg_path) : LlamaConfig{};
-  const OptConfig opt_cfg = type == "opt" ? opt_config_from_hf(cfg, cfg_path) : OptConfig{};
-
+  const ModelFamily* family = find_model_family(type);
+  if (!family)
+    throw Error(cfg_path + ": model_type \"" + type + "\" is not supported (" + model_family_names() + ")");
   LoadedModel m;
   m.path = dir;
-  const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open_dir(dir);
-  if (type == "llama") {
-    const LlamaConfig& c = llama_cfg;
-    const HfWeights w{ckpt, "llama", false};
-    WeightSource src;
-    src.has = [&](const std::string& n) { return w.has(n); };
-    src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
-    m.model = std::make_unique<LlamaModel>(LlamaModel::from_weights(c, src));
-  } else {
-    const OptConfig& c = opt_cfg;
-    const bool tied = opt_bool(cfg, "tie_word_embeddings", true, cfg_path);
-    const HfWeights w{ckpt, "opt", true};
-    WeightSource src;
-    src.has = [&](const std::string& n) { return (n != "lm_head.weight" || !tied) && w.has(n); };
-    src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
-    m.model = std::make_unique<OptModel>(OptModel::from_weights(c, src));
-  }
+  m.model = family->from_hf(cfg, cfg_path, dir);
   HfTokenizer t = tokenizer_from_hf_json(read_json_file(tok_path), tok_path);
   if (int(t.tokenizer.vocab_size()) > m.model->vocab_size())
-    throw Error(tok_path + ": tokenizer has " + S(long(t.tokenizer.vocab_size())) + " tokens, more than vocab_size " +
-                S(m.model->vocab_size()) + " in config.json");
+    throw Error(str(tok_path, ": tokenizer has ", t.tokenizer.vocab_size(), " tokens, more than vocab_size ",
+                    m.model->vocab_size(), " in config.json"));
   m.tokenizer = std::make_unique<BpeTokenizer>(std::move(t.tokenizer));
   m.bos = t.bos;
   return m;

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "sim/tokenizer/bpe_tokenizer.h"
-#include "sim/models/causal_lm.h"
 #include "sim/formats/json.h"
+#include "sim/models/load_model.h"
 #include "sim/models/llama_model.h"
 #include "sim/models/opt_model.h"
 
@@ -21,6 +21,12 @@ namespace sqsim {
 // silu/relu, ...) are refused naming the key.
 LlamaConfig llama_config_from_hf(const JsonValue& cfg, const std::string& what);
 OptConfig opt_config_from_hf(const JsonValue& cfg, const std::string& what);
+
+// The model of a checkpoint folder, for its config.json (read from
+// config_path): the config is checked first (its errors say more than a
+// tensor mismatch would), then each tensor's shape before it is read.
+std::unique_ptr<CausalLm> llama_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
+std::unique_ptr<CausalLm> opt_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
 
 // A tokenizer.json (already parsed) as sqsim's tokenizer, and the BOS its
 // post_processor prepends (TemplateProcessing "<bos> $A"), if any.

@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "base/tensor.h"
-#include "sim/tokenizer/bpe_tokenizer.h"
-#include "sim/models/causal_lm.h"
 #include "sim/formats/gguf_file.h"
+#include "sim/models/causal_lm.h"
+#include "sim/models/layer_table.h"
 
 namespace sqsim {
 
@@ -55,20 +55,24 @@ struct LlamaConfig {
   static LlamaConfig from_gguf(const GgufFile& g);
 };
 
+// One transformer block's weights; kLlamaLayers (llama_model.cpp) lists them
+// with their names and shapes.
 struct LlamaBlock {
-  VectorF attn_norm, ffn_norm;
-  std::unique_ptr<LinearLayer> q, k, v, o, gate, up, down;
+  NormWeights attn_norm, ffn_norm;                     // RMSNorm weights [hidden]
+  std::unique_ptr<LinearLayer> q, k, v, o;             // [q|kv|kv x hidden], o [hidden x q]
+  std::unique_ptr<LinearLayer> gate, up, down;         // [ffn x hidden] x2, down [hidden x ffn]
 };
 
 // "blk.3.attn_q.weight" -> "model.layers.3.self_attn.q_proj" (also ffn_* ->
-// mlp.*_proj, token_embd -> model.embed_tokens, output -> lm_head, norms);
-// throws sqsim::Error on a name it does not know.
+// mlp.*_proj, token_embd -> model.embed_tokens, output -> lm_head, norms),
+// from Llama's layer table; the ".weight" suffix may be left out. Throws
+// sqsim::Error on a name it does not know.
 std::string gguf_to_hf_name(const std::string& gguf_name);
 
 // Llama tensors come from a WeightSource (sim/models/causal_lm.h) by HF name, e.g.
 // "model.layers.0.self_attn.q_proj.weight", "model.norm.weight".
 
-class LlamaModel : public CausalLm {
+class LlamaModel : public TableModel<LlamaBlock> {
  public:
   // Builds the model from a validated config and a weight source (both the
   // GGUF and the Hugging Face loaders come through here). Without
@@ -76,36 +80,25 @@ class LlamaModel : public CausalLm {
   static LlamaModel from_weights(const LlamaConfig& cfg, const WeightSource& src);
 
   // Reads the whole model, dequantizing every weight to float32; validates
-  // every shape against the config. Tied embeddings: without output.weight the
-  // LM head reuses token_embd.weight.
+  // every shape against the config before reading it. Tied embeddings:
+  // without output.weight the LM head reuses token_embd.weight.
   static LlamaModel load_gguf(const std::string& path);
 
   const LlamaConfig& config() const { return cfg_; }
 
   std::string architecture() const override { return "llama"; }
   int vocab_size() const override { return cfg_.vocab; }
-  int num_layers() const override { return cfg_.n_layers; }
   MatrixF forward(const std::vector<int32_t>& tokens) const override;
-  std::vector<std::string> linear_names() const override;
-  const LinearLayer& linear(const std::string& hf_name) const override;
-  std::unique_ptr<LinearLayer> replace_linear(const std::string& hf_name,
-                                              std::unique_ptr<LinearLayer> layer) override;
-  // input_layernorm -> q, k, v; post_attention_layernorm -> gate, up.
-  std::vector<SmoothGroup> smooth_groups() const override;
-  void divide_norm(const std::string& norm_name, const VectorF& divisor) override;
+  // linear_names, linear, replace_linear, divide_norm and smooth_groups
+  // (input_layernorm -> q, k, v; post_attention_layernorm -> gate, up) come
+  // from the layer table.
 
-  LlamaModel() = default;
+  LlamaModel();
   LlamaModel(LlamaModel&&) = default;
   LlamaModel& operator=(LlamaModel&&) = default;
 
  private:
-  std::unique_ptr<LinearLayer>& slot(const std::string& hf_name);
-  VectorF& norm_slot(const std::string& hf_name);
   LlamaConfig cfg_;
-  MatrixF embed_;  // [vocab, hidden]
-  std::vector<LlamaBlock> blocks_;
-  VectorF output_norm_;
-  std::unique_ptr<LinearLayer> lm_head_;
 };
 
 // ---- pieces, exposed for tests ----
@@ -122,12 +115,11 @@ struct RopeTable {
   MatrixF cos, sin;
 };
 RopeTable rope_table(long rows, int head_dim, float base, int pos0 = 0);
-// The two rotations above with a precomputed table (at least x.rows() rows).
+// Rotates x as `style` pairs the dimensions, with a precomputed table (at
+// least x.rows() rows): the forward's one RoPE call.
+void apply_rope(MatrixF& x, int n_heads, int head_dim, const RopeTable& table, RopeStyle style);
+// The two styles with a precomputed table.
 void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, const RopeTable& table);
 void apply_rope_half(MatrixF& x, int n_heads, int head_dim, const RopeTable& table);
-// Tokenizer from tokenizer.ggml.{tokens,merges,pre,token_type} (types 3 and 4 special).
-BpeTokenizer tokenizer_from_gguf(const GgufFile& g);
-// True when tokenizer.ggml.add_bos_token is present and true; then *bos is the BOS id.
-bool gguf_adds_bos(const GgufFile& g, int32_t* bos);
 
 }  // namespace sqsim

@@ -12,8 +12,9 @@
 #include <vector>
 
 #include "base/tensor.h"
-#include "sim/models/causal_lm.h"
 #include "sim/formats/gguf_file.h"
+#include "sim/models/causal_lm.h"
+#include "sim/models/layer_table.h"
 
 namespace sqsim {
 
@@ -36,19 +37,18 @@ struct OptConfig {
   void validate(const std::string& what);
 };
 
-struct LayerNormWeights {
-  VectorF weight, bias;
-};
-
+// One transformer block's weights; kOptLayers (opt_model.cpp) lists them with
+// their names and shapes.
 struct OptBlock {
-  LayerNormWeights attn_ln, ffn_ln;  // self_attn_layer_norm, final_layer_norm
-  std::unique_ptr<LinearLayer> q, k, v, o, fc1, fc2;
+  NormWeights attn_ln, ffn_ln;                   // self_attn_layer_norm, final_layer_norm [hidden]
+  std::unique_ptr<LinearLayer> q, k, v, o;       // [hidden x hidden], with biases
+  std::unique_ptr<LinearLayer> fc1, fc2;         // [ffn x hidden], [hidden x ffn], with biases
 };
 
 // OPT tensors come from a WeightSource (sim/models/causal_lm.h) by canonical HF name,
 // e.g. "model.decoder.layers.0.fc1.weight", "model.decoder.embed_positions.weight".
 
-class OptModel : public CausalLm {
+class OptModel : public TableModel<OptBlock> {
  public:
   // Without lm_head.weight the head reuses the token embeddings (OPT ties them).
   static OptModel from_weights(const OptConfig& cfg, const WeightSource& src);
@@ -59,35 +59,23 @@ class OptModel : public CausalLm {
   const OptConfig& config() const { return cfg_; }
   std::string architecture() const override { return "opt"; }
   int vocab_size() const override { return cfg_.vocab; }
-  int num_layers() const override { return cfg_.n_layers; }
   MatrixF forward(const std::vector<int32_t>& tokens) const override;
-  std::vector<std::string> linear_names() const override;
-  const LinearLayer& linear(const std::string& hf_name) const override;
-  std::unique_ptr<LinearLayer> replace_linear(const std::string& hf_name,
-                                              std::unique_ptr<LinearLayer> layer) override;
-  // self_attn_layer_norm -> q, k, v; final_layer_norm (per block) -> fc1.
-  std::vector<SmoothGroup> smooth_groups() const override;
-  // Divides the LayerNorm's weight and bias.
-  void divide_norm(const std::string& norm_name, const VectorF& divisor) override;
+  // linear_names, linear, replace_linear, divide_norm (a LayerNorm's weight
+  // and bias) and smooth_groups (self_attn_layer_norm -> q, k, v;
+  // final_layer_norm (per block) -> fc1) come from the layer table.
 
-  OptModel() = default;
+  OptModel();
   OptModel(OptModel&&) = default;
   OptModel& operator=(OptModel&&) = default;
 
  private:
-  std::unique_ptr<LinearLayer>& slot(const std::string& hf_name);
-  LayerNormWeights& norm_slot(const std::string& hf_name);
   OptConfig cfg_;
-  MatrixF embed_;      // [vocab, hidden]
   MatrixF positions_;  // [max_positions + 2, hidden]
-  std::vector<OptBlock> blocks_;
-  LayerNormWeights final_ln_;
-  std::unique_ptr<LinearLayer> lm_head_;
 };
 
 // GGUF tensor name of an OPT file -> OPT's HF name ("blk.3.ffn_up.bias" ->
-// "model.decoder.layers.3.fc1.bias", "output.weight" -> "lm_head.weight");
-// throws on a name outside the OPT-in-GGUF table.
+// "model.decoder.layers.3.fc1.bias", "output.weight" -> "lm_head.weight"),
+// from OPT's layer table; throws on a name outside it.
 std::string opt_gguf_to_hf_name(const std::string& gguf_name);
 
 // Row-wise LayerNorm: (x - mean) / sqrt(var + eps) * w + b (biased variance).

@@ -1,13 +1,12 @@
 #pragma once
 // A linear layer that runs quantized, in either emulation mode, behind the
 // same LinearLayer interface as the float one (so models need no change).
-// Weights are quantized once, at construction; activations on every call.
+// Weights are quantized once, at construction (a kernels::PreparedLinear,
+// which decides how the layer runs); activations on every call.
 #include <optional>
 #include <string>
 
-#include "kernels/int_weights.h"
 #include "kernels/kernel_path.h"
-#include "kernels/packed_weights.h"
 #include "kernels/quantized_linear.h"
 #include "quant/quantize.h"
 #include "sim/models/linear_layer.h"
@@ -37,22 +36,23 @@ class QuantizedLinear : public LinearLayer {
   int out_features() const override { return int(out_); }
 
   // True when forward() runs the integer kernels (false: fake-quant floats).
-  bool uses_integer_kernel() const { return integer_; }
+  bool uses_integer_kernel() const { return prepared_ && prepared_->uses_integer_kernel(); }
   // The weights as the quantizer left them (dequantized).
-  const MatrixF& dequantized_weight() const { return float_layer_.weight(); }
+  const MatrixF& dequantized_weight() const {
+    return prepared_ ? prepared_->dequantized_weight() : float_layer_->weight();
+  }
 
  private:
   MatrixF quantized_input(const MatrixF& x) const;
 
-  long in_ = 0, out_ = 0, padded_k_ = 0;
+  long in_ = 0, out_ = 0;
   QuantizedLinearOptions opt_;
   std::string name_;
-  bool integer_ = false;
-  FloatLinear float_layer_;  // dequantized weights: the fake-quant product
-  kernels::PackedS8Weights w8_;  // packed once for the chosen kernel path
-  kernels::PackedS4Weights w4_;
-  bool w_is_int4_ = false;
-  VectorF bias_;
+  // Exactly one is set: the float layer when the weights are not quantized,
+  // else the prepared quantized layer (its fake-quant product is sgemm's, the
+  // float layer's, so fake-quant outputs keep FloatLinear's bits).
+  std::optional<FloatLinear> float_layer_;
+  std::optional<kernels::PreparedLinear> prepared_;
 };
 
 }  // namespace sqsim

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/utf8.h"
 #include "sim/tokenizer/unicode_classes.h"
 
 namespace sqsim {
@@ -20,24 +21,6 @@ struct ByteTable {
   std::string utf8[256];
   ByteTable();
 };
-
-void append_utf8(std::string& s, uint32_t cp) {
-  if (cp < 0x80) {
-    s += char(cp);
-  } else if (cp < 0x800) {
-    s += char(0xC0 | (cp >> 6));
-    s += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    s += char(0xE0 | (cp >> 12));
-    s += char(0x80 | ((cp >> 6) & 0x3F));
-    s += char(0x80 | (cp & 0x3F));
-  } else {
-    s += char(0xF0 | (cp >> 18));
-    s += char(0x80 | ((cp >> 12) & 0x3F));
-    s += char(0x80 | ((cp >> 6) & 0x3F));
-    s += char(0x80 | (cp & 0x3F));
-  }
-}
 
 ByteTable::ByteTable() {
   std::fill(std::begin(byte_of), std::end(byte_of), int16_t(-1));
@@ -58,30 +41,11 @@ const ByteTable& byte_table() {
 // Decodes one UTF-8 sequence at s[pos]; sets len. A malformed sequence yields
 // one byte and a code point above the Unicode range (classified as "other").
 uint32_t next_code_point(const std::string& s, size_t pos, size_t& len) {
-  const unsigned char c = static_cast<unsigned char>(s[pos]);
-  auto cont = [&](size_t i) { return pos + i < s.size() && (static_cast<unsigned char>(s[pos + i]) & 0xC0) == 0x80; };
-  auto bits = [&](size_t i) { return uint32_t(static_cast<unsigned char>(s[pos + i]) & 0x3F); };
+  uint32_t cp = 0;
+  len = decode_utf8(s, pos, &cp);
+  if (len != 0) return cp;
   len = 1;
-  if (c < 0x80) return c;
-  if (c >= 0xC2 && c <= 0xDF && cont(1)) {
-    len = 2;
-    return (uint32_t(c & 0x1F) << 6) | bits(1);
-  }
-  if (c >= 0xE0 && c <= 0xEF && cont(1) && cont(2)) {
-    const uint32_t cp = (uint32_t(c & 0x0F) << 12) | (bits(1) << 6) | bits(2);
-    if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) {
-      len = 3;
-      return cp;
-    }
-  }
-  if (c >= 0xF0 && c <= 0xF4 && cont(1) && cont(2) && cont(3)) {
-    const uint32_t cp = (uint32_t(c & 0x07) << 18) | (bits(1) << 12) | (bits(2) << 6) | bits(3);
-    if (cp >= 0x10000 && cp <= 0x10FFFF) {
-      len = 4;
-      return cp;
-    }
-  }
-  return 0x110000u + c;
+  return 0x110000u + static_cast<unsigned char>(s[pos]);
 }
 
 // Character classes of the GPT-2 pre-tokenizer regex: \p{L}, \p{N}, \s, other.

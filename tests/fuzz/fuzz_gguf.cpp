@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "sim/formats/gguf_file.h"
 #include "sim/models/llama_model.h"
+#include "sim/tokenizer/gguf_tokenizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using sqsim::Error;

@@ -1,0 +1,166 @@
+// AVX-512F path of kernels/sgemm.h: the usual packed, cache-blocked scheme.
+// B is packed into panels of 32 columns ([k][32] over all of K, zero padded;
+// a layer's weight is packed once), A once per product into panels of 12 rows
+// ([k][12], zero padded); a 12x32 register tile (24 zmm
+// accumulators) runs one FMA per (row, 16 columns, k). A K block is continued
+// from the partial C it left (loaded back into the accumulators), so every C
+// element is a single FMA chain over k in order: the result does not depend
+// on the block sizes below nor on the tiling a caller chose.
+// Compiled with -mavx512f; no Eigen here (see kernels/sgemm.cpp).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/x86/sgemm_avx512.h"
+
+namespace sqsim::kernels {
+
+namespace {
+
+constexpr int kMr = 12;    // rows of the register tile
+constexpr int kNr = 32;    // columns of the register tile (two zmm)
+constexpr long kKc = 128;  // K block: a B micro-panel (16 KiB) stays in L1
+
+// C tile (rows x cols, at most 12 x 32) += or = A panel · B panel over kc.
+// `load` continues the chains from C; `bias` (null or 32 entries from the
+// tile's first column) is added after the last K block.
+inline void micro_12x32(long kc, const float* ap, const float* bp, float* c, long ldc, int rows, int cols,
+                        bool load, const float* bias) {
+  const __mmask16 m0 = cols >= 16 ? 0xFFFF : __mmask16((1u << cols) - 1u);
+  const __mmask16 m1 = cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : __mmask16((1u << (cols - 16)) - 1u);
+  __m512 c0[kMr], c1[kMr];
+#pragma GCC unroll 12
+  for (int i = 0; i < kMr; ++i) {
+    if (load && i < rows) {
+      c0[i] = _mm512_maskz_loadu_ps(m0, c + i * ldc);
+      c1[i] = _mm512_maskz_loadu_ps(m1, c + i * ldc + 16);
+    } else {
+      c0[i] = _mm512_setzero_ps();
+      c1[i] = _mm512_setzero_ps();
+    }
+  }
+  for (long k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_loadu_ps(bp + k * kNr), b1 = _mm512_loadu_ps(bp + k * kNr + 16);
+    const float* a = ap + k * kMr;
+#pragma GCC unroll 12
+    for (int i = 0; i < kMr; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+      c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+    }
+  }
+  __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+  if (bias) {
+    bias0 = _mm512_maskz_loadu_ps(m0, bias);
+    bias1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < kMr; ++i) {
+    if (i < rows) {
+      if (bias) {
+        c0[i] = _mm512_add_ps(c0[i], bias0);
+        c1[i] = _mm512_add_ps(c1[i], bias1);
+      }
+      _mm512_mask_storeu_ps(c + i * ldc, m0, c0[i]);
+      _mm512_mask_storeu_ps(c + i * ldc + 16, m1, c1[i]);
+    }
+  }
+}
+
+}  // namespace
+
+long sgemm_a_panel_rows() { return kMr; }
+long sgemm_b_panel_cols() { return kNr; }
+
+void pack_a_panels_avx512(const float* a, long lda, long m, long k, long p0, long p1, float* ap) {
+  for (long p = p0; p < p1; ++p) {
+    const long r0 = p * kMr, pr = std::min<long>(kMr, m - r0);
+    float* dst = ap + p * k * kMr;
+    const float* src = a + r0 * lda;
+    if (pr == kMr) {
+      // Transpose 12 rows x 16 k at a time through a small buffer the
+      // compiler keeps in registers; the rest scalar.
+      long kk = 0;
+      for (; kk + 16 <= k; kk += 16) {
+        __m512 rows[kMr];
+        for (int i = 0; i < kMr; ++i) rows[i] = _mm512_loadu_ps(src + i * lda + kk);
+        alignas(64) float t[kMr][16];
+        for (int i = 0; i < kMr; ++i) _mm512_store_ps(t[i], rows[i]);
+        for (int j = 0; j < 16; ++j)
+          for (int i = 0; i < kMr; ++i) dst[(kk + j) * kMr + i] = t[i][j];
+      }
+      for (; kk < k; ++kk)
+        for (int i = 0; i < kMr; ++i) dst[kk * kMr + i] = src[i * lda + kk];
+    } else {
+      for (long kk = 0; kk < k; ++kk)
+        for (int i = 0; i < kMr; ++i) dst[kk * kMr + i] = i < pr ? src[i * lda + kk] : 0.0f;
+    }
+  }
+}
+
+void pack_b_panels_avx512(const float* b, long ldb, BLayout layout, long n, long k, long p0, long p1, float* bp) {
+  for (long p = p0; p < p1; ++p) {
+    const long c0 = p * kNr, pc = std::min<long>(kNr, n - c0);
+    float* dst = bp + p * k * kNr;
+    if (layout == BLayout::kKN) {
+      const __mmask16 m0 = pc >= 16 ? 0xFFFF : __mmask16((1u << pc) - 1u);
+      const __mmask16 m1 = pc >= 32 ? 0xFFFF : pc <= 16 ? 0 : __mmask16((1u << (pc - 16)) - 1u);
+      for (long kk = 0; kk < k; ++kk) {
+        const float* src = b + kk * ldb + c0;
+        _mm512_storeu_ps(dst + kk * kNr, _mm512_maskz_loadu_ps(m0, src));
+        _mm512_storeu_ps(dst + kk * kNr + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+      }
+    } else {
+      // B is [N, K]: column j of the panel is row c0 + j of B.
+      for (long j = 0; j < kNr; ++j) {
+        const float* src = b + (c0 + j) * ldb;
+        for (long kk = 0; kk < k; ++kk) dst[kk * kNr + j] = j < pc ? src[kk] : 0.0f;
+      }
+    }
+  }
+}
+
+void sgemm_tile_avx512(const float* ap, const float* bp, long k, long m, long n, long r0, long rows, long c0,
+                       long cols, float* c, long ldc, const float* bias) {
+  if (rows <= 0 || cols <= 0) return;
+  if (k == 0) {
+    for (long i = r0; i < r0 + rows; ++i)
+      for (long j = c0; j < c0 + cols; ++j) c[i * ldc + j] = bias ? 0.0f + bias[j] : 0.0f;
+    return;
+  }
+  (void)m;
+  (void)n;
+  for (long pc = 0; pc < k; pc += kKc) {
+    const long kc = std::min(kKc, k - pc);
+    const bool first = pc == 0, last = pc + kc == k;
+    for (long jr = c0; jr < c0 + cols; jr += kNr) {
+      const int nc = int(std::min<long>(kNr, c0 + cols - jr));
+      const float* b = bp + (jr / kNr) * k * kNr + pc * kNr;
+      const float* bias_j = last && bias ? bias + jr : nullptr;
+      for (long ir = r0; ir < r0 + rows; ir += kMr) {
+        const int mr = int(std::min<long>(kMr, r0 + rows - ir));
+        micro_12x32(kc, ap + (ir / kMr) * k * kMr + pc * kMr, b, c + ir * ldc + jr, ldc, mr, nc, !first, bias_j);
+      }
+    }
+  }
+}
+
+namespace {
+struct Buffers {
+  std::vector<float> a, b;
+};
+}  // namespace
+
+void sgemm_avx512(const SgemmArgs& g) {
+  if (g.m == 0 || g.n == 0) return;
+  thread_local Buffers buf;
+  const long pa = (g.m + kMr - 1) / kMr, pb = (g.n + kNr - 1) / kNr;
+  if (buf.a.size() < size_t(pa * kMr * g.k)) buf.a.resize(size_t(pa * kMr * g.k));
+  if (buf.b.size() < size_t(pb * kNr * g.k)) buf.b.resize(size_t(pb * kNr * g.k));
+  pack_a_panels_avx512(g.a, g.lda, g.m, g.k, 0, pa, buf.a.data());
+  pack_b_panels_avx512(g.b, g.ldb, g.layout, g.n, g.k, 0, pb, buf.b.data());
+  sgemm_tile_avx512(buf.a.data(), buf.b.data(), g.k, g.m, g.n, 0, g.m, 0, g.n, g.c, g.ldc, g.bias);
+}
+
+}  // namespace sqsim::kernels

@@ -1,0 +1,22 @@
+#pragma once
+// Pieces of the AVX-512 sgemm (kernels/x86/sgemm_avx512.cpp) that kernels/sgemm.cpp
+// runs in parallel. Call only when sgemm_avx512_available().
+//
+// Packed A: panels of sgemm_a_panel_rows() rows, panel p at ap + p*k*rows,
+// element (r, kk) of the panel at [kk*rows + r]. Packed B: panels of
+// sgemm_b_panel_cols() columns over all of K, the same way. Both zero padded.
+#include "kernels/sgemm.h"
+
+namespace sqsim::kernels {
+
+long sgemm_a_panel_rows();
+long sgemm_b_panel_cols();
+// Packs panels [p0, p1) of A [m, k] / of B (n columns, k deep).
+void pack_a_panels_avx512(const float* a, long lda, long m, long k, long p0, long p1, float* ap);
+void pack_b_panels_avx512(const float* b, long ldb, BLayout layout, long n, long k, long p0, long p1, float* bp);
+// C[r0:r0+rows, c0:c0+cols] from packed A and B (r0 a multiple of the A panel
+// rows, c0 of the B panel columns); bias indexed by the absolute column.
+void sgemm_tile_avx512(const float* ap, const float* bp, long k, long m, long n, long r0, long rows, long c0,
+                       long cols, float* c, long ldc, const float* bias);
+
+}  // namespace sqsim::kernels

@@ -1,0 +1,49 @@
+#pragma once
+// The task tiling of the int8 GEMM paths (kernels/x86/s8s8_vnni_impl.h for
+// AVX-512 VNNI, kernels/x86/s8s8_avx2.cpp for AVX2). Included only by files
+// compiled with instruction-set flags, so everything here has internal
+// linkage: each includer gets its own copy built with its own flags.
+#include <algorithm>
+#include <type_traits>
+
+#include <tbb/blocked_range2d.h>
+#include <tbb/parallel_for.h>
+
+namespace sqsim::kernels {
+namespace {
+
+// One panel of the `left` (< kRows) rows after the last full panel.
+template <int kMax, class RowPanel>
+inline void remainder_panel(long left, long m0, long nb_begin, long nb_end, const RowPanel& panel) {
+  if constexpr (kMax >= 1) {
+    if (left == kMax) panel(std::integral_constant<int, kMax>{}, m0, nb_begin, nb_end);
+    else remainder_panel<kMax - 1>(left, m0, nb_begin, nb_end, panel);
+  }
+}
+
+// Calls panel(std::integral_constant<int, MR>{}, m0, nb_begin, nb_end) for
+// rows [m0, m0 + MR) and channel blocks [nb_begin, nb_end), over tasks of
+// tile_m rows x blocks_per_tile blocks: MR = kRows while kRows rows remain,
+// then one panel of the 1 .. kRows - 1 left. Each task owns a disjoint tile and
+// every output is computed by one panel call, so the result does not depend on
+// scheduling or on the thread count.
+template <int kRows, class RowPanel>
+void for_each_row_panel(long m_rows, long nblocks, long tile_m, long blocks_per_tile, const RowPanel& panel) {
+  tbb::parallel_for(
+      tbb::blocked_range2d<long>(0, (m_rows + tile_m - 1) / tile_m, 1, 0,
+                                 (nblocks + blocks_per_tile - 1) / blocks_per_tile, 1),
+      [&](const tbb::blocked_range2d<long>& r) {
+        for (long tm = r.rows().begin(); tm < r.rows().end(); ++tm) {
+          for (long tn = r.cols().begin(); tn < r.cols().end(); ++tn) {
+            const long m_end = std::min(m_rows, (tm + 1) * tile_m);
+            const long nb_begin = tn * blocks_per_tile, nb_end = std::min(nblocks, nb_begin + blocks_per_tile);
+            long m = tm * tile_m;
+            for (; m + kRows <= m_end; m += kRows) panel(std::integral_constant<int, kRows>{}, m, nb_begin, nb_end);
+            remainder_panel<kRows - 1>(m_end - m, m, nb_begin, nb_end, panel);
+          }
+        }
+      });
+}
+
+}  // namespace
+}  // namespace sqsim::kernels
