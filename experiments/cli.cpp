@@ -1,5 +1,6 @@
 #include "experiments/cli.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -7,6 +8,8 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/io.h"
+#include "sim/formats/json.h"
 #include "base/paths.h"
 #include "quant/smoothing.h"
 
@@ -68,14 +71,11 @@ bool parse(int argc, char** argv, const std::string& usage, const po::options_de
     }
     if (vm.count("config")) {
       const std::string path = vm["config"].as<std::string>();
-      std::ifstream file(path);
-      if (!file) throw Error("--config " + path + ": cannot open the file");
-      std::stringstream text;
-      text << file.rdbuf();
-      std::istringstream lines(text.str());
+      const std::string text = read_file(path, "--config file");
+      std::istringstream lines(text);
       std::string line;
       for (int n = 1; std::getline(lines, line); ++n) refuse_placeholder(line, "--config " + path + ":" + std::to_string(n));
-      std::istringstream in(text.str());
+      std::istringstream in(text);
       po::store(po::parse_config_file(in, options), vm);
     }
     po::notify(vm);
@@ -84,6 +84,81 @@ bool parse(int argc, char** argv, const std::string& usage, const po::options_de
   }
   expand_paths(vm);
   return true;
+}
+
+void add_run_options(po::options_description& d, bool engine) {
+  d.add_options()("threads", po::value<int>()->default_value(0),
+                  "worker threads (0 = all cores); results are the same for any count");
+  if (!engine) return;
+  d.add_options()("mode", po::value<std::string>()->default_value("integer"),
+                  "integer (int8/int4 codes through the integer GEMM) or fake-quant (float emulation)")(
+      "kernel", po::value<std::string>()->default_value("auto"), "integer GEMM path: auto, reference, avx2, avx512-vnni");
+}
+
+RunOptions run_options(const po::variables_map& vm) {
+  RunOptions r;
+  r.threads = vm["threads"].as<int>();
+  if (r.threads < 0 || r.threads > 1024)
+    throw Error("--threads " + std::to_string(r.threads) + ": expected 0 (all cores) to 1024");
+  if (vm.count("mode")) {
+    r.mode = kernels::parse_emulation_mode(vm["mode"].as<std::string>());
+    r.kernel = kernels::parse_kernel_path(vm["kernel"].as<std::string>());
+    kernels::resolve_kernel_path(r.kernel);  // refuse an unavailable path before any work
+  }
+  return r;
+}
+
+void add_output_options(po::options_description& d, const std::string& out_help, bool resumable, bool optional) {
+  auto out = po::value<std::string>();
+  if (!optional) out->required();
+  d.add_options()("out", out, out_help.c_str())("force", po::bool_switch(), "overwrite an existing --out");
+  if (resumable)
+    d.add_options()("resume", po::bool_switch(),
+                    "finish an interrupted run in --out: what its journal holds is not computed again");
+}
+
+OutputOptions output_options(const po::variables_map& vm) {
+  OutputOptions o;
+  if (vm.count("out")) o.out = vm["out"].as<std::string>();
+  o.force = vm["force"].as<bool>();
+  o.resume = vm.count("resume") && vm["resume"].as<bool>();
+  if (o.resume && o.force) throw Error("--resume and --force: choose one");
+  return o;
+}
+
+namespace {
+
+// The value as JSON text, or empty for types no option of sqsim has.
+std::string json_value(const boost::any& v) {
+  if (auto s = boost::any_cast<std::string>(&v)) return json_quote(*s);
+  if (auto i = boost::any_cast<int>(&v)) return std::to_string(*i);
+  if (auto l = boost::any_cast<long>(&v)) return std::to_string(*l);
+  if (auto b = boost::any_cast<bool>(&v)) return *b ? "true" : "false";
+  if (auto u = boost::any_cast<unsigned long long>(&v)) return std::to_string(*u);
+  if (auto f = boost::any_cast<float>(&v)) return std::to_string(*f);
+  if (auto d = boost::any_cast<double>(&v)) return std::to_string(*d);
+  return {};
+}
+
+}  // namespace
+
+std::string option_settings(const po::variables_map& vm, const std::vector<std::string>& skip) {
+  std::string out;
+  for (const auto& [name, v] : vm) {
+    if (name == "config" || std::find(skip.begin(), skip.end(), name) != skip.end()) continue;
+    const std::string value = json_value(v.value());
+    if (!value.empty()) out += name + "=" + value + "\n";
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> option_values_json(const po::variables_map& vm) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, v] : vm) {
+    const std::string value = json_value(v.value());
+    if (!value.empty()) out.emplace_back(name, value);
+  }
+  return out;
 }
 
 std::vector<std::string> split_list(const std::string& text, const std::string& option) {

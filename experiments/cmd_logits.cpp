@@ -6,7 +6,8 @@
 
 #include "experiments/cli.h"
 #include "experiments/commands.h"
-#include "experiments/output_dir.h"
+#include "experiments/format.h"
+#include "base/io.h"
 #include "base/error.h"
 #include "base/io.h"
 #include "sim/models/load_model.h"
@@ -40,12 +41,8 @@ int run_logits(int argc, char** argv) {
   const LoadedModel m = load_model(vm["model"].as<std::string>());
   const MatrixF logits = m.model->forward(ids);
   std::string csv;
-  char buf[32];
   for (long t = 0; t < logits.rows(); ++t) {
-    for (long j = 0; j < logits.cols(); ++j) {
-      std::snprintf(buf, sizeof buf, j ? ",%.9g" : "%.9g", double(logits(t, j)));
-      csv += buf;
-    }
+    for (long j = 0; j < logits.cols(); ++j) csv += (j ? "," : "") + significant(double(logits(t, j)), 9);
     csv += "\n";
   }
   write_file_atomic(vm["out"].as<std::string>(), csv);

@@ -10,7 +10,8 @@ namespace sqsim::cli {
 
 int run_make_traces(int argc, char** argv) {
   po::options_description o("make-traces");
-  o.add_options()("out", po::value<std::string>()->required(), "trace file to write (.h5)")(
+  add_output_options(o, "trace file to write (.h5)", /*resumable=*/false);
+  o.add_options()(
       "blocks", po::value<int>()->default_value(2), "transformer blocks (7 linear layers each)")(
       "hidden", po::value<long>()->default_value(576), "hidden size")(
       "kv-dim", po::value<long>()->default_value(192), "k/v projection width")(
@@ -18,8 +19,7 @@ int run_make_traces(int argc, char** argv) {
       "tokens", po::value<long>()->default_value(128), "input rows per layer")(
       "outlier-channels", po::value<int>()->default_value(4), "planted outlier channels per input")(
       "outlier-scale", po::value<float>()->default_value(50.0f), "how much larger the outlier channels are")(
-      "seed", po::value<unsigned long long>()->default_value(1), "seed")(
-      "force", po::bool_switch(), "overwrite an existing file");
+      "seed", po::value<unsigned long long>()->default_value(1), "seed");
   po::variables_map vm;
   if (!parse(argc, argv,
              "usage: sqsim make-traces --out FILE.h5 [options]\n\n"
@@ -27,13 +27,8 @@ int run_make_traces(int argc, char** argv) {
              "layers per block, Gaussian weights and inputs with planted outlier channels.",
              o, vm))
     return 0;
-  const std::string out = vm["out"].as<std::string>();
-  if (!vm["force"].as<bool>()) {
-    if (std::FILE* f = std::fopen(out.c_str(), "rb")) {
-      std::fclose(f);
-      throw Error("--out " + out + ": exists (use --force to overwrite)");
-    }
-  }
+  const OutputOptions output = output_options(vm);
+  prepare_output_file(output);
   SyntheticTraceSpec s;
   s.blocks = vm["blocks"].as<int>();
   s.hidden = vm["hidden"].as<long>();
@@ -44,8 +39,8 @@ int run_make_traces(int argc, char** argv) {
   s.outlier_scale = vm["outlier-scale"].as<float>();
   s.seed = vm["seed"].as<unsigned long long>();
   const TraceFile t = make_synthetic_traces(s);
-  write_trace_file(out, t);
-  std::cout << "wrote " << out << " (" << t.layers.size() << " layers)\n";
+  write_trace_file(output.out, t);
+  std::cout << "wrote " << output.out << " (" << t.layers.size() << " layers)\n";
   return 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include "experiments/cli.h"
 #include "experiments/commands.h"
+#include "experiments/format.h"
 #include "base/error.h"
 #include "sim/formats/gguf_file.h"
 
@@ -16,11 +17,7 @@ std::string value_text(const GgufFile& g, const std::string& key) {
   const GgufValue* v = g.find(key);
   if (!v) return "(missing)";
   if (v->is_integer()) return std::to_string(g.get_int(key));
-  if (v->is_float()) {
-    char b[40];
-    std::snprintf(b, sizeof b, "%g", v->f);
-    return b;
-  }
+  if (v->is_float()) return significant(v->f, 6);
   if (v->type == GgufValueType::STRING) return v->s;
   if (v->type == GgufValueType::ARRAY) return "array of " + std::to_string(v->items.size());
   return gguf_value_type_name(v->type);

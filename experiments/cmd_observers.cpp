@@ -6,9 +6,9 @@
 #include "base/error.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
-#include "experiments/csv.h"
 #include "experiments/observer_report.h"
-#include "experiments/output_dir.h"
+#include "experiments/format.h"
+#include "experiments/json_writer.h"
 #include "experiments/report_table.h"
 
 namespace sqsim::cli {
@@ -22,9 +22,9 @@ int run_observers(int argc, char** argv) {
       "observer-bins", po::value<int>()->default_value(2048), "histogram bins (a power of two, 128 .. 1048576)")(
       "bits", po::value<int>()->default_value(8), "activation bits (2..8)")(
       "layers", po::value<std::string>(), "comma-separated layer names (default: every layer)")(
-      "out", po::value<std::string>(), "write observers.csv / .md / .tex into this new directory")(
-      "force", po::bool_switch(), "replace an existing --out directory")(
       "json", po::bool_switch(), "print one JSON object per layer and observer instead of a table");
+  add_output_options(o, "write observers.csv / .md / .tex into this directory", /*resumable=*/false,
+                     /*optional=*/true);
   po::variables_map vm;
   if (!parse(argc, argv,
              "usage: sqsim observers --traces FILE [--observers LIST] [--out DIR | --json]\n\n"
@@ -46,18 +46,21 @@ int run_observers(int argc, char** argv) {
   }
   if (vm.count("layers")) spec.layers = split_list(vm["layers"].as<std::string>(), "--layers");
   const bool json = vm["json"].as<bool>();
-  const std::string out = vm.count("out") ? vm["out"].as<std::string>() : "";
-  if (!out.empty()) prepare_output_dir(out, vm["force"].as<bool>(), false, "--out");
+  const OutputOptions output = output_options(vm);
+  const std::string& out = output.out;
+  if (!out.empty()) prepare_output_dir(output, false);
   const TraceFile traces = read_trace_file(vm["traces"].as<std::string>());
   const std::vector<ObserverRow> rows = compare_observers(traces, spec);
 
   if (json) {
     for (const ObserverRow& r : rows) {
-      std::printf("{\"layer\": \"%s\", \"observer\": \"%s\", \"absmax\": %.9g, \"clip\": %.9g, "
-                  "\"clipped_share\": %.9g, \"mse\": %.9g, \"mse_outlier_channels\": %.9g, "
-                  "\"mse_other_channels\": %.9g, \"outlier_channels\": %d}\n",
-                  r.layer.c_str(), r.observer.c_str(), r.absmax, r.clip, r.clipped_share, r.mse,
-                  r.mse_outlier_channels, r.mse_other_channels, r.outlier_channels);
+      JsonWriter w(JsonWriter::kOneLine);
+      w.begin_object().member("layer", r.layer).member("observer", r.observer);
+      w.key("absmax").number(r.absmax, "%.9g").key("clip").number(r.clip, "%.9g");
+      w.key("clipped_share").number(r.clipped_share, "%.9g").key("mse").number(r.mse, "%.9g");
+      w.key("mse_outlier_channels").number(r.mse_outlier_channels, "%.9g");
+      w.key("mse_other_channels").number(r.mse_other_channels, "%.9g");
+      std::printf("%s\n", w.member("outlier_channels", r.outlier_channels).end_object().str().c_str());
     }
   }
   ReportTable t;
@@ -67,10 +70,10 @@ int run_observers(int argc, char** argv) {
   t.header = {"layer", "observer", "absmax", "clip", "clip/absmax", "clipped", "mse", "mse outlier ch.",
               "mse other ch."};
   for (const ObserverRow& r : rows)
-    t.rows.push_back({r.layer, r.observer, format_number(r.absmax, 6), format_number(r.clip, 6),
-                      format_number(r.absmax > 0 ? r.clip / r.absmax : 0.0, 4), format_number(r.clipped_share, 4),
-                      format_number(r.mse, 6), format_number(r.mse_outlier_channels, 6),
-                      format_number(r.mse_other_channels, 6)});
+    t.rows.push_back({r.layer, r.observer, significant(r.absmax, 6), significant(r.clip, 6),
+                      significant(r.absmax > 0 ? r.clip / r.absmax : 0.0, 4), significant(r.clipped_share, 4),
+                      significant(r.mse, 6), significant(r.mse_outlier_channels, 6),
+                      significant(r.mse_other_channels, 6)});
   t.provenance = {"command: sqsim observers --traces " + traces.path + " --observers " +
                   vm["observers"].as<std::string>() + " --observer-bins " + std::to_string(bins) + " --bits " +
                   std::to_string(spec.bits)};

@@ -1,10 +1,10 @@
 #include "experiments/csv.h"
 
-#include <cstdio>
-
-#include <fstream>
+#include <sstream>
 
 #include "base/error.h"
+#include "base/io.h"
+#include "experiments/format.h"
 
 namespace sqsim::cli {
 
@@ -40,8 +40,7 @@ size_t CsvTable::column(const std::string& name, const std::string& file) const 
 }
 
 CsvTable read_csv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open the file");
+  std::istringstream in(read_file(path, "CSV file"));
   CsvTable t;
   std::string line;
   if (!std::getline(in, line)) throw Error(path + ": empty file (expected a CSV header)");
@@ -60,13 +59,6 @@ CsvTable read_csv(const std::string& path) {
   return t;
 }
 
-std::string csv_quote(const std::string& cell) {
-  if (cell.find_first_of(",\"\r\n") == std::string::npos) return cell;
-  std::string out = "\"";
-  for (char c : cell) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 std::string to_csv(const CsvTable& table) {
   std::string out;
   auto line = [&](const std::vector<std::string>& cells) {
@@ -76,12 +68,6 @@ std::string to_csv(const CsvTable& table) {
   line(table.header);
   for (const auto& r : table.rows) line(r);
   return out;
-}
-
-std::string format_number(double v, int digits) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*g", digits, v);
-  return b;
 }
 
 }  // namespace sqsim::cli

@@ -14,12 +14,9 @@ struct CsvTable {
   size_t column(const std::string& name, const std::string& file) const;
 };
 
-// One cell, quoted when it holds a comma, quote or line break.
-std::string csv_quote(const std::string& cell);
-// The table as CSV text (header first, "\n" line ends).
+// The table as CSV text (header first, "\n" line ends, cells quoted by
+// format.h's csv_quote).
 std::string to_csv(const CsvTable& table);
-// A number as CSV/Markdown cells print it: %.<digits>g.
-std::string format_number(double v, int digits = 8);
 
 // Reads a whole CSV file; every row must have the header's width.
 CsvTable read_csv(const std::string& path);

@@ -2,7 +2,6 @@
 
 #include "experiments/quant_options.h"
 
-#include <tbb/global_control.h>
 #include "base/error.h"
 
 namespace sqsim::cli {
@@ -100,17 +99,14 @@ std::vector<float> parse_alpha_grid(const std::string& text, const std::string& 
 }
 
 void add_eval_options(po::options_description& o) {
-  o.add_options()("mode", po::value<std::string>()->default_value("integer"),
-                  "integer (int8/int4 codes through the integer GEMM) or fake-quant (float emulation)")(
-      "kernel", po::value<std::string>()->default_value("auto"), "integer GEMM path: auto, reference, avx2, avx512-vnni")(
+  o.add_options()(
       "calib-text", po::value<std::string>()->default_value("${SQSIM_DATA}/ptb/ptb.valid.txt"),
       "calibration text (never evaluated): smoothing, static scales, alpha search")(
       "calib-samples", po::value<int>()->default_value(512), "calibration windows")(
       "calib-seq-len", po::value<int>()->default_value(512), "tokens per calibration window")(
       "holdout-tokens", po::value<long>()->default_value(16384),
       "tail of the calibration text kept out of calibration, for --alpha search")(
-      "alpha-grid", po::value<std::string>()->default_value("0:1:0.05"), "values tried by --alpha search / per-layer")(
-      "threads", po::value<int>()->default_value(0), "worker threads (0 = all cores)");
+      "alpha-grid", po::value<std::string>()->default_value("0:1:0.05"), "values tried by --alpha search / per-layer");
 }
 
 EvalOptions eval_options(const po::variables_map& vm, const std::string& model) {
@@ -124,17 +120,11 @@ EvalOptions eval_options(const po::variables_map& vm, const std::string& model) 
   if (e.calib_seq_len < 2) throw Error("--calib-seq-len must be at least 2");
   if (e.holdout_tokens < e.calib_seq_len)
     throw Error("--holdout-tokens must hold at least one window of --calib-seq-len tokens");
-  e.mode = kernels::parse_emulation_mode(vm["mode"].as<std::string>());
-  e.path = kernels::parse_kernel_path(vm["kernel"].as<std::string>());
-  kernels::resolve_kernel_path(e.path);  // refuse an unavailable path before any work
+  const RunOptions run = run_options(vm);
+  e.mode = run.mode;
+  e.path = run.kernel;
   return e;
 }
 
-std::unique_ptr<tbb::global_control> thread_limit(const po::variables_map& vm) {
-  const int threads = vm["threads"].as<int>();
-  if (threads < 0) throw Error("--threads must be >= 0");
-  if (threads == 0) return nullptr;
-  return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
-}
 
 }  // namespace sqsim::cli

@@ -2,9 +2,6 @@
 // The options that choose how a whole model is quantized (--quant PRESET and
 // field-by-field overrides), shared by `sqsim ppl`, `sqsim paper-tables` and
 // anything else that runs a quantized model.
-#include <tbb/global_control.h>
-
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,12 +20,11 @@ void add_model_quant_options(po::options_description& d);
 // validated.
 ModelQuantConfig model_quant_config(const po::variables_map& vm);
 
-// --mode, --kernel, --calib-text, --calib-samples, --calib-seq-len,
-// --holdout-tokens, --alpha-grid, --threads: how quantized models are run.
+// --calib-text, --calib-samples, --calib-seq-len, --holdout-tokens,
+// --alpha-grid: how quantized models are calibrated. With add_run_options'
+// --mode and --kernel, what eval_options reads.
 void add_eval_options(po::options_description& d);
 EvalOptions eval_options(const po::variables_map& vm, const std::string& model);
-// The --threads limit for this process (null for 0 = all cores).
-std::unique_ptr<tbb::global_control> thread_limit(const po::variables_map& vm);
 // "0:1:0.05,0.85" -> values in [0, 1] ('none' refused).
 std::vector<float> parse_alpha_grid(const std::string& text, const std::string& option);
 

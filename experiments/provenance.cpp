@@ -34,33 +34,17 @@ std::string git_commit() {
   return dirty.empty() ? head : head + "-dirty";
 }
 
-std::string library_versions_json() {
+std::vector<std::pair<std::string, std::string>> library_versions() {
   unsigned a = 0, b = 0, c = 0;
   H5get_libversion(&a, &b, &c);
-  char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "\"sqsim\": \"%s\", \"eigen\": \"%d.%d.%d\", \"hdf5\": \"%u.%u.%u\", \"boost\": \"%d.%d.%d\", "
-                "\"tbb\": \"%d.%d\"",
-                SQSIM_VERSION, EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION, a, b, c,
-                BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000, BOOST_VERSION % 100, TBB_VERSION_MAJOR,
-                TBB_VERSION_MINOR);
-  return buf;
-}
-
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '"') o += "\\\"";
-    else if (c == '\\') o += "\\\\";
-    else if (c == '\n') o += "\\n";
-    else if (c < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else o += ch;
-  }
-  return o;
+  const auto dotted = [](auto x, auto y, auto z) {
+    return std::to_string(x) + "." + std::to_string(y) + "." + std::to_string(z);
+  };
+  return {{"sqsim", SQSIM_VERSION},
+          {"eigen", dotted(EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION)},
+          {"hdf5", dotted(a, b, c)},
+          {"boost", dotted(BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000, BOOST_VERSION % 100)},
+          {"tbb", std::to_string(TBB_VERSION_MAJOR) + "." + std::to_string(TBB_VERSION_MINOR)}};
 }
 
 std::string command_line(int argc, char** argv) {

@@ -5,8 +5,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include "experiments/format.h"
 #include "experiments/interrupt.h"
-#include "experiments/output_dir.h"
+#include "base/io.h"
 #include "experiments/sha256.h"
 #include "base/error.h"
 #include "base/io.h"
@@ -20,11 +21,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::string fmt_alpha(float a) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%g", double(a));
-  return b;
-}
+std::string fmt_alpha(float a) { return significant(a, 6); }
 
 void check_interrupt() {
   // Between windows: main() turns this into exit status 128 + signal.
@@ -158,7 +155,12 @@ QuantRun QuantEvaluator::run(const ModelQuantConfig& config, const AlphaChoice& 
   }
   // The float model needs no fresh copy: calibration restores it after use.
   std::unique_ptr<CausalLm> model;
-  if (c.quantizes_anything()) model = quantized_model(c, out.alpha_per_group, &out.report);
+  if (c.quantizes_anything()) {
+    QuantizeModelReport report;
+    model = quantized_model(c, out.alpha_per_group, &report);
+    out.quantized_layers = report.quantized.size();
+    out.integer_layers = report.integer_layers;
+  }
   const PerplexityResult r = measure(model ? *model : *base_->model, ids, seq_len, label, journal);
   out.ppl = r.ppl;
   out.mean_nll = r.mean_nll;
@@ -166,6 +168,70 @@ QuantRun QuantEvaluator::run(const ModelQuantConfig& config, const AlphaChoice& 
   out.windows = r.windows;
   out.seconds = seconds_since(t0);
   return out;
+}
+
+namespace {
+
+// A journaled result: alpha_text, ppl, mean_nll, tokens, windows, quantized
+// and integer layers, "group=alpha ..." of a per-layer search, seconds (last).
+std::vector<std::string> run_fields(const QuantRun& r) {
+  std::string groups;
+  for (const auto& [g, a] : r.alpha_per_group) groups += (groups.empty() ? "" : " ") + g + "=" + exact(a);
+  return {r.alpha_text,          exact(r.ppl),          exact(r.mean_nll),
+          std::to_string(r.tokens), std::to_string(r.windows), std::to_string(r.quantized_layers),
+          std::to_string(r.integer_layers), groups, exact(r.seconds)};
+}
+
+QuantRun run_from_fields(const std::vector<std::string>& f, const std::string& where) {
+  if (f.size() != 9) throw Error(where + ": expected 9 fields of a perplexity, got " + std::to_string(f.size()));
+  QuantRun r;
+  r.from_journal = true;
+  r.alpha_text = f[0];
+  r.ppl = parse_journal_number(f[1], where + ", ppl");
+  r.mean_nll = parse_journal_number(f[2], where + ", mean_nll");
+  r.tokens = size_t(parse_journal_number(f[3], where + ", tokens"));
+  r.windows = size_t(parse_journal_number(f[4], where + ", windows"));
+  r.quantized_layers = size_t(parse_journal_number(f[5], where + ", quantized layers"));
+  r.integer_layers = int(parse_journal_number(f[6], where + ", integer layers"));
+  for (size_t start = 0; start < f[7].size();) {
+    size_t end = f[7].find(' ', start);
+    if (end == std::string::npos) end = f[7].size();
+    const std::string item = f[7].substr(start, end - start);
+    const size_t eq = item.rfind('=');
+    if (eq == std::string::npos) throw Error(where + ": expected group=alpha, got '" + item + "'");
+    r.alpha_per_group[item.substr(0, eq)] = float(parse_journal_number(item.substr(eq + 1), where + ", alpha"));
+    start = end + 1;
+  }
+  r.seconds = parse_journal_number(f[8], where + ", seconds");
+  return r;
+}
+
+std::string window_key(const std::string& key, size_t w) { return key + "|window " + std::to_string(w); }
+
+}  // namespace
+
+QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& key, const ModelQuantConfig& config,
+                       const AlphaChoice& alpha, const std::vector<int32_t>& ids, int seq_len, const std::string& label) {
+  if (const auto* fields = journal.find(key)) return run_from_fields(*fields, journal.where(key));
+  // Only the unbroken prefix of windows 0, 1, 2, ... is usable.
+  WindowJournal wj;
+  double known_seconds = 0;
+  for (const std::vector<std::string>* f; (f = journal.find(window_key(key, wj.known_nll.size())));) {
+    const std::string where = journal.where(window_key(key, wj.known_nll.size()));
+    if (f->size() != 2) throw Error(where + ": expected nll and seconds of a window");
+    wj.known_nll.push_back(parse_journal_number((*f)[0], where + ", nll"));
+    known_seconds += parse_journal_number((*f)[1], where + ", seconds");
+  }
+  auto last = std::chrono::steady_clock::now();
+  wj.on_window = [&](size_t w, double nll) {
+    const auto now = std::chrono::steady_clock::now();
+    journal.append(window_key(key, w), {exact(nll), exact(seconds_since(last))});
+    last = now;
+  };
+  QuantRun r = ev.run(config, alpha, ids, seq_len, label, wj);
+  r.seconds += known_seconds;
+  journal.append(key, run_fields(r));
+  return r;
 }
 
 }  // namespace sqsim::cli

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "experiments/journal.h"
 #include "kernels/kernel_path.h"
 #include "kernels/quantized_linear.h"
 #include "quant/model_quant_config.h"
@@ -51,7 +52,9 @@ struct QuantRun {
   std::string alpha_text;  // "0.5", "search: 0.65", "per-layer", "-" without smoothing
   std::map<std::string, float> alpha_per_group;  // per-layer search result
   std::vector<std::pair<float, double>> global_search;  // (α, held-out ppl)
-  QuantizeModelReport report;
+  size_t quantized_layers = 0;  // layers replaced by QuantizedLinear
+  int integer_layers = 0;       // of those, how many run the integer kernels
+  bool from_journal = false;    // read back, not measured by this process
 };
 
 // A run that continues an interrupted one: the windows already measured, and
@@ -96,5 +99,12 @@ class QuantEvaluator {
   std::unique_ptr<CalibrationStats> stats_;
   std::vector<int32_t> calib_ids_, holdout_;
 };
+
+// One perplexity through `journal`: what it holds under `key` when it has it,
+// else measured now (continuing from the windows journaled under `key`, each
+// new window journaled as it completes) and journaled. Fields written with
+// format.h's exact (%.17g), so a result read back equals the one measured, bit for bit.
+QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& key, const ModelQuantConfig& config,
+                       const AlphaChoice& alpha, const std::vector<int32_t>& ids, int seq_len, const std::string& label);
 
 }  // namespace sqsim::cli

@@ -1,7 +1,5 @@
 #include "experiments/quant_options.h"
 
-#include "base/error.h"
-
 namespace sqsim::cli {
 
 void add_quantizer_variant_options(po::options_description& d) {
@@ -16,45 +14,40 @@ void add_quantizer_variant_options(po::options_description& d) {
       "a-symmetric", po::value<bool>()->default_value(true), "symmetric activations (false: with a zero point)");
 }
 
-namespace {
-
-QuantSpec common(int bits, const po::variables_map& vm, bool symmetric) {
-  QuantSpec s;
-  s.bits = bits;
-  s.symmetric = symmetric;
-  s.rounding = parse_rounding(vm["rounding"].as<std::string>());
-  s.scale_rule = parse_scale_rule(vm["scale-rule"].as<std::string>());
-  s.clamp = parse_clamp(vm["clamp"].as<std::string>());
-  s.seed = vm["seed"].as<unsigned long long>();
-  if (!symmetric) {
-    // Variants of the symmetric scale do not apply to zero-point quantizers.
-    s.scale_rule = ScaleRule::kReference;
-    s.clamp = ClampRange::kFull;
-  }
-  return s;
+QuantizerVariant quantizer_variant(const po::variables_map& vm) {
+  QuantizerVariant v;
+  v.rounding = parse_rounding(vm["rounding"].as<std::string>());
+  v.scale_rule = parse_scale_rule(vm["scale-rule"].as<std::string>());
+  v.clamp = parse_clamp(vm["clamp"].as<std::string>());
+  v.seed = vm["seed"].as<unsigned long long>();
+  v.w_symmetric = vm["w-symmetric"].as<bool>();
+  v.a_symmetric = vm["a-symmetric"].as<bool>();
+  return v;
 }
 
-}  // namespace
-
-QuantSpec weight_spec(int bits, const std::string& granularity, const po::variables_map& vm) {
-  QuantSpec s = common(bits, vm, vm["w-symmetric"].as<bool>());
-  parse_granularity(granularity, TensorRole::kWeight, s);
-  s.validate("--w-bits/--w-granularity");
-  return s;
+void add_sweep_grid_options(po::options_description& o) {
+  o.add_options()("alpha", po::value<std::string>()->default_value("none,0.5"),
+                  "migration strengths: none, numbers, start:stop:step (e.g. none,0:1:0.05)")(
+      "w-bits", po::value<std::string>()->default_value("8"), "weight bits, list (2..8, 16 = float)")(
+      "a-bits", po::value<std::string>()->default_value("8"), "activation bits, list (2..8, 16 = float)")(
+      "w-granularity", po::value<std::string>()->default_value("per-tensor"),
+      "list of per-tensor, per-channel, group64, group128, group256, group<G>")(
+      "a-granularity", po::value<std::string>()->default_value("per-token"),
+      "list of per-tensor, per-token, per-channel, group<G>")(
+      "act-scale", po::value<std::string>()->default_value("dynamic"), "list of static, dynamic");
+  add_quantizer_variant_options(o);
 }
 
-QuantSpec activation_spec(int bits, const std::string& granularity, const std::string& act_scale,
-                          const po::variables_map& vm) {
-  QuantSpec s = common(bits, vm, vm["a-symmetric"].as<bool>());
-  parse_granularity(granularity, TensorRole::kActivation, s);
-  s.source = parse_scale_source(act_scale);
-  if (s.source == ScaleSource::kStatic &&
-      (s.granularity == Granularity::kPerRow || s.granularity == Granularity::kPerGroup)) {
-    throw Error("--act-scale static with --a-granularity " + granularity +
-                ": static scales cannot follow tokens they have not seen (expected per-tensor or per-channel)");
-  }
-  s.validate("--a-bits/--a-granularity");
-  return s;
+SweepGrid sweep_grid(const po::variables_map& vm) {
+  SweepGrid g;
+  g.alpha = vm["alpha"].as<std::string>();
+  g.w_bits = vm["w-bits"].as<std::string>();
+  g.a_bits = vm["a-bits"].as<std::string>();
+  g.w_granularity = vm["w-granularity"].as<std::string>();
+  g.a_granularity = vm["a-granularity"].as<std::string>();
+  g.act_scale = vm["act-scale"].as<std::string>();
+  g.variant = quantizer_variant(vm);
+  return g;
 }
 
 }  // namespace sqsim::cli

@@ -1,20 +1,19 @@
 #pragma once
-// The quantizer options every subcommand shares (bits, granularity, rounding,
-// scale rule, clamp, static/dynamic), declared once and turned into QuantSpecs.
-#include <string>
-
+// The quantizer variant options every subcommand shares (--rounding,
+// --scale-rule, --clamp, --seed, --w-symmetric, --a-symmetric), declared once.
 #include "experiments/cli.h"
-#include "quant/quant_spec.h"
+#include "experiments/quant_variant.h"
+#include "experiments/sweep.h"
 
 namespace sqsim::cli {
 
-// Adds --rounding, --scale-rule, --clamp, --seed, --w-symmetric, --a-symmetric.
 void add_quantizer_variant_options(po::options_description& d);
+// What those options say (names parsed, errors naming the option).
+QuantizerVariant quantizer_variant(const po::variables_map& vm);
 
-// Builds the weight or activation spec from bits, a granularity name and the
-// variant options in vm.
-QuantSpec weight_spec(int bits, const std::string& granularity, const po::variables_map& vm);
-QuantSpec activation_spec(int bits, const std::string& granularity, const std::string& act_scale,
-                          const po::variables_map& vm);
+// --alpha, --w-bits, --a-bits, --w-granularity, --a-granularity, --act-scale
+// (lists) and the quantizer variants: the axes of a sweep.
+void add_sweep_grid_options(po::options_description& d);
+SweepGrid sweep_grid(const po::variables_map& vm);
 
 }  // namespace sqsim::cli

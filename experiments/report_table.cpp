@@ -1,36 +1,31 @@
 #include "experiments/report_table.h"
 
 #include "experiments/csv.h"
-#include "experiments/output_dir.h"
+#include "experiments/format.h"
+#include "base/io.h"
 
 namespace sqsim::cli {
 
-namespace {
-
-std::string tex(const std::string& s) {
+std::string markdown_grid(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                          MarkdownAlign align) {
   std::string o;
-  for (char c : s) {
-    if (c == '_' || c == '%' || c == '&' || c == '#' || c == '$' || c == '{' || c == '}') o += '\\';
-    o += c;
-  }
-  return o;
-}
-
-}  // namespace
-
-std::string to_markdown(const ReportTable& t) {
-  std::string o = "## " + t.title + "\n\n";
-  if (!t.caption.empty()) o += t.caption + "\n\n";
   auto line = [&](const std::vector<std::string>& cells) {
     o += "|";
     for (const std::string& c : cells) o += " " + c + " |";
     o += "\n";
   };
-  line(t.header);
+  line(header);
   o += "|";
-  for (size_t i = 0; i < t.header.size(); ++i) o += i == 0 ? "---|" : "---:|";
+  for (size_t i = 0; i < header.size(); ++i) o += i == 0 || align == MarkdownAlign::kLeft ? "---|" : "---:|";
   o += "\n";
-  for (const auto& r : t.rows) line(r);
+  for (const auto& r : rows) line(r);
+  return o;
+}
+
+std::string to_markdown(const ReportTable& t) {
+  std::string o = "## " + t.title + "\n\n";
+  if (!t.caption.empty()) o += t.caption + "\n\n";
+  o += markdown_grid(t.header, t.rows, MarkdownAlign::kNumbersRight);
   o += "\nProvenance:\n\n";
   for (const std::string& p : t.provenance) o += "- " + p + "\n";
   return o;
@@ -43,13 +38,13 @@ std::string to_latex(const ReportTable& t) {
   for (size_t i = 1; i < t.header.size(); ++i) o += "r";
   o += "}\n\\toprule\n";
   auto line = [&](const std::vector<std::string>& cells) {
-    for (size_t i = 0; i < cells.size(); ++i) o += (i ? " & " : "") + tex(cells[i]);
+    for (size_t i = 0; i < cells.size(); ++i) o += (i ? " & " : "") + tex_escape(cells[i]);
     o += " \\\\\n";
   };
   line(t.header);
   o += "\\midrule\n";
   for (const auto& r : t.rows) line(r);
-  o += "\\bottomrule\n\\end{tabular}\n\\caption{" + tex(t.title + ". " + t.caption) + "}\n\\end{table}\n";
+  o += "\\bottomrule\n\\end{tabular}\n\\caption{" + tex_escape(t.title + ". " + t.caption) + "}\n\\end{table}\n";
   return o;
 }
 

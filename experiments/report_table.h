@@ -15,6 +15,12 @@ struct ReportTable {
   std::vector<std::string> provenance;
 };
 
+// The Markdown grid alone: header line, separator, one line per row. With
+// kNumbersRight every column but the first is right-aligned ("---:").
+enum class MarkdownAlign { kLeft, kNumbersRight };
+std::string markdown_grid(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                          MarkdownAlign align);
+
 std::string to_markdown(const ReportTable& t);
 std::string to_latex(const ReportTable& t);
 // CSV of header + rows, then the provenance as "# " comment lines.

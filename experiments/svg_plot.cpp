@@ -6,6 +6,8 @@
 #include <limits>
 #include <sstream>
 
+#include "experiments/format.h"
+
 namespace sqsim::cli {
 
 namespace {
@@ -25,11 +27,7 @@ std::string escape(const std::string& s) {
   return o;
 }
 
-std::string num(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.4g", v);
-  return b;
-}
+std::string num(double v) { return significant(v, 4); }
 
 }  // namespace
 

@@ -17,7 +17,8 @@
 #include <mutex>
 
 #include "experiments/interrupt.h"
-#include "experiments/quant_options.h"
+#include "experiments/cli.h"
+#include "experiments/format.h"
 #include "kernels/gemm.h"
 #include "kernels/int_weights.h"
 #include "base/error.h"
@@ -26,31 +27,111 @@
 
 namespace sqsim::cli {
 
-const char* const kSweepCsvHeader =
-    "layer,alpha,w_bits,a_bits,w_granularity,a_granularity,act_scale,output_rel_err,output_sqnr_db,"
-    "output_max_abs,output_cosine,weight_rel_err,weight_sqnr_db,act_rel_err,act_sqnr_db,path,status";
+namespace {
 
-void add_sweep_config_options(po::options_description& o) {
-  o.add_options()("alpha", po::value<std::string>()->default_value("none,0.5"),
-                  "migration strengths: none, numbers, start:stop:step (e.g. none,0:1:0.05)")(
-      "w-bits", po::value<std::string>()->default_value("8"), "weight bits, list (2..8, 16 = float)")(
-      "a-bits", po::value<std::string>()->default_value("8"), "activation bits, list (2..8, 16 = float)")(
-      "w-granularity", po::value<std::string>()->default_value("per-tensor"),
-      "list of per-tensor, per-channel, group64, group128, group256, group<G>")(
-      "a-granularity", po::value<std::string>()->default_value("per-token"),
-      "list of per-tensor, per-token, per-channel, group<G>")(
-      "act-scale", po::value<std::string>()->default_value("dynamic"), "list of static, dynamic");
-  add_quantizer_variant_options(o);
+double parse_number(const std::string& text) {
+  size_t used = 0;
+  const double v = std::stod(text, &used);
+  if (used != text.size()) throw std::invalid_argument(text);
+  return v;
 }
 
-std::vector<SweepConfig> build_sweep_configs(const po::variables_map& vm) {
+#define SQSIM_TEXT_COLUMN(name, field)                                           \
+  {                                                                              \
+    name, [](const SweepRow& r, int) { return r.field; },                        \
+        [](SweepRow& r, const std::string& c) { r.field = c; }                   \
+  }
+#define SQSIM_INT_COLUMN(name, field)                                            \
+  {                                                                              \
+    name, [](const SweepRow& r, int) { return std::to_string(r.field); },        \
+        [](SweepRow& r, const std::string& c) { r.field = std::stoi(c); }        \
+  }
+#define SQSIM_METRIC_COLUMN(name, field)                                                           \
+  {                                                                                                \
+    name, [](const SweepRow& r, int digits) { return r.ok() ? significant(r.field, digits) : ""; },     \
+        [](SweepRow& r, const std::string& c) {                                                    \
+          if (!c.empty()) r.field = parse_number(c);                                              \
+        }                                                                                          \
+  }
+
+}  // namespace
+
+const std::vector<SweepColumn>& sweep_columns() {
+  static const std::vector<SweepColumn> columns = {
+      SQSIM_TEXT_COLUMN("layer", layer),
+      {"alpha", [](const SweepRow& r, int) { return alpha_name(r.alpha); },
+       [](SweepRow& r, const std::string& c) { r.alpha = parse_alpha(c, "alpha"); }},
+      SQSIM_INT_COLUMN("w_bits", w_bits),
+      SQSIM_INT_COLUMN("a_bits", a_bits),
+      SQSIM_TEXT_COLUMN("w_granularity", w_granularity),
+      SQSIM_TEXT_COLUMN("a_granularity", a_granularity),
+      SQSIM_TEXT_COLUMN("act_scale", act_scale),
+      SQSIM_METRIC_COLUMN("output_rel_err", output.rel_err),
+      SQSIM_METRIC_COLUMN("output_sqnr_db", output.sqnr_db),
+      SQSIM_METRIC_COLUMN("output_max_abs", output.max_abs),
+      SQSIM_METRIC_COLUMN("output_cosine", output.cosine),
+      SQSIM_METRIC_COLUMN("weight_rel_err", weight.rel_err),
+      SQSIM_METRIC_COLUMN("weight_sqnr_db", weight.sqnr_db),
+      SQSIM_METRIC_COLUMN("act_rel_err", act.rel_err),
+      SQSIM_METRIC_COLUMN("act_sqnr_db", act.sqnr_db),
+      {"path", [](const SweepRow& r, int) { return r.ok() ? r.path : std::string(); },
+       [](SweepRow& r, const std::string& c) { r.path = c; }},
+      SQSIM_TEXT_COLUMN("status", status),
+  };
+  return columns;
+}
+
+std::string sweep_csv(const std::vector<SweepRow>& rows) {
+  std::string out;
+  for (const SweepColumn& c : sweep_columns()) out += (out.empty() ? "" : ",") + std::string(c.name);
+  out += "\n";
+  for (const SweepRow& r : rows) {
+    bool first = true;
+    for (const SweepColumn& c : sweep_columns()) {
+      out += (first ? "" : ",") + csv_quote(c.cell(r, 9));
+      first = false;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::vector<std::string> sweep_row_fields(const SweepRow& row) {
+  std::vector<std::string> fields;
+  for (const SweepColumn& c : sweep_columns()) fields.push_back(c.cell(row, 17));
+  return fields;
+}
+
+SweepRow sweep_row_from_fields(const std::vector<std::string>& fields, const std::string& where) {
+  const auto& columns = sweep_columns();
+  if (fields.size() != columns.size())
+    throw Error(where + ": expected " + std::to_string(columns.size()) + " fields of a sweep row, got " +
+                std::to_string(fields.size()));
+  SweepRow row;
+  row.status = fields.back();  // the metric columns read it
+  for (size_t i = 0; i < columns.size(); ++i) {
+    try {
+      columns[i].parse(row, fields[i]);
+    } catch (const std::logic_error&) {  // stoi / stod
+      throw Error(where + ": " + columns[i].name + " '" + fields[i] + "' is not a number");
+    }
+  }
+  return row;
+}
+
+std::string settings_text(const SweepGrid& g) {
+  return "alpha=" + g.alpha + "\nw-bits=" + g.w_bits + "\na-bits=" + g.a_bits + "\nw-granularity=" + g.w_granularity +
+         "\na-granularity=" + g.a_granularity + "\nact-scale=" + g.act_scale + "\n" + settings_text(g.variant);
+}
+
+std::vector<SweepConfig> build_sweep_configs(const SweepGrid& g) {
   std::vector<SweepConfig> out;
-  const auto alphas = expand_alpha_list(vm["alpha"].as<std::string>(), "--alpha");
-  const auto wbits = split_list(vm["w-bits"].as<std::string>(), "--w-bits");
-  const auto abits = split_list(vm["a-bits"].as<std::string>(), "--a-bits");
-  const auto wgran = split_list(vm["w-granularity"].as<std::string>(), "--w-granularity");
-  const auto agran = split_list(vm["a-granularity"].as<std::string>(), "--a-granularity");
-  const auto scales = split_list(vm["act-scale"].as<std::string>(), "--act-scale");
+  const auto alphas = expand_alpha_list(g.alpha, "--alpha");
+  const auto wbits = split_list(g.w_bits, "--w-bits");
+  const auto abits = split_list(g.a_bits, "--a-bits");
+  const auto wgran = split_list(g.w_granularity, "--w-granularity");
+  const auto agran = split_list(g.a_granularity, "--a-granularity");
+  const auto scales = split_list(g.act_scale, "--act-scale");
   for (const auto& a : alphas)
     for (const auto& wb : wbits)
       for (const auto& ab : abits)
@@ -58,17 +139,16 @@ std::vector<SweepConfig> build_sweep_configs(const po::variables_map& vm) {
           for (const auto& ag : agran)
             for (const auto& as : scales) {
               SweepConfig c;
-              c.alpha_name = a;
               c.alpha = parse_alpha(a, "--alpha");
-              c.weight = weight_spec(parse_bits(wb, "--w-bits"), wg, vm);
+              c.weight = weight_spec(parse_bits(wb, "--w-bits"), wg, g.variant);
               const int abits_value = parse_bits(ab, "--a-bits");
               parse_scale_source(as);
               try {
-                c.act = activation_spec(abits_value, ag, abits_value == 16 ? "dynamic" : as, vm);
+                c.act = activation_spec(abits_value, ag, abits_value == 16 ? "dynamic" : as, g.variant);
               } catch (const Error& e) {
                 // Impossible combinations stay in the product as skipped rows.
                 if (as != "static") throw;
-                c.act = activation_spec(abits_value, ag, "dynamic", vm);
+                c.act = activation_spec(abits_value, ag, "dynamic", g.variant);
                 c.invalid = "static scales need per-tensor or per-channel activations";
               }
               c.w_granularity = wg;
@@ -79,39 +159,42 @@ std::vector<SweepConfig> build_sweep_configs(const po::variables_map& vm) {
   return out;
 }
 
+std::vector<size_t> smoothing_group_members(const TraceFile& traces, size_t layer) {
+  const std::string& group = traces.layers[layer].smooth_group;
+  if (group.empty()) return {layer};  // a layer without a group smooths alone
+  std::vector<size_t> members;
+  for (size_t i = 0; i < traces.layers.size(); ++i)
+    if (traces.layers[i].smooth_group == group) members.push_back(i);
+  return members;
+}
+
+SmoothingGroupStats smoothing_group_stats(const TraceFile& traces, const std::vector<size_t>& members,
+                                          const std::string& what) {
+  std::vector<VectorF> absmax;
+  std::vector<const MatrixF*> weights;
+  for (size_t i : members) {
+    absmax.push_back(traces.layers[i].activation_absmax());
+    weights.push_back(&traces.layers[i].weight);
+  }
+  std::vector<const VectorF*> acts;
+  for (const VectorF& a : absmax) acts.push_back(&a);
+  return sqsim::smoothing_group_stats(acts, weights, what);
+}
+
 std::vector<std::vector<VectorF>> group_smoothing_factors(const TraceFile& traces, const std::vector<size_t>& layers,
                                                           const std::vector<float>& alphas) {
-  std::map<std::string, std::vector<size_t>> groups;
-  for (size_t li : layers) {
-    const LayerTrace& l = traces.layers[li];
-    // Layers without a group smooth alone; the group covers every layer of the
-    // file that shares it, selected or not, because they share one input.
-    groups[l.smooth_group.empty() ? "\x01" + l.name : l.smooth_group].push_back(li);
-  }
-  std::map<std::string, std::vector<size_t>> all_members;
-  for (size_t i = 0; i < traces.layers.size(); ++i) {
-    const LayerTrace& l = traces.layers[i];
-    all_members[l.smooth_group.empty() ? "\x01" + l.name : l.smooth_group].push_back(i);
-  }
   std::vector<std::vector<VectorF>> out(alphas.size(), std::vector<VectorF>(traces.layers.size()));
-  for (const auto& [key, members] : groups) {
-    const auto& everyone = all_members[key];
-    std::vector<const MatrixF*> weights;
-    VectorF act = traces.layers[everyone.front()].activation_absmax();
-    for (size_t i : everyone) {
-      weights.push_back(&traces.layers[i].weight);
-      if (traces.layers[i].weight.cols() != act.size()) {
-        throw Error(traces.path + ": smooth_group '" + traces.layers[i].smooth_group +
-                    "' mixes layers of different input widths");
-      }
-      act = act.cwiseMax(traces.layers[i].activation_absmax());
-    }
-    const std::string what = traces.path + ": smoothing of " + traces.layers[members.front()].name;
-    const VectorF w = weight_column_absmax(weights, what);
+  std::vector<char> done(traces.layers.size(), 0);
+  for (size_t li : layers) {
+    if (done[li]) continue;
+    const std::vector<size_t> members = smoothing_group_members(traces, li);
+    const std::string what = traces.path + ": smoothing of " + traces.layers[li].name;
+    const SmoothingGroupStats stats = smoothing_group_stats(traces, members, what);
     for (size_t a = 0; a < alphas.size(); ++a) {
-      const VectorF s = smoothing_factors(act, w, alphas[a], what);
+      const VectorF s = smoothing_group_factors(stats, alphas[a], what);
       for (size_t i : members) out[a][i] = s;
     }
+    for (size_t i : members) done[i] = 1;
   }
   return out;
 }
@@ -120,25 +203,6 @@ std::vector<VectorF> group_smoothing_factors(const TraceFile& traces, const std:
   return std::move(group_smoothing_factors(traces, layers, std::vector<float>{alpha}).front());
 }
 
-namespace {
-
-std::string g9(double v) {
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  if (std::isnan(v)) return "nan";
-  char b[40];
-  std::snprintf(b, sizeof b, "%.9g", v);
-  return b;
-}
-
-std::string csv_cell(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string o = "\"";
-  for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return o + "\"";
-}
-
-// Static activation statistics: from input_absmax over the whole calibration
-// set when symmetric (divided by the smoothing factors), else from the sample.
 QuantParams static_activation_params(const LayerTrace& layer, const MatrixF& x_smoothed, const VectorF* s,
                                      const QuantSpec& spec) {
   if (!spec.symmetric) return params_from_range(observe_range(x_smoothed, spec, layer.name + " input"), spec);
@@ -156,43 +220,49 @@ QuantParams static_activation_params(const LayerTrace& layer, const MatrixF& x_s
   return params_from_range(r, spec);
 }
 
-}  // namespace
-
 MatrixF reference_output(const LayerTrace& layer) {
   MatrixF y = layer.input * layer.weight.transpose();
   if (layer.bias) y.rowwise() += layer.bias->transpose();
   return y;
 }
 
-namespace {
-
-std::string row_prefix(const LayerTrace& layer, const SweepConfig& c) {
-  return csv_cell(layer.name) + "," + c.alpha_name + "," + std::to_string(c.weight.bits) + "," +
-         std::to_string(c.act.bits) + "," + c.w_granularity + "," + c.a_granularity + "," + c.act_scale + ",";
-}
-
-// The row of a config that cannot run (impossible combination, or a shape the
-// granularity does not fit); empty when it can.
-std::string skip_reason(const LayerTrace& layer, const SweepConfig& c) {
-  if (!c.invalid.empty()) return csv_cell("skipped: " + c.invalid);
+SweepRow sweep_row_head(const LayerTrace& layer, const SweepConfig& c) {
+  SweepRow r;
+  r.layer = layer.name;
+  r.alpha = c.alpha;
+  r.w_bits = c.weight.bits;
+  r.a_bits = c.act.bits;
+  r.w_granularity = c.w_granularity;
+  r.a_granularity = c.a_granularity;
+  r.act_scale = c.act_scale;
+  if (!c.invalid.empty()) {
+    r.status = "skipped: " + c.invalid;
+    return r;
+  }
   try {
     c.weight.validate_shape(layer.weight.rows(), layer.weight.cols(), "weight");
     if (c.act.enabled()) c.act.validate_shape(layer.input.rows(), layer.input.cols(), "input");
   } catch (const Error& e) {
-    return csv_cell(std::string("skipped: ") + e.what());
+    r.status = std::string("skipped: ") + e.what();
   }
-  return {};
+  return r;
 }
 
-std::string metric_cells(const ErrorMetrics& ey, const ErrorMetrics& ew, const ErrorMetrics& ex,
-                         const std::string& path) {
-  return g9(ey.rel_err) + "," + g9(ey.sqnr_db) + "," + g9(ey.max_abs) + "," + g9(ey.cosine) + "," + g9(ew.rel_err) +
-         "," + g9(ew.sqnr_db) + "," + g9(ex.rel_err) + "," + g9(ex.sqnr_db) + "," + path + ",ok";
+namespace {
+
+void set_measured(SweepRow& r, const ErrorMetrics& ey, const ErrorMetrics& ew, const ErrorMetrics& ex,
+                  const std::string& path) {
+  r.output = ey;
+  r.weight = ew;
+  r.act = ex;
+  r.path = path;
+  r.status = "ok";
 }
 
-// The measured part of a row, given the (smoothed) operands x and w.
-std::string measure_uncached(const LayerTrace& layer, const MatrixF& x, const MatrixF& w, const VectorF* s,
-                             const SweepConfig& c, const SweepOptions& options, const MatrixF& y_ref) {
+// The measured part of a row from the (smoothed) operands x and w, through
+// quantized_linear: the rows the cache below does not serve (fake-quant, ragged groups).
+void measure_uncached(SweepRow& row, const LayerTrace& layer, const MatrixF& x, const MatrixF& w, const VectorF* s,
+                      const SweepConfig& c, const RunOptions& options, const MatrixF& y_ref) {
   QuantParams static_params;
   const bool is_static = c.act.enabled() && c.act.source == ScaleSource::kStatic;
   if (is_static) static_params = static_activation_params(layer, x, s, c.act);
@@ -204,23 +274,10 @@ std::string measure_uncached(const LayerTrace& layer, const MatrixF& x, const Ma
   const ErrorMetrics ex = compare(x, r.x_dequant, layer.name + " input");
   const std::string path =
       r.used_integer_kernel ? kernels::kernel_path_name(kernels::resolve_kernel_path(options.kernel)) : "fake-quant";
-  return metric_cells(ey, ew, ex, path);
+  set_measured(row, ey, ew, ex, path);
 }
 
 }  // namespace
-
-std::string evaluate_layer(const LayerTrace& layer, const VectorF* s, const SweepConfig& c,
-                           const SweepOptions& options, const MatrixF& y_ref) {
-  const std::string row = row_prefix(layer, c);
-  const std::string skipped = skip_reason(layer, c);
-  if (!skipped.empty()) return row + ",,,,,,,,," + skipped;
-  MatrixF x = layer.input, w = layer.weight;
-  if (s) {
-    smooth_activations(x, *s);
-    smooth_weight(w, *s);
-  }
-  return row + measure_uncached(layer, x, w, s, c, options, y_ref);
-}
 
 namespace {
 
@@ -236,22 +293,21 @@ bool same_spec(const QuantSpec& a, const QuantSpec& b) {
 // error metrics and integer operands, so per configuration only the GEMM and
 // the output comparison remain. Every cached value is a pure function of its
 // key (the spec), computed by the same calls quantized_linear makes, so rows
-// equal evaluate_layer's byte for byte (tested in sweep_test.cpp).
+// equal those computed from scratch byte for byte (tested in sweep_test.cpp).
 class LayerAlphaCache {
  public:
   LayerAlphaCache(const LayerTrace& layer, const VectorF* s) : layer_(layer), s_(s) {}
 
   // y_sums: reference_sums(y_ref), made once per layer.
-  std::string row(const SweepConfig& c, const SweepOptions& options, const MatrixF& y_ref,
-                  const ReferenceSums& y_sums) {
-    const std::string row = row_prefix(layer_, c);
-    const std::string skipped = skip_reason(layer_, c);
-    if (!skipped.empty()) return row + ",,,,,,,,," + skipped;
+  SweepRow row(const SweepConfig& c, const RunOptions& options, const MatrixF& y_ref, const ReferenceSums& y_sums) {
+    SweepRow row = sweep_row_head(layer_, c);
+    if (!row.status.empty()) return row;
     const long k = w().cols();
     if (options.mode != kernels::EmulationMode::kInteger || !kernels::integer_path_supports(c.weight, c.act, k) ||
         kernels::padded_reduction_length(c.act, c.weight, k) != k) {
       // fake-quant and ragged groups (padded by quantized_linear): rare, not cached
-      return row + measure_uncached(layer_, x(), w(), s_, c, options, y_ref);
+      measure_uncached(row, layer_, x(), w(), s_, c, options, y_ref);
+      return row;
     }
     if (x().cols() != w().cols()) {  // as quantized_linear refuses it
       throw Error(layer_.name + ": input has " + std::to_string(x().cols()) + " channels, weight expects " +
@@ -272,7 +328,8 @@ class LayerAlphaCache {
     }
     const ErrorMetrics ey = compare(y_ref, y_sums, y, layer_.name + " output");
     const std::string path = kernels::kernel_path_name(kernels::resolve_kernel_path(options.kernel));
-    return row + metric_cells(ey, qw.err, qx.err, path);
+    set_measured(row, ey, qw.err, qx.err, path);
+    return row;
   }
 
  private:
@@ -411,22 +468,18 @@ class LayerAlphaCache {
 }  // namespace
 
 void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const std::vector<SweepConfig>& configs,
-               const SweepOptions& options, const std::vector<char>& done,
-               const std::function<void(size_t, const std::string&)>& on_row,
+               const RunOptions& options, const std::vector<char>& done,
+               const std::function<void(size_t, const SweepRow&)>& on_row,
                const std::function<void(size_t)>& on_progress) {
   // Smoothing vectors per distinct alpha, computed once up front.
-  std::map<std::string, std::vector<VectorF>> factors;
+  std::map<float, std::vector<VectorF>> factors;
   {
-    std::vector<std::string> names;
     std::vector<float> values;
-    for (const SweepConfig& c : configs) {
-      if (!c.alpha || std::find(names.begin(), names.end(), c.alpha_name) != names.end()) continue;
-      names.push_back(c.alpha_name);
-      values.push_back(*c.alpha);
-    }
+    for (const SweepConfig& c : configs)
+      if (c.alpha && std::find(values.begin(), values.end(), *c.alpha) == values.end()) values.push_back(*c.alpha);
     if (!values.empty()) {  // (no smoothing, no statistics: nothing to refuse)
       auto per_alpha = group_smoothing_factors(traces, layers, values);
-      for (size_t i = 0; i < names.size(); ++i) factors[names[i]] = std::move(per_alpha[i]);
+      for (size_t i = 0; i < values.size(); ++i) factors[values[i]] = std::move(per_alpha[i]);
     }
   }
   const size_t total = layers.size() * configs.size();
@@ -434,7 +487,7 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
   std::atomic<size_t> completed{0};
   for (char d : done) completed += d != 0;
   auto last = std::chrono::steady_clock::now();
-  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, std::max(1, options.threads));
+  const auto limit = thread_limit(options.threads);
   // Items are layer-major, so each worker keeps the float output of the layer
   // it last worked on instead of recomputing it for every configuration.
   // Likewise it keeps the quantized operands of the (layer, alpha) it last
@@ -443,7 +496,7 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
     size_t layer = SIZE_MAX;
     MatrixF y;
     ReferenceSums y_sums;
-    std::string alpha;
+    Alpha alpha;
     std::unique_ptr<LayerAlphaCache> operands;
   };
   tbb::enumerable_thread_specific<CachedOutput> cache;
@@ -454,20 +507,19 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
       if (interrupt_signal()) return;  // stop cleanly: finished rows are already journaled
       const size_t li = layers[i / configs.size()];
       const SweepConfig& c = configs[i % configs.size()];
-      const VectorF* s = c.alpha ? &factors.at(c.alpha_name)[li] : nullptr;
+      const VectorF* s = c.alpha ? &factors.at(*c.alpha)[li] : nullptr;
       if (cached.layer != li) {
         cached.operands.reset();  // before the new output: at most one layer's data per thread
         cached.y = reference_output(traces.layers[li]);
         cached.y_sums = reference_sums(cached.y);
         cached.layer = li;
       }
-      if (!cached.operands || cached.alpha != c.alpha_name) {
+      if (!cached.operands || cached.alpha != c.alpha) {
         cached.operands.reset();
         cached.operands = std::make_unique<LayerAlphaCache>(traces.layers[li], s);
-        cached.alpha = c.alpha_name;
+        cached.alpha = c.alpha;
       }
-      const std::string row = options.reuse_operands ? cached.operands->row(c, options, cached.y, cached.y_sums)
-                                                     : evaluate_layer(traces.layers[li], s, c, options, cached.y);
+      const SweepRow row = cached.operands->row(c, options, cached.y, cached.y_sums);
       std::lock_guard<std::mutex> lock(mu);
       on_row(i, row);
       const size_t n = ++completed;

@@ -7,8 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "experiments/cli.h"
+#include "experiments/quant_variant.h"
+#include "experiments/run_options.h"
 #include "kernels/quantized_linear.h"
+#include "quant/error_metrics.h"
 #include "quant/quant_spec.h"
 #include "quant/smoothing.h"
 #include "sim/formats/trace_file.h"
@@ -16,33 +18,68 @@
 namespace sqsim::cli {
 
 struct SweepConfig {
-  std::string alpha_name;  // "none" or a number
-  Alpha alpha;
+  Alpha alpha;  // none, or the migration strength (alpha_name() displays it)
   QuantSpec weight, act;
   std::string w_granularity, a_granularity, act_scale;
   std::string invalid;  // non-empty: the combination is impossible (e.g. static per-token); rows are skipped
 };
 
-struct SweepOptions {
-  kernels::EmulationMode mode = kernels::EmulationMode::kInteger;
-  kernels::KernelPath kernel = kernels::KernelPath::kAuto;
-  int threads = 1;
-  // false: every item recomputes its operands through evaluate_layer (the
-  // pre-cache behaviour, same rows); kept for sweep_bench's side-by-side timing.
-  bool reuse_operands = true;
+
+// The sweep's axes as its options list them (--alpha, --w-bits, --a-bits,
+// --w-granularity, --a-granularity, --act-scale: comma lists, alpha ranges
+// start:stop:step) and the quantizer variant they all share.
+struct SweepGrid {
+  std::string alpha = "none,0.5", w_bits = "8", a_bits = "8", w_granularity = "per-tensor",
+              a_granularity = "per-token", act_scale = "dynamic";
+  QuantizerVariant variant;
+};
+// "alpha=...\nw-bits=...\n..." and the variant: what a journal records of it.
+std::string settings_text(const SweepGrid& grid);
+
+// The Cartesian product of the grid, alpha outermost (so the configs of one
+// alpha are adjacent, which run_sweep's per-thread cache relies on for speed).
+// Errors name the option of the bad item.
+std::vector<SweepConfig> build_sweep_configs(const SweepGrid& grid);
+
+// One result of the sweep: a layer under one configuration. Rows are pure
+// functions of their inputs, so any thread count gives the same rows.
+struct SweepRow {
+  std::string layer;
+  Alpha alpha;
+  int w_bits = 0, a_bits = 0;
+  std::string w_granularity, a_granularity, act_scale;  // as the options list them
+  ErrorMetrics output, weight, act;  // of a row that ran (status "ok")
+  std::string path;                  // the kernel path's name, or "fake-quant"
+  std::string status;                // "ok", or "skipped: <why>"
+  bool ok() const { return status == "ok"; }
 };
 
-// --alpha, --w-bits, --a-bits, --w-granularity, --a-granularity, --act-scale and
-// the quantizer variants (quant_options.h): what build_sweep_configs reads.
-void add_sweep_config_options(po::options_description& o);
+// The columns of results.csv, in order: the name and the cell of a row (the
+// measured cells of a skipped row are empty). Numbers are printed with `digits`
+// significant digits: 9 in results.csv, 17 in the journal (exact). `parse`
+// sets the field back from its cell.
+struct SweepColumn {
+  const char* name;
+  std::string (*cell)(const SweepRow& row, int digits);
+  void (*parse)(SweepRow& row, const std::string& cell);
+};
+const std::vector<SweepColumn>& sweep_columns();
 
-// The Cartesian product of those options, alpha outermost (so the configs of
-// one alpha are adjacent, which run_sweep's per-thread cache relies on for speed).
-std::vector<SweepConfig> build_sweep_configs(const po::variables_map& vm);
+// results.csv: the header, then one line per row (%.9g numbers).
+std::string sweep_csv(const std::vector<SweepRow>& rows);
+// A row as journal fields (%.17g numbers) and back; errors name `where`.
+std::vector<std::string> sweep_row_fields(const SweepRow& row);
+SweepRow sweep_row_from_fields(const std::vector<std::string>& fields, const std::string& where);
+// Same fields, numbers bit for bit.
+inline bool operator==(const SweepRow& a, const SweepRow& b) { return sweep_row_fields(a) == sweep_row_fields(b); }
+inline bool operator!=(const SweepRow& a, const SweepRow& b) { return !(a == b); }
 
-// The CSV header and one row per (layer, config); rows are pure functions of
-// their inputs, formatted with %.9g, so any thread count gives the same bytes.
-extern const char* const kSweepCsvHeader;
+// The trace adapter of smoothing_group_factors (quant/smoothing.h): the layers
+// of the file that share `layer`'s smooth_group, selected or not, since they
+// share one input (the layer alone when it has none), and their statistics.
+std::vector<size_t> smoothing_group_members(const TraceFile& traces, size_t layer);
+SmoothingGroupStats smoothing_group_stats(const TraceFile& traces, const std::vector<size_t>& members,
+                                          const std::string& what);
 
 // Smoothing factors for every layer at `alpha`: layers of one smooth_group share
 // one vector computed from the group's input absmax and all the group's weights.
@@ -55,17 +92,26 @@ std::vector<std::vector<VectorF>> group_smoothing_factors(const TraceFile& trace
 // The float output Y = X W^T (+ b) every configuration of a layer is compared with.
 MatrixF reference_output(const LayerTrace& layer);
 
-// One CSV row (without newline) for one layer and config; `s` may be null;
-// `y_ref` is reference_output(layer).
-std::string evaluate_layer(const LayerTrace& layer, const VectorF* s, const SweepConfig& config,
-                           const SweepOptions& options, const MatrixF& y_ref);
+// The configuration columns of the row of `layer` under `config`; the status
+// is "skipped: <why>" when the config cannot run on the layer (an impossible
+// combination, or a shape its granularity does not fit), else empty.
+SweepRow sweep_row_head(const LayerTrace& layer, const SweepConfig& config);
+
+// Static activation parameters: from the trace's input_absmax over the whole
+// calibration set when symmetric (divided by the smoothing factors `s`, which
+// may be null), else from the range of the (smoothed) sample x_smoothed.
+QuantParams static_activation_params(const LayerTrace& layer, const MatrixF& x_smoothed, const VectorF* s,
+                                     const QuantSpec& spec);
 
 // Runs items [0, layers.size() * configs.size()) (layer-major) skipping those in
 // `done`, calling `on_row(index, row)` (serialized) as each completes and
 // `on_progress(completed)` about once a second.
+// Each row is made from operands cached per (layer, alpha) and per spec; it
+// equals, byte for byte, the row computed from scratch (the oracle in
+// tests/sweep_test.cpp).
 void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const std::vector<SweepConfig>& configs,
-               const SweepOptions& options, const std::vector<char>& done,
-               const std::function<void(size_t, const std::string&)>& on_row,
+               const RunOptions& options, const std::vector<char>& done,
+               const std::function<void(size_t, const SweepRow&)>& on_row,
                const std::function<void(size_t)>& on_progress);
 
 }  // namespace sqsim::cli

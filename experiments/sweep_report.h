@@ -1,9 +1,10 @@
 #pragma once
-// The sweep's reports, computed from its results.csv: summary.md and
-// summary.tex (paper-style tables), and the SVG plots.
+// The sweep's reports, computed from its rows: summary.md and summary.tex
+// (paper-style tables), and the SVG plots.
 #include <string>
+#include <vector>
 
-#include "experiments/csv.h"
+#include "experiments/sweep.h"
 #include "sim/formats/trace_file.h"
 
 namespace sqsim::cli {
@@ -14,8 +15,8 @@ struct ReportContext {
   std::string provenance_md;  // a block of lines appended under every table
 };
 
-// Writes summary.md, summary.tex and error_vs_alpha.svg from the results table,
-// and smoothing_absmax.svg for the most outlier-heavy selected layer.
-void write_sweep_reports(const CsvTable& results, const TraceFile& traces, const ReportContext& ctx);
+// Writes summary.md, summary.tex and error_vs_alpha.svg from the rows, and
+// smoothing_absmax.svg for the most outlier-heavy selected layer.
+void write_sweep_reports(const std::vector<SweepRow>& rows, const TraceFile& traces, const ReportContext& ctx);
 
 }  // namespace sqsim::cli

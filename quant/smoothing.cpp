@@ -42,6 +42,29 @@ VectorF weight_column_absmax(const std::vector<const MatrixF*>& weights, const s
   return out;
 }
 
+SmoothingGroupStats smoothing_group_stats(const std::vector<const VectorF*>& act_absmax_of_members,
+                                          const std::vector<const MatrixF*>& weights_of_members,
+                                          const std::string& what) {
+  if (act_absmax_of_members.empty()) throw Error(what + ": no input statistics to smooth with");
+  SmoothingGroupStats g;
+  g.act_absmax = *act_absmax_of_members.front();
+  for (const VectorF* a : act_absmax_of_members) {
+    if (a->size() != g.act_absmax.size()) {
+      throw Error(what + ": layers of one smoothing group have " + std::to_string(a->size()) + " and " +
+                  std::to_string(g.act_absmax.size()) + " input channels (expected equal)");
+    }
+    g.act_absmax = g.act_absmax.cwiseMax(*a);
+  }
+  g.weight_absmax = weight_column_absmax(weights_of_members, what);
+  return g;
+}
+
+VectorF smoothing_group_factors(const std::vector<const VectorF*>& act_absmax_of_members,
+                                const std::vector<const MatrixF*>& weights_of_members, float alpha,
+                                const std::string& what) {
+  return smoothing_group_factors(smoothing_group_stats(act_absmax_of_members, weights_of_members, what), alpha, what);
+}
+
 VectorF activation_column_absmax(const MatrixF& x, const std::string& what) {
   require_nonempty(x, what);
   require_finite(x, what);

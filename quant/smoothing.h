@@ -27,6 +27,26 @@ VectorF activation_column_absmax(const MatrixF& x, const std::string& what);
 VectorF smoothing_factors(const VectorF& act_absmax, const VectorF& weight_absmax, float alpha,
                           const std::string& what);
 
+// The statistics of one smoothing group: the layers that read one input share
+// one s. act_absmax: max over the members' input absmax (equal when they saw
+// the same input); weight_absmax: weight_column_absmax over every member's
+// weight. Members of different input widths are refused, naming `what`.
+struct SmoothingGroupStats {
+  VectorF act_absmax, weight_absmax;
+};
+SmoothingGroupStats smoothing_group_stats(const std::vector<const VectorF*>& act_absmax_of_members,
+                                          const std::vector<const MatrixF*>& weights_of_members,
+                                          const std::string& what);
+// The group's factors: smoothing_factors of its statistics. The one place the
+// group's s is computed; a trace adapter (experiments/sweep.h) and a model
+// adapter (sim/eval/quantize_model.h) gather the members.
+VectorF smoothing_group_factors(const std::vector<const VectorF*>& act_absmax_of_members,
+                                const std::vector<const MatrixF*>& weights_of_members, float alpha,
+                                const std::string& what);
+inline VectorF smoothing_group_factors(const SmoothingGroupStats& stats, float alpha, const std::string& what) {
+  return smoothing_factors(stats.act_absmax, stats.weight_absmax, alpha, what);
+}
+
 // X' = X / s (columns).
 void smooth_activations(MatrixF& x, const VectorF& s);
 // W' = W * s (columns).

@@ -46,7 +46,7 @@ TEST(Cli, BadOptionsGiveOneLineErrors) {
 
 TEST(Cli, ConfigFileUsesTheSameNames) {
   const std::string path = testing::TempDir() + "/sqsim_cli_test_" + std::to_string(getpid()) + ".cfg";
-  std::ofstream(path) << "tokens = 32\nin = 64\nout = 16\nalpha = none,0.5\nw-granularity = group32\n";
+  std::ofstream(path) << "tokens = 32\nin-features = 64\nout-features = 16\nalpha = none,0.5\nw-granularity = group32\n";
   CliRun r = run("layer-error --config " + path);
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("X [32, 64]"), std::string::npos) << r.out;
@@ -199,11 +199,11 @@ TEST_F(SweepCli, KillNineThenResumeGivesTheSameResults) {
   // Start, let it journal some rows, then kill -9 mid-run.
   const std::string cmd = std::string(SQSIM_BINARY) + " " + args + " --out " + out +
                           " 2>/dev/null & pid=$!; for i in $(seq 200); do "
-                          "[ -s " + out + "/results.journal ] && [ $(wc -l < " + out +
-                          "/results.journal) -ge 10 ] && break; sleep 0.02; done; kill -9 $pid; wait $pid";
+                          "[ -s " + out + "/journal.txt ] && [ $(grep -c \"^[0-9]\" " + out +
+                          "/journal.txt) -ge 10 ] && break; sleep 0.02; done; kill -9 $pid; wait $pid";
   std::system(("bash -c '" + cmd + "'").c_str());
   EXPECT_TRUE(slurp(out + "/results.csv").empty()) << "the sweep finished before it was killed";
-  EXPECT_FALSE(slurp(out + "/results.journal").empty());
+  EXPECT_FALSE(slurp(out + "/journal.txt").empty());
   // Without --resume or --force the directory is protected.
   EXPECT_NE(run(args + " --out " + out).status, 0);
   const CliRun r = run(args + " --out " + out + " --resume");
@@ -215,7 +215,7 @@ TEST_F(SweepCli, KillNineThenResumeGivesTheSameResults) {
 }
 
 TEST_F(SweepCli, BadOptionsAreOneLineErrors) {
-  for (const std::string args : {"--layers 'nothing*'", "--alpha 0:1", "--w-granularity group7x", "--threads 0",
+  for (const std::string args : {"--layers 'nothing*'", "--alpha 0:1", "--w-granularity group7x", "--threads -1",
                                  "--a-bits 1"}) {
     const CliRun r = run("sweep --traces " + traces_ + " --out " + fresh_dir("bad") + " " + args);
     EXPECT_NE(r.status, 0) << args;
@@ -233,7 +233,7 @@ TEST_F(SweepCli, SigtermStopsCleanlyAndResumeFinishes) {
   ASSERT_EQ(run(args + " --out " + ref).status, 0);
   const std::string log = out + ".log";
   const std::string cmd = std::string(SQSIM_BINARY) + " " + args + " --out " + out + " 2>" + log +
-                          " & pid=$!; for i in $(seq 200); do [ -s " + out + "/results.journal ] && break; "
+                          " & pid=$!; for i in $(seq 200); do grep -q \"^[0-9]\" " + out + "/journal.txt 2>/dev/null && break; "
                           "sleep 0.02; done; kill -TERM $pid; wait $pid; echo $? > " + out + ".rc";
   std::system(("bash -c '" + cmd + "'").c_str());
   EXPECT_EQ(slurp(out + ".rc"), "143\n");

@@ -1,24 +1,55 @@
 // run_sweep reuses quantized operands across configurations (LayerAlphaCache);
-// its rows must be exactly those of evaluate_layer, which recomputes everything.
+// its rows must be exactly those of the oracle below, which recomputes
+// everything through kernels::quantized_linear.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "experiments/quant_options.h"
 #include "experiments/sweep.h"
+#include "kernels/quantized_linear.h"
+#include "quant/error_metrics.h"
 #include "sim/eval/synthetic_traces.h"
 
 namespace sqsim::cli {
 namespace {
 
+// The oracle: one row from scratch. The layer smoothed by s (may be null),
+// quantized and multiplied by quantized_linear, compared with y_ref.
+SweepRow uncached_row(const LayerTrace& layer, const VectorF* s, const SweepConfig& c, const RunOptions& options,
+                      const MatrixF& y_ref) {
+  SweepRow row = sweep_row_head(layer, c);
+  if (!row.status.empty()) return row;
+  MatrixF x = layer.input, w = layer.weight;
+  if (s) {
+    smooth_activations(x, *s);
+    smooth_weight(w, *s);
+  }
+  QuantParams static_params;
+  const bool is_static = c.act.enabled() && c.act.source == ScaleSource::kStatic;
+  if (is_static) static_params = static_activation_params(layer, x, s, c.act);
+  const float* bias = layer.bias ? layer.bias->data() : nullptr;
+  const auto r = kernels::quantized_linear(x, w, bias, c.weight, c.act, is_static ? &static_params : nullptr,
+                                           options.mode, options.kernel, layer.name);
+  row.output = compare(y_ref, r.y, layer.name + " output");
+  row.weight = compare(w, r.w_dequant, layer.name + " weight");
+  row.act = compare(x, r.x_dequant, layer.name + " input");
+  row.path = r.used_integer_kernel ? kernels::kernel_path_name(kernels::resolve_kernel_path(options.kernel))
+                                   : "fake-quant";
+  row.status = "ok";
+  return row;
+}
+
 std::vector<SweepConfig> configs_from(std::vector<std::string> args) {
   po::options_description o;
-  add_sweep_config_options(o);
+  add_sweep_grid_options(o);
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(o).run(), vm);
   po::notify(vm);
-  return build_sweep_configs(vm);
+  return build_sweep_configs(sweep_grid(vm));
 }
 
 TraceFile small_traces() {
@@ -33,11 +64,11 @@ TraceFile small_traces() {
   return make_synthetic_traces(spec);
 }
 
-std::vector<std::string> sweep_rows(const TraceFile& t, const std::vector<size_t>& layers,
-                                    const std::vector<SweepConfig>& configs, const SweepOptions& options,
-                                    const std::vector<char>& done) {
-  std::vector<std::string> rows(layers.size() * configs.size());
-  run_sweep(t, layers, configs, options, done, [&](size_t i, const std::string& row) { rows[i] = row; },
+std::vector<SweepRow> sweep_rows(const TraceFile& t, const std::vector<size_t>& layers,
+                                 const std::vector<SweepConfig>& configs, const RunOptions& options,
+                                 const std::vector<char>& done) {
+  std::vector<SweepRow> rows(layers.size() * configs.size());
+  run_sweep(t, layers, configs, options, done, [&](size_t i, const SweepRow& row) { rows[i] = row; },
             [](size_t) {});
   return rows;
 }
@@ -51,37 +82,34 @@ const std::vector<std::string> kMixedArgs = {
     "--w-granularity=per-tensor,per-channel,group32,group48", "--a-granularity=per-token,per-tensor,per-channel",
     "--act-scale=dynamic,static"};
 
-TEST(Sweep, CachedRowsEqualEvaluateLayerForEveryBranch) {
+TEST(Sweep, CachedRowsEqualTheUncachedOracleForEveryBranch) {
   const TraceFile t = small_traces();
   const std::vector<SweepConfig> configs = configs_from(kMixedArgs);
   std::vector<size_t> layers;
   for (size_t i = 0; i < t.layers.size(); ++i) layers.push_back(i);
-  std::map<std::string, std::vector<VectorF>> factors;
+  std::map<float, std::vector<VectorF>> factors;
   for (const SweepConfig& c : configs)
-    if (c.alpha) factors[c.alpha_name] = group_smoothing_factors(t, layers, *c.alpha);
+    if (c.alpha) factors[*c.alpha] = group_smoothing_factors(t, layers, *c.alpha);
 
   for (const auto mode : {kernels::EmulationMode::kInteger, kernels::EmulationMode::kFakeQuant}) {
-    SweepOptions options;
+    RunOptions options;
     options.mode = mode;
     options.threads = 2;
-    const std::vector<std::string> rows = sweep_rows(t, layers, configs, options, {});
+    const std::vector<SweepRow> rows = sweep_rows(t, layers, configs, options, {});
     std::map<std::string, int> seen;
     for (size_t li = 0; li < layers.size(); ++li) {
       const MatrixF y_ref = reference_output(t.layers[li]);
       for (size_t ci = 0; ci < configs.size(); ++ci) {
         const SweepConfig& c = configs[ci];
-        const VectorF* s = c.alpha ? &factors.at(c.alpha_name)[li] : nullptr;
-        const std::string expected = evaluate_layer(t.layers[li], s, c, options, y_ref);
-        ASSERT_EQ(rows[li * configs.size() + ci], expected) << "layer " << li << " config " << ci;
-        const auto ends_with = [&](const std::string& e) {
-          return expected.size() >= e.size() && expected.compare(expected.size() - e.size(), e.size(), e) == 0;
-        };
-        if (ends_with(",fake-quant,ok")) {
+        const VectorF* s = c.alpha ? &factors.at(*c.alpha)[li] : nullptr;
+        const SweepRow expected = uncached_row(t.layers[li], s, c, options, y_ref);
+        ASSERT_EQ(sweep_row_fields(rows[li * configs.size() + ci]), sweep_row_fields(expected))
+            << "layer " << li << " config " << ci;
+        if (expected.ok() && expected.path == "fake-quant") {
           seen["fake-quant"]++;
-        } else if (ends_with(",ok")) {
+        } else if (expected.ok()) {
           seen["integer"]++;
-        } else if (expected.find(",skipped: ") != std::string::npos ||
-                   expected.find(",\"skipped: ") != std::string::npos) {
+        } else if (expected.status.rfind("skipped: ", 0) == 0) {
           seen["skipped"]++;
         }
       }
@@ -101,16 +129,49 @@ TEST(Sweep, ResumedItemsAreNotRedoneAndOthersMatch) {
                                                           "--w-granularity=per-channel,group32",
                                                           "--a-granularity=per-token,per-tensor"});
   const std::vector<size_t> layers = {0, 3, 6};
-  SweepOptions options;
-  const std::vector<std::string> full = sweep_rows(t, layers, configs, options, {});
+  RunOptions options;
+  options.threads = 1;
+  const std::vector<SweepRow> full = sweep_rows(t, layers, configs, options, {});
   std::vector<char> done(full.size(), 0);
   for (size_t i = 0; i < done.size(); i += 3) done[i] = 1;
   options.threads = 2;
-  const std::vector<std::string> rest = sweep_rows(t, layers, configs, options, done);
+  const std::vector<SweepRow> rest = sweep_rows(t, layers, configs, options, done);
   for (size_t i = 0; i < full.size(); ++i) {
-    EXPECT_FALSE(full[i].empty());
-    EXPECT_EQ(rest[i], done[i] ? std::string() : full[i]) << i;
+    EXPECT_FALSE(full[i].status.empty());
+    EXPECT_EQ(sweep_row_fields(rest[i]), sweep_row_fields(done[i] ? SweepRow() : full[i])) << i;
   }
+}
+
+// A row goes through the journal's fields and back unchanged, numbers bit for
+// bit, and results.csv prints it as before the rows were typed.
+TEST(Sweep, RowFieldsRoundTripAndCsvKeepsItsColumns) {
+  SweepRow r;
+  r.layer = "model.layers.0.self_attn.q_proj, \"odd\"\r";
+  r.alpha = 0.05f;
+  r.w_bits = 4;
+  r.a_bits = 8;
+  r.w_granularity = "group64";
+  r.a_granularity = "per-token";
+  r.act_scale = "dynamic";
+  r.output = {0.1 / 3, 29.5, INFINITY, 0.999};
+  r.weight = {1e-300, -0.0, 0, 1};
+  r.act = {2.0 / 3, 12.25, 0, 1};
+  r.path = "avx2";
+  r.status = "ok";
+  const SweepRow back = sweep_row_from_fields(sweep_row_fields(r), "test");
+  EXPECT_EQ(sweep_row_fields(back), sweep_row_fields(r));
+  EXPECT_EQ(back.output.rel_err, r.output.rel_err);
+  EXPECT_EQ(back.alpha, r.alpha);
+  EXPECT_EQ(sweep_csv({r}),
+            "layer,alpha,w_bits,a_bits,w_granularity,a_granularity,act_scale,output_rel_err,output_sqnr_db,"
+            "output_max_abs,output_cosine,weight_rel_err,weight_sqnr_db,act_rel_err,act_sqnr_db,path,status\n"
+            "\"model.layers.0.self_attn.q_proj, \"\"odd\"\"\r\",0.05,4,8,group64,per-token,dynamic,0.0333333333,29.5,"
+            "inf,0.999,1e-300,-0,0.666666667,12.25,avx2,ok\n");
+  SweepRow skipped = r;
+  skipped.status = "skipped: static scales need per-tensor or per-channel activations";
+  EXPECT_EQ(sweep_csv({skipped}).substr(sweep_csv({skipped}).find('\n') + 1),
+            "\"model.layers.0.self_attn.q_proj, \"\"odd\"\"\r\",0.05,4,8,group64,per-token,dynamic,,,,,,,,,,"
+            "skipped: static scales need per-tensor or per-channel activations\n");
 }
 
 }  // namespace

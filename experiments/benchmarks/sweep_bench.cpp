@@ -24,6 +24,7 @@
 
 #include "experiments/cli.h"
 #include "experiments/process_memory.h"
+#include "experiments/quant_options.h"
 #include "experiments/sweep.h"
 #include "kernels/gemm.h"
 #include "kernels/int_weights.h"
@@ -150,9 +151,8 @@ int run(int argc, char** argv) {
       "tokens", po::value<long>()->default_value(512), "input rows per layer")(
       "threads", po::value<std::string>()->default_value("1,2"), "thread counts to time")(
       "kernel", po::value<std::string>()->default_value("auto"), "auto, reference, avx512-vnni")(
-      "skip-kernel", po::bool_switch(), "time the sweep only")(
-      "uncached", po::bool_switch(), "also time the sweep without operand reuse (every item requantizes)");
-  add_sweep_config_options(o);
+      "skip-kernel", po::bool_switch(), "time the sweep only");
+  add_sweep_grid_options(o);
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, o), vm);
   if (vm.count("help")) {
@@ -171,7 +171,7 @@ int run(int argc, char** argv) {
   spec.blocks = vm["blocks"].as<int>();
   spec.tokens = vm["tokens"].as<long>();
   const TraceFile traces = make_synthetic_traces(spec);
-  const std::vector<SweepConfig> configs = build_sweep_configs(vm);
+  const std::vector<SweepConfig> configs = build_sweep_configs(sweep_grid(vm));
   std::vector<size_t> layers;
   for (size_t i = 0; i < traces.layers.size(); ++i) layers.push_back(i);
   const size_t items = layers.size() * configs.size();
@@ -183,15 +183,15 @@ int run(int argc, char** argv) {
               kernels::kernel_path_name(kernels::resolve_kernel_path(path)).c_str(), vm["full-blocks"].as<int>(),
               scale);
 
-  std::vector<std::string> first_rows;
+  std::vector<SweepRow> first_rows;
   for (const std::string& tt : split_list(vm["threads"].as<std::string>(), "--threads")) {
     const int threads = std::stoi(tt);
-    SweepOptions options;
+    RunOptions options;
     options.kernel = path;
     options.threads = threads;
-    std::vector<std::string> rows(items);
+    std::vector<SweepRow> rows(items);
     const Clock clock;
-    run_sweep(traces, layers, configs, options, {}, [&](size_t i, const std::string& r) { rows[i] = r; },
+    run_sweep(traces, layers, configs, options, {}, [&](size_t i, const SweepRow& r) { rows[i] = r; },
               [](size_t) {});
     const Timing sweep{clock.wall_s(), clock.cpu_s()};
     if (first_rows.empty()) first_rows = rows;
@@ -199,16 +199,6 @@ int run(int argc, char** argv) {
     std::printf("\nthreads %d\n  sweep : %9.2f s wall %9.2f s cpu  %8.1f items/s  (full sweep: %.1f s)%s\n", threads,
                 sweep.wall, sweep.cpu, items / sweep.wall, sweep.wall * scale,
                 same_rows ? "" : "  ROWS DIFFER FROM THE FIRST THREAD COUNT");
-    if (vm["uncached"].as<bool>()) {
-      options.reuse_operands = false;
-      std::vector<std::string> rows2(items);
-      const Clock c2;
-      run_sweep(traces, layers, configs, options, {}, [&](size_t i, const std::string& r) { rows2[i] = r; },
-                [](size_t) {});
-      const Timing u{c2.wall_s(), c2.cpu_s()};
-      std::printf("  sweep, operands not reused: %9.2f s wall %9.2f s cpu  %8.1f items/s%s\n", u.wall, u.cpu,
-                  items / u.wall, rows2 == rows ? "" : "  ROWS DIFFER");
-    }
     if (vm["skip-kernel"].as<bool>()) continue;
     long calls = 0, macs = 0;
     const Timing k = time_kernels(traces, configs, path, threads, &calls, &macs);

@@ -139,10 +139,15 @@ std::vector<std::string> selected_layers(const CausalLm& model, const ModelQuant
 
 VectorF group_smoothing_factors(const CausalLm& model, const SmoothGroup& group, const CalibrationStats& stats,
                                 float alpha) {
+  // The model adapter of smoothing_group_factors: every member's input
+  // statistics (one norm's output: equal) and weight.
+  std::vector<const VectorF*> acts;
   std::vector<const MatrixF*> ws;
-  for (const std::string& n : group.layers) ws.push_back(&float_layer(model, n).weight());
-  return smoothing_factors(stats_of(stats, group.layers.front()).absmax, weight_column_absmax(ws, group.norm),
-                           alpha, group.norm);
+  for (const std::string& n : group.layers) {
+    acts.push_back(&stats_of(stats, n).absmax);
+    ws.push_back(&float_layer(model, n).weight());
+  }
+  return smoothing_group_factors(acts, ws, alpha, group.norm);
 }
 
 QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& config, const CalibrationStats* stats,

@@ -1,0 +1,134 @@
+#include "experiments/journal.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "base/error.h"
+#include "base/io.h"
+
+namespace sqsim::cli {
+
+namespace {
+
+const char* const kMagic = "sqsim journal 1";
+
+std::string escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '\\') o += "\\\\";
+    else if (c == '\t') o += "\\t";
+    else if (c == '\n') o += "\\n";
+    else if (c == '\r') o += "\\r";
+    else o += c;
+  }
+  return o;
+}
+
+std::vector<std::string> split_escaped(const std::string& line) {
+  std::vector<std::string> cells(1);
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (c == '\t') {
+      cells.emplace_back();
+    } else if (c == '\\' && i + 1 < line.size()) {
+      const char e = line[++i];
+      cells.back() += e == 't' ? '\t' : e == 'n' ? '\n' : e == 'r' ? '\r' : e;
+    } else {
+      cells.back() += c;
+    }
+  }
+  return cells;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) break;  // an unfinished last line: cut by a kill
+    out.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+std::string settings_block(const std::string& settings) {
+  std::string o;
+  for (const std::string& line : lines_of(settings.empty() || settings.back() == '\n' ? settings : settings + "\n"))
+    o += "= " + line + "\n";
+  return o;
+}
+
+}  // namespace
+
+Journal::Journal(std::string path, const std::string& settings, bool resume) : path_(std::move(path)) {
+  std::ifstream probe(path_);
+  if (resume && probe) {
+    probe.close();
+    load(settings);
+    out_.open(path_, std::ios::app | std::ios::binary);
+  } else {
+    out_.open(path_, std::ios::trunc | std::ios::binary);
+    out_ << kMagic << "\n" << settings_block(settings) << std::flush;
+  }
+  if (!out_) throw Error(path_ + ": cannot open the journal for writing");
+}
+
+void Journal::load(const std::string& settings) {
+  const std::vector<std::string> lines = lines_of(read_file(path_, "journal"));
+  if (lines.empty() || lines[0] != kMagic)
+    throw Error("--resume: " + path_ + " is not a journal of this sqsim version (first line '" + kMagic +
+                "' expected); start a new --out");
+  const std::vector<std::string> want = lines_of(settings_block(settings));
+  size_t n = 1;
+  std::vector<std::string> have;
+  while (n < lines.size() && lines[n].compare(0, 2, "= ") == 0) have.push_back(lines[n++]);
+  if (have != want) {
+    size_t i = 0;
+    while (i < have.size() && i < want.size() && have[i] == want[i]) ++i;
+    const std::string was = i < have.size() ? "'" + have[i].substr(2) + "'" : "nothing";
+    const std::string now = i < want.size() ? "'" + want[i].substr(2) + "'" : "nothing";
+    throw Error("--resume: " + path_ + " records other settings than this run's (" + was + " where this run has " +
+                now + "); start a new --out");
+  }
+  for (; n < lines.size(); ++n) {
+    std::vector<std::string> cells = split_escaped(lines[n]);
+    const std::string key = cells.front();
+    cells.erase(cells.begin());
+    items_[key] = std::move(cells);
+    lines_[key] = long(n) + 1;
+  }
+}
+
+const std::vector<std::string>* Journal::find(const std::string& key) const {
+  const auto it = items_.find(key);
+  return it == items_.end() ? nullptr : &it->second;
+}
+
+std::string Journal::where(const std::string& key) const {
+  const auto it = lines_.find(key);
+  return path_ + (it == lines_.end() ? std::string() : ": line " + std::to_string(it->second));
+}
+
+void Journal::append(const std::string& key, const std::vector<std::string>& fields) {
+  std::string line = escape(key);
+  for (const std::string& f : fields) line += "\t" + escape(f);
+  out_ << line << "\n" << std::flush;
+  if (!out_) throw Error(path_ + ": cannot append to the journal");
+  items_[key] = fields;
+}
+
+double parse_journal_number(const std::string& text, const std::string& where) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || !std::isfinite(v))
+    throw Error(where + ": expected a finite number, got '" + text + "'");
+  return v;
+}
+
+}  // namespace sqsim::cli

@@ -1,0 +1,48 @@
+#pragma once
+// `sqsim paper-tables` as a library function: the SmoothQuant / SmoothQuant+
+// results of the papers measured on one model. Table 1 (W8A8 schemes), Table 2
+// (4-bit weights), Figure 1 (perplexity against alpha) and Figure 2 (one
+// smoothing group's per-channel absmax before and after smoothing), each as
+// Markdown, LaTeX, CSV or SVG with its provenance. Every perplexity and every
+// window of it is journaled (journal.txt) as it completes, so --resume
+// finishes an interrupted run, continuing a perplexity from its last window.
+#include <set>
+#include <string>
+#include <vector>
+
+#include "experiments/quant_eval.h"
+#include "experiments/run_options.h"
+#include "sim/models/causal_lm.h"
+
+namespace sqsim::cli {
+
+struct PaperTablesJob {
+  EvalOptions eval;  // model, calibration, mode, kernel
+  int threads = 0;   // 0 = all cores
+  std::string wikitext, ptb;  // evaluation texts (never the calibration text)
+  int seq_len = 2048;
+  long max_tokens = 0;  // of each text; 0 = all
+  std::vector<std::string> table1, table2;  // presets
+  std::string alpha_request = "0.5";        // of the smoothing presets in the tables: value, search, per-layer
+  AlphaChoice table_alpha;                  // what alpha_request says
+  std::string alpha_grid;                   // as given (recorded in the journal's settings)
+  std::vector<std::string> figure1;         // presets with smoothing
+  std::vector<float> figure1_alpha;
+  long figure1_max_tokens = 0;          // 0 = as max_tokens
+  std::string figure2_group = "auto";  // a smoothing group's norm path, or auto
+  std::set<std::string> parts;          // table1, table2, figure1, figure2
+  OutputOptions output;                 // a directory
+  std::string command;                  // as typed, for provenance
+};
+
+// Refuses unknown presets (naming --table1 / --table2 / --figure1), Figure 1
+// presets without smoothing, and unknown --parts; before any work.
+void check_paper_tables_job(const PaperTablesJob& job);
+
+int run_paper_tables_job(const PaperTablesJob& job);
+
+// The smoothing group whose first layer's calibration input has the largest
+// absmax ("auto"), or the group of norm path `wanted`; errors name --figure2-layer.
+SmoothGroup figure2_group(const CausalLm& model, const CalibrationStats& stats, const std::string& wanted);
+
+}  // namespace sqsim::cli

@@ -1,0 +1,100 @@
+#include "experiments/ppl_job.h"
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "base/error.h"
+#include "base/io.h"
+#include "experiments/csv.h"
+#include "experiments/format.h"
+#include "experiments/interrupt.h"
+#include "experiments/json_writer.h"
+#include "experiments/model_quant_options.h"
+#include "experiments/sha256.h"
+
+namespace sqsim::cli {
+
+std::vector<AlphaChoice> alpha_choices(const std::string& text, const std::string& grid, const std::string& option) {
+  std::vector<AlphaChoice> choices;
+  if (text == "search" || text == "per-layer") {
+    AlphaChoice a;
+    a.kind = text == "search" ? AlphaChoice::kGlobalSearch : AlphaChoice::kPerLayerSearch;
+    a.grid = parse_alpha_grid(grid, "--alpha-grid");
+    choices.push_back(a);
+  } else {
+    for (float v : parse_alpha_grid(text, option)) {
+      AlphaChoice a;
+      a.value = v;
+      choices.push_back(a);
+    }
+  }
+  return choices;
+}
+
+namespace {
+
+std::string alpha_key(const AlphaChoice& a) {
+  if (a.kind == AlphaChoice::kGlobalSearch) return "alpha search";
+  if (a.kind == AlphaChoice::kPerLayerSearch) return "alpha per-layer";
+  return "alpha " + exact(a.value);
+}
+
+void print_run(const PplJob& job, const QuantRun& r, const char* mode) {
+  if (job.json) {
+    JsonWriter w(JsonWriter::kOneLine);
+    w.begin_object().member("quant", job.config.name).member("alpha", r.alpha_text);
+    w.key("ppl").number(r.ppl, "%.6f").key("mean_nll").number(r.mean_nll, "%.6f");
+    w.member("tokens", r.tokens).member("windows", r.windows).member("seq_len", job.seq_len).member("mode", mode);
+    w.member("integer_layers", r.integer_layers).member("quantized_layers", r.quantized_layers);
+    std::printf("%s\n", w.key("seconds").number(r.seconds, "%.3f").end_object().str().c_str());
+  } else {
+    std::printf("%s alpha %s: perplexity %.6f (mean nll %.6f) over %zu windows of %d tokens, %zu/%d layers "
+                "quantized/integer, %.1f s\n",
+                job.config.name.c_str(), r.alpha_text.c_str(), r.ppl, r.mean_nll, r.windows, job.seq_len,
+                r.quantized_layers, r.integer_layers, r.seconds);
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int run_ppl_job(const PplJob& job) {
+  if (job.max_tokens < 0) throw Error("--max-tokens must be >= 0");
+  if (job.seq_len < 2) throw Error("--seq-len must be at least 2");
+  if (!job.config.smooth && job.alphas.size() > 1) throw Error("--alpha: a list needs a configuration with smoothing");
+  const std::string& out = job.output.out;
+  if (!out.empty()) prepare_output_dir(job.output, true);
+  install_interrupt_handlers();
+  const auto limit = thread_limit(job.threads);
+  QuantEvaluator ev(job.eval);
+  const std::vector<int32_t> ids = ev.tokenize_file(job.text, job.max_tokens);
+  std::cerr << "ppl: " << ids.size() << " tokens of " << job.text << "; " << job.config.name << ": "
+            << job.config.describe() << "\n";
+  std::unique_ptr<Journal> journal;
+  if (!out.empty())
+    journal = std::make_unique<Journal>(out + "/" + Journal::kFileName,
+                                        "model sha256 " + sha256_file(job.eval.model_path) + "\ntext tokens " +
+                                            std::to_string(ids.size()) + "\n" + job.settings,
+                                        job.output.resume);
+  const char* mode = job.eval.mode == kernels::EmulationMode::kInteger ? "integer" : "fake-quant";
+  CsvTable table{{"quant", "alpha", "ppl", "mean_nll", "tokens", "windows", "seq_len", "mode", "seconds"}, {}};
+  CsvTable per_layer{{"quant", "group", "alpha"}, {}};
+  for (const AlphaChoice& a : job.alphas) {
+    const QuantRun r = journal ? journaled_run(ev, *journal, alpha_key(a), job.config, a, ids, job.seq_len,
+                                               job.config.name)
+                               : ev.run(job.config, a, ids, job.seq_len, job.config.name);
+    print_run(job, r, mode);
+    table.rows.push_back({job.config.name, r.alpha_text, significant(r.ppl, 8), significant(r.mean_nll, 8),
+                          std::to_string(r.tokens), std::to_string(r.windows), std::to_string(job.seq_len), mode,
+                          significant(r.seconds, 8)});
+    for (const auto& [g, al] : r.alpha_per_group) per_layer.rows.push_back({job.config.name, g, significant(al, 8)});
+  }
+  if (!out.empty()) {
+    write_file_atomic(out + "/results.csv", to_csv(table));
+    if (!per_layer.rows.empty()) write_file_atomic(out + "/alpha_per_layer.csv", to_csv(per_layer));
+  }
+  return 0;
+}
+
+}  // namespace sqsim::cli
