@@ -119,6 +119,7 @@ int run_eval(int argc, char** argv) {
       "json", po::bool_switch(), "print one JSON object per task instead of text");
   add_model_quant_options(o);
   add_eval_options(o);
+  add_run_options(o);
   po::variables_map vm;
   if (!parse(argc, argv,
              "usage: sqsim eval --tasks piqa,arc_easy [--limit N] [--model FILE.gguf] [--quant PRESET]\n"
@@ -131,7 +132,7 @@ int run_eval(int argc, char** argv) {
              o, vm))
     return 0;
   install_interrupt_handlers();
-  const auto gc = thread_limit(vm);
+  const auto gc = thread_limit(run_options(vm).threads);
   const long limit = vm["limit"].as<long>();
   if (limit < 0) throw Error("--limit must be >= 0");
   const ModelQuantConfig config = model_quant_config(vm);

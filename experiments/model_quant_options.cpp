@@ -26,7 +26,9 @@ void add_model_quant_options(po::options_description& d) {
       "observer-bins", po::value<int>()->default_value(2048), "histogram bins of --observer (a power of two)")(
       "llm-int8-threshold", po::value<float>()->default_value(6.0f),
       "LLM.int8(): input columns with some |x| >= this are multiplied in float")(
-      "llm-int8-fp16", po::bool_switch(), "LLM.int8(): round the float part's factors to float16 first");
+      "llm-int8-fp16", po::bool_switch(), "LLM.int8(): round the float part's factors to float16 first")(
+      "token-clip-quantile", po::value<double>()->default_value(0.99),
+      "Outlier Suppression: quantile of the per-token maxima that starts the clip search (0 < q <= 1)");
   add_quantizer_variant_options(d);
 }
 
@@ -54,6 +56,11 @@ ModelQuantConfig model_quant_config(const po::variables_map& vm) {
   c.act_observer = parse_observer(vm["observer"].as<std::string>(), "--observer");
   c.act_observer.bins = vm["observer-bins"].as<int>();
   validate_observer_bins(c.act_observer.bins, "--observer-bins");
+  if (given(vm, "token-clip-quantile")) {
+    if (!c.token_clipping)
+      throw Error("--token-clip-quantile: --quant " + c.name + " does not clip token-wise (outlier-suppression does)");
+    c.token_clip_quantile = vm["token-clip-quantile"].as<double>();
+  }
   if (given(vm, "llm-int8-threshold") || vm["llm-int8-fp16"].as<bool>()) {
     if (!c.llm_int8)
       throw Error("--llm-int8-threshold / --llm-int8-fp16: --quant " + c.name + " is not an LLM.int8() preset "

@@ -150,147 +150,172 @@ VectorF group_smoothing_factors(const CausalLm& model, const SmoothGroup& group,
   return smoothing_group_factors(acts, ws, alpha, group.norm);
 }
 
+namespace {
+
+// What quantize_model decides before it builds the layers: the float weights
+// after smoothing or gamma migration, what each input is divided by (and which
+// of those divisions run at run time), and Outlier Suppression's clips.
+struct Plan {
+  std::map<std::string, MatrixF> weights;
+  std::map<std::string, VectorF> divisor;
+  std::map<std::string, VectorF> runtime;
+  std::map<std::string, float> clip;
+};
+
+bool any_chosen(const std::vector<std::string>& layers, const std::set<std::string>& chosen) {
+  return std::any_of(layers.begin(), layers.end(), [&](const std::string& n) { return chosen.count(n) > 0; });
+}
+
+// Folds s into the group's norm and weights (smoothing and gamma migration alike).
+void fold_into_norm(CausalLm& model, Plan& plan, const SmoothGroup& g, const VectorF& s, SmoothingRecord& rec) {
+  model.divide_norm(g.norm, s);
+  for (const std::string& n : g.layers) {
+    rec.weight_absmax_before = std::max(rec.weight_absmax_before, abs_max(plan.weights[n]));
+    smooth_weight(plan.weights[n], s);
+    rec.weight_absmax_after = std::max(rec.weight_absmax_after, abs_max(plan.weights[n]));
+    plan.divisor[n] = s;
+  }
+}
+
+// Outlier Suppression: s = gamma (1 where gamma is 0).
+void migrate_gamma(CausalLm& model, Plan& plan, const std::set<std::string>& chosen, QuantizeModelReport& report) {
+  for (const SmoothGroup& g : model.smooth_groups()) {
+    if (!any_chosen(g.layers, chosen)) continue;
+    VectorF s = model.norm_weight(g.norm);
+    for (long c = 0; c < s.size(); ++c)
+      if (s[c] == 0.0f) s[c] = 1.0f;
+    SmoothingRecord rec{g.norm, g.layers, 0, 0, 0, 0, 0};
+    fold_into_norm(model, plan, g, s, rec);
+    report.smoothing.push_back(rec);
+  }
+}
+
+float alpha_for(const std::string& key, const ModelQuantConfig& config, const QuantizeModelOptions& options) {
+  const auto a = options.alpha_per_group.find(key);
+  return a != options.alpha_per_group.end() ? a->second : *config.alpha;
+}
+
+// SmoothQuant: each group's s folded into its norm; with smooth_all, the
+// inputs with no norm to fold into (o_proj, down_proj / fc2) divided at run time.
+void smooth(CausalLm& model, Plan& plan, const std::vector<std::string>& chosen_list,
+            const std::set<std::string>& chosen, const ModelQuantConfig& config, const CalibrationStats& stats,
+            const QuantizeModelOptions& options, QuantizeModelReport& report) {
+  std::set<std::string> grouped;
+  for (const SmoothGroup& g : model.smooth_groups()) {
+    grouped.insert(g.layers.begin(), g.layers.end());
+    if (!any_chosen(g.layers, chosen)) continue;
+    const float alpha = alpha_for(g.norm, config, options);
+    const VectorF s = group_smoothing_factors(model, g, stats, alpha);
+    SmoothingRecord rec{g.norm, g.layers, alpha, 0, 0, 0, 0};
+    const VectorF& act = stats_of(stats, g.layers.front()).absmax;
+    rec.act_absmax_before = act.maxCoeff();
+    rec.act_absmax_after = (act.array() / s.array()).maxCoeff();
+    fold_into_norm(model, plan, g, s, rec);
+    report.smoothing.push_back(rec);
+  }
+  if (!config.smooth_all) return;
+  for (const std::string& n : chosen_list) {
+    if (grouped.count(n) || n == "lm_head") continue;
+    const float alpha = alpha_for(n, config, options);
+    const VectorF s = group_smoothing_factors(model, SmoothGroup{n, {n}}, stats, alpha);
+    SmoothingRecord rec{n, {n}, alpha, 0, 0, abs_max(plan.weights[n]), 0};
+    const VectorF& act = stats_of(stats, n).absmax;
+    rec.act_absmax_before = act.maxCoeff();
+    rec.act_absmax_after = (act.array() / s.array()).maxCoeff();
+    smooth_weight(plan.weights[n], s);
+    rec.weight_absmax_after = abs_max(plan.weights[n]);
+    plan.divisor[n] = s;
+    plan.runtime[n] = s;
+    report.smoothing.push_back(rec);
+  }
+}
+
+// Outlier Suppression's clips, one per input (a smoothing group's layers share one).
+void clip_token_wise(const CausalLm& model, Plan& plan, const std::vector<std::string>& chosen_list,
+                     const std::set<std::string>& chosen, const ModelQuantConfig& config,
+                     const CalibrationStats& stats, const QuantizeModelOptions& options) {
+  std::vector<std::vector<std::string>> inputs;
+  std::set<std::string> grouped;
+  for (const SmoothGroup& g : model.smooth_groups()) {
+    std::vector<std::string> members;
+    for (const std::string& n : g.layers)
+      if (chosen.count(n)) members.push_back(n);
+    if (!members.empty()) inputs.push_back(members);
+    grouped.insert(g.layers.begin(), g.layers.end());
+  }
+  for (const std::string& n : chosen_list)
+    if (!grouped.count(n)) inputs.push_back({n});
+  for (const std::vector<std::string>& members : inputs) {
+    const LayerInputStats& st = stats_of(stats, members.front());
+    if (st.sample.rows() == 0) throw Error(members.front() + ": token-wise clipping needs calibration sample rows");
+    MatrixF x = st.sample;
+    const auto d = plan.divisor.find(members.front());
+    if (d != plan.divisor.end()) x.array().rowwise() /= d->second.transpose().array();
+    std::vector<const MatrixF*> ws;
+    for (const std::string& n : members) ws.push_back(&plan.weights[n]);
+    const float c = token_clip(x, ws, members, config, options);
+    for (const std::string& n : members) plan.clip[n] = c;
+  }
+}
+
+// The layer that replaces a chosen one.
+std::unique_ptr<LinearLayer> make_layer(const std::string& n, const VectorF& bias, const Plan& plan,
+                                        const ModelQuantConfig& config, const CalibrationStats* stats,
+                                        const QuantizeModelOptions& options, bool* integer) {
+  const MatrixF& w = plan.weights.at(n);
+  if (config.llm_int8) {
+    kernels::LlmInt8Options lo;
+    lo.threshold = config.llm_int8_threshold;
+    lo.fp16_outliers = config.llm_int8_fp16;
+    lo.path = options.path;
+    *integer = true;
+    return std::make_unique<LlmInt8Linear>(w, bias, lo, n);
+  }
+  QuantizedLinearOptions o;
+  o.weight = config.weight;
+  o.act = config.act;
+  o.mode = options.mode;
+  o.path = options.path;
+  if (plan.runtime.count(n)) o.runtime_divisor = plan.runtime.at(n);
+  if (plan.clip.count(n)) {
+    o.static_act = per_tensor_clip_params(plan.clip.at(n), config.act);
+  } else if (config.act.enabled() && config.act.source == ScaleSource::kStatic) {
+    const auto d = plan.divisor.find(n);
+    o.static_act = static_params(stats_of(*stats, n), d != plan.divisor.end() ? d->second : VectorF(), config.act,
+                                 config.act_observer, n);
+  }
+  auto q = std::make_unique<QuantizedLinear>(w, bias, o, n);
+  *integer = q->uses_integer_kernel();
+  return q;
+}
+
+}  // namespace
+
 QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& config, const CalibrationStats* stats,
                                    const QuantizeModelOptions& options) {
   config.validate();
   QuantizeModelReport report;
-  const std::vector<std::string> chosen = selected_layers(model, config);
-  const std::set<std::string> chosen_set(chosen.begin(), chosen.end());
+  const std::vector<std::string> chosen_list = selected_layers(model, config);
+  const std::set<std::string> chosen(chosen_list.begin(), chosen_list.end());
   const bool needs_stats = config.smooth || (config.act.enabled() && config.act.source == ScaleSource::kStatic);
   if (needs_stats && !stats)
     throw Error("--quant " + config.name + ": smoothing and static scales need calibration (--calib-text)");
 
-  // Smoothed float weights and run-time divisors, by layer.
-  std::map<std::string, MatrixF> weights;
-  std::map<std::string, VectorF> divisor;  // what the layer's input is divided by
-  std::map<std::string, VectorF> runtime;  // of those, applied at run time
-  for (const std::string& n : model.linear_names()) weights[n] = float_layer(model, n).weight();
-
-  if (config.gamma_migration) {
-    // Outlier Suppression: s = gamma (1 where gamma is 0), folded like smoothing.
-    for (const SmoothGroup& g : model.smooth_groups()) {
-      if (std::none_of(g.layers.begin(), g.layers.end(), [&](const std::string& n) { return chosen_set.count(n) > 0; }))
-        continue;
-      VectorF s = model.norm_weight(g.norm);
-      for (long c = 0; c < s.size(); ++c)
-        if (s[c] == 0.0f) s[c] = 1.0f;
-      SmoothingRecord rec{g.norm, g.layers, 0, 0, 0, 0, 0};
-      model.divide_norm(g.norm, s);
-      for (const std::string& n : g.layers) {
-        rec.weight_absmax_before = std::max(rec.weight_absmax_before, abs_max(weights[n]));
-        smooth_weight(weights[n], s);
-        rec.weight_absmax_after = std::max(rec.weight_absmax_after, abs_max(weights[n]));
-        divisor[n] = s;
-      }
-      report.smoothing.push_back(rec);
-    }
-  }
-
-  if (config.smooth) {
-    std::set<std::string> grouped;
-    for (const SmoothGroup& g : model.smooth_groups()) {
-      for (const std::string& n : g.layers) grouped.insert(n);
-      const bool any = std::any_of(g.layers.begin(), g.layers.end(),
-                                   [&](const std::string& n) { return chosen_set.count(n) > 0; });
-      if (!any) continue;
-      const auto a = options.alpha_per_group.find(g.norm);
-      const float alpha = a != options.alpha_per_group.end() ? a->second : *config.alpha;
-      const VectorF s = group_smoothing_factors(model, g, *stats, alpha);
-      SmoothingRecord rec{g.norm, g.layers, alpha, 0, 0, 0, 0};
-      const VectorF& act = stats_of(*stats, g.layers.front()).absmax;
-      rec.act_absmax_before = act.maxCoeff();
-      rec.act_absmax_after = (act.array() / s.array()).maxCoeff();
-      model.divide_norm(g.norm, s);
-      for (const std::string& n : g.layers) {
-        rec.weight_absmax_before = std::max(rec.weight_absmax_before, abs_max(weights[n]));
-        smooth_weight(weights[n], s);
-        rec.weight_absmax_after = std::max(rec.weight_absmax_after, abs_max(weights[n]));
-        divisor[n] = s;
-      }
-      report.smoothing.push_back(rec);
-    }
-    if (config.smooth_all) {
-      // Inputs with no norm to fold into (o_proj, down_proj / fc2): X / s at run time.
-      for (const std::string& n : chosen) {
-        if (grouped.count(n) || n == "lm_head") continue;
-        const SmoothGroup g{n, {n}};
-        const auto a = options.alpha_per_group.find(n);
-        const float alpha = a != options.alpha_per_group.end() ? a->second : *config.alpha;
-        const VectorF s = group_smoothing_factors(model, g, *stats, alpha);
-        SmoothingRecord rec{n, {n}, alpha, 0, 0, abs_max(weights[n]), 0};
-        const VectorF& act = stats_of(*stats, n).absmax;
-        rec.act_absmax_before = act.maxCoeff();
-        rec.act_absmax_after = (act.array() / s.array()).maxCoeff();
-        smooth_weight(weights[n], s);
-        rec.weight_absmax_after = abs_max(weights[n]);
-        divisor[n] = s;
-        runtime[n] = s;
-        report.smoothing.push_back(rec);
-      }
-    }
-  }
-
-  // Outlier Suppression's clips, one per input (a smoothing group's layers share one).
-  std::map<std::string, float> clip;
-  if (config.token_clipping) {
-    std::vector<std::vector<std::string>> inputs;
-    std::set<std::string> done;
-    for (const SmoothGroup& g : model.smooth_groups()) {
-      std::vector<std::string> members;
-      for (const std::string& n : g.layers)
-        if (chosen_set.count(n)) members.push_back(n);
-      if (!members.empty()) inputs.push_back(members);
-      done.insert(g.layers.begin(), g.layers.end());
-    }
-    for (const std::string& n : chosen)
-      if (!done.count(n)) inputs.push_back({n});
-    for (const std::vector<std::string>& members : inputs) {
-      const LayerInputStats& st = stats_of(*stats, members.front());
-      if (st.sample.rows() == 0)
-        throw Error(members.front() + ": token-wise clipping needs calibration sample rows");
-      MatrixF x = st.sample;
-      const auto d = divisor.find(members.front());
-      if (d != divisor.end()) x.array().rowwise() /= d->second.transpose().array();
-      std::vector<const MatrixF*> ws;
-      for (const std::string& n : members) ws.push_back(&weights[n]);
-      const float c = token_clip(x, ws, members, config, options);
-      for (const std::string& n : members) clip[n] = c;
-    }
-  }
+  Plan plan;
+  for (const std::string& n : model.linear_names()) plan.weights[n] = float_layer(model, n).weight();
+  if (config.gamma_migration) migrate_gamma(model, plan, chosen, report);
+  if (config.smooth) smooth(model, plan, chosen_list, chosen, config, *stats, options, report);
+  if (config.token_clipping) clip_token_wise(model, plan, chosen_list, chosen, config, *stats, options);
 
   for (const std::string& n : model.linear_names()) {
-    const FloatLinear& f = float_layer(model, n);
-    const VectorF bias = f.bias();
-    if (!chosen_set.count(n)) {
-      if (divisor.count(n)) model.replace_linear(n, std::make_unique<FloatLinear>(weights[n], bias));
+    const VectorF bias = float_layer(model, n).bias();
+    if (!chosen.count(n)) {
+      if (plan.divisor.count(n)) model.replace_linear(n, std::make_unique<FloatLinear>(plan.weights[n], bias));
       continue;
     }
-    if (config.llm_int8) {
-      kernels::LlmInt8Options lo;
-      lo.threshold = config.llm_int8_threshold;
-      lo.fp16_outliers = config.llm_int8_fp16;
-      lo.path = options.path;
-      model.replace_linear(n, std::make_unique<LlmInt8Linear>(weights[n], bias, lo, n));
-      ++report.integer_layers;
-      report.quantized.push_back(n);
-      continue;
-    }
-    QuantizedLinearOptions o;
-    o.weight = config.weight;
-    o.act = config.act;
-    o.mode = options.mode;
-    o.path = options.path;
-    if (runtime.count(n)) o.runtime_divisor = runtime[n];
-    if (clip.count(n)) {
-      o.static_act = per_tensor_clip_params(clip[n], config.act);
-    } else if (config.act.enabled() && config.act.source == ScaleSource::kStatic) {
-      const auto d = divisor.find(n);
-      o.static_act = static_params(stats_of(*stats, n), d != divisor.end() ? d->second : VectorF(), config.act,
-                                   config.act_observer, n);
-    }
-    auto q = std::make_unique<QuantizedLinear>(weights[n], bias, o, n);
-    if (q->uses_integer_kernel()) ++report.integer_layers;
-    model.replace_linear(n, std::move(q));
+    bool integer = false;
+    model.replace_linear(n, make_layer(n, bias, plan, config, stats, options, &integer));
+    if (integer) ++report.integer_layers;
     report.quantized.push_back(n);
   }
   model.attention_matmuls = quantized_attention_matmuls(config.quantize_bmm, config.kv_int8, options.mode, options.path);
