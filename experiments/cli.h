@@ -4,6 +4,8 @@
 // "name = value" with the same names), --help, and one-line errors.
 #include <boost/program_options.hpp>
 #include <string>
+
+#include "base/str.h"  // split_list: comma lists, one rule everywhere
 #include <utility>
 #include <vector>
 
@@ -36,9 +38,6 @@ OutputOptions output_options(const po::variables_map& vm);
 std::string option_settings(const po::variables_map& vm, const std::vector<std::string>& skip);
 // The options' values as (name, JSON value text) in name order, for summary.json.
 std::vector<std::pair<std::string, std::string>> option_values_json(const po::variables_map& vm);
-
-// Comma-separated list, empty items refused; `option` names it in errors.
-std::vector<std::string> split_list(const std::string& text, const std::string& option);
 
 // "none,0:1:0.05,0.85" -> the listed values with ranges expanded
 // (start:stop:step, stop included when the steps land on it). Empty optional = none.

@@ -17,6 +17,7 @@
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/interrupt.h"
+#include "experiments/json_writer.h"
 #include "experiments/model_quant_options.h"
 #include "experiments/quant_eval.h"
 #include "sim/eval/task.h"
@@ -104,6 +105,30 @@ std::string fmt(const char* f, double v) {
   return b;
 }
 
+// One task's metrics with their standard errors: a JSON line or a text line.
+void print_scores(const TaskConfig& task, const TaskScores& scores, const std::string& quant,
+                  const std::string& alpha, double seconds, bool json) {
+  if (json) {
+    JsonWriter w(JsonWriter::kOneLine);
+    w.begin_object().member("task", task.name).member("quant", quant).member("alpha", alpha);
+    w.member("items", scores.items).key("metrics").begin_object();
+    for (const MetricValue& v : scores.metrics)
+      w.key(v.name).begin_object().key("value").number(v.value, "%.6f").key("stderr").number(v.stderr_, "%.6f")
+          .end_object();
+    w.end_object().key("seconds").number(seconds, "%.3f").end_object();
+    std::printf("%s\n", w.str().c_str());
+  } else {
+    std::string m;
+    for (const MetricValue& v : scores.metrics) {
+      const char* f = v.name == "perplexity" ? "%.3f" : "%.4f";
+      m += str(m.empty() ? "" : ", ", v.name, " ", fmt(f, v.value), " ± ", fmt(f, v.stderr_));
+    }
+    std::printf("%s (%s, alpha %s, %zu items): %s; %.1f s\n", task.name.c_str(), quant.c_str(), alpha.c_str(),
+                scores.items, m.c_str(), seconds);
+  }
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int run_eval(int argc, char** argv) {
@@ -171,27 +196,7 @@ int run_eval(int argc, char** argv) {
           if (const int sig = interrupt_signal())
             throw Interrupted(sig, str("stopped after item ", done, " of ", task.name));
         });
-    const TaskScores scores = score_task(task, results);
-    const double seconds = seconds_since(t0);
-    if (json) {
-      std::string m;
-      for (const MetricValue& v : scores.metrics)
-        m += str(m.empty() ? "" : ", ", json_quote(v.name), ": {\"value\": ", fmt("%.6f", v.value),
-                 ", \"stderr\": ", fmt("%.6f", v.stderr_), "}");
-      std::printf("{\"task\": %s, \"quant\": %s, \"alpha\": %s, \"items\": %zu, \"metrics\": {%s}, "
-                  "\"seconds\": %.3f}\n",
-                  json_quote(task.name).c_str(), json_quote(config.name).c_str(), json_quote(em.alpha_text).c_str(),
-                  scores.items, m.c_str(), seconds);
-    } else {
-      std::string m;
-      for (const MetricValue& v : scores.metrics)
-        m += str(m.empty() ? "" : ", ", v.name, " ",
-                 fmt(v.name == "perplexity" ? "%.3f" : "%.4f", v.value), " ± ",
-                 fmt(v.name == "perplexity" ? "%.3f" : "%.4f", v.stderr_));
-      std::printf("%s (%s, alpha %s, %zu items): %s; %.1f s\n", task.name.c_str(), config.name.c_str(),
-                  em.alpha_text.c_str(), scores.items, m.c_str(), seconds);
-    }
-    std::fflush(stdout);
+    print_scores(task, score_task(task, results), config.name, em.alpha_text, seconds_since(t0), json);
   }
   return 0;
 }

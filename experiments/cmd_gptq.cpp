@@ -8,6 +8,7 @@
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/gptq_report.h"
+#include "experiments/json_writer.h"
 
 namespace sqsim::cli {
 
@@ -50,10 +51,13 @@ int run_gptq(int argc, char** argv) {
                 << " columns: the Hessian is singular and only the damping makes it invertible\n";
   }
   if (vm["json"].as<bool>()) {
-    for (const GptqTraceRow& r : rows)
-      std::printf("{\"layer\": \"%s\", \"rows\": %ld, \"rtn_rel_err\": %.9g, \"gptq_rel_err\": %.9g, "
-                  "\"loss\": %.9g, \"dead_columns\": %ld, \"seconds\": %.3f}\n",
-                  r.layer.c_str(), r.rows, r.rtn_rel_err, r.gptq_rel_err, r.loss, r.dead_columns, r.seconds);
+    for (const GptqTraceRow& r : rows) {
+      JsonWriter w(JsonWriter::kOneLine);
+      w.begin_object().member("layer", r.layer).member("rows", r.rows);
+      w.key("rtn_rel_err").number(r.rtn_rel_err, "%.9g").key("gptq_rel_err").number(r.gptq_rel_err, "%.9g");
+      w.key("loss").number(r.loss, "%.9g").member("dead_columns", r.dead_columns);
+      std::printf("%s\n", w.key("seconds").number(r.seconds, "%.3f").end_object().str().c_str());
+    }
   } else {
     std::printf("%-44s %10s %12s %12s %8s\n", "layer", "rows", "rtn rel err", "gptq rel err", "seconds");
     for (const GptqTraceRow& r : rows)
