@@ -272,13 +272,23 @@ TEST(QuantizedModelReal, IntegerAndFakeQuantPerplexitiesAgree) {
 // whole model's logits are bit-identical too.
 TEST(QuantizedModelReal, EveryKernelPathGivesBitIdenticalLogits) {
   if (!exists(kModel) || !exists(kPtbValid)) GTEST_SKIP() << "model or PTB absent";
-  for (const char* preset : {"sq-o1", "w4a8-sq", "w4a16-g128"}) {
+  std::vector<ModelQuantConfig> configs;
+  for (const char* preset : {"sq-o1", "w4a8-sq", "w4a16-g128"}) configs.push_back(preset_config(preset));
+  // The attention BMMs through the integer GEMM: per head and per token.
+  for (BmmGranularity g : {BmmGranularity::kHead, BmmGranularity::kToken}) {
+    ModelQuantConfig c = preset_config("sq-o1");
+    c.bmm = bmm_scheme("int8-real");
+    c.bmm.granularity = g;
+    configs.push_back(c);
+  }
+  for (const ModelQuantConfig& config : configs) {
+    const std::string preset = config.name + " BMM " + config.bmm.describe();
     MatrixF ref;
     for (kernels::KernelPath p : kernels::available_kernel_paths()) {
       LoadedModel m = load_model(kModel);
       QuantizeModelOptions o;
       o.path = p;
-      quantize_model(*m.model, preset_config(preset), &small_calibration(), o);
+      quantize_model(*m.model, config, &small_calibration(), o);
       const MatrixF logits = m.model->forward(text_ids(m, kWiki, 32));
       if (p == kernels::KernelPath::kReference) {
         ref = logits;
