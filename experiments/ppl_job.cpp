@@ -69,8 +69,12 @@ int run_ppl_job(const PplJob& job) {
   const auto limit = thread_limit(job.threads);
   QuantEvaluator ev(job.eval);
   const std::vector<int32_t> ids = ev.tokenize_file(job.text, job.max_tokens);
+  // The line names the alpha that runs (--alpha), not the preset's default.
+  ModelQuantConfig shown = job.config;
+  const bool one_fixed = job.alphas.size() == 1 && job.alphas[0].kind == AlphaChoice::kFixed;
+  if (one_fixed) shown.alpha = job.alphas[0].value;
   std::cerr << "ppl: " << ids.size() << " tokens of " << job.text << "; " << job.config.name << ": "
-            << job.config.describe() << "\n";
+            << shown.describe() << (shown.smooth && !one_fixed ? " (alpha: see each result)" : "") << "\n";
   std::unique_ptr<Journal> journal;
   if (!out.empty())
     journal = std::make_unique<Journal>(out + "/" + Journal::kFileName,

@@ -45,8 +45,13 @@ const std::vector<int32_t>& QuantEvaluator::holdout_ids() {
   return holdout_;
 }
 
-const CalibrationStats& QuantEvaluator::calibration() {
-  if (stats_) return *stats_;
+std::vector<std::vector<int32_t>> QuantEvaluator::calibration_windows() {
+  split_calibration_text();
+  return sqsim::calibration_windows(calib_ids_, opt_.calib_seq_len, opt_.calib_samples);
+}
+
+void QuantEvaluator::split_calibration_text() {
+  if (!calib_ids_.empty()) return;
   if (opt_.calib_text.empty())
     throw Error("--calib-text: smoothing, static scales and alpha searches need calibration text");
   std::vector<int32_t> ids = tokenize_file(opt_.calib_text);
@@ -56,6 +61,11 @@ const CalibrationStats& QuantEvaluator::calibration() {
                 ") plus one calibration window");
   holdout_.assign(ids.end() - opt_.holdout_tokens, ids.end());
   calib_ids_.assign(ids.begin(), ids.end() - opt_.holdout_tokens);
+}
+
+const CalibrationStats& QuantEvaluator::calibration() {
+  if (stats_) return *stats_;
+  split_calibration_text();
   std::string cache_key;
   if (!opt_.calib_cache.empty()) {
     cache_key = "model sha256 " + sha256_file(opt_.model_path) + "\ncalibration text sha256 " +
@@ -69,7 +79,7 @@ const CalibrationStats& QuantEvaluator::calibration() {
       return *stats_;
     }
   }
-  const auto windows = calibration_windows(calib_ids_, opt_.calib_seq_len, opt_.calib_samples);
+  const auto windows = calibration_windows();
   CalibrationOptions co;
   co.sample_rows = opt_.sample_rows;
   const auto t0 = std::chrono::steady_clock::now();

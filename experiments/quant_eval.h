@@ -72,6 +72,10 @@ class QuantEvaluator {
   // max_tokens when > 0.
   std::vector<int32_t> tokenize_file(const std::string& path, long max_tokens = 0) const;
 
+  // The token windows calibration runs the float model over: calib_samples
+  // windows of calib_seq_len drawn from the calibration text without its
+  // held-out tail (sim/eval/calibration.h).
+  std::vector<std::vector<int32_t>> calibration_windows();
   // Calibration statistics of the float model (computed on first use).
   const CalibrationStats& calibration();
   // The held-out tail of the calibration text.
@@ -91,6 +95,8 @@ class QuantEvaluator {
 
  private:
   bool needs_calibration(const ModelQuantConfig& c) const;
+  // Tokenizes the calibration text once into calib_ids_ and holdout_.
+  void split_calibration_text();
   PerplexityResult measure(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len, const std::string& label,
                            const WindowJournal& journal = {});
 
