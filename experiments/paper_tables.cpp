@@ -22,6 +22,7 @@
 #include "quant/observers.h"
 #include "quant/smoothing.h"
 #include "sim/eval/perplexity.h"
+#include "sim/eval/stats.h"
 #include "sim/models/llm_int8_layer.h"
 
 namespace sqsim::cli {
@@ -43,6 +44,10 @@ struct PaperRun {
   std::unique_ptr<Journal> journal;
   std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
 
+  static std::string journal_key(const std::string& part, const std::string& label, const Dataset& d,
+                                 const std::string& alpha_key) {
+    return part + "|" + label + "|" + d.name + "|" + alpha_key;
+  }
   // One perplexity of a preset, from the journal or measured now.
   QuantRun measure(const std::string& part, const std::string& preset, const Dataset& d, const AlphaChoice& a,
                    const std::string& alpha_key, const std::vector<int32_t>& ids) {
@@ -52,7 +57,7 @@ struct PaperRun {
   QuantRun measure_config(const std::string& part, const std::string& label, const ModelQuantConfig& config,
                           const Dataset& d, const AlphaChoice& a, const std::string& alpha_key,
                           const std::vector<int32_t>& ids) {
-    const std::string key = part + "|" + label + "|" + d.name + "|" + alpha_key;
+    const std::string key = journal_key(part, label, d, alpha_key);
     const QuantRun r = journaled_run(ev, *journal, key, config, a, ids, job.seq_len, label + " " + d.name);
     if (!r.from_journal) {
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -64,8 +69,22 @@ struct PaperRun {
   // A preset as the tables measure it: Tables 1, 2 and 4 share these keys,
   // so a preset in several tables (fp, sq-o1, ...) is measured once.
   QuantRun table_run(const std::string& preset, const Dataset& d) {
-    const bool smooth = preset_config(preset).smooth;
-    return measure("tables", preset, d, job.table_alpha, smooth ? job.alpha_request : "-", d.ids);
+    return measure("tables", preset, d, job.table_alpha, table_alpha_key(preset), d.ids);
+  }
+  std::string table_alpha_key(const std::string& preset) const {
+    return preset_config(preset).smooth ? job.alpha_request : "-";
+  }
+  // The journaled seconds of windows 1, 2, ... of a measured perplexity (window
+  // 0's also hold the model's quantization and calibration).
+  std::vector<double> forward_seconds(const std::string& key) const {
+    std::vector<double> s;
+    for (size_t w = 1;; ++w) {
+      const std::string wk = window_key(key, w);
+      const std::vector<std::string>* f = journal->find(wk);
+      if (!f || f->size() != 2) break;
+      s.push_back(parse_journal_number((*f)[1], journal->where(wk) + ", seconds"));
+    }
+    return s;
   }
 };
 
@@ -160,17 +179,23 @@ void write_table4(PaperRun& run) {
   rt.caption =
       "Perplexity (lower is better) of the rows of the SmoothQuant paper's Table 4 on this model, and the ratio to "
       "the float model on the same tokens (docs/quantization.md, \"Model presets\"); alpha is the migration "
-      "strength of the smoothing presets.";
+      "strength of the smoothing presets. s / window: mean wall seconds of one window's forward pass over both "
+      "texts, the first window of each left out (it also holds quantization and calibration); '-' with one "
+      "window per text.";
   rt.header = {"method", "preset", "weights / activations", "alpha", "WikiText-2 ppl", "WikiText-2 / fp", "PTB ppl",
-               "PTB / fp"};
+               "PTB / fp", "s / window"};
   rt.provenance = run.provenance;
   for (const std::string& p : run.job.table4) {
     std::vector<std::string> row = {paper_row_name(p), p, preset_config(p).describe(), "-"};
+    std::vector<double> seconds;
     for (const Dataset& d : run.data) {
       const QuantRun r = run.table_run(p, d);
       row[3] = r.alpha_text;
       for (const std::string& cell : ppl_and_ratio(r.ppl, run.table_run("fp", d).ppl)) row.push_back(cell);
+      const std::vector<double> s = run.forward_seconds(PaperRun::journal_key("tables", p, d, run.table_alpha_key(p)));
+      seconds.insert(seconds.end(), s.begin(), s.end());
     }
+    row.push_back(seconds.empty() ? "-" : significant(mean_stderr(seconds).mean, 3));
     rt.rows.push_back(row);
     write_report_table(rt, run.job.output.out + "/table4");  // partial tables appear as rows complete
   }
@@ -281,13 +306,14 @@ std::vector<ColumnCount> count_outlier_columns(PaperRun& run, const std::string&
   return counts;
 }
 
+// The layer kind of a module path: its last component (q_proj, down_proj, ...).
+std::string layer_kind(const std::string& layer) { return layer.substr(layer.rfind('.') + 1); }
+
+double mean_columns(const ColumnCount& c) { return c.calls ? double(c.summed) / double(c.calls) : 0.0; }
+
 // Per layer and preset: outlier columns per window (mean, max), distinct
-// columns, and the share of the layer's multiply-adds left in float; a last
-// row over the whole model (multiply-adds weighted by out_features).
-void write_llm_int8_columns(PaperRun& run) {
-  const PaperTablesJob& job = run.job;
-  std::vector<std::vector<ColumnCount>> per_preset;
-  for (const std::string& p : job.column_presets) per_preset.push_back(count_outlier_columns(run, p));
+// columns, and the share of the layer's multiply-adds left in float.
+ReportTable columns_per_layer(const PaperTablesJob& job, const std::vector<std::vector<ColumnCount>>& per_preset) {
   ReportTable rt;
   rt.title = "LLM.int8() outlier columns per layer";
   rt.caption = "Input columns where some |x| reaches the threshold (multiplied in float) in each linear layer, over "
@@ -297,33 +323,78 @@ void write_llm_int8_columns(PaperRun& run) {
   rt.header = {"layer", "in"};
   for (const std::string& p : job.column_presets)
     for (const char* h : {" mean", " max", " distinct", " float MACs"}) rt.header.push_back(p + h);
-  CsvTable indices{{"preset", "layer", "columns"}, {}};
-  const size_t layers = per_preset.empty() ? 0 : per_preset[0].size();
-  std::vector<double> float_macs(per_preset.size(), 0.0), all_macs(per_preset.size(), 0.0);
-  for (size_t l = 0; l < layers; ++l) {
+  for (size_t l = 0; l < per_preset[0].size(); ++l) {
     std::vector<std::string> row = {per_preset[0][l].layer, std::to_string(per_preset[0][l].in)};
-    for (size_t p = 0; p < per_preset.size(); ++p) {
-      if (per_preset[p].size() != layers || per_preset[p][l].layer != per_preset[0][l].layer)
-        throw Error("--llm-int8-columns: " + job.column_presets[p] + " and " + job.column_presets[0] +
-                    " decompose different layers");
-      const ColumnCount& c = per_preset[p][l];
-      const double mean = c.calls ? double(c.summed) / double(c.calls) : 0.0;
-      row.insert(row.end(), {significant(mean, 4), std::to_string(c.max), std::to_string(c.columns.size()),
-                             significant(mean / double(c.in), 3)});
-      float_macs[p] += mean * double(c.out);
-      all_macs[p] += double(c.in) * double(c.out);
+    for (const std::vector<ColumnCount>& counts : per_preset) {
+      const ColumnCount& c = counts[l];
+      row.insert(row.end(), {significant(mean_columns(c), 4), std::to_string(c.max), std::to_string(c.columns.size()),
+                             significant(mean_columns(c) / double(c.in), 3)});
+    }
+    rt.rows.push_back(row);
+  }
+  return rt;
+}
+
+// The same summed over the layers of each kind and over the whole model; the
+// float share weighted by each layer's multiply-adds (in x out per token).
+ReportTable columns_by_kind(const PaperTablesJob& job, const std::vector<std::vector<ColumnCount>>& per_preset) {
+  ReportTable rt;
+  rt.title = "LLM.int8() outlier columns by layer kind";
+  rt.caption = "The per-layer counts summed over the blocks (same windows): outlier columns per window (sum of the "
+               "layers' means), distinct (layer, column) pairs, and the share of the multiply-adds left in float.";
+  rt.header = {"layers", "count"};
+  for (const std::string& p : job.column_presets)
+    for (const char* h : {" columns / window", " distinct", " float MACs"}) rt.header.push_back(p + h);
+  std::vector<std::string> kinds;
+  for (const ColumnCount& c : per_preset[0])
+    if (std::find(kinds.begin(), kinds.end(), layer_kind(c.layer)) == kinds.end()) kinds.push_back(layer_kind(c.layer));
+  kinds.push_back("");  // every layer
+  for (const std::string& kind : kinds) {
+    std::vector<std::string> row = {kind.empty() ? "all" : kind, "0"};
+    long count = 0;
+    for (const std::vector<ColumnCount>& counts : per_preset) {
+      double mean = 0, float_macs = 0, macs = 0;
+      long distinct = 0;
+      count = 0;
+      for (const ColumnCount& c : counts) {
+        if (!kind.empty() && layer_kind(c.layer) != kind) continue;
+        ++count;
+        mean += mean_columns(c);
+        distinct += long(c.columns.size());
+        float_macs += mean_columns(c) * double(c.out);
+        macs += double(c.in) * double(c.out);
+      }
+      row.insert(row.end(), {significant(mean, 4), std::to_string(distinct), significant(macs > 0 ? float_macs / macs : 0.0, 3)});
+    }
+    row[1] = std::to_string(count);
+    rt.rows.push_back(row);
+  }
+  return rt;
+}
+
+void write_llm_int8_columns(PaperRun& run) {
+  const PaperTablesJob& job = run.job;
+  std::vector<std::vector<ColumnCount>> per_preset;
+  for (const std::string& p : job.column_presets) {
+    per_preset.push_back(count_outlier_columns(run, p));
+    const std::vector<ColumnCount>& first = per_preset.front();
+    bool same = per_preset.back().size() == first.size();
+    for (size_t l = 0; same && l < first.size(); ++l) same = per_preset.back()[l].layer == first[l].layer;
+    if (!same)
+      throw Error("--llm-int8-columns: " + p + " and " + job.column_presets[0] + " decompose different layers");
+  }
+  if (per_preset.empty()) return;
+  CsvTable indices{{"preset", "layer", "columns"}, {}};
+  for (size_t p = 0; p < per_preset.size(); ++p)
+    for (const ColumnCount& c : per_preset[p]) {
       std::string cols;
       for (long i : c.columns) cols += (cols.empty() ? "" : " ") + std::to_string(i);
       indices.rows.push_back({job.column_presets[p], c.layer, cols});
     }
-    rt.rows.push_back(row);
-  }
-  std::vector<std::string> total = {"all layers (MAC-weighted)", "-"};
-  for (size_t p = 0; p < per_preset.size(); ++p)
-    total.insert(total.end(), {"-", "-", "-", significant(all_macs[p] > 0 ? float_macs[p] / all_macs[p] : 0.0, 3)});
-  rt.rows.push_back(total);
-  rt.provenance = run.provenance;
-  write_report_table(rt, job.output.out + "/llm_int8_columns");
+  ReportTable layers = columns_per_layer(job, per_preset), kinds = columns_by_kind(job, per_preset);
+  layers.provenance = kinds.provenance = run.provenance;
+  write_report_table(layers, job.output.out + "/llm_int8_columns");
+  write_report_table(kinds, job.output.out + "/llm_int8_columns_by_kind");
   write_file_atomic(job.output.out + "/llm_int8_column_indices.csv", with_provenance(indices, run.provenance));
 }
 
