@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 try:
     import accelerate  # noqa: F401  (transformers asks for it to load a GGUF)
@@ -143,6 +144,8 @@ def hf_ppl(model, ids):
 
 def main():
     torch.set_num_threads(2)
+    # bitsandbytes warns on every call that float32 inputs are cast to float16 first.
+    warnings.filterwarnings("ignore", message="MatMul8bitLt: inputs will be cast")
     t0 = time.time()
     with tempfile.TemporaryDirectory() as td:
         # A prefix of the text long enough for TOKENS tokens: sqsim ppl and
