@@ -364,7 +364,8 @@ ReportTable columns_by_kind(const PaperTablesJob& job, const std::vector<std::ve
         float_macs += mean_columns(c) * double(c.out);
         macs += double(c.in) * double(c.out);
       }
-      row.insert(row.end(), {significant(mean, 4), std::to_string(distinct), significant(macs > 0 ? float_macs / macs : 0.0, 3)});
+      const double share = macs > 0 ? float_macs / macs : 0.0;
+      row.insert(row.end(), {significant(mean, 4), std::to_string(distinct), significant(share, 3)});
     }
     row[1] = std::to_string(count);
     rt.rows.push_back(row);
@@ -552,7 +553,8 @@ void check_paper_tables_job(const PaperTablesJob& job) {
       {"--table1", &job.table1}, {"--table2", &job.table2}, {"--table4", &job.table4}};
   for (const auto& [option, presets] : tables)
     for (const std::string& p : *presets)
-      if (!is_preset(p)) throw Error(std::string(option) + " '" + p + "': unknown preset (sqsim ppl --help lists them)");
+      if (!is_preset(p))
+        throw Error(std::string(option) + " '" + p + "': unknown preset (sqsim ppl --help lists them)");
   check_observer_table(job);
   check_column_presets(job);
   for (const std::string& p : job.figure1)
