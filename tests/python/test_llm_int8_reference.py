@@ -28,8 +28,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import logging
 import time
-import warnings
 
 try:
     import accelerate  # noqa: F401  (transformers asks for it to load a GGUF)
@@ -144,8 +144,8 @@ def hf_ppl(model, ids):
 
 def main():
     torch.set_num_threads(2)
-    # bitsandbytes warns on every call that float32 inputs are cast to float16 first.
-    warnings.filterwarnings("ignore", message="MatMul8bitLt: inputs will be cast")
+    # bitsandbytes logs on every call that float32 inputs are cast to float16 first.
+    logging.getLogger("bitsandbytes.autograd").setLevel(logging.ERROR)
     t0 = time.time()
     with tempfile.TemporaryDirectory() as td:
         # A prefix of the text long enough for TOKENS tokens: sqsim ppl and
