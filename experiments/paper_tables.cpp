@@ -75,7 +75,8 @@ struct PaperRun {
     return preset_config(preset).smooth ? job.alpha_request : "-";
   }
   // The journaled seconds of windows 1, 2, ... of a measured perplexity (window
-  // 0's also hold the model's quantization and calibration).
+  // 0's also hold the model's quantization and calibration; so does the first
+  // window measured after a --resume, which this does not know).
   std::vector<double> forward_seconds(const std::string& key) const {
     std::vector<double> s;
     for (size_t w = 1;; ++w) {
