@@ -65,7 +65,8 @@ int run_paper_tables(int argc, char** argv) {
   add_paper_tables_options(o);
   po::variables_map vm;
   if (!parse(argc, argv,
-             "usage: sqsim paper-tables --out DIR [--config experiments/configs/paper-tables.cfg] [--resume]\n\n"
+             "usage: sqsim paper-tables --out DIR [--config experiments/configs/paper-tables.cfg] [--resume]\n"
+             "       (Table 4, observers, LLM.int8() columns: --config experiments/configs/paper-table4.cfg)\n\n"
              "Measures the papers' tables on one model: Table 1 (W8A8: naive, ZeroQuant, SmoothQuant O1-O3,\n"
              "per-channel with and without smoothing), Table 2 (W4A16 round-to-nearest vs SmoothQuant+, W4A8),\n"
              "Table 4 (the SmoothQuant paper's main comparison, with LLM.int8(), Outlier Suppression and\n"
