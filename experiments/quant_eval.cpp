@@ -216,9 +216,9 @@ QuantRun run_from_fields(const std::vector<std::string>& f, const std::string& w
   return r;
 }
 
-std::string window_key(const std::string& key, size_t w) { return key + "|window " + std::to_string(w); }
-
 }  // namespace
+
+std::string window_key(const std::string& key, size_t w) { return key + "|window " + std::to_string(w); }
 
 QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& key, const ModelQuantConfig& config,
                        const AlphaChoice& alpha, const std::vector<int32_t>& ids, int seq_len, const std::string& label) {

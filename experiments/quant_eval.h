@@ -110,6 +110,10 @@ class QuantEvaluator {
 // else measured now (continuing from the windows journaled under `key`, each
 // new window journaled as it completes) and journaled. Fields written with
 // format.h's exact (%.17g), so a result read back equals the one measured, bit for bit.
+// The journal key of window w (from 0) of the perplexity journaled under `key`;
+// its fields are the window's mean NLL and seconds.
+std::string window_key(const std::string& key, size_t w);
+
 QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& key, const ModelQuantConfig& config,
                        const AlphaChoice& alpha, const std::vector<int32_t>& ids, int seq_len, const std::string& label);
 
