@@ -1,5 +1,8 @@
 #include "kernels/llm_int8.h"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 #include <cmath>
 
 #include "base/error.h"
@@ -69,21 +72,30 @@ MatrixF llm_int8_integer_part(const MatrixF& x, const LlmInt8Weights& w, const s
 }
 
 MatrixF llm_int8_float_part(const MatrixF& x, const MatrixF& w, const std::vector<long>& outliers, bool fp16) {
-  MatrixF y = MatrixF::Zero(x.rows(), w.rows());
+  const long M = x.rows(), N = w.rows(), J = long(outliers.size());
+  MatrixF y = MatrixF::Zero(M, N);
   if (outliers.empty()) return y;
   // y[m, n] = sum over the outlier columns k in ascending order of x[m, k] * w[n, k],
-  // in float32, one product and one addition at a time.
-  for (long m = 0; m < x.rows(); ++m) {
-    for (long n = 0; n < w.rows(); ++n) {
-      float acc = 0.0f;
-      for (long k : outliers) {
-        const float xv = fp16 ? round_to_fp16(x(m, k)) : x(m, k);
-        const float wv = fp16 ? round_to_fp16(w(n, k)) : w(n, k);
-        acc = acc + xv * wv;
-      }
-      y(m, n) = acc;
-    }
+  // in float32, one product and one addition at a time. The loops run over n
+  // innermost (contiguous, vectorizable) but every y[m, n] still sees its
+  // products in the order of k, each rounded before the add (the build turns
+  // FMA contraction off), so the bits are those of the plain triple loop.
+  MatrixF xo(M, J), wt(J, N);
+  for (long j = 0; j < J; ++j) {
+    const long k = outliers[size_t(j)];
+    for (long m = 0; m < M; ++m) xo(m, j) = fp16 ? round_to_fp16(x(m, k)) : x(m, k);
+    for (long n = 0; n < N; ++n) wt(j, n) = fp16 ? round_to_fp16(w(n, k)) : w(n, k);
   }
+  tbb::parallel_for(tbb::blocked_range<long>(0, M, 16), [&](const tbb::blocked_range<long>& r) {
+    for (long m = r.begin(); m < r.end(); ++m) {
+      float* yr = y.data() + m * N;
+      for (long j = 0; j < J; ++j) {
+        const float xv = xo(m, j);
+        const float* wr = wt.data() + j * N;
+        for (long n = 0; n < N; ++n) yr[n] = yr[n] + xv * wr[n];
+      }
+    }
+  });
   return y;
 }
 

@@ -182,6 +182,30 @@ TEST(LlmInt8, NoOutliersIsPlainVectorWiseInt8AndAllOutliersIsFloat) {
   EXPECT_TRUE(same_bits(y, llm_int8_float_part(p.x, p.w, every, false)));
 }
 
+// The float part's documented order: per output, the products of the outlier
+// columns in ascending order, each rounded, added one at a time from 0. The
+// kernel loops differently (over outputs innermost, rows in parallel blocks);
+// the bits must be those of the plain loop.
+TEST(LlmInt8, FloatPartHasThePlainLoopsBits) {
+  const MatrixF x = random_matrix(53, 96, 3.0f, 11), w = random_matrix(37, 96, 0.2f, 12);
+  const std::vector<long> outliers = {0, 3, 4, 17, 40, 41, 42, 77, 95};
+  for (bool fp16 : {false, true}) {
+    MatrixF ref(x.rows(), w.rows());
+    for (long m = 0; m < x.rows(); ++m)
+      for (long n = 0; n < w.rows(); ++n) {
+        float acc = 0.0f;
+        for (long k : outliers) {
+          const float xv = fp16 ? round_to_fp16(x(m, k)) : x(m, k);
+          const float wv = fp16 ? round_to_fp16(w(n, k)) : w(n, k);
+          const float prod = xv * wv;
+          acc = acc + prod;
+        }
+        ref(m, n) = acc;
+      }
+    EXPECT_TRUE(same_bits(llm_int8_float_part(x, w, outliers, fp16), ref)) << "fp16 " << fp16;
+  }
+}
+
 TEST(LlmInt8, RefusesABadThresholdAndShapesNamingTheLayer) {
   const Planted p = planted();
   const LlmInt8Weights w = prepare_llm_int8_weights(p.w, "layers.0.q");
