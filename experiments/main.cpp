@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
       return finish(1);
     };
     try {
+      // Under an MPI launcher every rank starts MPI here, whatever the command,
+      // so that no rank waits in a collective call for one that never joins.
+      sqsim::cli::Ranks::world();
       return finish(c.run(argc - 1, argv + 1));
     } catch (const sqsim::cli::RankFailure& e) {  // already agreed by every rank: rank 0 tells
       if (e.print()) std::cerr << "sqsim " << c.name << ": error: " << e.what() << "\n";
