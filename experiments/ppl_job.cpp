@@ -138,7 +138,10 @@ int run_ppl_ranks(const PplJob& job, const Ranks& ranks) {
 
 int run_ppl_job(const PplJob& job) {
   const Ranks& ranks = Ranks::world();
-  if (ranks.distributed()) return run_ppl_ranks(job, ranks);
+  // One process finishing an MPI run's journals takes the same path.
+  if (ranks.distributed() ||
+      (job.output.resume && !job.output.out.empty() && RankJournal::has_rank_files(job.output.out)))
+    return run_ppl_ranks(job, ranks);
   check_job(job);
   const std::string& out = job.output.out;
   if (!out.empty()) prepare_output_dir(job.output, true);

@@ -34,6 +34,8 @@ std::vector<std::string> rank_files(const std::string& dir) {
 
 }  // namespace
 
+bool RankJournal::has_rank_files(const std::string& dir) { return !rank_files(dir).empty(); }
+
 void RankJournal::clear(const Ranks& ranks, const std::string& dir) {
   if (!ranks.root()) return;
   std::vector<std::string> names = rank_files(dir);

@@ -26,6 +26,9 @@ class RankJournal {
   // the journal files an earlier run left in `dir` (they would be read back).
   static void clear(const Ranks& ranks, const std::string& dir);
 
+  // Whether `dir` holds journal.rank*.txt files (an MPI run's, unfinished).
+  static bool has_rank_files(const std::string& dir);
+
   // Opens this rank's file in `dir` (made by rank 0 beforehand) and, with
   // `resume`, reads every journal file there; errors as Journal's.
   RankJournal(const Ranks& ranks, const std::string& dir, const std::string& settings, bool resume);

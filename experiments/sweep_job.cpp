@@ -59,26 +59,23 @@ std::string summary_json(const SweepJob& job, const std::string& traces_sha, con
   return w.end_object().str();
 }
 
-// Which rank runs each item (work_split.h): the items of one (layer, alpha)
-// share their smoothed and quantized operands, so they go to one rank as a
-// unit, costed M*K*N per item still to run; units are assigned longest first.
+// Which rank runs each item (work_split.h): a unit is one layer with all its
+// configurations, so each layer's float output, smoothed operands and
+// quantized weights are made on one rank only (and a reader per layer would
+// read it on one rank only), costed M*K*N per configuration still to run;
+// units are assigned longest first.
 std::vector<int> item_owners(const Ranks& ranks, const TraceFile& traces, const std::vector<size_t>& layers,
                              const std::vector<SweepConfig>& configs, const std::vector<char>& done) {
-  std::vector<size_t> unit_of(layers.size() * configs.size());
-  std::vector<double> costs;
+  std::vector<double> costs(layers.size(), 0.0);
   for (size_t p = 0; p < layers.size(); ++p) {
     const LayerTrace& l = traces.layers[layers[p]];
     const double mkn = double(l.input.rows()) * double(l.weight.cols()) * double(l.weight.rows());
-    for (size_t c = 0; c < configs.size(); ++c) {
-      if (c == 0 || configs[c].alpha != configs[c - 1].alpha) costs.push_back(0);
-      const size_t i = p * configs.size() + c;
-      unit_of[i] = costs.size() - 1;
-      if (!done[i]) costs.back() += mkn;
-    }
+    for (size_t c = 0; c < configs.size(); ++c)
+      if (!done[p * configs.size() + c]) costs[p] += mkn;
   }
-  const std::vector<int> unit_owner = assign_longest_first(costs, ranks.size());
-  std::vector<int> owner(unit_of.size());
-  for (size_t i = 0; i < owner.size(); ++i) owner[i] = unit_owner[unit_of[i]];
+  const std::vector<int> layer_owner = assign_longest_first(costs, ranks.size());
+  std::vector<int> owner(layers.size() * configs.size());
+  for (size_t i = 0; i < owner.size(); ++i) owner[i] = layer_owner[i / configs.size()];
   return owner;
 }
 

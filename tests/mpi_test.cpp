@@ -17,10 +17,12 @@ namespace {
 
 // CI runs as root; 3 ranks on a 2-core machine need --oversubscribe.
 // LeakSanitizer (the sanitizer build) is told to ignore Open MPI's own
-// allocations that it keeps until exit (tests/mpi_lsan.supp).
+// allocations that it keeps until exit (tests/mpi_lsan.supp); the slow
+// unwinder lets it see their stacks through Open MPI's frames (ignored in the
+// Release build).
 std::string mpirun(int ranks) {
-  return "env LSAN_OPTIONS=suppressions=" SQSIM_LSAN_SUPP " " SQSIM_MPIEXEC " -n " + std::to_string(ranks) +
-         " --oversubscribe --allow-run-as-root ";
+  return "env ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0\" LSAN_OPTIONS=suppressions=" SQSIM_LSAN_SUPP
+         " " SQSIM_MPIEXEC " -n " + std::to_string(ranks) + " --oversubscribe --allow-run-as-root ";
 }
 
 CliRun run_mpi(int ranks, const std::string& args, const std::string& cwd = ".") {

@@ -21,13 +21,13 @@ double max_over_mean(const std::vector<double>& costs, const std::vector<int>& o
   return *std::max_element(load.begin(), load.end()) / mean;
 }
 
-// The unit costs of a SmolLM2-135M sweep: per block q/k/v/o (576x576 and
-// 576x192), gate/up (576->1536) and down (1536->576), times 3 alphas.
+// The unit costs of a SmolLM2-135M sweep (a unit is a layer): per block
+// q/k/v/o (576x576 and 576x192), gate/up (576->1536) and down (1536->576).
 std::vector<double> smollm_like_costs(int blocks) {
   std::vector<double> c;
   for (int b = 0; b < blocks; ++b)
     for (double mkn : {576.0 * 576, 576.0 * 192, 576.0 * 192, 576.0 * 576, 576.0 * 1536, 576.0 * 1536, 1536.0 * 576})
-      for (int a = 0; a < 3; ++a) c.push_back(mkn);
+      c.push_back(mkn);
   return c;
 }
 
