@@ -181,5 +181,24 @@ TEST_F(Mpi, PerplexityOfTwoAlphasOnTwoRanksIsTheOneProcessResult) {
   EXPECT_EQ(without_times(journal, '\t'), without_times(slurp(two + "/out/journal.txt"), '\t'));
 }
 
+TEST_F(Mpi, EvalItemsOnTwoRanksScoreAsOneProcess) {
+  if (!sqsim_test::exists(sqsim_test::kModel)) GTEST_SKIP() << "absent: " << sqsim_test::kModel;
+  const std::string args = "eval --tasks piqa,lambada_openai --limit 8 --threads 1 --json";
+  const CliRun one = run_command(SQSIM_BINARY " " + args + " 2>/dev/null");
+  if (one.status != 0 && one.out.find("does not exist") != std::string::npos) GTEST_SKIP() << one.out;
+  ASSERT_EQ(one.status, 0) << one.out;
+  const CliRun two = run_command(mpirun(2) + SQSIM_BINARY " " + args + " 2>/dev/null");
+  ASSERT_EQ(two.status, 0) << two.out;
+  // One JSON line per task: the same metrics, only the seconds differ.
+  const auto metrics = [](const std::string& out) {
+    std::string m;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);) m += line.substr(0, line.find("\"seconds\"")) + "\n";
+    return m;
+  };
+  EXPECT_EQ(count(one.out, "\"task\""), 2) << one.out;
+  EXPECT_EQ(metrics(one.out), metrics(two.out));
+}
+
 }  // namespace
 #endif  // SQSIM_MPIEXEC
