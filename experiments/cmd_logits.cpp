@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "experiments/cli.h"
+#include "experiments/quant_eval.h"
 #include "experiments/commands.h"
 #include "experiments/format.h"
 #include "base/io.h"
@@ -54,23 +55,48 @@ int run_tokenize(int argc, char** argv) {
   o.add_options()("model", po::value<std::string>()->required(), "GGUF file or Hugging Face checkpoint folder")(
       "text-file", po::value<std::string>()->required(), "UTF-8 text file")(
       "lines", po::bool_switch(), "encode every line on its own (newline excluded), one output line each")(
-      "bos", po::bool_switch(), "prepend the BOS the model asks for (as sqsim ppl does)");
+      "bos", po::bool_switch(), "prepend the BOS the model asks for (as sqsim ppl does)")(
+      "calib-windows", po::bool_switch(),
+      "print the calibration windows a quantized run draws from --text-file as its --calib-text, one per line "
+      "(with --calib-samples, --calib-seq-len, --holdout-tokens)")(
+      "calib-samples", po::value<int>()->default_value(512), "with --calib-windows: windows")(
+      "calib-seq-len", po::value<int>()->default_value(512), "with --calib-windows: tokens per window")(
+      "holdout-tokens", po::value<long>()->default_value(16384), "with --calib-windows: tail kept out");
   po::variables_map vm;
   if (!parse(argc, argv,
-             "usage: sqsim tokenize --model PATH --text-file FILE [--lines] [--bos]\n\n"
+             "usage: sqsim tokenize --model PATH --text-file FILE [--lines] [--bos]\n"
+             "       sqsim tokenize --model PATH --text-file FILE --calib-windows [--calib-samples N ...]\n\n"
              "Prints token ids separated by spaces: for the whole file, or with --lines one line of\n"
-             "ids per input line.",
+             "ids per input line, or with --calib-windows the calibration windows of `sqsim ppl` (so a\n"
+             "reference implementation can calibrate on the same tokens).",
              o, vm))
     return 0;
+  auto print_ids = [](const std::vector<int32_t>& ids) {
+    std::string out;
+    for (size_t i = 0; i < ids.size(); ++i) out += (i ? " " : "") + std::to_string(ids[i]);
+    std::cout << out << "\n";
+  };
+  if (vm["calib-windows"].as<bool>()) {
+    EvalOptions e;
+    e.model_path = vm["model"].as<std::string>();
+    e.calib_text = vm["text-file"].as<std::string>();
+    e.calib_samples = vm["calib-samples"].as<int>();
+    e.calib_seq_len = vm["calib-seq-len"].as<int>();
+    e.holdout_tokens = vm["holdout-tokens"].as<long>();
+    if (e.calib_samples < 1) throw Error("--calib-samples must be at least 1");
+    if (e.calib_seq_len < 2) throw Error("--calib-seq-len must be at least 2");
+    if (e.holdout_tokens < 0) throw Error("--holdout-tokens must be >= 0");
+    QuantEvaluator ev(e);
+    for (const std::vector<int32_t>& w : ev.calibration_windows()) print_ids(w);
+    return 0;
+  }
   const LoadedModel m = load_model(vm["model"].as<std::string>());
   const std::string text = read_text_file(vm["text-file"].as<std::string>());
   const bool bos = vm["bos"].as<bool>();
   auto print = [&](const std::string& s) {
     std::vector<int32_t> ids = m.tokenizer->encode(s);
     if (bos && m.bos) ids.insert(ids.begin(), *m.bos);
-    std::string out;
-    for (size_t i = 0; i < ids.size(); ++i) out += (i ? " " : "") + std::to_string(ids[i]);
-    std::cout << out << "\n";
+    print_ids(ids);
   };
   if (!vm["lines"].as<bool>()) {
     print(text);

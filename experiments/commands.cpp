@@ -22,7 +22,7 @@ const std::vector<Command>& commands() {
        run_eval},
       {"trace", "run a model over calibration text and write every linear layer's weight and inputs (trace v1)",
        run_trace},
-      {"paper-tables", "the papers' tables and figures on one model (W8A8 schemes, SmoothQuant+, ppl vs alpha)",
+      {"paper-tables", "the papers' tables and figures on one model (W8A8, SmoothQuant+, Table 4, observers, alpha)",
        run_paper_tables},
       {"logits", "logits of a model (GGUF or Hugging Face folder) for given token ids, as CSV", run_logits},
       {"tokenize", "token ids of a text file with a model's tokenizer (GGUF or Hugging Face folder)", run_tokenize},

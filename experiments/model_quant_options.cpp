@@ -16,7 +16,15 @@ void add_model_quant_options(po::options_description& d) {
       "act-scale", po::value<std::string>(), "override: dynamic or static (calibrated) activation scales")(
       "smooth", po::value<bool>(), "override: SmoothQuant smoothing on (true) or off (false)")(
       "smooth-all", po::bool_switch(), "also smooth o_proj and down_proj / fc2 (run-time X/s)")(
-      "quantize-bmm", po::bool_switch(), "int8 Q, K, V and softmax probabilities in the attention BMMs")(
+      "bmm", po::value<std::string>(),
+      "attention BMM quantization scheme: off, int8-real or mit-fake (docs/quantization.md, \"Attention BMMs\"); "
+      "the --bmm-* options after it override its fields")(
+      "bmm-operands", po::value<std::string>(), "override: quantized BMM operands, a list of q, k, v, p, or none")(
+      "bmm-point", po::value<std::string>(), "override: Q and K quantized at the projection (before RoPE) or rope (after)")(
+      "bmm-granularity", po::value<std::string>(), "override: Q, K, V scales per tensor, head, token or token-head")(
+      "bmm-bits", po::value<int>(), "override: bits of Q, K and V (2..8)")(
+      "bmm-p", po::value<std::string>(), "override: probabilities as s8 (step 1/127) or u8 (step 1/255)")(
+      "quantize-bmm", po::bool_switch(), "the same as --bmm int8-real (its name before the schemes)")(
       "kv-int8", po::bool_switch(), "int8 KV cache (per token and head)")(
       "layers", po::value<std::string>()->default_value("*"),
       "comma-separated globs over linear layer names to quantize (lm_head only when named)")(
@@ -37,6 +45,28 @@ namespace {
 // Only what the user wrote changes the preset (defaults do not).
 bool given(const po::variables_map& vm, const char* name) { return vm.count(name) && !vm[name].defaulted(); }
 
+BmmScheme bmm_scheme_from_options(const po::variables_map& vm) {
+  const bool alias = vm["quantize-bmm"].as<bool>();
+  if (alias && given(vm, "bmm") && vm["bmm"].as<std::string>() != "int8-real")
+    throw Error("--quantize-bmm means --bmm int8-real; it contradicts --bmm " + vm["bmm"].as<std::string>());
+  BmmScheme b = bmm_scheme(alias ? "int8-real" : given(vm, "bmm") ? vm["bmm"].as<std::string>() : "off", "--bmm");
+  const bool overridden = given(vm, "bmm-operands") || given(vm, "bmm-point") || given(vm, "bmm-granularity") ||
+                          given(vm, "bmm-bits") || given(vm, "bmm-p");
+  if (overridden && !b.enabled() && !given(vm, "bmm-operands"))
+    throw Error("--bmm-*: no scheme to override; give --bmm int8-real or mit-fake (or --bmm-operands)");
+  if (given(vm, "bmm-operands")) {
+    if (!b.enabled()) b.name = "custom";  // built from nothing: not the 'off' scheme any more
+    parse_bmm_operands(vm["bmm-operands"].as<std::string>(), "--bmm-operands", b);
+  }
+  if (given(vm, "bmm-point")) b.point = parse_bmm_point(vm["bmm-point"].as<std::string>(), "--bmm-point");
+  if (given(vm, "bmm-granularity"))
+    b.granularity = parse_bmm_granularity(vm["bmm-granularity"].as<std::string>(), "--bmm-granularity");
+  if (given(vm, "bmm-bits")) b.bits = vm["bmm-bits"].as<int>();
+  if (given(vm, "bmm-p")) b.p_format = parse_prob_format(vm["bmm-p"].as<std::string>(), "--bmm-p");
+  b.validate();
+  return b;
+}
+
 }  // namespace
 
 ModelQuantConfig model_quant_config(const po::variables_map& vm) {
@@ -50,7 +80,7 @@ ModelQuantConfig model_quant_config(const po::variables_map& vm) {
   if (given(vm, "act-scale")) c.act.source = parse_scale_source(vm["act-scale"].as<std::string>());
   if (given(vm, "smooth")) c.smooth = vm["smooth"].as<bool>();
   if (vm["smooth-all"].as<bool>()) c.smooth_all = true;
-  if (vm["quantize-bmm"].as<bool>()) c.quantize_bmm = true;
+  c.bmm = bmm_scheme_from_options(vm);
   if (vm["kv-int8"].as<bool>()) c.kv_int8 = true;
   c.layers = vm["layers"].as<std::string>();
   c.act_observer = parse_observer(vm["observer"].as<std::string>(), "--observer");

@@ -12,7 +12,7 @@
 namespace sqsim::cli {
 
 // --quant, --w-bits, --w-granularity, --a-bits, --a-granularity, --act-scale,
-// --smooth, --smooth-all, --quantize-bmm, --kv-int8, --layers and the
+// --smooth, --smooth-all, --bmm and --bmm-* (--quantize-bmm), --kv-int8, --layers and the
 // quantizer variants (--rounding, --scale-rule, ...).
 void add_model_quant_options(po::options_description& d);
 

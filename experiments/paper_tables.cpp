@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <sstream>
 
 #include "base/error.h"
 #include "base/io.h"
 #include "base/paths.h"
+#include "base/str.h"
 #include "experiments/csv.h"
 #include "experiments/format.h"
 #include "experiments/interrupt.h"
@@ -17,7 +19,11 @@
 #include "experiments/report_table.h"
 #include "experiments/sha256.h"
 #include "experiments/svg_plot.h"
+#include "quant/observers.h"
 #include "quant/smoothing.h"
+#include "sim/eval/perplexity.h"
+#include "sim/eval/stats.h"
+#include "sim/models/llm_int8_layer.h"
 
 namespace sqsim::cli {
 
@@ -38,18 +44,48 @@ struct PaperRun {
   std::unique_ptr<Journal> journal;
   std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
 
-  // One perplexity, from the journal or measured now.
+  static std::string journal_key(const std::string& part, const std::string& label, const Dataset& d,
+                                 const std::string& alpha_key) {
+    return part + "|" + label + "|" + d.name + "|" + alpha_key;
+  }
+  // One perplexity of a preset, from the journal or measured now.
   QuantRun measure(const std::string& part, const std::string& preset, const Dataset& d, const AlphaChoice& a,
                    const std::string& alpha_key, const std::vector<int32_t>& ids) {
-    const std::string key = part + "|" + preset + "|" + d.name + "|" + alpha_key;
-    const QuantRun r =
-        journaled_run(ev, *journal, key, preset_config(preset), a, ids, job.seq_len, preset + " " + d.name);
+    return measure_config(part, preset, preset_config(preset), d, a, alpha_key, ids);
+  }
+  // The same for a configuration named `label` in the journal key.
+  QuantRun measure_config(const std::string& part, const std::string& label, const ModelQuantConfig& config,
+                          const Dataset& d, const AlphaChoice& a, const std::string& alpha_key,
+                          const std::vector<int32_t>& ids) {
+    const std::string key = journal_key(part, label, d, alpha_key);
+    const QuantRun r = journaled_run(ev, *journal, key, config, a, ids, job.seq_len, label + " " + d.name);
     if (!r.from_journal) {
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::fprintf(stderr, "[%s] %s on %s, alpha %s: ppl %.4f (%.0f s, %.0f s in all)\n", part.c_str(),
-                   preset.c_str(), d.name.c_str(), r.alpha_text.c_str(), r.ppl, r.seconds, elapsed);
+                   label.c_str(), d.name.c_str(), r.alpha_text.c_str(), r.ppl, r.seconds, elapsed);
     }
     return r;
+  }
+  // A preset as the tables measure it: Tables 1, 2 and 4 share these keys,
+  // so a preset in several tables (fp, sq-o1, ...) is measured once.
+  QuantRun table_run(const std::string& preset, const Dataset& d) {
+    return measure("tables", preset, d, job.table_alpha, table_alpha_key(preset), d.ids);
+  }
+  std::string table_alpha_key(const std::string& preset) const {
+    return preset_config(preset).smooth ? job.alpha_request : "-";
+  }
+  // The journaled seconds of windows 1, 2, ... of a measured perplexity (window
+  // 0's also hold the model's quantization and calibration; so does the first
+  // window measured after a --resume, which this does not know).
+  std::vector<double> forward_seconds(const std::string& key) const {
+    std::vector<double> s;
+    for (size_t w = 1;; ++w) {
+      const std::string wk = window_key(key, w);
+      const std::vector<std::string>* f = journal->find(wk);
+      if (!f || f->size() != 2) break;
+      s.push_back(parse_journal_number((*f)[1], journal->where(wk) + ", seconds"));
+    }
+    return s;
   }
 };
 
@@ -65,6 +101,7 @@ std::vector<std::string> provenance_lines(const PaperRun& run) {
       "calibration: `" + display_path(eo.calib_text) + "` (sha256 " + sha256_file(eo.calib_text) + "), " +
           std::to_string(eo.calib_samples) + " windows of " + std::to_string(eo.calib_seq_len) +
           " tokens, held-out tail " + std::to_string(eo.holdout_tokens) + " tokens",
+      "CPU: " + cpu_model(),
       std::string("emulation: ") + (eo.mode == kernels::EmulationMode::kInteger ? "integer" : "fake-quant") +
           ", kernel " + kernels::kernel_path_name(kernels::resolve_kernel_path(eo.path))};
   for (const Dataset& d : run.data)
@@ -104,8 +141,7 @@ void write_table(PaperRun& run, int t) {
     const ModelQuantConfig c = preset_config(p);
     std::vector<std::string> row = {p, c.describe(), "-"};
     for (const Dataset& d : run.data) {
-      // Both tables measure on the same tokens: a preset in both (fp) is measured once.
-      const QuantRun r = run.measure("tables", p, d, run.job.table_alpha, c.smooth ? run.job.alpha_request : "-", d.ids);
+      const QuantRun r = run.table_run(p, d);
       row[2] = r.alpha_text;
       row.push_back(ppl_text(r.ppl));
     }
@@ -119,6 +155,251 @@ std::string with_provenance(const CsvTable& csv, const std::vector<std::string>&
   for (const std::string& p : provenance) text += "# " + p + "\n";
   return text;
 }
+
+// The row names of the SmoothQuant paper's Table 4 (Xiao et al. 2023), for the
+// presets that stand for them.
+std::string paper_row_name(const std::string& preset) {
+  static const std::pair<const char*, const char*> names[] = {
+      {"fp", "FP16 (here float32)"},      {"w8a8", "W8A8"},
+      {"zeroquant", "ZeroQuant"},         {"llm-int8", "LLM.int8()"},
+      {"outlier-suppression", "Outlier Suppression"},
+      {"sq-o1", "SmoothQuant-O1"},        {"sq-o2", "SmoothQuant-O2"},
+      {"sq-o3", "SmoothQuant-O3"},        {"sq-llm-int8", "SmoothQuant + LLM.int8()"}};
+  for (const auto& [p, n] : names)
+    if (preset == p) return n;
+  return preset;
+}
+
+// A perplexity and its ratio to the float model's on the same tokens.
+std::vector<std::string> ppl_and_ratio(double ppl, double fp) { return {ppl_text(ppl), significant(ppl / fp, 4)}; }
+
+// Table 4: each preset's perplexity on both texts, with its ratio to fp.
+void write_table4(PaperRun& run) {
+  ReportTable rt;
+  rt.title = "Table 4: the SmoothQuant paper's main comparison";
+  rt.caption =
+      "Perplexity (lower is better) of the rows of the SmoothQuant paper's Table 4 on this model, and the ratio to "
+      "the float model on the same tokens (docs/quantization.md, \"Model presets\"); alpha is the migration "
+      "strength of the smoothing presets. s / window: mean wall seconds of one window's forward pass over both "
+      "texts, the first window of each left out (it also holds quantization and calibration); '-' with one "
+      "window per text.";
+  rt.header = {"method", "preset", "weights / activations", "alpha", "WikiText-2 ppl", "WikiText-2 / fp", "PTB ppl",
+               "PTB / fp", "s / window"};
+  rt.provenance = run.provenance;
+  for (const std::string& p : run.job.table4) {
+    std::vector<std::string> row = {paper_row_name(p), p, preset_config(p).describe(), "-"};
+    std::vector<double> seconds;
+    for (const Dataset& d : run.data) {
+      const QuantRun r = run.table_run(p, d);
+      row[3] = r.alpha_text;
+      for (const std::string& cell : ppl_and_ratio(r.ppl, run.table_run("fp", d).ppl)) row.push_back(cell);
+      const std::vector<double> s = run.forward_seconds(PaperRun::journal_key("tables", p, d, run.table_alpha_key(p)));
+      seconds.insert(seconds.end(), s.begin(), s.end());
+    }
+    row.push_back(seconds.empty() ? "-" : significant(mean_stderr(seconds).mean, 3));
+    rt.rows.push_back(row);
+    write_report_table(rt, run.job.output.out + "/table4");  // partial tables appear as rows complete
+  }
+}
+
+// The observer table: observer_preset with each observer's static clips.
+// absmax is the preset itself, so that row shares the tables' journal key.
+QuantRun observer_run(PaperRun& run, const ObserverSpec& spec, const Dataset& d) {
+  const PaperTablesJob& job = run.job;
+  if (spec.kind == ObserverKind::kAbsmax) return run.table_run(job.observer_preset, d);
+  ModelQuantConfig c = preset_config(job.observer_preset);
+  c.act_observer = spec;
+  const std::string label = job.observer_preset + " observer=" + observer_name(spec) + " bins=" +
+                            std::to_string(spec.bins);
+  return run.measure_config("observers", label, c, d, job.table_alpha, c.smooth ? job.alpha_request : "-", d.ids);
+}
+
+ObserverSpec observer_spec(const std::string& text, int bins) {
+  ObserverSpec s = parse_observer(text, "--observers");
+  s.bins = bins;
+  return s;
+}
+
+void write_observer_table(PaperRun& run) {
+  const PaperTablesJob& job = run.job;
+  ReportTable rt;
+  rt.title = "Observers: " + job.observer_preset + " with each calibration observer";
+  rt.caption = "Perplexity of " + job.observer_preset + " (" + preset_config(job.observer_preset).describe() +
+               ") when each layer's static per-tensor activation clip comes from a calibration observer "
+               "(docs/quantization.md, \"Calibration observers\"; histograms of " +
+               std::to_string(job.observer_bins) + " bins), and the ratio to the float model on the same tokens.";
+  rt.header = {"observer", "alpha", "WikiText-2 ppl", "WikiText-2 / fp", "PTB ppl", "PTB / fp"};
+  rt.provenance = run.provenance;
+  for (const std::string& o : job.observers) {
+    const ObserverSpec spec = observer_spec(o, job.observer_bins);
+    std::vector<std::string> row = {observer_name(spec), "-"};
+    for (const Dataset& d : run.data) {
+      const QuantRun r = observer_run(run, spec, d);
+      row[1] = r.alpha_text;
+      for (const std::string& cell : ppl_and_ratio(r.ppl, run.table_run("fp", d).ppl)) row.push_back(cell);
+    }
+    rt.rows.push_back(row);
+    write_report_table(rt, job.output.out + "/observers");
+  }
+}
+
+// What LLM.int8() decomposed in one layer over the counted windows.
+struct ColumnCount {
+  std::string layer;
+  long in = 0, out = 0, calls = 0, summed = 0, max = 0;
+  std::vector<long> columns;  // every column that was an outlier in some window, ascending
+};
+
+// Journal fields of one layer: "layer in out calls summed max c0,c1,...".
+std::string column_field(const ColumnCount& c) {
+  std::string cols;
+  for (long i : c.columns) cols += (cols.empty() ? "" : ",") + std::to_string(i);
+  return c.layer + " " + std::to_string(c.in) + " " + std::to_string(c.out) + " " + std::to_string(c.calls) + " " +
+         std::to_string(c.summed) + " " + std::to_string(c.max) + " " + (cols.empty() ? "-" : cols);
+}
+
+ColumnCount column_count(const std::string& field, const std::string& where) {
+  std::istringstream in(field);
+  ColumnCount c;
+  std::string cols;
+  if (!(in >> c.layer >> c.in >> c.out >> c.calls >> c.summed >> c.max >> cols))
+    throw Error(where + ": expected 'layer in out calls summed max columns', got '" + field + "'");
+  if (cols != "-")
+    for (const std::string& t : split_list(cols, where))
+      c.columns.push_back(long(parse_journal_number(t, where + ", column")));
+  return c;
+}
+
+// Runs `preset` over the first columns_windows windows of WikiText-2 and reads
+// every LlmInt8Linear's counters; journaled as one item (one field a layer).
+std::vector<ColumnCount> count_outlier_columns(PaperRun& run, const std::string& preset) {
+  const PaperTablesJob& job = run.job;
+  const AlphaChoice& ta = job.table_alpha;
+  ModelQuantConfig c = preset_config(preset);
+  // A search picks alpha by perplexity or output error; the counts use the fixed value (0.5 otherwise).
+  if (c.smooth) c.alpha = ta.kind == AlphaChoice::kFixed ? ta.value : 0.5f;
+  const std::string key = "llm-int8-columns|" + preset + "|" + run.data[0].name + "|" +
+                          (c.smooth ? alpha_name(c.alpha) : std::string("-")) + "|windows " +
+                          std::to_string(job.columns_windows);
+  std::vector<ColumnCount> counts;
+  if (const auto* fields = run.journal->find(key)) {
+    for (const std::string& f : *fields) counts.push_back(column_count(f, run.journal->where(key)));
+    return counts;
+  }
+  std::vector<int32_t> ids = run.data[0].ids;
+  ids.resize(std::min(ids.size(), size_t(job.columns_windows) * size_t(job.seq_len)));
+  const auto model = run.ev.quantized_model(c, {}, nullptr);
+  perplexity(*model, ids, job.seq_len, [](size_t, size_t, double) {
+    if (const int sig = interrupt_signal()) throw Interrupted(sig, "stopped while counting LLM.int8() columns");
+  });
+  std::vector<std::string> fields;
+  for (const std::string& name : model->linear_names()) {
+    const auto* layer = dynamic_cast<const LlmInt8Linear*>(&model->linear(name));
+    if (!layer) continue;
+    const LlmInt8LayerStats st = layer->stats();
+    ColumnCount cc{name, st.in_features, layer->out_features(), st.calls, st.outlier_columns_summed,
+                   st.max_outlier_columns, {st.columns.begin(), st.columns.end()}};
+    counts.push_back(cc);
+    fields.push_back(column_field(cc));
+  }
+  run.journal->append(key, fields);
+  std::fprintf(stderr, "[llm-int8-columns] %s: %zu layers counted\n", preset.c_str(), counts.size());
+  return counts;
+}
+
+// The layer kind of a module path: its last component (q_proj, down_proj, ...).
+std::string layer_kind(const std::string& layer) { return layer.substr(layer.rfind('.') + 1); }
+
+double mean_columns(const ColumnCount& c) { return c.calls ? double(c.summed) / double(c.calls) : 0.0; }
+
+// Per layer and preset: outlier columns per window (mean, max), distinct
+// columns, and the share of the layer's multiply-adds left in float.
+ReportTable columns_per_layer(const PaperTablesJob& job, const std::vector<std::vector<ColumnCount>>& per_preset) {
+  ReportTable rt;
+  rt.title = "LLM.int8() outlier columns per layer";
+  rt.caption = "Input columns where some |x| reaches the threshold (multiplied in float) in each linear layer, over "
+               "the first " + std::to_string(job.columns_windows) + " window(s) of " +
+               std::to_string(job.seq_len) + " WikiText-2 tokens: mean and largest count in one window, columns "
+               "that were outliers in any window, and the share of the layer's multiply-adds left in float.";
+  rt.header = {"layer", "in"};
+  for (const std::string& p : job.column_presets)
+    for (const char* h : {" mean", " max", " distinct", " float MACs"}) rt.header.push_back(p + h);
+  for (size_t l = 0; l < per_preset[0].size(); ++l) {
+    std::vector<std::string> row = {per_preset[0][l].layer, std::to_string(per_preset[0][l].in)};
+    for (const std::vector<ColumnCount>& counts : per_preset) {
+      const ColumnCount& c = counts[l];
+      row.insert(row.end(), {significant(mean_columns(c), 4), std::to_string(c.max), std::to_string(c.columns.size()),
+                             significant(mean_columns(c) / double(c.in), 3)});
+    }
+    rt.rows.push_back(row);
+  }
+  return rt;
+}
+
+// The same summed over the layers of each kind and over the whole model; the
+// float share weighted by each layer's multiply-adds (in x out per token).
+ReportTable columns_by_kind(const PaperTablesJob& job, const std::vector<std::vector<ColumnCount>>& per_preset) {
+  ReportTable rt;
+  rt.title = "LLM.int8() outlier columns by layer kind";
+  rt.caption = "The per-layer counts summed over the blocks (same windows): outlier columns per window (sum of the "
+               "layers' means), distinct (layer, column) pairs, and the share of the multiply-adds left in float.";
+  rt.header = {"layers", "count"};
+  for (const std::string& p : job.column_presets)
+    for (const char* h : {" columns / window", " distinct", " float MACs"}) rt.header.push_back(p + h);
+  std::vector<std::string> kinds;
+  for (const ColumnCount& c : per_preset[0])
+    if (std::find(kinds.begin(), kinds.end(), layer_kind(c.layer)) == kinds.end()) kinds.push_back(layer_kind(c.layer));
+  kinds.push_back("");  // every layer
+  for (const std::string& kind : kinds) {
+    std::vector<std::string> row = {kind.empty() ? "all" : kind, "0"};
+    long count = 0;
+    for (const std::vector<ColumnCount>& counts : per_preset) {
+      double mean = 0, float_macs = 0, macs = 0;
+      long distinct = 0;
+      count = 0;
+      for (const ColumnCount& c : counts) {
+        if (!kind.empty() && layer_kind(c.layer) != kind) continue;
+        ++count;
+        mean += mean_columns(c);
+        distinct += long(c.columns.size());
+        float_macs += mean_columns(c) * double(c.out);
+        macs += double(c.in) * double(c.out);
+      }
+      const double share = macs > 0 ? float_macs / macs : 0.0;
+      row.insert(row.end(), {significant(mean, 4), std::to_string(distinct), significant(share, 3)});
+    }
+    row[1] = std::to_string(count);
+    rt.rows.push_back(row);
+  }
+  return rt;
+}
+
+void write_llm_int8_columns(PaperRun& run) {
+  const PaperTablesJob& job = run.job;
+  std::vector<std::vector<ColumnCount>> per_preset;
+  for (const std::string& p : job.column_presets) {
+    per_preset.push_back(count_outlier_columns(run, p));
+    const std::vector<ColumnCount>& first = per_preset.front();
+    bool same = per_preset.back().size() == first.size();
+    for (size_t l = 0; same && l < first.size(); ++l) same = per_preset.back()[l].layer == first[l].layer;
+    if (!same)
+      throw Error("--llm-int8-columns: " + p + " and " + job.column_presets[0] + " decompose different layers");
+  }
+  if (per_preset.empty()) return;
+  CsvTable indices{{"preset", "layer", "columns"}, {}};
+  for (size_t p = 0; p < per_preset.size(); ++p)
+    for (const ColumnCount& c : per_preset[p]) {
+      std::string cols;
+      for (long i : c.columns) cols += (cols.empty() ? "" : " ") + std::to_string(i);
+      indices.rows.push_back({job.column_presets[p], c.layer, cols});
+    }
+  ReportTable layers = columns_per_layer(job, per_preset), kinds = columns_by_kind(job, per_preset);
+  layers.provenance = kinds.provenance = run.provenance;
+  write_report_table(layers, job.output.out + "/llm_int8_columns");
+  write_report_table(kinds, job.output.out + "/llm_int8_columns_by_kind");
+  write_file_atomic(job.output.out + "/llm_int8_column_indices.csv", with_provenance(indices, run.provenance));
+}
+
 
 void write_figure1(PaperRun& run) {
   const PaperTablesJob& job = run.job;
@@ -214,6 +495,7 @@ bool is_preset(const std::string& name) {
   return std::find(known.begin(), known.end(), name) != known.end();
 }
 
+
 }  // namespace
 
 SmoothGroup figure2_group(const CausalLm& model, const CalibrationStats& stats, const std::string& wanted) {
@@ -230,15 +512,52 @@ SmoothGroup figure2_group(const CausalLm& model, const CalibrationStats& stats, 
   return group;
 }
 
+namespace {
+
+// The observer table's options: a known preset with static symmetric
+// per-tensor activations (ModelQuantConfig::validate says why not), and
+// observers that parse.
+void check_observer_table(const PaperTablesJob& job) {
+  if (!is_preset(job.observer_preset))
+    throw Error("--observer-preset '" + job.observer_preset + "': unknown preset (sqsim ppl --help lists them)");
+  validate_observer_bins(job.observer_bins, "--observer-bins");
+  for (const std::string& o : job.observers) {
+    ModelQuantConfig c = preset_config(job.observer_preset);
+    c.act_observer = observer_spec(o, job.observer_bins);
+    if (c.act_observer.kind == ObserverKind::kAbsmax) continue;
+    try {
+      c.validate();
+    } catch (const Error& e) {
+      throw Error("--observer-preset " + job.observer_preset + ": " + e.what());
+    }
+  }
+}
+
+void check_column_presets(const PaperTablesJob& job) {
+  for (const std::string& p : job.column_presets)
+    if (!is_preset(p) || !preset_config(p).llm_int8)
+      throw Error("--llm-int8-columns '" + p + "': expected presets with LLM.int8() (llm-int8, sq-llm-int8)");
+  if (job.columns_windows < 1) throw Error("--columns-windows must be at least 1");
+}
+
+}  // namespace
+
 void check_paper_tables_job(const PaperTablesJob& job) {
+  static const std::set<std::string> parts = {"table1",           "table2",  "table4", "observers",
+                                              "llm-int8-columns", "figure1", "figure2"};
   for (const std::string& p : job.parts)
-    if (p != "table1" && p != "table2" && p != "figure1" && p != "figure2")
-      throw Error("--parts '" + p + "': expected table1, table2, figure1 or figure2");
+    if (!parts.count(p))
+      throw Error("--parts '" + p + "': expected table1, table2, table4, observers, llm-int8-columns, figure1 or "
+                  "figure2");
   if (job.seq_len < 2) throw Error("--seq-len must be at least 2");
-  for (int t = 0; t < 2; ++t)
-    for (const std::string& p : t == 0 ? job.table1 : job.table2)
+  const std::pair<const char*, const std::vector<std::string>*> tables[] = {
+      {"--table1", &job.table1}, {"--table2", &job.table2}, {"--table4", &job.table4}};
+  for (const auto& [option, presets] : tables)
+    for (const std::string& p : *presets)
       if (!is_preset(p))
-        throw Error("--table" + std::to_string(t + 1) + " '" + p + "': unknown preset (sqsim ppl --help lists them)");
+        throw Error(std::string(option) + " '" + p + "': unknown preset (sqsim ppl --help lists them)");
+  check_observer_table(job);
+  check_column_presets(job);
   for (const std::string& p : job.figure1)
     if (!is_preset(p) || !preset_config(p).smooth)
       throw Error("--figure1 " + p + ": Figure 1 needs presets with smoothing");
@@ -264,6 +583,9 @@ int run_paper_tables_job(const PaperTablesJob& job) {
                                           job.output.resume);
   if (job.parts.count("table1")) write_table(run, 0);
   if (job.parts.count("table2")) write_table(run, 1);
+  if (job.parts.count("table4")) write_table4(run);
+  if (job.parts.count("observers")) write_observer_table(run);
+  if (job.parts.count("llm-int8-columns")) write_llm_int8_columns(run);
   if (job.parts.count("figure1")) write_figure1(run);
   if (job.parts.count("figure2")) write_figure2(run);
   write_summary_json(run);

@@ -41,6 +41,15 @@ std::string alpha_key(const AlphaChoice& a) {
   return "alpha " + exact(a.value);
 }
 
+// The configuration as the progress line shows it: naming the alpha that
+// runs (--alpha), not the preset's default.
+std::string shown_config(const PplJob& job) {
+  ModelQuantConfig shown = job.config;
+  const bool one_fixed = job.alphas.size() == 1 && job.alphas[0].kind == AlphaChoice::kFixed;
+  if (one_fixed) shown.alpha = job.alphas[0].value;
+  return shown.describe() + (shown.smooth && !one_fixed ? " (alpha: see each result)" : "");
+}
+
 const char* mode_name(const PplJob& job) {
   return job.eval.mode == kernels::EmulationMode::kInteger ? "integer" : "fake-quant";
 }
@@ -118,7 +127,7 @@ int run_ppl_ranks(const PplJob& job, const Ranks& ranks) {
   });
   if (ranks.root())
     std::cerr << "ppl: " << ids.size() << " tokens of " << job.text << "; " << job.config.name << ": "
-              << job.config.describe() << "; " << ranks.size() << " ranks x " << threads_text(job.threads) << "\n";
+              << shown_config(job) << "; " << ranks.size() << " ranks x " << threads_text(job.threads) << "\n";
   install_interrupt_handlers();
   const auto limit = thread_limit(job.threads);
   std::vector<PplRun> runs;
@@ -150,7 +159,7 @@ int run_ppl_job(const PplJob& job) {
   QuantEvaluator ev(job.eval);
   const std::vector<int32_t> ids = ev.tokenize_file(job.text, job.max_tokens);
   std::cerr << "ppl: " << ids.size() << " tokens of " << job.text << "; " << job.config.name << ": "
-            << job.config.describe() << "\n";
+            << shown_config(job) << "\n";
   std::unique_ptr<Journal> journal;
   if (!out.empty())
     journal = std::make_unique<Journal>(out + "/" + Journal::kFileName,

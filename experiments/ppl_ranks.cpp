@@ -42,7 +42,7 @@ std::vector<QuantRun> ranked_perplexities(const Ranks& ranks, QuantEvaluator& ev
   for (size_t r = 0; r < runs.size(); ++r) {
     if ((finished[r] = known(runs[r].key))) continue;
     for (size_t w = 0; w < windows; ++w)
-      if (!known(window_journal_key(runs[r].key, w))) items.push_back({r, w});
+      if (!known(window_key(runs[r].key, w))) items.push_back({r, w});
   }
   const std::vector<int> owner = assign_contiguous(std::vector<double>(items.size(), 1.0), ranks.size());
   // Who sends each unfinished run's prepared fields: the owner of its first
@@ -74,7 +74,7 @@ std::vector<QuantRun> ranked_perplexities(const Ranks& ranks, QuantEvaluator& ev
         const auto now = std::chrono::steady_clock::now();
         const double s = std::chrono::duration<double>(now - last).count();
         last = now;
-        const std::string key = window_journal_key(runs[r].key, first + k);
+        const std::string key = window_key(runs[r].key, first + k);
         if (journal) journal->append(key, {exact(nll), exact(s)});
         mine.emplace_back(key, std::vector<std::string>{exact(nll), exact(s)});
         if (ranks.root() && !ev.options().quiet)
@@ -111,7 +111,7 @@ std::vector<QuantRun> ranked_perplexities(const Ranks& ranks, QuantEvaluator& ev
       q.from_journal = false;
       std::vector<double> nll;
       for (size_t w = 0; w < windows; ++w) {
-        const std::string wk = window_journal_key(key, w);
+        const std::string wk = window_key(key, w);
         const auto it = all.find(wk);
         if (it == all.end() || it->second.size() != 2)
           throw Error("perplexity: window " + std::to_string(w) + " of " + runs[r].label + " came from no rank");
@@ -133,7 +133,7 @@ std::vector<QuantRun> ranked_perplexities(const Ranks& ranks, QuantEvaluator& ev
     ordered->clear();
     for (const PplRun& run : runs) {
       for (size_t w = 0; w < windows; ++w) {
-        const auto it = all.find(window_journal_key(run.key, w));
+        const auto it = all.find(window_key(run.key, w));
         if (it != all.end()) ordered->emplace_back(it->first, it->second);
       }
       ordered->emplace_back(run.key, all.at(run.key));

@@ -13,7 +13,7 @@
 namespace sqsim::cli {
 
 struct PplRun {
-  std::string key;  // its journal key (windows under window_journal_key(key, w))
+  std::string key;  // its journal key (windows under window_key(key, w))
   ModelQuantConfig config;
   AlphaChoice alpha;
   std::string label;  // for progress lines

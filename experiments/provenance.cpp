@@ -7,6 +7,8 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
+#include <thread>
 
 namespace sqsim::cli {
 
@@ -32,6 +34,21 @@ std::string git_commit() {
   if (head.size() != 40) return "unknown";
   const std::string dirty = run_command("git -C '" + dir + "' status --porcelain --untracked-files=no 2>/dev/null");
   return dirty.empty() ? head : head + "-dirty";
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  const std::string key = "model name";
+  for (std::string line; std::getline(in, line);) {
+    if (line.compare(0, key.size(), key) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) break;
+    const size_t start = line.find_first_not_of(" \t", colon + 1);
+    const std::string name = start == std::string::npos ? "" : line.substr(start);
+    if (name.empty()) break;
+    return name + ", " + std::to_string(std::thread::hardware_concurrency()) + " logical CPUs";
+  }
+  return "unknown";
 }
 
 std::vector<std::pair<std::string, std::string>> library_versions() {

@@ -45,8 +45,13 @@ const std::vector<int32_t>& QuantEvaluator::holdout_ids() {
   return holdout_;
 }
 
-const CalibrationStats& QuantEvaluator::calibration() {
-  if (stats_) return *stats_;
+std::vector<std::vector<int32_t>> QuantEvaluator::calibration_windows() {
+  split_calibration_text();
+  return sqsim::calibration_windows(calib_ids_, opt_.calib_seq_len, opt_.calib_samples);
+}
+
+void QuantEvaluator::split_calibration_text() {
+  if (!calib_ids_.empty()) return;
   if (opt_.calib_text.empty())
     throw Error("--calib-text: smoothing, static scales and alpha searches need calibration text");
   std::vector<int32_t> ids = tokenize_file(opt_.calib_text);
@@ -56,6 +61,11 @@ const CalibrationStats& QuantEvaluator::calibration() {
                 ") plus one calibration window");
   holdout_.assign(ids.end() - opt_.holdout_tokens, ids.end());
   calib_ids_.assign(ids.begin(), ids.end() - opt_.holdout_tokens);
+}
+
+const CalibrationStats& QuantEvaluator::calibration() {
+  if (stats_) return *stats_;
+  split_calibration_text();
   std::string cache_key;
   if (!opt_.calib_cache.empty()) {
     cache_key = "model sha256 " + sha256_file(opt_.model_path) + "\ncalibration text sha256 " +
@@ -69,7 +79,7 @@ const CalibrationStats& QuantEvaluator::calibration() {
       return *stats_;
     }
   }
-  const auto windows = calibration_windows(calib_ids_, opt_.calib_seq_len, opt_.calib_samples);
+  const auto windows = calibration_windows();
   CalibrationOptions co;
   co.sample_rows = opt_.sample_rows;
   const auto t0 = std::chrono::steady_clock::now();
@@ -211,7 +221,8 @@ QuantRun quant_run_from_fields(const std::vector<std::string>& f, const std::str
   return r;
 }
 
-std::string window_journal_key(const std::string& key, size_t w) { return key + "|window " + std::to_string(w); }
+
+std::string window_key(const std::string& key, size_t w) { return key + "|window " + std::to_string(w); }
 
 QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& key, const ModelQuantConfig& config,
                        const AlphaChoice& alpha, const std::vector<int32_t>& ids, int seq_len, const std::string& label) {
@@ -219,8 +230,8 @@ QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& 
   // Only the unbroken prefix of windows 0, 1, 2, ... is usable.
   WindowJournal wj;
   double known_seconds = 0;
-  for (const std::vector<std::string>* f; (f = journal.find(window_journal_key(key, wj.known_nll.size())));) {
-    const std::string where = journal.where(window_journal_key(key, wj.known_nll.size()));
+  for (const std::vector<std::string>* f; (f = journal.find(window_key(key, wj.known_nll.size())));) {
+    const std::string where = journal.where(window_key(key, wj.known_nll.size()));
     if (f->size() != 2) throw Error(where + ": expected nll and seconds of a window");
     wj.known_nll.push_back(parse_journal_number((*f)[0], where + ", nll"));
     known_seconds += parse_journal_number((*f)[1], where + ", seconds");
@@ -228,7 +239,7 @@ QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& 
   auto last = std::chrono::steady_clock::now();
   wj.on_window = [&](size_t w, double nll) {
     const auto now = std::chrono::steady_clock::now();
-    journal.append(window_journal_key(key, w), {exact(nll), exact(seconds_since(last))});
+    journal.append(window_key(key, w), {exact(nll), exact(seconds_since(last))});
     last = now;
   };
   QuantRun r = ev.run(config, alpha, ids, seq_len, label, wj);

@@ -72,6 +72,10 @@ class QuantEvaluator {
   // max_tokens when > 0.
   std::vector<int32_t> tokenize_file(const std::string& path, long max_tokens = 0) const;
 
+  // The token windows calibration runs the float model over: calib_samples
+  // windows of calib_seq_len drawn from the calibration text without its
+  // held-out tail (sim/eval/calibration.h).
+  std::vector<std::vector<int32_t>> calibration_windows();
   // Calibration statistics of the float model (computed on first use).
   const CalibrationStats& calibration();
   // The held-out tail of the calibration text.
@@ -102,6 +106,8 @@ class QuantEvaluator {
   const LoadedModel& float_model() const { return *base_; }
 
  private:
+  // Tokenizes the calibration text once into calib_ids_ and holdout_.
+  void split_calibration_text();
   PerplexityResult measure(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len, const std::string& label,
                            const WindowJournal& journal = {});
 
@@ -111,16 +117,18 @@ class QuantEvaluator {
   std::vector<int32_t> calib_ids_, holdout_;
 };
 
-// journaled_run's records: a perplexity's fields under its key, and window w's
-// (nll, seconds) under window_journal_key(key, w).
+// journaled_run's record of a perplexity (its fields under its key) and back.
 std::vector<std::string> quant_run_fields(const QuantRun& r);
 QuantRun quant_run_from_fields(const std::vector<std::string>& fields, const std::string& where);
-std::string window_journal_key(const std::string& key, size_t window);
 
 // One perplexity through `journal`: what it holds under `key` when it has it,
 // else measured now (continuing from the windows journaled under `key`, each
 // new window journaled as it completes) and journaled. Fields written with
 // format.h's exact (%.17g), so a result read back equals the one measured, bit for bit.
+// The journal key of window w (from 0) of the perplexity journaled under `key`;
+// its fields are the window's mean NLL and seconds.
+std::string window_key(const std::string& key, size_t w);
+
 QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& key, const ModelQuantConfig& config,
                        const AlphaChoice& alpha, const std::vector<int32_t>& ids, int seq_len, const std::string& label);
 

@@ -141,6 +141,7 @@ std::string preset_source(const std::string& name) {
 }
 
 void ModelQuantConfig::validate() const {
+  bmm.validate();
   if (weight.enabled()) weight.validate("weights of --quant " + name);
   if (act.enabled()) {
     act.validate("activations of --quant " + name);
@@ -194,7 +195,7 @@ std::string ModelQuantConfig::describe() const {
   if (act_observer.kind != ObserverKind::kAbsmax) o << "; observer " << observer_name(act_observer);
   if (llm_int8)
     o << "; LLM.int8() threshold " << llm_int8_threshold << (llm_int8_fp16 ? " (fp16 outlier product)" : "");
-  if (quantize_bmm) o << "; int8 attention BMMs";
+  if (bmm.enabled()) o << "; BMM " << bmm.describe();
   if (kv_int8) o << "; int8 KV";
   if (layers != "*") o << "; layers " << layers;
   return o.str();

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "quant/bmm_scheme.h"
 #include "quant/observers.h"
 #include "quant/quant_spec.h"
 #include "quant/smoothing.h"
@@ -23,9 +24,8 @@ struct ModelQuantConfig {
   // Also smooth o_proj and down_proj / fc2, whose inputs have no norm to fold
   // into: X / s is then applied at run time before quantization.
   bool smooth_all = false;
-  // int8 Q, K, V (the BMM inputs) and softmax probabilities, per-tensor
-  // dynamic per head, through the integer GEMM.
-  bool quantize_bmm = false;
+  // The attention matmuls' operands (quant/bmm_scheme.h).
+  BmmScheme bmm;
   // K and V stored as int8, per token and head (symmetric, dynamic).
   bool kv_int8 = false;
   // Static activation scales: the calibration observer that picks the clip
@@ -49,7 +49,7 @@ struct ModelQuantConfig {
   std::string layers = "*";
 
   bool quantizes_anything() const {
-    return weight.enabled() || act.enabled() || quantize_bmm || kv_int8 || llm_int8;
+    return weight.enabled() || act.enabled() || bmm.enabled() || kv_int8 || llm_int8;
   }
   // Throws sqsim::Error naming the field on an impossible combination.
   void validate() const;

@@ -112,17 +112,26 @@ TEST(LlamaPieces, GqaAttentionSharesKvHeadsAndHooksAreCalled) {
       const std::vector<double> ref = naive_head(q, k, v, h * d, (h / (H / KV)) * d, d, t);
       for (int c = 0; c < d; ++c) EXPECT_NEAR(o(t, h * d + c), ref[c], 1e-5);
     }
-  std::atomic<int> qk_calls{0}, pv_calls{0};
+  std::atomic<int> layer_calls{0}, qk_calls{0}, pv_calls{0};
   AttentionMatmuls mm;
-  mm.qk = [&](int, int, const MatrixF& a, const MatrixF& b) -> MatrixF {
-    ++qk_calls;
-    return a * b.transpose();
-  };
-  mm.pv = [&](int, int, const MatrixF& p, const MatrixF& b) -> MatrixF {
-    ++pv_calls;
-    return p * b;
+  mm.heads = [&](int layer, const MatrixF& qq, const MatrixF& kk, const MatrixF& vv, int hd) {
+    ++layer_calls;
+    EXPECT_EQ(layer, 3);
+    EXPECT_EQ(hd, d);
+    HeadMatmuls hm;
+    hm.qk = [&qq, &kk, hd, &qk_calls](int h, int kvh) -> MatrixF {
+      ++qk_calls;
+      EXPECT_EQ(kvh, h / (H / KV));
+      return qq.middleCols(h * hd, hd) * kk.middleCols(kvh * hd, hd).transpose();
+    };
+    hm.pv = [&vv, hd, &pv_calls](int, int kvh, const MatrixF& p) -> MatrixF {
+      ++pv_calls;
+      return p * vv.middleCols(kvh * hd, hd);
+    };
+    return hm;
   };
   const MatrixF o2 = causal_attention(q, k, v, H, KV, d, mm, 3);
+  EXPECT_EQ(layer_calls.load(), 1);
   EXPECT_EQ(qk_calls.load(), H);
   EXPECT_EQ(pv_calls.load(), H);
   EXPECT_TRUE(o2.isApprox(o, 1e-6f));

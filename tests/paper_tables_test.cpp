@@ -152,3 +152,100 @@ TEST(PaperTables, ResumeRefusesOtherSettings) {
 }
 
 }  // namespace
+
+namespace {
+
+// The Markdown row of a table file that starts with "| first |".
+std::string md_row(const std::string& file, const std::string& first) {
+  const std::string text = slurp(file);
+  const size_t at = text.find("\n| " + first + " |");
+  return at == std::string::npos ? "" : text.substr(at + 1, text.find('\n', at + 1) - at - 1);
+}
+
+std::vector<std::string> md_cells(const std::string& row) {
+  std::vector<std::string> cells;
+  std::istringstream in(row);
+  for (std::string cell; std::getline(in, cell, '|');) {
+    const size_t b = cell.find_first_not_of(' '), e = cell.find_last_not_of(' ');
+    if (b != std::string::npos) cells.push_back(cell.substr(b, e - b + 1));
+  }
+  return cells;
+}
+
+std::string table4_args(const std::string& out) {
+  std::string a = args(out, "fp");
+  const std::string parts = "--parts table1";
+  a.replace(a.find(parts), parts.size(), "--parts table4,observers,llm-int8-columns");
+  return a + " --table4 fp,sq-o3,llm-int8 --observers absmax,percentile:99.99 --llm-int8-columns llm-int8,sq-llm-int8";
+}
+
+}  // namespace
+
+// Table 4, the observer table and the outlier columns from one command; the
+// observer table's absmax row is sq-o3 itself (one journal key), and a resume
+// rewrites every table from the journal without measuring anything again.
+TEST(PaperTables, Table4ObserversAndLlmInt8ColumnsFromOneCommand) {
+  for (const std::string& f : {kModel, kWiki, kPtb, kPtbValid})
+    if (!exists(f)) GTEST_SKIP() << "absent: " << f;
+  const std::string dir = temp_path("table4");
+  const RemovedAtEnd cleanup{{dir}};
+  CliRun r = run(table4_args(dir) + " --force");
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* f : {"table4", "observers", "llm_int8_columns", "llm_int8_columns_by_kind"})
+    for (const char* ext : {".md", ".tex", ".csv"}) EXPECT_TRUE(exists(dir + "/" + f + ext)) << f << ext;
+  EXPECT_TRUE(exists(dir + "/llm_int8_column_indices.csv"));
+
+  const std::vector<std::string> fp = md_cells(md_row(dir + "/table4.md", "FP16 (here float32)"));
+  const std::vector<std::string> o3 = md_cells(md_row(dir + "/table4.md", "SmoothQuant-O3"));
+  const std::vector<std::string> absmax = md_cells(md_row(dir + "/observers.md", "absmax"));
+  const std::vector<std::string> pct = md_cells(md_row(dir + "/observers.md", "percentile:99.99"));
+  ASSERT_EQ(fp.size(), 9u) << slurp(dir + "/table4.md");
+  ASSERT_EQ(o3.size(), 9u);
+  ASSERT_EQ(absmax.size(), 6u) << slurp(dir + "/observers.md");
+  ASSERT_EQ(pct.size(), 6u);
+  EXPECT_EQ(fp[5], "1");  // ratio to itself
+  EXPECT_EQ(absmax[2], o3[4]);  // WikiText-2 ppl
+  EXPECT_EQ(absmax[4], o3[6]);  // PTB ppl
+  EXPECT_NE(pct[2], absmax[2]);  // a clip below absmax changes the model
+  const std::string t4 = slurp(dir + "/table4.md");
+  EXPECT_NE(t4.find("- CPU: "), std::string::npos) << t4;
+  EXPECT_NE(t4.find("- sqsim commit "), std::string::npos);
+
+  // 210 decomposed layers + header + separator; the by-kind table ends with "all".
+  const std::string cols = slurp(dir + "/llm_int8_columns.csv");
+  EXPECT_NE(cols.find("model.layers.29.mlp.down_proj,1536,"), std::string::npos) << cols.substr(0, 400);
+  const std::vector<std::string> all = md_cells(md_row(dir + "/llm_int8_columns_by_kind.md", "all"));
+  ASSERT_EQ(all.size(), 8u) << slurp(dir + "/llm_int8_columns_by_kind.md");
+  EXPECT_EQ(all[1], "210");
+
+  // The percentile row and the sq-o3 row are two perplexities per text, not three.
+  size_t o3_keys = 0;
+  for (const auto& [key, fields] : journal_items(dir))
+    if (key.find("|window ") == std::string::npos && key.find("sq-o3") != std::string::npos) ++o3_keys;
+  EXPECT_EQ(o3_keys, 4u);
+
+  const std::vector<std::vector<std::string>> before = measured(dir);
+  const std::string tables_before = slurp(dir + "/observers.csv");
+  r = run(table4_args(dir) + " --resume");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("] "), std::string::npos) << "measured again: " << r.out;
+  EXPECT_EQ(measured(dir), before);
+}
+
+TEST(PaperTables, Table4OptionsAreRefusedNamingTheOption) {
+  const std::pair<const char*, const char*> bad[] = {
+      {"--parts table4,tabel5", "--parts 'tabel5'"},
+      {"--parts table4 --table4 fp,no-such", "--table4 'no-such'"},
+      {"--parts observers --observers absmax,bogus", "--observers 'bogus'"},
+      {"--parts observers --observer-preset sq-o1 --observers mse", "--observer-preset sq-o1"},
+      {"--parts observers --observer-bins 100", "--observer-bins"},
+      {"--parts llm-int8-columns --llm-int8-columns sq-o1", "--llm-int8-columns 'sq-o1'"},
+      {"--parts llm-int8-columns --columns-windows 0", "--columns-windows"}};
+  for (const auto& [a, expected] : bad) {
+    const CliRun r = run(std::string("paper-tables --out ") + temp_path("refused") + " " + a);
+    EXPECT_NE(r.status, 0) << a;
+    EXPECT_NE(r.out.find(expected), std::string::npos) << a << ": " << r.out;
+    EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << a << ": " << r.out;
+    EXPECT_FALSE(exists(temp_path("refused") + "/journal.txt")) << a;
+  }
+}

@@ -187,6 +187,25 @@ std::vector<int32_t> text_ids(const LoadedModel& m, const std::string& path, siz
 
 }  // namespace
 
+// `sqsim tokenize --calib-windows` prints the windows quantized runs calibrate
+// on (for references that must calibrate on the same tokens): the text's ids
+// without the held-out tail, drawn by calibration_windows.
+TEST(QuantizedModelReal, TokenizePrintsTheCalibrationWindows) {
+  if (!exists(kModel) || !exists(kPtbValid)) GTEST_SKIP() << "model or PTB absent";
+  const CliRun r = run("tokenize --calib-windows --model " + std::string(kModel) + " --text-file " +
+                       std::string(kPtbValid) + " --calib-samples 3 --calib-seq-len 16 --holdout-tokens 1000");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const LoadedModel m = load_model(kModel);
+  std::vector<int32_t> ids = tokenize_document(m, read_text_file(kPtbValid));
+  ids.resize(ids.size() - 1000);
+  std::string expected;
+  for (const auto& w : calibration_windows(ids, 16, 3)) {
+    for (size_t i = 0; i < w.size(); ++i) expected += (i ? " " : "") + std::to_string(w[i]);
+    expected += "\n";
+  }
+  EXPECT_EQ(r.out, expected);
+}
+
 // Smoothing with no quantization is an exact rewrite of the float model: the
 // norms absorb 1/s and the weights s, so the logits do not move (beyond float
 // rounding).
@@ -272,13 +291,23 @@ TEST(QuantizedModelReal, IntegerAndFakeQuantPerplexitiesAgree) {
 // whole model's logits are bit-identical too.
 TEST(QuantizedModelReal, EveryKernelPathGivesBitIdenticalLogits) {
   if (!exists(kModel) || !exists(kPtbValid)) GTEST_SKIP() << "model or PTB absent";
-  for (const char* preset : {"sq-o1", "w4a8-sq", "w4a16-g128"}) {
+  std::vector<ModelQuantConfig> configs;
+  for (const char* preset : {"sq-o1", "w4a8-sq", "w4a16-g128"}) configs.push_back(preset_config(preset));
+  // The attention BMMs through the integer GEMM: per head and per token.
+  for (BmmGranularity g : {BmmGranularity::kHead, BmmGranularity::kToken}) {
+    ModelQuantConfig c = preset_config("sq-o1");
+    c.bmm = bmm_scheme("int8-real");
+    c.bmm.granularity = g;
+    configs.push_back(c);
+  }
+  for (const ModelQuantConfig& config : configs) {
+    const std::string preset = config.name + " BMM " + config.bmm.describe();
     MatrixF ref;
     for (kernels::KernelPath p : kernels::available_kernel_paths()) {
       LoadedModel m = load_model(kModel);
       QuantizeModelOptions o;
       o.path = p;
-      quantize_model(*m.model, preset_config(preset), &small_calibration(), o);
+      quantize_model(*m.model, config, &small_calibration(), o);
       const MatrixF logits = m.model->forward(text_ids(m, kWiki, 32));
       if (p == kernels::KernelPath::kReference) {
         ref = logits;

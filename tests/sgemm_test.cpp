@@ -231,7 +231,13 @@ TEST(CausalAttention, BlockedMatchesFloat64AndHookedPath) {
     }
   }
   AttentionMatmuls mm;
-  mm.qk = [](int, int, const MatrixF& a, const MatrixF& b) -> MatrixF { return a * b.transpose(); };
+  mm.heads = [](int, const MatrixF& qq, const MatrixF& kk, const MatrixF&, int hd) {
+    HeadMatmuls hm;
+    hm.qk = [&qq, &kk, hd](int h, int kvh) -> MatrixF {
+      return qq.middleCols(h * hd, hd) * kk.middleCols(kvh * hd, hd).transpose();
+    };
+    return hm;
+  };
   const MatrixF hooked = causal_attention(q, k, v, H, KV, d, mm);
   EXPECT_TRUE(hooked.isApprox(o, 1e-5f));
 }

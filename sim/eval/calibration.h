@@ -31,8 +31,9 @@ struct CalibrationOptions {
 };
 
 // `count` windows of seq_len tokens starting at positions drawn uniformly from
-// [0, ids.size() - seq_len] with a fixed-seed mt19937_64 (so overlapping, as
-// mit-han-lab/smoothquant samples its calibration set); sorted by start.
+// [0, ids.size() - seq_len] with a fixed-seed mt19937_64, so they may overlap;
+// sorted by start. sqsim's own protocol (docs/quantization.md, "Calibration"):
+// mit-han-lab/smoothquant instead takes N documents truncated to L tokens.
 // Throws when ids hold fewer than seq_len tokens.
 std::vector<std::vector<int32_t>> calibration_windows(const std::vector<int32_t>& ids, int seq_len, int count,
                                                       uint64_t seed = 0);

@@ -318,7 +318,7 @@ QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& conf
     if (integer) ++report.integer_layers;
     report.quantized.push_back(n);
   }
-  model.attention_matmuls = quantized_attention_matmuls(config.quantize_bmm, config.kv_int8, options.mode, options.path);
+  model.attention_matmuls = quantized_attention_matmuls(config.bmm, config.kv_int8, options.mode, options.path);
   return report;
 }
 

@@ -49,33 +49,32 @@ void causal_softmax(float* s, long rows, long width, long i0, float scale) {
   }
 }
 
-// The documented hook contract: each hook sees the full q/k (or p/v) of a head.
+// The documented hook contract: the heads hook sees the whole q, k, v of the
+// layer once; its products each get one head.
 MatrixF attention_with_hooks(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int group,
                              int head_dim, const AttentionMatmuls& mm, int layer, float scale) {
   const long T = q.rows();
+  const HeadMatmuls hm = mm.heads(layer, q, k, v, head_dim);
   MatrixF out(T, q.cols());
   tbb::parallel_for(0, n_heads, [&](int h) {
     const int kvh = h / group;
-    const MatrixF qh = q.middleCols(long(h) * head_dim, head_dim);
-    const MatrixF kh = k.middleCols(long(kvh) * head_dim, head_dim);
-    const MatrixF vh = v.middleCols(long(kvh) * head_dim, head_dim);
     MatrixF s;
-    if (mm.qk) {
-      s = mm.qk(layer, h, qh, kh);
+    if (hm.qk) {
+      s = hm.qk(h, kvh);
     } else {
       s.resize(T, T);
-      kernels::sgemm(product(T, T, head_dim, qh.data(), head_dim, kh.data(), head_dim, kernels::BLayout::kNK,
-                             s.data(), T));
+      kernels::sgemm(product(T, T, head_dim, q.data() + long(h) * head_dim, q.cols(), k.data() + long(kvh) * head_dim,
+                             k.cols(), kernels::BLayout::kNK, s.data(), T));
     }
     if (s.rows() != T || s.cols() != T) throw Error("causal_attention: qk hook returned a wrong shape");
     causal_softmax(s.data(), T, T, 0, scale);
     MatrixF o;
-    if (mm.pv) {
-      o = mm.pv(layer, h, s, vh);
+    if (hm.pv) {
+      o = hm.pv(h, kvh, s);
     } else {
       o.resize(T, head_dim);
-      kernels::sgemm(product(T, head_dim, T, s.data(), T, vh.data(), head_dim, kernels::BLayout::kKN, o.data(),
-                             head_dim));
+      kernels::sgemm(product(T, head_dim, T, s.data(), T, v.data() + long(kvh) * head_dim, v.cols(),
+                             kernels::BLayout::kKN, o.data(), head_dim));
     }
     if (o.rows() != T || o.cols() != head_dim) throw Error("causal_attention: pv hook returned a wrong shape");
     out.middleCols(long(h) * head_dim, head_dim) = o;
@@ -94,7 +93,7 @@ MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, i
     throw Error("causal_attention: shape mismatch");
   const int group = n_heads / n_kv_heads;
   const float scale = 1.0f / std::sqrt(float(head_dim));
-  if (mm.qk || mm.pv) return attention_with_hooks(q, k, v, n_heads, group, head_dim, mm, layer, scale);
+  if (mm.heads) return attention_with_hooks(q, k, v, n_heads, group, head_dim, mm, layer, scale);
 
   MatrixF out(T, q.cols());
   const long blocks = (T + kQueryBlock - 1) / kQueryBlock;

@@ -1,26 +1,41 @@
 #pragma once
 // Causal multi-head (and grouped-query) attention over one window, shared by
-// every architecture, with hook points for the two attention matmuls.
+// every architecture, with hook points for quantizing its two matmuls.
 #include <functional>
 
 #include "base/tensor.h"
 
 namespace sqsim {
 
-// Hook points for the attention matmuls of one (layer, head). Empty functions
-// mean float32 products. qk gets q [T, d] and k [T, d] and returns the
-// unscaled scores q kᵀ [T, T]; pv gets the probabilities p [T, T] and v [T, d]
-// and returns p v [T, d].
+// One layer's products of one head, from hooks that have seen the whole
+// q, k, v of the layer. Empty functions mean float32 products. qk(h, kvh)
+// returns the unscaled scores of query head h against kv head kvh [T, T]; pv
+// gets the probabilities p [T, T] (causally masked rows) and returns p v [T, d].
+struct HeadMatmuls {
+  std::function<MatrixF(int head, int kv_head)> qk;
+  std::function<MatrixF(int head, int kv_head, const MatrixF& p)> pv;
+};
+
+// Hook points of the attention matmuls (sim/models/quantized_attention.h sets
+// them). Empty functions mean float attention.
+//  * projections: called by a model's forward on its q, k, v projection
+//    outputs [T, heads*d] before RoPE (it may change them in place);
+//  * heads: called by causal_attention once per layer with the whole q, k, v
+//    (after RoPE) and the head width; returns the per-head products.
 struct AttentionMatmuls {
-  std::function<MatrixF(int layer, int head, const MatrixF& q, const MatrixF& k)> qk;
-  std::function<MatrixF(int layer, int head, const MatrixF& p, const MatrixF& v)> pv;
+  std::function<void(int layer, MatrixF& q, MatrixF& k, MatrixF& v, int head_dim)> projections;
+  std::function<HeadMatmuls(int layer, const MatrixF& q, const MatrixF& k, const MatrixF& v, int head_dim)> heads;
+
+  void on_projections(int layer, MatrixF& q, MatrixF& k, MatrixF& v, int head_dim) const {
+    if (projections) projections(layer, q, k, v, head_dim);
+  }
 };
 
 // q [T, n_heads*d], k, v [T, n_kv_heads*d] -> [T, n_heads*d]. Scores scaled by
-// 1/sqrt(d), causal mask, softmax in float. Without hooks, blocks of query rows
-// run in parallel and compute only the scores up to their last key (the
-// masked upper triangle is skipped); with a hook set, each head runs whole so
-// the hooks get the full [T, T] matrices described above.
+// 1/sqrt(d), causal mask, softmax in float. Without a heads hook, blocks of
+// query rows run in parallel and compute only the scores up to their last key
+// (the masked upper triangle is skipped); with one, each head runs whole so the
+// hooks get the full [T, T] matrices described above.
 MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int n_kv_heads,
                          int head_dim, const AttentionMatmuls& mm = {}, int layer = 0);
 

@@ -71,7 +71,8 @@ MatrixF LlamaModel::forward(const std::vector<int32_t>& tokens) const {
     const MatrixF xn = rms_norm(x, b.attn_norm.weight, c.rms_eps);
     // q, k, v projections; RoPE on q and k
     MatrixF q = b.q->forward(xn), k = b.k->forward(xn);
-    const MatrixF v = b.v->forward(xn);
+    MatrixF v = b.v->forward(xn);
+    attention_matmuls.on_projections(l, q, k, v, c.head_dim);  // BMM inputs quantized before RoPE, if asked
     apply_rope(q, c.n_heads, c.head_dim, rope, c.rope_style);
     apply_rope(k, c.n_kv_heads, c.head_dim, rope, c.rope_style);
     // causal attention (GQA: n_heads / n_kv_heads query heads share a kv head)

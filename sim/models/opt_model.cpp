@@ -84,7 +84,8 @@ MatrixF OptModel::forward(const std::vector<int32_t>& tokens) const {
     // attention layernorm
     const MatrixF xn = layer_norm(x, b.attn_ln.weight, b.attn_ln.bias, c.ln_eps);
     // q, k, v projections, causal attention (no GQA), output projection, residual
-    const MatrixF q = b.q->forward(xn), k = b.k->forward(xn), v = b.v->forward(xn);
+    MatrixF q = b.q->forward(xn), k = b.k->forward(xn), v = b.v->forward(xn);
+    attention_matmuls.on_projections(l, q, k, v, c.head_dim);  // BMM inputs quantized at the projections, if asked
     const MatrixF att = causal_attention(q, k, v, c.n_heads, c.n_heads, c.head_dim, attention_matmuls, l);
     x += b.o->forward(att);
     // ffn layernorm

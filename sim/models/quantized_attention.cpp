@@ -1,47 +1,173 @@
 #include "sim/models/quantized_attention.h"
 
+#include <memory>
+#include <optional>
 #include <string>
 
+#include "base/str.h"
+#include "kernels/int_weights.h"
 #include "quant/quantize.h"
 
 namespace sqsim {
 
 namespace {
 
-QuantSpec int8_spec(Granularity g) {
-  QuantSpec s;
-  s.bits = 8;
-  s.symmetric = true;
-  s.granularity = g;
-  return s;
+using kernels::EmulationMode;
+
+std::string where(int layer, int head, const char* what) { return str("layer ", layer, " head ", head, " ", what); }
+
+// One operand of the attention products ([T, heads*d], heads side by side),
+// quantized head by head: with the parameters of the whole matrix (granularity
+// tensor or token, computed once) or each head's own (head, token-head).
+class Operand {
+ public:
+  Operand(const MatrixF& x, int head_dim, const BmmScheme& bmm, int layer, const char* what)
+      : x_(x), d_(head_dim), spec_(bmm.operand_spec()), layer_(layer), what_(what) {
+    if (bmm.granularity == BmmGranularity::kTensor || bmm.granularity == BmmGranularity::kToken)
+      shared_ = dynamic_params(x, spec_, str("layer ", layer, " ", what));
+  }
+  int heads() const { return int(x_.cols() / d_); }
+  MatrixF slice(int h) const { return x_.middleCols(long(h) * d_, d_); }
+  QuantizedMatrix head(int h) const {
+    const MatrixF xh = slice(h);
+    const std::string w = where(layer_, h, what_);
+    return quantize(xh, spec_, shared_ ? *shared_ : dynamic_params(xh, spec_, w), w);
+  }
+  // The whole matrix as the quantizer leaves it.
+  MatrixF dequantized() const {
+    MatrixF y(x_.rows(), x_.cols());
+    for (int h = 0; h < heads(); ++h) y.middleCols(long(h) * d_, d_) = dequantize(head(h));
+    return y;
+  }
+
+ private:
+  const MatrixF& x_;
+  int d_;
+  QuantSpec spec_;
+  std::optional<QuantParams> shared_;
+  int layer_;
+  const char* what_;
+};
+
+// K or V as an int8 KV cache holds them: each head rounded per token.
+MatrixF int8_cache(const MatrixF& x, int head_dim, int layer, const char* what) {
+  QuantSpec per_token;
+  per_token.bits = 8;
+  per_token.symmetric = true;
+  per_token.granularity = Granularity::kPerRow;
+  MatrixF y(x.rows(), x.cols());
+  for (long h = 0; h < x.cols() / head_dim; ++h)
+    y.middleCols(h * head_dim, head_dim) =
+        fake_quantize(x.middleCols(h * head_dim, head_dim), per_token, where(layer, int(h), what));
+  return y;
 }
 
-std::string where(int layer, int head, const char* what) {
-  return "layer " + std::to_string(layer) + " head " + std::to_string(head) + " " + what;
+// a [M, K] times bᵀ (b [N, K]): through the integer GEMM when both are
+// quantized and the kernels take their specs, else the float product of what
+// the quantizers left (Eigen, as the fake-quant linear layers of the sweep).
+MatrixF product(const MatrixF& a, const std::optional<QuantizedMatrix>& qa, const MatrixF& b,
+                const std::optional<QuantizedMatrix>& qb, EmulationMode mode, kernels::KernelPath path,
+                const std::string& what) {
+  if (mode == EmulationMode::kInteger && qa && qb) {
+    kernels::LinearQuantSpec spec;
+    spec.weight = qb->spec;
+    spec.act = qa->spec;
+    spec.act.source = ScaleSource::kDynamic;  // the codes are given: no calibration needed
+    spec.mode = mode;
+    spec.path = path;
+    const kernels::PreparedLinear layer(*qb, nullptr, spec, what);
+    if (layer.uses_integer_kernel() && layer.padded_k() == qa->cols)
+      return layer.run(kernels::to_int8(*qa, what + " input"));
+  }
+  const MatrixF ad = qa ? dequantize(*qa) : a;
+  const MatrixF bd = qb ? dequantize(*qb) : b;
+  MatrixF y;
+  y.noalias() = ad * bd.transpose();
+  return y;
 }
+
+// The transpose of per-tensor codes (Vᵀ as the weight operand of P·V).
+QuantizedMatrix transposed(const QuantizedMatrix& q) {
+  QuantizedMatrix t = q;
+  t.rows = q.cols;
+  t.cols = q.rows;
+  for (long r = 0; r < q.rows; ++r)
+    for (long c = 0; c < q.cols; ++c) t.codes[size_t(c * q.rows + r)] = q.codes[size_t(r * q.cols + c)];
+  return t;
+}
+
+// What the heads hook keeps of one layer while its heads run.
+struct LayerOperands {
+  const MatrixF* q = nullptr;  // the caller's, alive while the heads run (sim/models/attention.h)
+  MatrixF k, v;                // after the int8 KV cache, when there is one
+  std::optional<Operand> q_op, k_op, v_op;
+};
 
 }  // namespace
 
-AttentionMatmuls quantized_attention_matmuls(bool quantize_bmm, bool kv_int8, kernels::EmulationMode mode,
+AttentionMatmuls quantized_attention_matmuls(const BmmScheme& bmm, bool kv_int8, EmulationMode mode,
                                              kernels::KernelPath path) {
   AttentionMatmuls mm;
-  if (!quantize_bmm && !kv_int8) return mm;
-  const QuantSpec per_tensor = int8_spec(Granularity::kPerTensor);
-  const QuantSpec per_token = int8_spec(Granularity::kPerRow);
-  mm.qk = [=](int layer, int head, const MatrixF& q, const MatrixF& k) -> MatrixF {
-    const MatrixF kc = kv_int8 ? fake_quantize(k, per_token, where(layer, head, "K cache")) : k;
-    if (!quantize_bmm) return q * kc.transpose();
-    return kernels::quantized_linear(q, kc, nullptr, per_tensor, per_tensor, nullptr, mode, path,
-                                     where(layer, head, "Q·Kᵀ"))
-        .y;
-  };
-  mm.pv = [=](int layer, int head, const MatrixF& p, const MatrixF& v) -> MatrixF {
-    const MatrixF vc = kv_int8 ? fake_quantize(v, per_token, where(layer, head, "V cache")) : v;
-    if (!quantize_bmm) return p * vc;
-    const MatrixF vt = vc.transpose();
-    return kernels::quantized_linear(p, vt, nullptr, per_tensor, per_tensor, nullptr, mode, path,
-                                     where(layer, head, "P·V"))
-        .y;
+  if (!bmm.enabled() && !kv_int8) return mm;
+  const bool at_projection = bmm.point == BmmPoint::kProjection;
+  if (at_projection && (bmm.q || bmm.k || bmm.v)) {
+    mm.projections = [bmm](int layer, MatrixF& q, MatrixF& k, MatrixF& v, int d) {
+      if (bmm.q) q = Operand(q, d, bmm, layer, "Q projection").dequantized();
+      if (bmm.k) k = Operand(k, d, bmm, layer, "K projection").dequantized();
+      if (bmm.v) v = Operand(v, d, bmm, layer, "V projection").dequantized();
+    };
+  }
+  const bool quantize_qk = !at_projection && (bmm.q || bmm.k);
+  const bool quantize_v = !at_projection && bmm.v;
+  if (!quantize_qk && !quantize_v && !bmm.p && !kv_int8) return mm;
+
+  mm.heads = [=](int layer, const MatrixF& q, const MatrixF& k, const MatrixF& v, int d) -> HeadMatmuls {
+    auto st = std::make_shared<LayerOperands>();
+    st->q = &q;
+    st->k = kv_int8 ? int8_cache(k, d, layer, "K cache") : k;
+    st->v = kv_int8 ? int8_cache(v, d, layer, "V cache") : v;
+    if (quantize_qk && bmm.q) st->q_op.emplace(q, d, bmm, layer, "Q");
+    if (quantize_qk && bmm.k) st->k_op.emplace(st->k, d, bmm, layer, "K");
+    if (quantize_v) st->v_op.emplace(st->v, d, bmm, layer, "V");
+    HeadMatmuls hm;
+    if (quantize_qk || kv_int8) {
+      hm.qk = [st, d, layer, mode, path](int h, int kvh) -> MatrixF {
+        std::optional<QuantizedMatrix> qa, kb;
+        if (st->q_op) qa = st->q_op->head(h);
+        if (st->k_op) kb = st->k_op->head(kvh);
+        return product(st->q->middleCols(long(h) * d, d), qa, st->k.middleCols(long(kvh) * d, d), kb, mode, path,
+                       where(layer, h, "Q·Kᵀ"));
+      };
+    }
+    if (quantize_v || bmm.p || kv_int8) {
+      hm.pv = [st, bmm, d, layer, mode, path](int h, int kvh, const MatrixF& p) -> MatrixF {
+        std::optional<QuantizedMatrix> pa, vb;
+        if (bmm.p) {
+          QuantParams fixed;
+          fixed.scale = {bmm.p_scale()};
+          fixed.zero_point = {0};
+          pa = quantize(p, bmm.p_spec(), fixed, where(layer, h, "P"));
+        }
+        const MatrixF vh = st->v.middleCols(long(kvh) * d, d);
+        if (!pa && !st->v_op) return p * vh;  // the int8 KV cache alone
+        const MatrixF vt = vh.transpose();
+        // Vᵀ's codes are an int8 weight operand only with one scale per head:
+        // a per-token scale of V lies along the reduction.
+        if (st->v_op) {
+          const QuantizedMatrix vq = st->v_op->head(kvh);
+          if (vq.spec.granularity == Granularity::kPerTensor) {
+            vb = transposed(vq);
+          } else {
+            const MatrixF vtd = dequantize(vq).transpose();
+            return product(p, pa, vtd, std::nullopt, EmulationMode::kFakeQuant, path, where(layer, h, "P·V"));
+          }
+        }
+        // u8 codes do not fit the int8 GEMM: fake-quant in both modes.
+        const bool u8 = pa && !pa->spec.symmetric;
+        return product(p, pa, vt, vb, u8 ? EmulationMode::kFakeQuant : mode, path, where(layer, h, "P·V"));
+      };
+    }
+    return hm;
   };
   return mm;
 }
