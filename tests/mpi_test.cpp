@@ -188,6 +188,28 @@ TEST_F(Mpi, PerplexityOfTwoAlphasOnTwoRanksIsTheOneProcessResult) {
   EXPECT_EQ(without_times(journal, '\t'), without_times(slurp(two + "/out/journal.txt"), '\t'));
 }
 
+TEST_F(Mpi, PerplexityKilledOnTwoRanksIsFinishedByOneProcess) {
+  for (const std::string& f : {sqsim_test::kModel, sqsim_test::kWiki, sqsim_test::kPtbValid})
+    if (!sqsim_test::exists(f)) GTEST_SKIP() << "absent: " << f;
+  const std::string args = "ppl --quant sq-o1 --alpha 0.3,0.5,0.7 --max-tokens 1024 --seq-len 128 --calib-samples 4 "
+                           "--calib-seq-len 64 --holdout-tokens 64 --threads 1 --out out";
+  const std::string one = fresh("pplkill1"), two = fresh("pplkill2");
+  ASSERT_EQ(run_one(args, one).status, 0);
+  // 24 windows on 2 ranks; kill -9 one rank once 6 are journaled.
+  const std::string cmd = "(cd " + two + " && exec " + mpirun(2) + SQSIM_BINARY + " " + args +
+                          " >/dev/null 2>&1) & job=$!; for i in $(seq 1200); do "
+                          "[ $(cat " + two + "/out/journal.rank*.txt 2>/dev/null | grep -c window) -ge 6 ] && break; "
+                          "sleep 0.05; done; kill -9 $(pgrep -P $job | tail -1); wait $job";
+  std::system(("bash -c '" + cmd + "'").c_str());
+  ASSERT_TRUE(slurp(two + "/out/results.csv").empty()) << "the job finished before the kill";
+  // One process reads the rank journals and finishes: same numbers, merged journal.
+  const CliRun r = run_one(args + " --resume", two);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(without_times(slurp(one + "/out/results.csv"), ','), without_times(slurp(two + "/out/results.csv"), ','));
+  EXPECT_EQ(without_times(slurp(one + "/out/journal.txt"), '\t'), without_times(slurp(two + "/out/journal.txt"), '\t'));
+  EXPECT_TRUE(slurp(two + "/out/journal.rank0.txt").empty());
+}
+
 TEST_F(Mpi, EvalItemsOnTwoRanksScoreAsOneProcess) {
   if (!sqsim_test::exists(sqsim_test::kModel)) GTEST_SKIP() << "absent: " << sqsim_test::kModel;
   const std::string args = "eval --tasks piqa,lambada_openai --limit 8 --threads 1 --json";
