@@ -16,10 +16,12 @@
 #include "base/str.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
+#include "experiments/eval_ranks.h"
 #include "experiments/interrupt.h"
 #include "experiments/json_writer.h"
 #include "experiments/model_quant_options.h"
 #include "experiments/quant_eval.h"
+#include "experiments/ranks.h"
 #include "sim/eval/task.h"
 #include "sim/eval/zero_shot.h"
 #include "sim/formats/json.h"
@@ -93,8 +95,9 @@ EvalModel prepare_model(QuantEvaluator& ev, ModelQuantConfig c, const std::strin
   if (c.quantizes_anything()) {
     QuantizeModelReport report;
     out.quantized = ev.quantized_model(c, per_group, &report);
-    std::cerr << "eval: " << report.quantized.size() << " layers quantized, " << report.integer_layers
-              << " integer\n";
+    if (Ranks::world().root())  // one line per job, not per rank
+      std::cerr << "eval: " << report.quantized.size() << " layers quantized, " << report.integer_layers
+                << " integer\n";
   }
   return out;
 }
@@ -163,20 +166,46 @@ int run_eval(int argc, char** argv) {
   const ModelQuantConfig config = model_quant_config(vm);
   const bool json = vm["json"].as<bool>();
 
+  // Under mpirun (docs/mpi.md) every rank reads the tasks and prepares the
+  // model itself (an error on any rank is reported once, naming it), and the
+  // items are split across the ranks.
+  const Ranks& ranks = Ranks::world();
   // Every task and item is read and checked before the model is loaded.
   std::vector<TaskConfig> tasks;
   std::vector<std::vector<TaskItem>> items;
-  for (const std::string& name : split_list(vm["tasks"].as<std::string>(), "--tasks")) {
-    tasks.push_back(load_task(task_config_path(name)));
-    items.push_back(load_task_items(tasks.back(), size_t(limit)));
-  }
-
-  QuantEvaluator ev(eval_options(vm, vm["model"].as<std::string>()));
-  std::cerr << "eval: " << config.name << ": " << config.describe() << "\n";
-  const EvalModel em = prepare_model(ev, config, vm["alpha"].as<std::string>(), vm["alpha-grid"].as<std::string>());
+  std::unique_ptr<QuantEvaluator> evaluator;
+  EvalModel em;
+  ranks.all_or_none([&] {
+    for (const std::string& name : split_list(vm["tasks"].as<std::string>(), "--tasks")) {
+      tasks.push_back(load_task(task_config_path(name)));
+      items.push_back(load_task_items(tasks.back(), size_t(limit)));
+    }
+    EvalOptions eo = eval_options(vm, vm["model"].as<std::string>());
+    eo.quiet = eo.quiet || !ranks.root();
+    evaluator = std::make_unique<QuantEvaluator>(eo);
+    if (ranks.root()) std::cerr << "eval: " << config.name << ": " << config.describe() << "\n";
+    em = prepare_model(*evaluator, config, vm["alpha"].as<std::string>(), vm["alpha-grid"].as<std::string>());
+  });
+  QuantEvaluator& ev = *evaluator;
   const CausalLm& model = em.quantized ? *em.quantized : *ev.float_model().model;
   const Encode encode = [&](const std::string& text) { return tokenize_document(ev.float_model(), text); };
   const bool quiet = ev.options().quiet;
+  if (ranks.distributed()) {
+    const auto t0 = std::chrono::steady_clock::now();
+    size_t bytes = 0;
+    const std::vector<std::vector<ItemResult>> results = evaluate_across_ranks(
+        ranks, model, encode, items,
+        [&](size_t t, const ItemResult&) {
+          if (const int sig = interrupt_signal())
+            throw Interrupted(sig, str("stopped in task ", tasks[t].name, " on ", ranks.prefix()));
+        },
+        &bytes);
+    if (!ranks.root()) return 0;
+    std::cerr << "eval: " << ranks.size() << " ranks; gathered " << bytes << " bytes from the others\n";
+    for (size_t t = 0; t < tasks.size(); ++t)
+      print_scores(tasks[t], score_task(tasks[t], results[t]), config.name, em.alpha_text, seconds_since(t0), json);
+    return 0;
+  }
 
   for (size_t t = 0; t < tasks.size(); ++t) {
     const TaskConfig& task = tasks[t];

@@ -74,6 +74,13 @@ Journal::Journal(std::string path, const std::string& settings, bool resume) : p
   if (!out_) throw Error(path_ + ": cannot open the journal for writing");
 }
 
+Journal Journal::read_only(std::string path, const std::string& settings) {
+  Journal j;
+  j.path_ = std::move(path);
+  j.load(settings);
+  return j;
+}
+
 void Journal::load(const std::string& settings) {
   const std::vector<std::string> lines = lines_of(read_file(path_, "journal"));
   if (lines.empty() || lines[0] != kMagic)
@@ -110,10 +117,25 @@ std::string Journal::where(const std::string& key) const {
   return path_ + (it == lines_.end() ? std::string() : ": line " + std::to_string(it->second));
 }
 
-void Journal::append(const std::string& key, const std::vector<std::string>& fields) {
+namespace {
+
+std::string item_line(const std::string& key, const std::vector<std::string>& fields) {
   std::string line = escape(key);
   for (const std::string& f : fields) line += "\t" + escape(f);
-  out_ << line << "\n" << std::flush;
+  return line + "\n";
+}
+
+}  // namespace
+
+std::string journal_text(const std::string& settings,
+                         const std::vector<std::pair<std::string, std::vector<std::string>>>& items) {
+  std::string text = std::string(kMagic) + "\n" + settings_block(settings);
+  for (const auto& [key, fields] : items) text += item_line(key, fields);
+  return text;
+}
+
+void Journal::append(const std::string& key, const std::vector<std::string>& fields) {
+  out_ << item_line(key, fields) << std::flush;
   if (!out_) throw Error(path_ + ": cannot append to the journal");
   items_[key] = fields;
 }

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sqsim::cli {
@@ -34,12 +35,17 @@ class Journal {
   size_t size() const { return items_.size(); }
   const std::map<std::string, std::vector<std::string>>& items() const { return items_; }
 
+  // Reads a journal without writing to it (another rank's, docs/mpi.md);
+  // refuses one of other `settings` as the constructor does on --resume.
+  static Journal read_only(std::string path, const std::string& settings);
+
   // Appends one item and flushes it to the file.
   void append(const std::string& key, const std::vector<std::string>& fields);
 
   const std::string& path() const { return path_; }
 
  private:
+  Journal() = default;
   void load(const std::string& settings);
 
   std::string path_;
@@ -47,6 +53,11 @@ class Journal {
   std::map<std::string, std::vector<std::string>> items_;
   std::map<std::string, long> lines_;
 };
+
+// The whole text of a journal of `settings` holding `items` in this order:
+// what an uninterrupted one-process run appends (the merged journal of an MPI run).
+std::string journal_text(const std::string& settings,
+                         const std::vector<std::pair<std::string, std::vector<std::string>>>& items);
 
 // A finite number, or an error "WHERE: expected a finite number, got 'TEXT'".
 double parse_journal_number(const std::string& text, const std::string& where);

@@ -8,6 +8,7 @@
 #include "experiments/commands.h"
 #include "experiments/interrupt.h"
 #include "experiments/process_memory.h"
+#include "experiments/ranks.h"
 #include "base/error.h"
 
 namespace {
@@ -39,21 +40,42 @@ int main(int argc, char** argv) {
   }
   for (const auto& c : sqsim::cli::commands()) {
     if (std::strcmp(argv[1], c.name) != 0) continue;
+    // Under mpirun (docs/mpi.md) every rank runs this; an error one rank meets
+    // alone names the rank and ends the job, since the others may be waiting
+    // for it in a collective call.
+    const auto finish = [](int status) {
+      sqsim::cli::Ranks::finish();
+      return status;
+    };
+    const auto failed = [&](const std::string& what) {
+      std::cerr << "sqsim " << c.name << ": error: " << sqsim::cli::Ranks::error_prefix() << what << std::endl;
+      sqsim::cli::Ranks::abort_job(1);
+      return finish(1);
+    };
     try {
-      return c.run(argc - 1, argv + 1);
+      // Under an MPI launcher every rank starts MPI here, whatever the command,
+      // so that no rank waits in a collective call for one that never joins.
+      const sqsim::cli::Ranks& ranks = sqsim::cli::Ranks::world();
+      // Commands whose items are not split would run whole on every rank,
+      // each writing the same files: refused, once, by rank 0.
+      const bool split = !std::strcmp(c.name, "sweep") || !std::strcmp(c.name, "ppl") || !std::strcmp(c.name, "eval");
+      if (ranks.distributed() && !split)
+        ranks.check(std::string(c.name) + " runs on one rank only (docs/mpi.md: sweep, ppl and eval are split "
+                    "across ranks); start it without mpirun or with -n 1");
+      return finish(c.run(argc - 1, argv + 1));
+    } catch (const sqsim::cli::RankFailure& e) {  // already agreed by every rank: rank 0 tells
+      if (e.print()) std::cerr << "sqsim " << c.name << ": error: " << e.what() << "\n";
+      return finish(1);
     } catch (const sqsim::cli::Interrupted& e) {
       std::cerr << "sqsim " << c.name << ": interrupted by " << sqsim::cli::signal_name(e.signal()) << ": " << e.what()
                 << "\n";
-      return 128 + e.signal();
+      return finish(128 + e.signal());
     } catch (const sqsim::Error& e) {
-      std::cerr << "sqsim " << c.name << ": error: " << e.what() << "\n";
-      return 1;
+      return failed(e.what());
     } catch (const std::bad_alloc&) {
-      std::cerr << "sqsim " << c.name << ": error: out of memory\n";
-      return 1;
+      return failed("out of memory");
     } catch (const std::exception& e) {
-      std::cerr << "sqsim " << c.name << ": error: " << e.what() << "\n";
-      return 1;
+      return failed(e.what());
     }
   }
   std::cerr << "sqsim: error: unknown command '" << argv[1] << "' (sqsim --help lists them)\n";

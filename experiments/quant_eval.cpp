@@ -130,9 +130,8 @@ PerplexityResult QuantEvaluator::measure(const CausalLm& m, const std::vector<in
       journal.known_nll);
 }
 
-QuantRun QuantEvaluator::run(const ModelQuantConfig& config, const AlphaChoice& alpha, const std::vector<int32_t>& ids,
-                             int seq_len, const std::string& label, const WindowJournal& journal) {
-  const auto t0 = std::chrono::steady_clock::now();
+QuantEvaluator::Prepared QuantEvaluator::prepare(const ModelQuantConfig& config, const AlphaChoice& alpha,
+                                                 const std::string& label) {
   QuantRun out;
   ModelQuantConfig c = config;
   if (!c.smooth) {
@@ -171,7 +170,15 @@ QuantRun QuantEvaluator::run(const ModelQuantConfig& config, const AlphaChoice& 
     out.quantized_layers = report.quantized.size();
     out.integer_layers = report.integer_layers;
   }
-  const PerplexityResult r = measure(model ? *model : *base_->model, ids, seq_len, label, journal);
+  return {std::move(model), std::move(out)};
+}
+
+QuantRun QuantEvaluator::run(const ModelQuantConfig& config, const AlphaChoice& alpha, const std::vector<int32_t>& ids,
+                             int seq_len, const std::string& label, const WindowJournal& journal) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Prepared p = prepare(config, alpha, label);
+  QuantRun& out = p.head;
+  const PerplexityResult r = measure(model_of(p), ids, seq_len, label, journal);
   out.ppl = r.ppl;
   out.mean_nll = r.mean_nll;
   out.tokens = r.tokens;
@@ -180,11 +187,9 @@ QuantRun QuantEvaluator::run(const ModelQuantConfig& config, const AlphaChoice& 
   return out;
 }
 
-namespace {
-
 // A journaled result: alpha_text, ppl, mean_nll, tokens, windows, quantized
 // and integer layers, "group=alpha ..." of a per-layer search, seconds (last).
-std::vector<std::string> run_fields(const QuantRun& r) {
+std::vector<std::string> quant_run_fields(const QuantRun& r) {
   std::string groups;
   for (const auto& [g, a] : r.alpha_per_group) groups += (groups.empty() ? "" : " ") + g + "=" + exact(a);
   return {r.alpha_text,          exact(r.ppl),          exact(r.mean_nll),
@@ -192,7 +197,7 @@ std::vector<std::string> run_fields(const QuantRun& r) {
           std::to_string(r.integer_layers), groups, exact(r.seconds)};
 }
 
-QuantRun run_from_fields(const std::vector<std::string>& f, const std::string& where) {
+QuantRun quant_run_from_fields(const std::vector<std::string>& f, const std::string& where) {
   if (f.size() != 9) throw Error(where + ": expected 9 fields of a perplexity, got " + std::to_string(f.size()));
   QuantRun r;
   r.from_journal = true;
@@ -216,13 +221,12 @@ QuantRun run_from_fields(const std::vector<std::string>& f, const std::string& w
   return r;
 }
 
-}  // namespace
 
 std::string window_key(const std::string& key, size_t w) { return key + "|window " + std::to_string(w); }
 
 QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& key, const ModelQuantConfig& config,
                        const AlphaChoice& alpha, const std::vector<int32_t>& ids, int seq_len, const std::string& label) {
-  if (const auto* fields = journal.find(key)) return run_from_fields(*fields, journal.where(key));
+  if (const auto* fields = journal.find(key)) return quant_run_from_fields(*fields, journal.where(key));
   // Only the unbroken prefix of windows 0, 1, 2, ... is usable.
   WindowJournal wj;
   double known_seconds = 0;
@@ -240,7 +244,7 @@ QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& 
   };
   QuantRun r = ev.run(config, alpha, ids, seq_len, label, wj);
   r.seconds += known_seconds;
-  journal.append(key, run_fields(r));
+  journal.append(key, quant_run_fields(r));
   return r;
 }
 

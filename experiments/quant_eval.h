@@ -86,15 +86,26 @@ class QuantEvaluator {
                                             const std::map<std::string, float>& alpha_per_group,
                                             QuantizeModelReport* report);
 
+  // The first half of run(): α chosen as asked (searches included) and the
+  // configuration applied; `model` null means the float model (float_lm()).
+  // An MPI run (docs/mpi.md) prepares on every rank that measures windows.
+  struct Prepared {
+    std::unique_ptr<CausalLm> model;
+    QuantRun head;  // alpha_text, alpha_per_group, global_search, layer counts
+  };
+  Prepared prepare(const ModelQuantConfig& config, const AlphaChoice& alpha, const std::string& label);
+  const CausalLm& model_of(const Prepared& p) const { return p.model ? *p.model : *base_->model; }
+
   // Chooses α as asked, quantizes, and measures perplexity of ids in windows of seq_len.
   QuantRun run(const ModelQuantConfig& config, const AlphaChoice& alpha, const std::vector<int32_t>& ids,
                int seq_len, const std::string& label, const WindowJournal& journal = {});
 
   const EvalOptions& options() const { return opt_; }
+  // Whether `c` needs calibration statistics (smoothing or static scales).
+  bool needs_calibration(const ModelQuantConfig& c) const;
   const LoadedModel& float_model() const { return *base_; }
 
  private:
-  bool needs_calibration(const ModelQuantConfig& c) const;
   // Tokenizes the calibration text once into calib_ids_ and holdout_.
   void split_calibration_text();
   PerplexityResult measure(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len, const std::string& label,
@@ -105,6 +116,10 @@ class QuantEvaluator {
   std::unique_ptr<CalibrationStats> stats_;
   std::vector<int32_t> calib_ids_, holdout_;
 };
+
+// journaled_run's record of a perplexity (its fields under its key) and back.
+std::vector<std::string> quant_run_fields(const QuantRun& r);
+QuantRun quant_run_from_fields(const std::vector<std::string>& fields, const std::string& where);
 
 // One perplexity through `journal`: what it holds under `key` when it has it,
 // else measured now (continuing from the windows journaled under `key`, each

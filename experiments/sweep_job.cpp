@@ -5,6 +5,7 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <memory>
 
 #include "base/error.h"
 #include "base/io.h"
@@ -12,8 +13,11 @@
 #include "experiments/journal.h"
 #include "experiments/json_writer.h"
 #include "experiments/provenance.h"
+#include "experiments/rank_journal.h"
+#include "experiments/ranks.h"
 #include "experiments/sha256.h"
 #include "experiments/sweep_report.h"
+#include "experiments/work_split.h"
 
 namespace sqsim::cli {
 
@@ -55,54 +59,132 @@ std::string summary_json(const SweepJob& job, const std::string& traces_sha, con
   return w.end_object().str();
 }
 
+// Which rank runs each item (work_split.h): a unit is one layer with all its
+// configurations, so each layer's float output, smoothed operands and
+// quantized weights are made on one rank only (and a reader per layer would
+// read it on one rank only), costed M*K*N per configuration still to run;
+// units are assigned longest first.
+std::vector<int> item_owners(const Ranks& ranks, const TraceFile& traces, const std::vector<size_t>& layers,
+                             const std::vector<SweepConfig>& configs, const std::vector<char>& done) {
+  std::vector<double> costs(layers.size(), 0.0);
+  for (size_t p = 0; p < layers.size(); ++p) {
+    const LayerTrace& l = traces.layers[layers[p]];
+    const double mkn = double(l.input.rows()) * double(l.weight.cols()) * double(l.weight.rows());
+    for (size_t c = 0; c < configs.size(); ++c)
+      if (!done[p * configs.size() + c]) costs[p] += mkn;
+  }
+  const std::vector<int> layer_owner = assign_longest_first(costs, ranks.size());
+  std::vector<int> owner(layers.size() * configs.size());
+  for (size_t i = 0; i < owner.size(); ++i) owner[i] = layer_owner[i / configs.size()];
+  return owner;
+}
+
 }  // namespace
 
 int run_sweep_job(const SweepJob& job) {
-  const std::vector<SweepConfig> configs = build_sweep_configs(job.grid);
-  const std::string traces_sha = sha256_file(job.traces);
-  const TraceFile traces = read_trace_file(job.traces);
-  const std::vector<size_t> layers = selected_layers(traces, job.layers);
+  // Every step before the item loop runs on every rank of an MPI job (each
+  // reads the traces itself; rank 0 alone prepares the output directory), and
+  // an error on any rank stops all of them, named (ranks.h).
+  const Ranks& ranks = Ranks::world();
+  std::vector<SweepConfig> configs;
+  std::string traces_sha, journal_settings;
+  TraceFile traces;
+  std::vector<size_t> layers;
+  ranks.all_or_none([&] {
+    configs = build_sweep_configs(job.grid);
+    traces_sha = sha256_file(job.traces);
+    traces = read_trace_file(job.traces);
+    layers = selected_layers(traces, job.layers);
+    journal_settings = settings(job, traces_sha);
+  });
+  require_same(ranks, "sweep settings", journal_settings);
   const std::string& out = job.output.out;
-  prepare_output_dir(job.output, true);
-  const std::string journal_path = out + "/" + Journal::kFileName;
-  Journal journal(journal_path, settings(job, traces_sha), job.output.resume);
+  ranks.all_or_none([&] {
+    if (!ranks.root()) return;
+    prepare_output_dir(job.output, true);
+    if (!job.output.resume) RankJournal::clear(ranks, out);
+  });
   const size_t total = layers.size() * configs.size();
   std::vector<SweepRow> rows(total);
   std::vector<char> done(total, 0);
   size_t already = 0;
-  for (const auto& [key, fields] : journal.items()) {
-    const size_t index =
-        !key.empty() && key.find_first_not_of("0123456789") == std::string::npos ? std::stoul(key) : total;
-    if (index >= total) throw Error(journal.where(key) + ": '" + key + "' is not an item of this sweep");
-    rows[index] = sweep_row_from_fields(fields, journal.where(key));
-    done[index] = 1;
-    ++already;
+  std::unique_ptr<RankJournal> journal;
+  ranks.all_or_none([&] {
+    journal = std::make_unique<RankJournal>(ranks, out, journal_settings, job.output.resume);
+    for (const auto& [key, fields] : journal->items()) {
+      const size_t index =
+          !key.empty() && key.find_first_not_of("0123456789") == std::string::npos ? std::stoul(key) : total;
+      if (index >= total) throw Error(journal->where(key) + ": '" + key + "' is not an item of this sweep");
+      rows[index] = sweep_row_from_fields(fields, journal->where(key));
+      done[index] = 1;
+      ++already;
+    }
+  });
+  std::vector<char> skip = done;
+  if (ranks.distributed()) {
+    const std::vector<int> owner = item_owners(ranks, traces, layers, configs, done);
+    for (size_t i = 0; i < total; ++i) skip[i] |= owner[i] != ranks.rank();
   }
-  std::cerr << "sweep: " << layers.size() << " layers x " << configs.size() << " configurations = " << total
-            << " items" << (already ? " (" + std::to_string(already) + " done before)" : std::string()) << ", "
-            << threads_text(job.run.threads) << "\n";
+  if (ranks.root())
+    std::cerr << "sweep: " << layers.size() << " layers x " << configs.size() << " configurations = " << total
+              << " items" << (already ? " (" + std::to_string(already) + " done before)" : std::string()) << ", "
+              << (ranks.distributed() ? std::to_string(ranks.size()) + " ranks x " : std::string())
+              << threads_text(job.run.threads) << "\n";
 
   const auto start = std::chrono::steady_clock::now();
   install_interrupt_handlers();
+  RankJournal::Items mine;  // this rank's new rows, for rank 0
   run_sweep(
-      traces, layers, configs, job.run, done,
+      traces, layers, configs, job.run, skip,
       [&](size_t i, const SweepRow& row) {
         rows[i] = row;
-        journal.append(std::to_string(i), sweep_row_fields(row));
+        std::vector<std::string> fields = sweep_row_fields(row);
+        journal->append(std::to_string(i), fields);
+        if (ranks.distributed()) mine.emplace_back(std::to_string(i), std::move(fields));
       },
       [&](size_t n) {
+        if (!ranks.root()) return;
         std::cerr << "\rsweep: " << n << "/" << total << " ("
                   << static_cast<long>((n - already) / std::max(seconds_since(start), 1e-9)) << " items/s)"
                   << std::flush;
       });
-  const double seconds = seconds_since(start);
-  std::cerr << "\n";
-  if (const int sig = interrupt_signal()) {
-    std::cerr << "sqsim sweep: interrupted by " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ": " << journal.size()
-              << "/" << total << " rows kept in " << journal_path
-              << "; rerun the same command with --resume to finish\n";
+  if (ranks.root()) std::cerr << "\n";
+  if (const int sig = ranks.max(interrupt_signal())) {
+    if (ranks.root())
+      std::cerr << "sqsim sweep: interrupted by " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ": "
+                << (ranks.distributed() ? "the finished rows are kept in the journals of " + out
+                                        : std::to_string(journal->size()) + "/" + std::to_string(total) +
+                                              " rows kept in " + journal->path())
+                << "; rerun the same command with --resume to finish\n";
     return 128 + sig;
   }
+  if (ranks.distributed()) {
+    // Rank 0 takes every rank's rows; the others are done.
+    const std::string bytes = pack_items(mine);
+    const std::vector<std::string> parts = ranks.gather(bytes);
+    if (!ranks.root()) return 0;
+    size_t gathered = 0, gathered_bytes = 0;
+    for (size_t r = 1; r < parts.size(); ++r) {
+      gathered_bytes += parts[r].size();
+      for (const auto& [key, fields] : unpack_items(parts[r])) {
+        const size_t i = std::stoul(key);
+        rows[i] = sweep_row_from_fields(fields, "rank " + std::to_string(r) + ", row " + key);
+        done[i] = 1;
+        ++gathered;
+      }
+    }
+    std::cerr << "sweep: gathered " << gathered << " rows (" << gathered_bytes << " bytes) from " << ranks.size() - 1
+              << " other rank(s)\n";
+  }
+  for (const auto& [key, fields] : mine) done[std::stoul(key)] = 1;
+  if (ranks.distributed()) {
+    for (size_t i = 0; i < total; ++i)
+      if (!done[i]) throw Error("sweep: row " + std::to_string(i) + " came from no rank");
+  }
+  const double seconds = seconds_since(start);
+  RankJournal::Items ordered;
+  for (size_t i = 0; i < total; ++i) ordered.emplace_back(std::to_string(i), sweep_row_fields(rows[i]));
+  journal->finish(ordered);
 
   write_file_atomic(out + "/results.csv", sweep_csv(rows));
   const std::string commit = git_commit();

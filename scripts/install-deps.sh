@@ -4,12 +4,14 @@
 #  - ocl-icd-opencl-dev: Debian's oneDNN CMake config (libdnnl-dev) calls
 #    find_package(OpenCL), which fails without it, even when asked QUIET;
 #  - python3-h5py, python3-numpy: the h5py interoperability test of the trace
-#    format runs in CI instead of skipping (tests/python, Debian's python3).
+#    format runs in CI instead of skipping (tests/python, Debian's python3);
+#  - libopenmpi-dev, openmpi-bin: the MPI build (SQSIM_MPI, docs/mpi.md) and its
+#    mpirun tests; sqsim builds and runs without them too.
 set -euo pipefail
 packages=(build-essential cmake git unzip ca-certificates python3 python3-pip python3-venv
   libeigen3-dev libhdf5-dev libboost-program-options-dev libtbb-dev
   libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev ocl-icd-opencl-dev
-  python3-h5py python3-numpy)
+  python3-h5py python3-numpy libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

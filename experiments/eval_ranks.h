@@ -1,0 +1,22 @@
+#pragma once
+// `sqsim eval`'s items split across the ranks of an MPI job (docs/mpi.md).
+#include <functional>
+#include <vector>
+
+#include "experiments/ranks.h"
+#include "sim/eval/task.h"
+#include "sim/eval/zero_shot.h"
+
+namespace sqsim::cli {
+
+// Every task's items, each costed by the characters the model reads (each
+// request's context and continuation) and assigned longest first
+// (work_split.h); each rank scores its own with evaluate_items, in item order,
+// calling on_item(task, result) after each; rank 0 gets every task's results
+// in item order (what evaluate_items gives one process), the others {}.
+// `gathered_bytes`, when given, gets the bytes rank 0 received.
+std::vector<std::vector<ItemResult>> evaluate_across_ranks(
+    const Ranks& ranks, const CausalLm& model, const Encode& encode, const std::vector<std::vector<TaskItem>>& items,
+    const std::function<void(size_t task, const ItemResult&)>& on_item, size_t* gathered_bytes = nullptr);
+
+}  // namespace sqsim::cli
