@@ -36,6 +36,10 @@ struct EvalOptions {
   // those of the same model, text and settings, else computed and written
   // there (sim/eval/calibration_file.h). Bit-identical either way.
   std::string calib_cache;
+  // GPTQ and AWQ: their own calibration pass (sim/eval/weight_calibration.h)
+  // over search_windows windows of calib_seq_len, AWQ keeping search_rows rows.
+  int search_windows = 64;
+  long search_rows = 512;
 };
 
 // How α is chosen for one run.
@@ -76,6 +80,9 @@ class QuantEvaluator {
   const CalibrationStats& calibration();
   // The held-out tail of the calibration text.
   const std::vector<int32_t>& holdout_ids();
+  // GPTQ's or AWQ's search for `config` (computed on first use per method,
+  // weight spec and settings), with the seconds its calibration and search took.
+  const WeightSearchResult& weight_search(const ModelQuantConfig& config);
 
   // A freshly loaded float model with `config` applied.
   std::unique_ptr<CausalLm> quantized_model(const ModelQuantConfig& config,
@@ -91,6 +98,7 @@ class QuantEvaluator {
 
  private:
   bool needs_calibration(const ModelQuantConfig& c) const;
+  void split_calibration_text();
   PerplexityResult measure(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len, const std::string& label,
                            const WindowJournal& journal = {});
 
@@ -98,6 +106,8 @@ class QuantEvaluator {
   std::unique_ptr<LoadedModel> base_;  // tokenizer and the float model used for calibration
   std::unique_ptr<CalibrationStats> stats_;
   std::vector<int32_t> calib_ids_, holdout_;
+  std::map<std::string, std::unique_ptr<WeightCalibration>> weight_cal_;  // by method
+  std::map<std::string, std::unique_ptr<WeightSearchResult>> searches_;   // by method and settings
 };
 
 // One perplexity through `journal`: what it holds under `key` when it has it,
