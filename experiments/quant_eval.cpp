@@ -94,7 +94,7 @@ const WeightSearchResult& QuantEvaluator::weight_search(const ModelQuantConfig& 
   const std::string key = method + "|" + config.describe();
   if (const auto it = searches_.find(key); it != searches_.end()) return *it->second;
   split_calibration_text();
-  auto& cal = weight_cal_[method];
+  auto& cal = weight_cal_[method + (config.act.enabled() ? "+a" : "")];
   if (!cal) {
     const auto windows = calibration_windows(calib_ids_, opt_.calib_seq_len, opt_.search_windows);
     WeightCalibrationOptions co = weight_calibration_needs(config, opt_.search_rows);
@@ -113,6 +113,8 @@ const WeightSearchResult& QuantEvaluator::weight_search(const ModelQuantConfig& 
   }
   const auto t0 = std::chrono::steady_clock::now();
   WeightSearchOptions so;
+  so.mode = opt_.mode;
+  so.path = opt_.path;
   so.warn = [](const std::string& w) { std::fprintf(stderr, "warning: %s\n", w.c_str()); };
   so.progress = [&](size_t done, size_t all) {
     check_interrupt();
@@ -121,7 +123,15 @@ const WeightSearchResult& QuantEvaluator::weight_search(const ModelQuantConfig& 
   };
   auto r = std::make_unique<WeightSearchResult>(
       search_weights(*base_->model, config, selected_layers(*base_->model, config), *cal, so));
-  if (!opt_.quiet) std::fprintf(stderr, "%s search: %.1f s\n", method.c_str(), seconds_since(t0));
+  if (!opt_.quiet) {
+    std::fprintf(stderr, "%s search: %.1f s\n", method.c_str(), seconds_since(t0));
+    for (const AwqGroupScale& g : r->awq_scales) {
+      std::string layers;
+      for (const std::string& n : g.layers) layers += (layers.empty() ? "" : ",") + n;
+      std::fprintf(stderr, "awq ratio: %s -> %s %s=%s\n", g.prev.c_str(), layers.c_str(),
+                   g.smoothquant_form ? "alpha" : "r", significant(g.ratio, 6).c_str());
+    }
+  }
   return *(searches_[key] = std::move(r));
 }
 

@@ -129,6 +129,14 @@ const Preset kPresets[] = {
      [] { return weight_method("awq-g128", "group128", ModelQuantConfig::WeightMethod::kAwq); }},
     {"awq-g256", "AWQ: searched scales and clips, asymmetric 4-bit weights in groups of 256",
      [] { return weight_method("awq-g256", "group256", ModelQuantConfig::WeightMethod::kAwq); }},
+    {"w4a8-sq-awq",
+     "SmoothQuant + AWQ (W4A8): per-group scale searched over SmoothQuant's alpha and AWQ's r with int4 group "
+     "weights and per-token int8 activations in the loop, through the int8 x int4 kernel",
+     [] {
+       ModelQuantConfig c = base("w4a8-sq-awq", weights(4, false, "group128"), acts("per-token"), false);
+       c.weight_method = ModelQuantConfig::WeightMethod::kAwq;
+       return c;
+     }},
 };
 
 std::string spec_text(const QuantSpec& s, TensorRole role) {
@@ -219,6 +227,11 @@ void ModelQuantConfig::validate() const {
                   "group<G> and asymmetric weights)");
     if (llm_int8 || gamma_migration || token_clipping)
       throw Error("--quant " + name + ": " + m + " does not combine with LLM.int8() or Outlier Suppression");
+    if (weight_method == WeightMethod::kAwq && act.enabled() && act.source == ScaleSource::kStatic)
+      throw Error("--quant " + name + ": the AWQ W4A8 search measures dynamic activation scales (expected "
+                  "--act-scale dynamic)");
+    if (weight_method == WeightMethod::kGptq && act.enabled())
+      throw Error("--quant " + name + ": GPTQ here is weight-only (expected --a-bits 16)");
     if (weight_method == WeightMethod::kAwq && smooth)
       throw Error("--quant " + name + ": AWQ scales and SmoothQuant smoothing both rescale the norms; pick one");
   }
@@ -241,7 +254,9 @@ std::string ModelQuantConfig::describe() const {
   if (kv_int8) o << "; int8 KV";
   if (weight_method == WeightMethod::kGptq)
     o << "; GPTQ damp " << gptq_damp << (gptq_act_order ? " act-order" : "");
-  if (weight_method == WeightMethod::kAwq) o << "; AWQ scales (grid " << awq_grid << ") and clips";
+  if (weight_method == WeightMethod::kAwq)
+    o << (act.enabled() ? "; scales searched (SmoothQuant alpha or AWQ r, grid " : "; AWQ scales (grid ") << awq_grid
+      << (act.enabled() ? ") with W4A8 in the loop" : ") and clips");
   if (layers != "*") o << "; layers " << layers;
   return o.str();
 }

@@ -187,7 +187,7 @@ TEST(WeightSearch, AwqAndGptqPresetsOnTheRealModel) {
   std::vector<int32_t> ids = tokenize_document(base, read_text_file(sqsim_test::kPtbValid));
   ids.resize(4096);
   const auto windows = calibration_windows(ids, 64, 2);
-  for (const char* name : {"awq-g128", "gptq-g128"}) {
+  for (const char* name : {"awq-g128", "gptq-g128", "w4a8-sq-awq"}) {
     ModelQuantConfig c = preset_config(name);
     c.layers = "model.layers.0.*";
     const std::vector<std::string> layers = selected_layers(*base.model, c);
@@ -203,7 +203,10 @@ TEST(WeightSearch, AwqAndGptqPresetsOnTheRealModel) {
       ASSERT_EQ(r.awq_scales.size(), 3u);
       EXPECT_EQ(r.awq_scales[2].prev, "model.layers.0.mlp.up_proj");
       EXPECT_FALSE(r.awq_scales[2].prev_is_norm);
-      EXPECT_EQ(r.awq_clip.size(), 5u);  // not q_proj, k_proj
+      // not q_proj, k_proj; none with int8 activations (w4a8-sq-awq)
+      EXPECT_EQ(r.awq_clip.size(), c.act.enabled() ? 0u : 5u);
+      // w4a8-sq-awq: 21 alphas, then 20 r.
+      EXPECT_EQ(r.awq_scales[0].losses.size(), c.act.enabled() ? 41u : 20u);
     } else {
       EXPECT_EQ(r.gptq.size(), 7u);
       EXPECT_FALSE(warnings.empty());  // 128 tokens for 576 columns
@@ -218,5 +221,33 @@ TEST(WeightSearch, AwqAndGptqPresetsOnTheRealModel) {
     EXPECT_TRUE(std::isfinite(perplexity(*m.model, eval, 64).ppl));
     LoadedModel m2 = load_model(sqsim_test::kModel);
     EXPECT_THROW(quantize_model(*m2.model, c, nullptr), Error);  // no search result
+  }
+}
+
+TEST(WeightSearch, GptqBeatsRoundToNearestOnTheSearchTokensOfBlockZero) {
+  if (!sqsim_test::exists(sqsim_test::kModel) || !sqsim_test::exists(sqsim_test::kPtbValid))
+    GTEST_SKIP() << "model or PTB absent";
+  LoadedModel base = load_model(sqsim_test::kModel);
+  std::vector<int32_t> ids = tokenize_document(base, read_text_file(sqsim_test::kPtbValid));
+  ids.resize(8192);
+  ModelQuantConfig c = preset_config("gptq-g128");
+  c.layers = "model.layers.0.*";
+  const std::vector<std::string> layers = selected_layers(*base.model, c);
+  WeightCalibrationOptions o = weight_calibration_needs(c, 0);
+  o.sample_rows = 4096;  // every token: the Hessian's own rows
+  const WeightCalibration cal = calibrate_weight_search(*base.model, layers, calibration_windows(ids, 512, 8), o);
+  const WeightSearchResult r = search_weights(*base.model, c, layers, cal);
+  for (const std::string& n : layers) {
+    const WeightInputStats& in = cal.of(n);
+    ASSERT_EQ(in.sample.rows(), in.tokens) << n;
+    const Eigen::MatrixXd x = in.sample.cast<double>();
+    const Eigen::MatrixXd xtx = x.transpose() * x;
+    EXPECT_LT((xtx - in.xtx).cwiseAbs().maxCoeff(), 1e-4 * xtx.cwiseAbs().maxCoeff()) << n;
+    const MatrixF& w = dynamic_cast<const FloatLinear&>(base.model->linear(n)).weight();
+    const MatrixF y = in.sample * w.transpose();
+    const double e_gptq = (in.sample * dequantize(r.gptq.at(n)).transpose() - y).cast<double>().squaredNorm();
+    const double e_rtn = (in.sample * fake_quantize(w, c.weight, n).transpose() - y).cast<double>().squaredNorm();
+    EXPECT_LT(e_gptq, e_rtn) << n;
+    std::printf("%s: output error GPTQ/RTN %.3f\n", n.c_str(), e_gptq / e_rtn);
   }
 }

@@ -40,16 +40,20 @@ class SearchRecorder : public LinearLayer {
     if (s.tokens == 0) {
       if (opt_.xtx) s.xtx = MatrixD::Zero(K, K);
       if (opt_.mean_abs) s.sum_abs = Eigen::VectorXd::Zero(K);
+      if (opt_.absmax) s.absmax = VectorF::Zero(K);
     }
     if (opt_.xtx) {
       // One float32 symmetric rank update per window (lower triangle), then
       // the float64 sum: the product is the cost, the sum the precision.
       Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> p = Eigen::MatrixXf::Zero(K, K);
       p.selfadjointView<Eigen::Lower>().rankUpdate(x.transpose());
+      // p's lower triangle (column-major) into xtx's upper one (row-major):
+      // both walks are contiguous.
       for (long c = 0; c < K; ++c)
-        for (long r = c; r < K; ++r) s.xtx(r, c) += double(p(r, c));
+        for (long r = c; r < K; ++r) s.xtx(c, r) += double(p(r, c));
     }
     if (opt_.mean_abs) s.sum_abs += x.cwiseAbs().colwise().sum().transpose().cast<double>();
+    if (opt_.absmax) s.absmax = s.absmax.cwiseMax(x.cwiseAbs().colwise().maxCoeff().transpose());
     s.tokens += x.rows();
     if (rows_per_window_ > 0) {
       const long n = std::min<long>(rows_per_window_, x.rows());
@@ -115,7 +119,7 @@ WeightCalibration calibrate_weight_search(CausalLm& model, const std::vector<std
   }
   restore();
   for (auto& [k, s] : cal.inputs) {
-    if (options.xtx && s.tokens > 0) s.xtx.triangularView<Eigen::StrictlyUpper>() = s.xtx.transpose();
+    if (options.xtx && s.tokens > 0) s.xtx.triangularView<Eigen::StrictlyLower>() = s.xtx.transpose();
     if (options.sample_rows > 0 && s.sample.rows() > options.sample_rows)
       s.sample.conservativeResize(options.sample_rows, s.sample.cols());
   }

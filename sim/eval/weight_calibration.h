@@ -18,6 +18,7 @@ namespace sqsim {
 struct WeightCalibrationOptions {
   bool xtx = false;       // sum x^T x (float32 per window, float64 across windows)
   bool mean_abs = false;  // sum |x| per channel
+  bool absmax = false;    // max |x| per channel
   long sample_rows = 0;   // rows kept, spread evenly over the windows
   std::function<void(size_t, size_t)> progress;  // after every window
 };
@@ -26,6 +27,7 @@ struct WeightInputStats {
   long tokens = 0;
   MatrixD xtx;       // sum x^T x [K, K] (when asked)
   Eigen::VectorXd sum_abs;  // sum |x| per channel (when asked)
+  VectorF absmax;           // max |x| per channel (when asked)
   MatrixF sample;    // [rows, K]
   VectorF mean_abs() const;  // sum_abs / tokens, as float
 };

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <limits>
 #include <mutex>
 #include <set>
 
@@ -11,6 +13,7 @@
 #include "quant/awq.h"
 #include "quant/gptq.h"
 #include "quant/smoothing.h"
+#include "kernels/quantized_linear.h"
 
 namespace sqsim {
 
@@ -92,6 +95,53 @@ MatrixF clip_rows(const MatrixF& sample) {
   return out;
 }
 
+// w4a8-sq-awq: SmoothQuant's candidates, then AWQ's, each measured with the
+// preset's int8 activations and int4 weights on the sample rows
+// (docs/quantization.md, "SmoothQuant + AWQ, W4A8").
+void search_w4a8(AwqGroupScale& g, const WeightInputStats& in, const std::vector<const MatrixF*>& ws,
+                 const std::vector<float>& grid, const ModelQuantConfig& config, const WeightSearchOptions& options) {
+  const MatrixF& x = in.sample;
+  if (x.rows() == 0) throw Error(g.layers.front() + ": w4a8-sq-awq needs sample rows of the input");
+  std::vector<MatrixF> ref;
+  long outputs = 0;
+  for (const MatrixF* w : ws) {
+    ref.push_back(x * w->transpose());
+    outputs += w->rows();
+  }
+  struct Candidate {
+    bool sq;
+    float value;
+  };
+  std::vector<Candidate> cands;
+  for (int j = 0; j <= 20; ++j) cands.push_back({true, float(j) / 20.0f});
+  for (float r : grid) cands.push_back({false, r});
+  std::vector<const VectorF*> acts(ws.size(), &in.absmax);
+  double best = std::numeric_limits<double>::infinity();
+  for (const Candidate& c : cands) {
+    const VectorF s = c.sq ? smoothing_group_factors(acts, ws, c.value, g.prev) : awq_scales(in.mean_abs(), c.value, g.prev);
+    MatrixF xs = x;
+    smooth_activations(xs, s);
+    double err = 0;
+    for (size_t i = 0; i < ws.size(); ++i) {
+      MatrixF w = *ws[i];
+      smooth_weight(w, s);
+      const MatrixF y = kernels::quantized_linear(xs, w, nullptr, config.weight, config.act, nullptr, options.mode,
+                                                  options.path, g.layers[i])
+                            .y;
+      err += (y - ref[i]).cast<double>().squaredNorm();
+    }
+    const double loss = err / (double(x.rows()) * double(outputs));
+    g.losses.push_back(loss);
+    if (loss < best) {
+      best = loss;
+      g.ratio = c.value;
+      g.smoothquant_form = c.sq;
+      g.scales = s;
+    }
+  }
+  if (!std::isfinite(best)) throw Error(g.prev + ": every w4a8-sq-awq candidate gave a non-finite loss");
+}
+
 WeightSearchResult search_awq(const CausalLm& model, const ModelQuantConfig& config,
                               const std::vector<std::string>& layers, const WeightCalibration& cal,
                               const WeightSearchOptions& options) {
@@ -107,11 +157,17 @@ WeightSearchResult search_awq(const CausalLm& model, const ModelQuantConfig& con
   // disjoint, so the groups run in parallel; each result is the same as alone).
   std::atomic<size_t> done{0};
   const size_t total = groups.size() + layers.size();
+  const bool w4a8 = config.act.enabled();
   tbb::parallel_for(size_t(0), groups.size(), [&](size_t i) {
     AwqGroupScale& g = groups[i];
     const WeightInputStats& in = cal.of(g.layers.front());
     std::vector<const MatrixF*> ws;
     for (const std::string& n : g.layers) ws.push_back(&weights.at(n));
+    if (w4a8) {
+      search_w4a8(g, in, ws, grid, config, options);
+      report(options, ++done, total);
+      return;
+    }
     if (in.xtx.rows() != ws.front()->cols())
       throw Error(g.layers.front() + ": the weight-search calibration kept no x^T x of its input");
     const Eigen::MatrixXf gram = (in.xtx / double(in.tokens)).cast<float>();
@@ -129,7 +185,7 @@ WeightSearchResult search_awq(const CausalLm& model, const ModelQuantConfig& con
   std::vector<MatrixF> clips(layers.size());
   tbb::parallel_for(size_t(0), layers.size(), [&](size_t i) {
     const std::string& n = layers[i];
-    if (clipped(n)) {
+    if (clipped(n) && !w4a8) {
       MatrixF x = clip_rows(cal.of(n).sample);
       const auto d = divisor.find(n);
       if (d != divisor.end()) smooth_activations(x, d->second);
@@ -138,7 +194,7 @@ WeightSearchResult search_awq(const CausalLm& model, const ModelQuantConfig& con
     report(options, ++done, total);
   });
   for (size_t i = 0; i < layers.size(); ++i)
-    if (clipped(layers[i])) res.awq_clip[layers[i]] = std::move(clips[i]);
+    if (clipped(layers[i]) && !w4a8) res.awq_clip[layers[i]] = std::move(clips[i]);
   res.awq_scales = std::move(groups);
   return res;
 }
@@ -185,7 +241,8 @@ WeightCalibrationOptions weight_calibration_needs(const ModelQuantConfig& config
   WeightCalibrationOptions o;
   if (config.weight_method == ModelQuantConfig::WeightMethod::kGptq) o.xtx = true;
   if (config.weight_method == ModelQuantConfig::WeightMethod::kAwq) {
-    o.xtx = true;
+    o.xtx = !config.act.enabled();  // w4a8-sq-awq measures on rows (activations quantized)
+    o.absmax = config.act.enabled();
     o.mean_abs = true;
     o.sample_rows = sample_rows;
   }

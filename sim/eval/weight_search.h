@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/quantized_linear.h"
 #include "quant/model_quant_config.h"
 #include "quant/quantize.h"
 #include "sim/eval/weight_calibration.h"
@@ -22,9 +23,10 @@ struct AwqGroupScale {
   std::string prev;
   bool prev_is_norm = true;
   std::vector<std::string> layers;
-  float ratio = 0;
+  float ratio = 0;              // r of AWQ's form, or alpha when smoothquant_form
+  bool smoothquant_form = false;  // w4a8-sq-awq only: the SmoothQuant candidate won
   VectorF scales;
-  std::vector<double> losses;  // per grid value
+  std::vector<double> losses;  // per candidate (w4a8-sq-awq: the alphas, then the r)
 };
 
 struct WeightSearchResult {
@@ -36,6 +38,8 @@ struct WeightSearchResult {
 };
 
 struct WeightSearchOptions {
+  kernels::EmulationMode mode = kernels::EmulationMode::kInteger;  // w4a8-sq-awq's W4A8 products
+  kernels::KernelPath path = kernels::KernelPath::kAuto;
   std::function<void(const std::string&)> warn;      // e.g. fewer search tokens than columns
   std::function<void(size_t, size_t)> progress;      // (layers or groups done, total)
 };
