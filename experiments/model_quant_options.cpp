@@ -129,7 +129,10 @@ void add_eval_options(po::options_description& o) {
       "alpha-grid", po::value<std::string>()->default_value("0:1:0.05"), "values tried by --alpha search / per-layer")(
       "search-windows", po::value<int>()->default_value(64),
       "GPTQ / AWQ presets: calibration windows (of --calib-seq-len tokens) of their own calibration pass")(
-      "search-rows", po::value<long>()->default_value(512), "AWQ presets: input rows kept per layer for the clip search");
+      "search-rows", po::value<long>()->default_value(512), "AWQ presets: input rows kept per layer for the clip search")(
+      "search-cache", po::value<std::string>()->default_value(""),
+      "GPTQ / AWQ presets: directory of saved searches (<dir>/<preset>.search), reused when model, calibration "
+      "and settings match, refused when they differ");
 }
 
 EvalOptions eval_options(const po::variables_map& vm, const std::string& model) {
@@ -141,6 +144,7 @@ EvalOptions eval_options(const po::variables_map& vm, const std::string& model) 
   e.holdout_tokens = vm["holdout-tokens"].as<long>();
   e.search_windows = vm["search-windows"].as<int>();
   e.search_rows = vm["search-rows"].as<long>();
+  e.search_cache = vm["search-cache"].as<std::string>();
   if (e.calib_samples < 1) throw Error("--calib-samples must be at least 1");
   if (e.search_windows < 1) throw Error("--search-windows must be at least 1");
   if (e.search_rows < 1) throw Error("--search-rows must be at least 1");

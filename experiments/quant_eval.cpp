@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "sim/eval/calibration_file.h"
+#include "sim/eval/weight_search_file.h"
 
 namespace sqsim::cli {
 
@@ -94,6 +95,21 @@ const WeightSearchResult& QuantEvaluator::weight_search(const ModelQuantConfig& 
   const std::string key = method + "|" + config.describe();
   if (const auto it = searches_.find(key); it != searches_.end()) return *it->second;
   split_calibration_text();
+  std::string file, file_key;
+  if (!opt_.search_cache.empty()) {
+    file = opt_.search_cache + "/" + config.name + ".search";
+    file_key = "model sha256 " + sha256_file(opt_.model_path) + "\ncalibration text sha256 " +
+               sha256_file(opt_.calib_text) + "\nsearch windows " + std::to_string(opt_.search_windows) + " x " +
+               std::to_string(opt_.calib_seq_len) + " seed 0, holdout " + std::to_string(opt_.holdout_tokens) +
+               ", rows " + std::to_string(opt_.search_rows) + "\nmode " +
+               (opt_.mode == kernels::EmulationMode::kInteger ? "integer" : "fake-quant") + "\nquant " +
+               config.name + ": " + config.describe() + "\n";
+    WeightSearchResult saved;
+    if (read_weight_search_file(file, file_key, &saved)) {
+      if (!opt_.quiet) std::fprintf(stderr, "%s search: read from %s\n", method.c_str(), file.c_str());
+      return *(searches_[key] = std::make_unique<WeightSearchResult>(std::move(saved)));
+    }
+  }
   auto& cal = weight_cal_[method + (config.act.enabled() ? "+a" : "")];
   if (!cal) {
     const auto windows = calibration_windows(calib_ids_, opt_.calib_seq_len, opt_.search_windows);
@@ -131,6 +147,10 @@ const WeightSearchResult& QuantEvaluator::weight_search(const ModelQuantConfig& 
       std::fprintf(stderr, "awq ratio: %s -> %s %s=%s\n", g.prev.c_str(), layers.c_str(),
                    g.smoothquant_form ? "alpha" : "r", significant(g.ratio, 6).c_str());
     }
+  }
+  if (!file.empty()) {
+    write_file_atomic(file, weight_search_file_bytes(file_key, *r));
+    if (!opt_.quiet) std::fprintf(stderr, "%s search: saved to %s\n", method.c_str(), file.c_str());
   }
   return *(searches_[key] = std::move(r));
 }

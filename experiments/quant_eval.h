@@ -40,6 +40,10 @@ struct EvalOptions {
   // over search_windows windows of calib_seq_len, AWQ keeping search_rows rows.
   int search_windows = 64;
   long search_rows = 512;
+  // When set: a directory of saved searches, <dir>/<preset>.search
+  // (sim/eval/weight_search_file.h): read when its key matches, refused when
+  // it was made from another model, calibration or setting, written otherwise.
+  std::string search_cache;
 };
 
 // How α is chosen for one run.

@@ -16,6 +16,8 @@
 #include "sim/eval/quantize_model.h"
 #include "sim/eval/weight_calibration.h"
 #include "sim/eval/weight_search.h"
+#include "sim/eval/weight_search_file.h"
+#include "quant/quantize.h"
 #include "sim/models/load_model.h"
 #include "tests/real_data.h"
 
@@ -250,4 +252,49 @@ TEST(WeightSearch, GptqBeatsRoundToNearestOnTheSearchTokensOfBlockZero) {
     EXPECT_LT(e_gptq, e_rtn) << n;
     std::printf("%s: output error GPTQ/RTN %.3f\n", n.c_str(), e_gptq / e_rtn);
   }
+}
+
+TEST(WeightSearchFile, RoundTripsExactlyAndRefusesAnotherKey) {
+  WeightSearchResult r;
+  r.method = ModelQuantConfig::WeightMethod::kAwq;
+  AwqGroupScale g;
+  g.prev = "model.layers.0.mlp.up_proj";
+  g.prev_is_norm = false;
+  g.layers = {"model.layers.0.mlp.down_proj"};
+  g.ratio = 0.35f;
+  g.scales = VectorF::LinSpaced(5, 0.3f, 1.7f);
+  g.losses = {1.5, 0.25, 1e-9};
+  r.awq_scales.push_back(g);
+  r.awq_clip["model.layers.0.mlp.down_proj"] = random_weight(3, 2, 7);
+  const MatrixF w = random_weight(4, 40, 8);
+  r.gptq["x"] = quantize(w, group_spec(16), "x");
+  r.gptq_loss["x"] = 0.125;
+  const std::string path = testing::TempDir() + "/awq_test.search";
+  write_file_atomic(path, weight_search_file_bytes("model a\nwindows 8\n", r));
+  WeightSearchResult back;
+  ASSERT_TRUE(read_weight_search_file(path, "model a\nwindows 8\n", &back));
+  ASSERT_EQ(back.awq_scales.size(), 1u);
+  EXPECT_EQ(back.awq_scales[0].prev, g.prev);
+  EXPECT_FALSE(back.awq_scales[0].prev_is_norm);
+  EXPECT_EQ(back.awq_scales[0].layers, g.layers);
+  EXPECT_EQ(back.awq_scales[0].ratio, g.ratio);
+  EXPECT_EQ(back.awq_scales[0].scales, g.scales);
+  EXPECT_EQ(back.awq_scales[0].losses, g.losses);
+  EXPECT_EQ(back.awq_clip.at("model.layers.0.mlp.down_proj"), r.awq_clip.at("model.layers.0.mlp.down_proj"));
+  EXPECT_EQ(back.gptq.at("x").codes, r.gptq.at("x").codes);
+  EXPECT_EQ(back.gptq.at("x").params.scale, r.gptq.at("x").params.scale);
+  EXPECT_EQ(back.gptq.at("x").params.zero_point, r.gptq.at("x").params.zero_point);
+  EXPECT_EQ(dequantize(back.gptq.at("x")), dequantize(r.gptq.at("x")));
+  EXPECT_EQ(back.gptq_loss.at("x"), 0.125);
+  try {
+    read_weight_search_file(path, "model b\nwindows 8\n", &back);
+    FAIL() << "another model's search was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'model a' here, 'model b' now"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+  std::string bytes = read_file(path);
+  write_file_atomic(path, bytes.substr(0, bytes.size() - 3));
+  EXPECT_THROW(read_weight_search_file(path, "model a\nwindows 8\n", &back), Error);
+  EXPECT_FALSE(read_weight_search_file(path + ".absent", "k", &back));
 }
