@@ -143,7 +143,7 @@ def linears(module):
     return {n: m for n, m in module.named_modules() if isinstance(m, nn.Linear)}
 
 
-def run_awq(model, windows, group, llm_awq):
+def run_awq(model, windows, group, llm_awq, blocks):
     sys.modules.setdefault("awq_inference_engine", types.ModuleType("awq_inference_engine"))  # CUDA-only import
     # llm-awq moves modules to the GPU around each step; here everything stays on the CPU.
     nn.Module.cuda = lambda self, device=None: self
@@ -158,7 +158,7 @@ def run_awq(model, windows, group, llm_awq):
     x, kwargs = block_inputs(model, windows)
     ratios = {}
     t0 = time.time()
-    for i, layer in enumerate(model.model.layers):
+    for i, layer in enumerate(model.model.layers[:blocks]):
         feats = {}
         hooks = [m.register_forward_hook(lambda m, a, o, n=n: feats.setdefault(n, []).append(a[0].detach()))
                  for n, m in linears(layer).items()]
@@ -288,6 +288,8 @@ def main():
     p.add_argument("--llm-awq", required=True, help="a checkout of mit-han-lab/llm-awq (outside the repository)")
     p.add_argument("--gptq", required=True, help="a checkout of IST-DASLab/gptq (outside the repository)")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--awq-blocks", type=int, default=0,
+                   help="run llm-awq's search on the first N blocks only (ratios compared, no reference ppl)")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     if a.threads:
@@ -317,7 +319,15 @@ def main():
         model = load()
         entry = {}
         if method == "awq":
-            entry["ratios"], entry["search_seconds"] = run_awq(model, windows, g, a.llm_awq)
+            blocks = a.awq_blocks or len(model.model.layers)
+            entry["ratios"], entry["search_seconds"] = run_awq(model, windows, g, a.llm_awq, blocks)
+            entry["blocks"] = blocks
+            if blocks < len(model.model.layers):
+                # Only the ratios of the first blocks: no quantized model to measure.
+                result["reference"][method] = entry
+                result["sqsim"][method] = sqsim_ppl(a, f"awq-g{g}")
+                log(f"reference awq: ratios of {blocks} blocks; sqsim awq-g{g} ppl {result['sqsim'][method]['ppl']:.4f}")
+                continue
         elif method == "gptq-float":
             entry["search_seconds"] = run_gptq_float(model, windows, g, a.gptq)
         elif method == "gptq-sequential":
@@ -336,13 +346,17 @@ def main():
     if "awq" in result["reference"] and "awq" in result["sqsim"]:
         ref, mine = result["reference"]["awq"]["ratios"], result["sqsim"]["awq"]["ratios"]
         same = sum(1 for k in ref if k in mine and ref[k] is not None and abs(ref[k] - mine[k]) < 1e-6)
+        result["awq_ratio_agreement_note"] = (
+            "llm-awq measures q/k/v on the attention output and gate/up on the MLP output; "
+            "sqsim on the group's own linear outputs (docs/quantization.md, AWQ)")
         result["awq_ratio_agreement"] = {"same": same, "groups": len(ref),
                                          "per_group": {k: [ref[k], mine.get(k)] for k in ref}}
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump(result, f, indent=1)
     for side in ("reference", "sqsim"):
         for k, v in result[side].items():
-            print(f"{side:9s} {k:16s} ppl {v['ppl']:.4f}")
+            if "ppl" in v:
+                print(f"{side:9s} {k:16s} ppl {v['ppl']:.4f}")
     if "awq_ratio_agreement" in result:
         r = result["awq_ratio_agreement"]
         print(f"AWQ ratios identical in {r['same']} of {r['groups']} groups")

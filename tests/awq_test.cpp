@@ -4,6 +4,7 @@
 // (sim/eval/weight_search.h) on the real SmolLM2 model (skipped when absent).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -20,6 +21,7 @@
 #include "quant/quantize.h"
 #include "sim/models/load_model.h"
 #include "tests/real_data.h"
+#include "tests/run_sqsim.h"
 
 using namespace sqsim;
 
@@ -297,4 +299,26 @@ TEST(WeightSearchFile, RoundTripsExactlyAndRefusesAnotherKey) {
   write_file_atomic(path, bytes.substr(0, bytes.size() - 3));
   EXPECT_THROW(read_weight_search_file(path, "model a\nwindows 8\n", &back), Error);
   EXPECT_FALSE(read_weight_search_file(path + ".absent", "k", &back));
+}
+
+TEST(WeightSearchCli, BadOptionsAreOneLineErrorsNamingTheOption) {
+  struct Case {
+    const char* args;
+    const char* needle;
+  };
+  const Case cases[] = {
+      {"ppl --quant gptq-g128 --gptq-damp 0 --max-tokens 64", "--gptq-damp"},
+      {"ppl --quant gptq-g128 --gptq-damp -1 --max-tokens 64", "--gptq-damp"},
+      {"ppl --quant w4a16-g128 --gptq-act-order --max-tokens 64", "--gptq-act-order"},
+      {"ppl --quant awq-g128 --awq-grid 0 --max-tokens 64", "--awq-grid"},
+      {"ppl --quant gptq-g64 --awq-grid 10 --max-tokens 64", "--awq-grid"},
+      {"ppl --quant awq-g64 --search-windows 0 --max-tokens 64", "--search-windows"},
+      {"ppl --quant awq-g64 --smooth true --max-tokens 64", "AWQ"},
+  };
+  for (const Case& c : cases) {
+    const CliRun r = run(c.args);
+    EXPECT_NE(r.status, 0) << c.args;
+    EXPECT_NE(r.out.find(c.needle), std::string::npos) << c.args << ": " << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << c.args << ": " << r.out;
+  }
 }
