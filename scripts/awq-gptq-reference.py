@@ -51,6 +51,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+def cpu_only():
+    """The reference code moves modules to the GPU and synchronizes it around
+    each step; here everything stays on the CPU (their code unchanged)."""
+    nn.Module.cuda = lambda self, device=None: self
+    torch.Tensor.cuda = lambda self, device=None, **kw: self
+    torch.cuda.empty_cache = lambda: None
+    torch.cuda.synchronize = lambda *a, **k: None
+
+
 def log(msg):
     print(f"[awq-gptq-reference {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -145,10 +154,7 @@ def linears(module):
 
 def run_awq(model, windows, group, llm_awq, blocks):
     sys.modules.setdefault("awq_inference_engine", types.ModuleType("awq_inference_engine"))  # CUDA-only import
-    # llm-awq moves modules to the GPU around each step; here everything stays on the CPU.
-    nn.Module.cuda = lambda self, device=None: self
-    torch.Tensor.cuda = lambda self, device=None, **kw: self
-    torch.cuda.empty_cache = lambda: None
+
     sys.path.insert(0, llm_awq)
     from awq.quantize.auto_scale import auto_scale_block, apply_scale
     from awq.quantize.auto_clip import auto_clip_block, apply_clip
@@ -292,6 +298,7 @@ def main():
                    help="run llm-awq's search on the first N blocks only (ratios compared, no reference ppl)")
     p.add_argument("--out", required=True)
     a = p.parse_args()
+    cpu_only()
     if a.threads:
         torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)

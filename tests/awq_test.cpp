@@ -11,6 +11,8 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "quant/awq.h"
+#include "quant/gptq.h"
+#include "sim/models/quantized_linear_layer.h"
 #include "quant/model_quant_config.h"
 #include "sim/eval/calibration.h"
 #include "sim/eval/perplexity.h"
@@ -320,5 +322,26 @@ TEST(WeightSearchCli, BadOptionsAreOneLineErrorsNamingTheOption) {
     EXPECT_NE(r.status, 0) << c.args;
     EXPECT_NE(r.out.find(c.needle), std::string::npos) << c.args << ": " << r.out;
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << c.args << ": " << r.out;
+  }
+}
+
+TEST(WeightSearch, AQuantizedLinearFromGptqCodesComputesWithThoseCodes) {
+  // K = 40, groups of 16 (ragged last group), as GPTQ hands them over.
+  const MatrixF x = random_input(24, 40, 9);
+  const MatrixF w = random_weight(8, 40, 10);
+  const MatrixD h = (x.cast<double>().transpose() * x.cast<double>()) * (2.0 / 24.0);
+  GptqOptions go;
+  go.group_size = 16;
+  const GptqResult g = gptq_quantize(w, h, go, "t");
+  for (auto mode : {kernels::EmulationMode::kInteger, kernels::EmulationMode::kFakeQuant}) {
+    QuantizedLinearOptions o;
+    o.weight = group_spec(16);
+    o.act.bits = 16;  // W4A16
+    o.mode = mode;
+    o.quantized_weight = &g.q;
+    const QuantizedLinear layer(w, VectorF(), o, "t");
+    const MatrixF want = x * dequantize(g.q).transpose();
+    EXPECT_LT((layer.forward(x) - want).cwiseAbs().maxCoeff(), 1e-4f * want.cwiseAbs().maxCoeff());
+    EXPECT_EQ(layer.dequantized_weight(), dequantize(g.q));
   }
 }
