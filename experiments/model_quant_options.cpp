@@ -36,7 +36,11 @@ void add_model_quant_options(po::options_description& d) {
       "LLM.int8(): input columns with some |x| >= this are multiplied in float")(
       "llm-int8-fp16", po::bool_switch(), "LLM.int8(): round the float part's factors to float16 first")(
       "token-clip-quantile", po::value<double>()->default_value(0.99),
-      "Outlier Suppression: quantile of the per-token maxima that starts the clip search (0 < q <= 1)");
+      "Outlier Suppression: quantile of the per-token maxima that starts the clip search (0 < q <= 1)")(
+      "gptq-damp", po::value<double>()->default_value(0.01),
+      "GPTQ presets: damping, a share of the mean Hessian diagonal (> 0)")(
+      "gptq-act-order", po::bool_switch(), "GPTQ presets: columns in order of decreasing Hessian diagonal")(
+      "awq-grid", po::value<int>()->default_value(20), "AWQ presets: ratios r = j/N, j = 0..N-1 (llm-awq: 20)");
   add_quantizer_variant_options(d);
 }
 
@@ -98,6 +102,15 @@ ModelQuantConfig model_quant_config(const po::variables_map& vm) {
     c.llm_int8_threshold = vm["llm-int8-threshold"].as<float>();
     c.llm_int8_fp16 = vm["llm-int8-fp16"].as<bool>();
   }
+  const bool gptq = c.weight_method == ModelQuantConfig::WeightMethod::kGptq;
+  const bool awq = c.weight_method == ModelQuantConfig::WeightMethod::kAwq;
+  if ((given(vm, "gptq-damp") || vm["gptq-act-order"].as<bool>()) && !gptq)
+    throw Error("--gptq-damp / --gptq-act-order: --quant " + c.name + " is not a GPTQ preset (gptq-g64/g128/g256)");
+  if (given(vm, "awq-grid") && !awq)
+    throw Error("--awq-grid: --quant " + c.name + " is not an AWQ preset (awq-g64/g128/g256)");
+  c.gptq_damp = vm["gptq-damp"].as<double>();
+  c.gptq_act_order = vm["gptq-act-order"].as<bool>();
+  c.awq_grid = vm["awq-grid"].as<int>();
   // Quantizer variants: the preset's symmetry stays unless overridden.
   for (QuantSpec* s : {&c.weight, &c.act}) {
     if (given(vm, "rounding")) s->rounding = parse_rounding(vm["rounding"].as<std::string>());
@@ -143,7 +156,13 @@ void add_eval_options(po::options_description& o) {
       "calib-seq-len", po::value<int>()->default_value(512), "tokens per calibration window")(
       "holdout-tokens", po::value<long>()->default_value(16384),
       "tail of the calibration text kept out of calibration, for --alpha search")(
-      "alpha-grid", po::value<std::string>()->default_value("0:1:0.05"), "values tried by --alpha search / per-layer");
+      "alpha-grid", po::value<std::string>()->default_value("0:1:0.05"), "values tried by --alpha search / per-layer")(
+      "search-windows", po::value<int>()->default_value(64),
+      "GPTQ / AWQ presets: calibration windows (of --calib-seq-len tokens) of their own calibration pass")(
+      "search-rows", po::value<long>()->default_value(512), "AWQ presets: input rows kept per layer for the clip search")(
+      "search-cache", po::value<std::string>()->default_value(""),
+      "GPTQ / AWQ presets: directory of saved searches (<dir>/<preset>.search), reused when model, calibration "
+      "and settings match, refused when they differ");
 }
 
 EvalOptions eval_options(const po::variables_map& vm, const std::string& model) {
@@ -153,7 +172,12 @@ EvalOptions eval_options(const po::variables_map& vm, const std::string& model) 
   e.calib_samples = vm["calib-samples"].as<int>();
   e.calib_seq_len = vm["calib-seq-len"].as<int>();
   e.holdout_tokens = vm["holdout-tokens"].as<long>();
+  e.search_windows = vm["search-windows"].as<int>();
+  e.search_rows = vm["search-rows"].as<long>();
+  e.search_cache = vm["search-cache"].as<std::string>();
   if (e.calib_samples < 1) throw Error("--calib-samples must be at least 1");
+  if (e.search_windows < 1) throw Error("--search-windows must be at least 1");
+  if (e.search_rows < 1) throw Error("--search-rows must be at least 1");
   if (e.calib_seq_len < 2) throw Error("--calib-seq-len must be at least 2");
   if (e.holdout_tokens < e.calib_seq_len)
     throw Error("--holdout-tokens must hold at least one window of --calib-seq-len tokens");

@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "sim/eval/calibration_file.h"
+#include "sim/eval/weight_search_file.h"
 
 namespace sqsim::cli {
 
@@ -50,19 +51,6 @@ std::vector<std::vector<int32_t>> QuantEvaluator::calibration_windows() {
   return sqsim::calibration_windows(calib_ids_, opt_.calib_seq_len, opt_.calib_samples);
 }
 
-void QuantEvaluator::split_calibration_text() {
-  if (!calib_ids_.empty()) return;
-  if (opt_.calib_text.empty())
-    throw Error("--calib-text: smoothing, static scales and alpha searches need calibration text");
-  std::vector<int32_t> ids = tokenize_file(opt_.calib_text);
-  if (long(ids.size()) < opt_.holdout_tokens + opt_.calib_seq_len)
-    throw Error("--calib-text " + opt_.calib_text + ": " + std::to_string(ids.size()) +
-                " tokens, fewer than the held-out tail (" + std::to_string(opt_.holdout_tokens) +
-                ") plus one calibration window");
-  holdout_.assign(ids.end() - opt_.holdout_tokens, ids.end());
-  calib_ids_.assign(ids.begin(), ids.end() - opt_.holdout_tokens);
-}
-
 const CalibrationStats& QuantEvaluator::calibration() {
   if (stats_) return *stats_;
   split_calibration_text();
@@ -94,6 +82,84 @@ const CalibrationStats& QuantEvaluator::calibration() {
   return *stats_;
 }
 
+void QuantEvaluator::split_calibration_text() {
+  if (!calib_ids_.empty()) return;
+  if (opt_.calib_text.empty())
+    throw Error("--calib-text: smoothing, static scales, alpha and weight searches need calibration text");
+  std::vector<int32_t> ids = tokenize_file(opt_.calib_text);
+  if (long(ids.size()) < opt_.holdout_tokens + opt_.calib_seq_len)
+    throw Error("--calib-text " + opt_.calib_text + ": " + std::to_string(ids.size()) +
+                " tokens, fewer than the held-out tail (" + std::to_string(opt_.holdout_tokens) +
+                ") plus one calibration window");
+  holdout_.assign(ids.end() - opt_.holdout_tokens, ids.end());
+  calib_ids_.assign(ids.begin(), ids.end() - opt_.holdout_tokens);
+}
+
+const WeightSearchResult& QuantEvaluator::weight_search(const ModelQuantConfig& config) {
+  const std::string method = weight_method_name(config.weight_method);
+  const std::string key = method + "|" + config.describe();
+  if (const auto it = searches_.find(key); it != searches_.end()) return *it->second;
+  split_calibration_text();
+  std::string file, file_key;
+  if (!opt_.search_cache.empty()) {
+    file = opt_.search_cache + "/" + config.name + ".search";
+    file_key = "model sha256 " + sha256_file(opt_.model_path) + "\ncalibration text sha256 " +
+               sha256_file(opt_.calib_text) + "\nsearch windows " + std::to_string(opt_.search_windows) + " x " +
+               std::to_string(opt_.calib_seq_len) + " seed 0, holdout " + std::to_string(opt_.holdout_tokens) +
+               ", rows " + std::to_string(opt_.search_rows) + "\nmode " +
+               (opt_.mode == kernels::EmulationMode::kInteger ? "integer" : "fake-quant") + "\nquant " +
+               config.name + ": " + config.describe() + "\n";
+    WeightSearchResult saved;
+    if (read_weight_search_file(file, file_key, &saved)) {
+      if (!opt_.quiet) std::fprintf(stderr, "%s search: read from %s\n", method.c_str(), file.c_str());
+      return *(searches_[key] = std::make_unique<WeightSearchResult>(std::move(saved)));
+    }
+  }
+  auto& cal = weight_cal_[method + (config.act.enabled() ? "+a" : "")];
+  if (!cal) {
+    const auto windows = sqsim::calibration_windows(calib_ids_, opt_.calib_seq_len, opt_.search_windows);
+    WeightCalibrationOptions co = weight_calibration_needs(config, opt_.search_rows);
+    const auto t0 = std::chrono::steady_clock::now();
+    co.progress = [&](size_t done, size_t all) {
+      check_interrupt();
+      if (!opt_.quiet && (done % 8 == 0 || done == all))
+        std::fprintf(stderr, "%s calibration: %zu/%zu windows of %d tokens, %.0f s\n", method.c_str(), done, all,
+                     opt_.calib_seq_len, seconds_since(t0));
+    };
+    cal = std::make_unique<WeightCalibration>(
+        calibrate_weight_search(*base_->model, selected_layers(*base_->model, config), windows, co));
+    if (!opt_.quiet)
+      std::fprintf(stderr, "%s calibration: %.1f s (%d windows x %d tokens)\n", method.c_str(), seconds_since(t0),
+                   opt_.search_windows, opt_.calib_seq_len);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  WeightSearchOptions so;
+  so.mode = opt_.mode;
+  so.path = opt_.path;
+  so.warn = [](const std::string& w) { std::fprintf(stderr, "warning: %s\n", w.c_str()); };
+  so.progress = [&](size_t done, size_t all) {
+    check_interrupt();
+    if (!opt_.quiet && (done % 30 == 0 || done == all))
+      std::fprintf(stderr, "%s search: %zu/%zu, %.0f s\n", method.c_str(), done, all, seconds_since(t0));
+  };
+  auto r = std::make_unique<WeightSearchResult>(
+      search_weights(*base_->model, config, selected_layers(*base_->model, config), *cal, so));
+  if (!opt_.quiet) {
+    std::fprintf(stderr, "%s search: %.1f s\n", method.c_str(), seconds_since(t0));
+    for (const AwqGroupScale& g : r->awq_scales) {
+      std::string layers;
+      for (const std::string& n : g.layers) layers += (layers.empty() ? "" : ",") + n;
+      std::fprintf(stderr, "awq ratio: %s -> %s %s=%s\n", g.prev.c_str(), layers.c_str(),
+                   g.smoothquant_form ? "alpha" : "r", significant(g.ratio, 6).c_str());
+    }
+  }
+  if (!file.empty()) {
+    write_file_atomic(file, weight_search_file_bytes(file_key, *r));
+    if (!opt_.quiet) std::fprintf(stderr, "%s search: saved to %s\n", method.c_str(), file.c_str());
+  }
+  return *(searches_[key] = std::move(r));
+}
+
 bool QuantEvaluator::needs_calibration(const ModelQuantConfig& c) const {
   return c.smooth || (c.act.enabled() && c.act.source == ScaleSource::kStatic);
 }
@@ -107,6 +173,7 @@ std::unique_ptr<CausalLm> QuantEvaluator::quantized_model(const ModelQuantConfig
   qo.mode = opt_.mode;
   qo.path = opt_.path;
   qo.alpha_per_group = alpha_per_group;
+  if (config.weight_method != ModelQuantConfig::WeightMethod::kRtn) qo.weight_search = &weight_search(config);
   QuantizeModelReport r;
   if (config.quantizes_anything()) r = quantize_model(*fresh.model, config, stats, qo);
   if (report) *report = r;

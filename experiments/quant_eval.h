@@ -36,6 +36,14 @@ struct EvalOptions {
   // those of the same model, text and settings, else computed and written
   // there (sim/eval/calibration_file.h). Bit-identical either way.
   std::string calib_cache;
+  // GPTQ and AWQ: their own calibration pass (sim/eval/weight_calibration.h)
+  // over search_windows windows of calib_seq_len, AWQ keeping search_rows rows.
+  int search_windows = 64;
+  long search_rows = 512;
+  // When set: a directory of saved searches, <dir>/<preset>.search
+  // (sim/eval/weight_search_file.h): read when its key matches, refused when
+  // it was made from another model, calibration or setting, written otherwise.
+  std::string search_cache;
 };
 
 // How α is chosen for one run.
@@ -80,6 +88,9 @@ class QuantEvaluator {
   const CalibrationStats& calibration();
   // The held-out tail of the calibration text.
   const std::vector<int32_t>& holdout_ids();
+  // GPTQ's or AWQ's search for `config` (computed on first use per method,
+  // weight spec and settings), with the seconds its calibration and search took.
+  const WeightSearchResult& weight_search(const ModelQuantConfig& config);
 
   // A freshly loaded float model with `config` applied.
   std::unique_ptr<CausalLm> quantized_model(const ModelQuantConfig& config,
@@ -115,6 +126,8 @@ class QuantEvaluator {
   std::unique_ptr<LoadedModel> base_;  // tokenizer and the float model used for calibration
   std::unique_ptr<CalibrationStats> stats_;
   std::vector<int32_t> calib_ids_, holdout_;
+  std::map<std::string, std::unique_ptr<WeightCalibration>> weight_cal_;  // by method
+  std::map<std::string, std::unique_ptr<WeightSearchResult>> searches_;   // by method and settings
 };
 
 // journaled_run's record of a perplexity (its fields under its key) and back.

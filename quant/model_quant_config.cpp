@@ -45,6 +45,12 @@ ModelQuantConfig base(const char* name, QuantSpec w, QuantSpec a, bool smooth) {
   return c;
 }
 
+ModelQuantConfig weight_method(const char* name, const std::string& groups, ModelQuantConfig::WeightMethod m) {
+  ModelQuantConfig c = base(name, weights(4, false, groups), none(), false);
+  c.weight_method = m;
+  return c;
+}
+
 // Group size of the 4-bit presets is part of the name; SmolLM2's 576-wide
 // inputs give ragged last groups for 128 and 256 (docs/quantization.md).
 const Preset kPresets[] = {
@@ -109,6 +115,28 @@ const Preset kPresets[] = {
      "smoothing, asymmetric 4-bit weights in groups of 128, per-token dynamic int8 activations (W4A8 through the "
      "int8 x int4 kernel)",
      [] { return base("w4a8-sq", weights(4, false, "group128"), acts("per-token"), true); }},
+    {"gptq-g64", "GPTQ (Frantar et al. 2022): asymmetric 4-bit weights in groups of 64 from each layer's Hessian",
+     [] { return weight_method("gptq-g64", "group64", ModelQuantConfig::WeightMethod::kGptq); }},
+    {"gptq-g128", "GPTQ: asymmetric 4-bit weights in groups of 128 (damping 0.01, blocks of 128)",
+     [] { return weight_method("gptq-g128", "group128", ModelQuantConfig::WeightMethod::kGptq); }},
+    {"gptq-g256", "GPTQ: asymmetric 4-bit weights in groups of 256",
+     [] { return weight_method("gptq-g256", "group256", ModelQuantConfig::WeightMethod::kGptq); }},
+    {"awq-g64",
+     "AWQ (Lin et al. 2023) as mit-han-lab/llm-awq: searched scales mean|x|^r and clips, then asymmetric 4-bit "
+     "weights in groups of 64",
+     [] { return weight_method("awq-g64", "group64", ModelQuantConfig::WeightMethod::kAwq); }},
+    {"awq-g128", "AWQ: searched scales and clips, asymmetric 4-bit weights in groups of 128 (llm-awq's setting)",
+     [] { return weight_method("awq-g128", "group128", ModelQuantConfig::WeightMethod::kAwq); }},
+    {"awq-g256", "AWQ: searched scales and clips, asymmetric 4-bit weights in groups of 256",
+     [] { return weight_method("awq-g256", "group256", ModelQuantConfig::WeightMethod::kAwq); }},
+    {"w4a8-sq-awq",
+     "SmoothQuant + AWQ (W4A8): per-group scale searched over SmoothQuant's alpha and AWQ's r with int4 group "
+     "weights and per-token int8 activations in the loop, through the int8 x int4 kernel",
+     [] {
+       ModelQuantConfig c = base("w4a8-sq-awq", weights(4, false, "group128"), acts("per-token"), false);
+       c.weight_method = ModelQuantConfig::WeightMethod::kAwq;
+       return c;
+     }},
 };
 
 std::string spec_text(const QuantSpec& s, TensorRole role) {
@@ -138,6 +166,15 @@ std::string preset_source(const std::string& name) {
   for (const Preset& p : kPresets)
     if (name == p.name) return p.source;
   return "custom configuration";
+}
+
+std::string weight_method_name(ModelQuantConfig::WeightMethod m) {
+  switch (m) {
+    case ModelQuantConfig::WeightMethod::kRtn: return "rtn";
+    case ModelQuantConfig::WeightMethod::kGptq: return "gptq";
+    case ModelQuantConfig::WeightMethod::kAwq: return "awq";
+  }
+  return "?";
 }
 
 void ModelQuantConfig::validate() const {
@@ -184,6 +221,25 @@ void ModelQuantConfig::validate() const {
   if (smooth && !alpha) throw Error("--quant " + name + ": smoothing needs an alpha (not 'none')");
   if (smooth_all && !smooth) throw Error("--smooth-all needs smoothing (a preset with smoothing or --smooth true)");
   if (layers.empty()) throw Error("--layers: empty glob list");
+  if (weight_method != WeightMethod::kRtn) {
+    const std::string m = weight_method_name(weight_method);
+    if (!weight.enabled() || weight.symmetric || weight.granularity != Granularity::kPerGroup)
+      throw Error("--quant " + name + ": " + m + " chooses asymmetric group-wise weights (expected --w-granularity "
+                  "group<G> and asymmetric weights)");
+    if (llm_int8 || gamma_migration || token_clipping)
+      throw Error("--quant " + name + ": " + m + " does not combine with LLM.int8() or Outlier Suppression");
+    if (weight_method == WeightMethod::kAwq && act.enabled() && act.source == ScaleSource::kStatic)
+      throw Error("--quant " + name + ": the AWQ W4A8 search measures dynamic activation scales (expected "
+                  "--act-scale dynamic)");
+    if (weight_method == WeightMethod::kGptq && act.enabled())
+      throw Error("--quant " + name + ": GPTQ here is weight-only (expected --a-bits 16)");
+    if (weight_method == WeightMethod::kAwq && smooth)
+      throw Error("--quant " + name + ": AWQ scales and SmoothQuant smoothing both rescale the norms; pick one");
+  }
+  if (!(gptq_damp > 0) || !std::isfinite(gptq_damp))
+    throw Error("--gptq-damp " + std::to_string(gptq_damp) + ": expected a positive share of the mean Hessian "
+                "diagonal (GPTQ uses 0.01)");
+  if (awq_grid < 1) throw Error("--awq-grid " + std::to_string(awq_grid) + ": expected at least 1");
 }
 
 std::string ModelQuantConfig::describe() const {
@@ -197,6 +253,11 @@ std::string ModelQuantConfig::describe() const {
     o << "; LLM.int8() threshold " << llm_int8_threshold << (llm_int8_fp16 ? " (fp16 outlier product)" : "");
   if (bmm.enabled()) o << "; BMM " << bmm.describe();
   if (kv_int8) o << "; int8 KV";
+  if (weight_method == WeightMethod::kGptq)
+    o << "; GPTQ damp " << gptq_damp << (gptq_act_order ? " act-order" : "");
+  if (weight_method == WeightMethod::kAwq)
+    o << (act.enabled() ? "; scales searched (SmoothQuant alpha or AWQ r, grid " : "; AWQ scales (grid ") << awq_grid
+      << (act.enabled() ? ") with W4A8 in the loop" : ") and clips");
   if (layers != "*") o << "; layers " << layers;
   return o.str();
 }

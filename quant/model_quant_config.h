@@ -47,6 +47,15 @@ struct ModelQuantConfig {
   // Comma-separated globs (fnmatch) over HF module paths of the linear layers
   // to quantize. lm_head stays float unless a glob names it without wildcards.
   std::string layers = "*";
+  // How 4-bit weights are chosen (docs/quantization.md, "GPTQ on a whole
+  // model", "AWQ"): round-to-nearest, GPTQ from each layer's Hessian, or AWQ
+  // scales and clips searched before round-to-nearest. Both need the weight
+  // search calibration (sim/eval/weight_calibration.h).
+  enum class WeightMethod { kRtn, kGptq, kAwq };
+  WeightMethod weight_method = WeightMethod::kRtn;
+  double gptq_damp = 0.01;      // share of the mean Hessian diagonal added to it, > 0
+  bool gptq_act_order = false;  // columns by decreasing Hessian diagonal
+  int awq_grid = 20;            // r = j / awq_grid, j = 0 .. awq_grid - 1
 
   bool quantizes_anything() const {
     return weight.enabled() || act.enabled() || bmm.enabled() || kv_int8 || llm_int8;
@@ -63,5 +72,7 @@ std::vector<std::string> preset_names();
 ModelQuantConfig preset_config(const std::string& name);
 // One sentence: what the preset is and where it comes from.
 std::string preset_source(const std::string& name);
+// "rtn", "gptq", "awq".
+std::string weight_method_name(ModelQuantConfig::WeightMethod m);
 
 }  // namespace sqsim

@@ -28,11 +28,12 @@ rows=(
   "P alone, s8 (1/127)|--bmm int8-real --bmm-operands p"
   "P alone, u8 (1/255)|--bmm int8-real --bmm-operands p --bmm-p u8"
   "int8-real with P float|--bmm int8-real --bmm-operands q,k,v"
-  "int8-real with P u8|--bmm int8-real --bmm-p u8"
-  "int8-real per token|--bmm int8-real --bmm-granularity token"
   "Q, K, V after RoPE per token, P float|--bmm int8-real --bmm-operands q,k,v --bmm-granularity token"
-  "mit-fake with P s8|--bmm mit-fake --bmm-operands q,k,v,p"
 )
+# More rows for a later run (not in results/bmm-schemes yet):
+#  "int8-real with P u8|--bmm int8-real --bmm-p u8"
+#  "int8-real per token|--bmm int8-real --bmm-granularity token"
+#  "mit-fake with P s8|--bmm mit-fake --bmm-operands q,k,v,p"
 for row in "${rows[@]}"; do
   label="${row%%|*}"
   opts="${row#*|}"

@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/str.h"
+#include "quant/awq.h"
 #include "quant/error_metrics.h"
 #include "quant/scales.h"
 #include "quant/smoothing.h"
@@ -160,6 +161,7 @@ struct Plan {
   std::map<std::string, VectorF> divisor;
   std::map<std::string, VectorF> runtime;
   std::map<std::string, float> clip;
+  std::set<std::string> changed;  // weights changed with no input divisor (AWQ's rows of up_proj)
 };
 
 bool any_chosen(const std::vector<std::string>& layers, const std::set<std::string>& chosen) {
@@ -258,6 +260,30 @@ void clip_token_wise(const CausalLm& model, Plan& plan, const std::vector<std::s
   }
 }
 
+// AWQ: each group's s folded into its norm (or its preceding layer's rows)
+// and its layers' columns, then the clips (docs/quantization.md, "AWQ").
+void apply_awq(CausalLm& model, Plan& plan, const std::set<std::string>& chosen, const ModelQuantConfig& config,
+               const WeightSearchResult& ws, QuantizeModelReport& report) {
+  for (const AwqGroupScale& g : ws.awq_scales) {
+    for (const std::string& n : g.layers)
+      if (!chosen.count(n)) throw Error(n + ": the AWQ search scaled a layer --layers does not select");
+    if (g.prev_is_norm) model.divide_norm(g.prev, g.scales);
+    SmoothingRecord rec{g.prev, g.layers, g.ratio, 0, 0, 0, 0};
+    for (const std::string& n : g.layers) rec.weight_absmax_before = std::max(rec.weight_absmax_before, abs_max(plan.weights[n]));
+    apply_awq_scales(plan.weights, {g});
+    for (const std::string& n : g.layers) {
+      rec.weight_absmax_after = std::max(rec.weight_absmax_after, abs_max(plan.weights[n]));
+      plan.divisor[n] = g.scales;
+    }
+    if (!g.prev_is_norm) plan.changed.insert(g.prev);  // rebuilt even when not chosen
+    report.smoothing.push_back(rec);
+  }
+  for (const auto& [n, clip] : ws.awq_clip) {
+    if (!chosen.count(n)) throw Error(n + ": the AWQ search clipped a layer --layers does not select");
+    awq_apply_clip(plan.weights.at(n), clip, config.weight);
+  }
+}
+
 // The layer that replaces a chosen one.
 std::unique_ptr<LinearLayer> make_layer(const std::string& n, const VectorF& bias, const Plan& plan,
                                         const ModelQuantConfig& config, const CalibrationStats* stats,
@@ -277,6 +303,10 @@ std::unique_ptr<LinearLayer> make_layer(const std::string& n, const VectorF& bia
   o.mode = options.mode;
   o.path = options.path;
   if (plan.runtime.count(n)) o.runtime_divisor = plan.runtime.at(n);
+  if (options.weight_search) {
+    const auto g = options.weight_search->gptq.find(n);
+    if (g != options.weight_search->gptq.end()) o.quantized_weight = &g->second;
+  }
   if (plan.clip.count(n)) {
     o.static_act = per_tensor_clip_params(plan.clip.at(n), config.act);
   } else if (config.act.enabled() && config.act.source == ScaleSource::kStatic) {
@@ -306,11 +336,21 @@ QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& conf
   if (config.gamma_migration) migrate_gamma(model, plan, chosen, report);
   if (config.smooth) smooth(model, plan, chosen_list, chosen, config, *stats, options, report);
   if (config.token_clipping) clip_token_wise(model, plan, chosen_list, chosen, config, *stats, options);
+  if (config.weight_method != ModelQuantConfig::WeightMethod::kRtn) {
+    const WeightSearchResult* ws = options.weight_search;
+    if (!ws || ws->method != config.weight_method)
+      throw Error("--quant " + config.name + ": needs the " + weight_method_name(config.weight_method) +
+                  " search's result (sim/eval/weight_search.h)");
+    if (config.weight_method == ModelQuantConfig::WeightMethod::kAwq) apply_awq(model, plan, chosen, config, *ws, report);
+    if (config.weight_method == ModelQuantConfig::WeightMethod::kGptq)
+      for (const std::string& n : chosen_list)
+        if (!ws->gptq.count(n)) throw Error(n + ": the GPTQ search has no weights for this layer");
+  }
 
   for (const std::string& n : model.linear_names()) {
     const VectorF bias = float_layer(model, n).bias();
     if (!chosen.count(n)) {
-      if (plan.divisor.count(n)) model.replace_linear(n, std::make_unique<FloatLinear>(plan.weights[n], bias));
+      if (plan.divisor.count(n) || plan.changed.count(n)) model.replace_linear(n, std::make_unique<FloatLinear>(plan.weights[n], bias));
       continue;
     }
     bool integer = false;

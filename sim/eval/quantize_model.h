@@ -11,6 +11,7 @@
 #include "kernels/quantized_linear.h"
 #include "quant/model_quant_config.h"
 #include "sim/eval/calibration.h"
+#include "sim/eval/weight_search.h"
 #include "sim/models/causal_lm.h"
 
 namespace sqsim {
@@ -20,6 +21,9 @@ struct QuantizeModelOptions {
   kernels::KernelPath path = kernels::KernelPath::kAuto;
   // Per smoothing group (keyed by the norm's HF path): α replacing config.alpha.
   std::map<std::string, float> alpha_per_group;
+  // GPTQ's weights or AWQ's scales and clips (sim/eval/weight_search.h):
+  // required when config.weight_method is not round-to-nearest.
+  const WeightSearchResult* weight_search = nullptr;
 };
 
 struct SmoothingRecord {

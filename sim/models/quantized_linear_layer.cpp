@@ -29,6 +29,15 @@ QuantizedLinear::QuantizedLinear(const MatrixF& weight, const VectorF& bias, Qua
   spec.mode = opt_.mode;
   spec.path = opt_.path;
   spec.product = kernels::FakeQuantProduct::kSgemm;
+  if (opt_.quantized_weight) {
+    const QuantizedMatrix& q = *opt_.quantized_weight;
+    if (q.rows != out_ || q.cols != in_)
+      throw Error(name_ + ": quantized weight is " + std::to_string(q.rows) + "x" + std::to_string(q.cols) +
+                  ", the layer " + std::to_string(out_) + "x" + std::to_string(in_));
+    prepared_.emplace(q, bias.size() ? bias.data() : nullptr, std::move(spec), name_);
+    opt_.quantized_weight = nullptr;
+    return;
+  }
   prepared_.emplace(weight, bias.size() ? bias.data() : nullptr, std::move(spec), name_);
 }
 

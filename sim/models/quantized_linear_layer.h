@@ -21,6 +21,10 @@ struct QuantizedLinearOptions {
   // quantization: smoothing with a run-time scale (the weight given has
   // already been multiplied by it).
   VectorF runtime_divisor;
+  // When set, the weights already quantized with `weight` (GPTQ's codes),
+  // used as they are instead of quantizing the float weight; read during
+  // construction only.
+  const QuantizedMatrix* quantized_weight = nullptr;
   kernels::EmulationMode mode = kernels::EmulationMode::kInteger;
   kernels::KernelPath path = kernels::KernelPath::kAuto;
 };
