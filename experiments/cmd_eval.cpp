@@ -184,6 +184,10 @@ int run_eval(int argc, char** argv) {
     eo.quiet = eo.quiet || !ranks.root();
     evaluator = std::make_unique<QuantEvaluator>(eo);
     if (ranks.root()) std::cerr << "eval: " << config.name << ": " << config.describe() << "\n";
+  });
+  // Calibration split over the ranks (one process: just calibration()).
+  if (evaluator->needs_calibration(config)) evaluator->calibration(ranks);
+  ranks.all_or_none([&] {
     em = prepare_model(*evaluator, config, vm["alpha"].as<std::string>(), vm["alpha-grid"].as<std::string>());
   });
   QuantEvaluator& ev = *evaluator;

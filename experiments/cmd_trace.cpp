@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <memory>
 
+#include "experiments/calibration_ranks.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/interrupt.h"
@@ -58,25 +60,40 @@ TraceFile traces_from_calibration(const CausalLm& model, const CalibrationStats&
 }
 
 int run_trace_job(const TraceJob& job) {
-  if (job.rows < 1) throw Error("--tokens must be at least 1");
-  if (job.windows < 1) throw Error("--windows must be at least 1");
-  if (job.seq_len < 1) throw Error("--seq-len must be at least 1");
-  if (job.rows > long(job.windows) * job.seq_len)
-    throw Error("--tokens " + std::to_string(job.rows) + ": more rows than the calibration windows hold (" +
-                std::to_string(long(job.windows) * job.seq_len) + ")");
-  prepare_output_file(job.output);
+  // Under mpirun the windows are split over the ranks (docs/mpi.md); each
+  // rank loads the model and the text itself, and only rank 0 writes.
+  const Ranks& ranks = Ranks::world();
+  ranks.all_or_none([&] {
+    if (job.rows < 1) throw Error("--tokens must be at least 1");
+    if (job.windows < 1) throw Error("--windows must be at least 1");
+    if (job.seq_len < 1) throw Error("--seq-len must be at least 1");
+    if (job.rows > long(job.windows) * job.seq_len)
+      throw Error("--tokens " + std::to_string(job.rows) + ": more rows than the calibration windows hold (" +
+                  std::to_string(long(job.windows) * job.seq_len) + ")");
+    if (ranks.root()) prepare_output_file(job.output);
+  });
   install_interrupt_handlers();
   const auto limit = thread_limit(job.threads);
-  LoadedModel m = load_model(job.model);
-  const std::vector<int32_t> ids = tokenize_document(m, read_text_file(job.text));
+  std::unique_ptr<LoadedModel> m;
+  std::vector<int32_t> ids;
+  ranks.all_or_none([&] {
+    m = std::make_unique<LoadedModel>(load_model(job.model));
+    ids = tokenize_document(*m, read_text_file(job.text));
+    calibration_windows(ids, job.seq_len, 1, job.seed);  // the text's length checked on every rank
+  });
   CalibrationOptions co;
   co.sample_rows = job.rows;
   co.progress = [&](size_t done, size_t all) {
     if (const int sig = interrupt_signal()) throw Interrupted(sig, "stopped between windows; no trace file written");
-    std::fprintf(stderr, "trace: window %zu/%zu\n", done, all);
+    std::fprintf(stderr, "trace: window %zu/%zu%s\n", done, all, ranks.distributed() ? " of rank 0's share" : "");
   };
-  const CalibrationStats stats = calibrate(*m.model, calibration_windows(ids, job.seq_len, job.windows, job.seed), co);
-  TraceFile t = traces_from_calibration(*m.model, stats, job.layers);
+  size_t sent = 0;
+  const CalibrationStats stats =
+      calibrate_on_ranks(ranks, *m->model, calibration_windows(ids, job.seq_len, job.windows, job.seed), co, &sent);
+  if (!ranks.root()) return 0;
+  if (ranks.distributed())
+    std::fprintf(stderr, "trace: %d ranks; gathered %zu bytes from the others\n", ranks.size(), sent);
+  TraceFile t = traces_from_calibration(*m->model, stats, job.layers);
   t.model = job.model;
   write_trace_file(job.output.out, t);
   std::fprintf(stderr, "trace: %zu layers, %ld input rows each, absmax over %ld tokens -> %s\n", t.layers.size(),

@@ -58,9 +58,10 @@ int main(int argc, char** argv) {
       const sqsim::cli::Ranks& ranks = sqsim::cli::Ranks::world();
       // Commands whose items are not split would run whole on every rank,
       // each writing the same files: refused, once, by rank 0.
-      const bool split = !std::strcmp(c.name, "sweep") || !std::strcmp(c.name, "ppl") || !std::strcmp(c.name, "eval");
+      const bool split = !std::strcmp(c.name, "sweep") || !std::strcmp(c.name, "ppl") ||
+                         !std::strcmp(c.name, "eval") || !std::strcmp(c.name, "trace");
       if (ranks.distributed() && !split)
-        ranks.check(std::string(c.name) + " runs on one rank only (docs/mpi.md: sweep, ppl and eval are split "
+        ranks.check(std::string(c.name) + " runs on one rank only (docs/mpi.md: sweep, ppl, eval and trace are split "
                     "across ranks); start it without mpirun or with -n 1");
       return finish(c.run(argc - 1, argv + 1));
     } catch (const sqsim::cli::RankFailure& e) {  // already agreed by every rank: rank 0 tells

@@ -44,6 +44,11 @@ std::vector<QuantRun> ranked_perplexities(const Ranks& ranks, QuantEvaluator& ev
     for (size_t w = 0; w < windows; ++w)
       if (!known(window_key(runs[r].key, w))) items.push_back({r, w});
   }
+  // Calibration, when a run still to measure needs it, is split over the
+  // ranks here, while they all still take the same steps.
+  bool calibrate = false;
+  for (size_t r = 0; r < runs.size(); ++r) calibrate = calibrate || (!finished[r] && ev.needs_calibration(runs[r].config));
+  if (calibrate) ev.calibration(ranks);
   const std::vector<int> owner = assign_contiguous(std::vector<double>(items.size(), 1.0), ranks.size());
   // Who sends each unfinished run's prepared fields: the owner of its first
   // window still to measure, else (all windows journaled) rank r mod size.

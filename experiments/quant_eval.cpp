@@ -11,6 +11,7 @@
 #include "experiments/sha256.h"
 #include "base/error.h"
 #include "base/io.h"
+#include "experiments/calibration_ranks.h"
 #include "sim/eval/calibration_file.h"
 #include "sim/eval/weight_search_file.h"
 
@@ -51,22 +52,36 @@ std::vector<std::vector<int32_t>> QuantEvaluator::calibration_windows() {
   return sqsim::calibration_windows(calib_ids_, opt_.calib_seq_len, opt_.calib_samples);
 }
 
-const CalibrationStats& QuantEvaluator::calibration() {
+std::string QuantEvaluator::calibration_cache_key() const {
+  if (opt_.calib_cache.empty()) return "";
+  return "model sha256 " + sha256_file(opt_.model_path) + "\ncalibration text sha256 " +
+         sha256_file(opt_.calib_text) + "\nwindows " + std::to_string(opt_.calib_samples) + " x " +
+         std::to_string(opt_.calib_seq_len) + " seed 0, holdout " + std::to_string(opt_.holdout_tokens) +
+         ", sample rows " + std::to_string(opt_.sample_rows) + "\n";
+}
+
+bool QuantEvaluator::read_calibration_cache(const std::string& key) {
+  CalibrationStats cached;
+  if (key.empty() || !read_calibration_file(opt_.calib_cache, key, &cached)) return false;
+  if (!opt_.quiet) std::fprintf(stderr, "calibration: read from %s\n", opt_.calib_cache.c_str());
+  stats_ = std::make_unique<CalibrationStats>(std::move(cached));
+  return true;
+}
+
+const CalibrationStats& QuantEvaluator::calibration() { return calibration(Ranks::single()); }
+
+const CalibrationStats& QuantEvaluator::calibration(const Ranks& ranks) {
   if (stats_) return *stats_;
-  split_calibration_text();
-  std::string cache_key;
-  if (!opt_.calib_cache.empty()) {
-    cache_key = "model sha256 " + sha256_file(opt_.model_path) + "\ncalibration text sha256 " +
-                sha256_file(opt_.calib_text) + "\nwindows " + std::to_string(opt_.calib_samples) + " x " +
-                std::to_string(opt_.calib_seq_len) + " seed 0, holdout " + std::to_string(opt_.holdout_tokens) +
-                ", sample rows " + std::to_string(opt_.sample_rows) + "\n";
-    CalibrationStats cached;
-    if (read_calibration_file(opt_.calib_cache, cache_key, &cached)) {
-      if (!opt_.quiet) std::fprintf(stderr, "calibration: read from %s\n", opt_.calib_cache.c_str());
-      stats_ = std::make_unique<CalibrationStats>(std::move(cached));
-      return *stats_;
-    }
-  }
+  std::string key;
+  bool cached = false;
+  ranks.all_or_none([&] {
+    split_calibration_text();
+    key = calibration_cache_key();
+    cached = read_calibration_cache(key);
+  });
+  // Every rank calibrates unless every rank read the cache (a rank that
+  // cannot see the file joins the others).
+  if (ranks.max(cached ? 0 : 1) == 0) return *stats_;
   const auto windows = calibration_windows();
   CalibrationOptions co;
   co.sample_rows = opt_.sample_rows;
@@ -74,11 +89,11 @@ const CalibrationStats& QuantEvaluator::calibration() {
   co.progress = [&](size_t done, size_t all) {
     check_interrupt();
     if (!opt_.quiet && (done % 16 == 0 || done == all))
-      std::fprintf(stderr, "calibration: %zu/%zu windows of %d tokens, %.0f s\n", done, all, opt_.calib_seq_len,
-                   seconds_since(t0));
+      std::fprintf(stderr, "calibration: %zu/%zu windows of %d tokens%s, %.0f s\n", done, all, opt_.calib_seq_len,
+                   ranks.distributed() ? " (this rank's share)" : "", seconds_since(t0));
   };
-  stats_ = std::make_unique<CalibrationStats>(calibrate(*base_->model, windows, co));
-  if (!cache_key.empty()) write_file_atomic(opt_.calib_cache, calibration_file_bytes(cache_key, *stats_));
+  stats_ = std::make_unique<CalibrationStats>(calibrate_on_ranks(ranks, *base_->model, windows, co));
+  if (!key.empty() && ranks.root()) write_file_atomic(opt_.calib_cache, calibration_file_bytes(key, *stats_));
   return *stats_;
 }
 

@@ -17,6 +17,7 @@
 #include "quant/model_quant_config.h"
 #include "sim/eval/calibration.h"
 #include "sim/eval/perplexity.h"
+#include "experiments/ranks.h"
 #include "sim/eval/quantize_model.h"
 #include "sim/models/load_model.h"
 
@@ -86,6 +87,11 @@ class QuantEvaluator {
   std::vector<std::vector<int32_t>> calibration_windows();
   // Calibration statistics of the float model (computed on first use).
   const CalibrationStats& calibration();
+  // The same, computed once for the whole MPI job with the windows split over
+  // its ranks (experiments/calibration_ranks.h). Collective: every rank calls
+  // it at the same point (before the ranks go separate ways), and later
+  // calibration() calls find the result. One process: calibration().
+  const CalibrationStats& calibration(const Ranks& ranks);
   // The held-out tail of the calibration text.
   const std::vector<int32_t>& holdout_ids();
   // GPTQ's or AWQ's search for `config` (computed on first use per method,
@@ -119,6 +125,10 @@ class QuantEvaluator {
  private:
   // Tokenizes the calibration text once into calib_ids_ and holdout_.
   void split_calibration_text();
+  // The calibration cache's key ("" without --calib-cache), and its statistics
+  // read into stats_ when the file holds that key.
+  std::string calibration_cache_key() const;
+  bool read_calibration_cache(const std::string& key);
   PerplexityResult measure(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len, const std::string& label,
                            const WindowJournal& journal = {});
 

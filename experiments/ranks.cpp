@@ -14,6 +14,11 @@
 
 namespace sqsim::cli {
 
+const Ranks& Ranks::single() {
+  static const Ranks alone{Alone{}};
+  return alone;
+}
+
 bool built_with_mpi() {
 #ifdef SQSIM_HAVE_MPI
   return true;

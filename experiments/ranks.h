@@ -37,6 +37,9 @@ class Ranks {
   // executables of all ranks are compared (a rank running another build is an
   // error naming it); otherwise rank 0 of 1.
   static const Ranks& world();
+  // Rank 0 of 1 whatever launched the process: for work that one process
+  // does alone, through code written for ranks. Never calls MPI.
+  static const Ranks& single();
 
   int rank() const { return rank_; }
   int size() const { return size_; }
@@ -91,6 +94,8 @@ class Ranks {
 
  private:
   Ranks();
+  struct Alone {};
+  explicit Ranks(Alone) {}
   int rank_ = 0, size_ = 1;
 };
 

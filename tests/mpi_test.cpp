@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "sim/formats/trace_file.h"
 #include "tests/real_data.h"
 #include "tests/run_sqsim.h"
 
@@ -210,14 +211,47 @@ TEST_F(Mpi, PerplexityKilledOnTwoRanksIsFinishedByOneProcess) {
   EXPECT_TRUE(slurp(two + "/out/journal.rank0.txt").empty());
 }
 
+// trace splits its calibration windows over the ranks; rank 0 writes the
+// file one process writes (compared by content: HDF5 files carry no
+// timestamps here, but the test need not rely on that).
+TEST_F(Mpi, TraceOnTwoAndThreeRanksWritesTheOneProcessTraces) {
+  using sqsim_test::kModel;
+  using sqsim_test::kPtbValid;
+  for (const std::string& f : {kModel, kPtbValid})
+    if (!sqsim_test::exists(f)) GTEST_SKIP() << "absent: " << f;
+  const std::string args = "trace --model " + kModel + " --text " + kPtbValid +
+                           " --tokens 10 --windows 4 --seq-len 32 --layers 'model.layers.2.*' --threads 1 --out t.h5";
+  const std::string one = fresh("trace1"), two = fresh("trace2"), three = fresh("trace3");
+  CliRun r = run_one(args, one);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const sqsim::TraceFile a = sqsim::read_trace_file(one + "/t.h5");
+  ASSERT_EQ(a.layers.size(), 7u);
+  for (const std::string& d : {two, three}) {
+    r = run_mpi(d == two ? 2 : 3, args, d);
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(count(r.out, "trace: 7 layers"), 1) << r.out;
+    const sqsim::TraceFile b = sqsim::read_trace_file(d + "/t.h5");
+    ASSERT_EQ(b.layers.size(), a.layers.size());
+    for (size_t i = 0; i < a.layers.size(); ++i) {
+      EXPECT_EQ(b.layers[i].name, a.layers[i].name);
+      EXPECT_EQ(b.layers[i].input, a.layers[i].input) << a.layers[i].name;
+      EXPECT_EQ(*b.layers[i].input_absmax, *a.layers[i].input_absmax) << a.layers[i].name;
+      EXPECT_EQ(b.layers[i].weight, a.layers[i].weight) << a.layers[i].name;
+    }
+  }
+}
+
 TEST_F(Mpi, EvalItemsOnTwoRanksScoreAsOneProcess) {
   if (!sqsim_test::exists(sqsim_test::kModel)) GTEST_SKIP() << "absent: " << sqsim_test::kModel;
   const std::string args = "eval --tasks piqa,lambada_openai --limit 8 --threads 1 --json";
   const CliRun one = run_command(SQSIM_BINARY " " + args);
   if (one.status != 0 && one.out.find("does not exist") != std::string::npos) GTEST_SKIP() << one.out;
   ASSERT_EQ(one.status, 0) << one.out;
-  const CliRun two = run_command(mpirun(2) + SQSIM_BINARY " " + args);
-  ASSERT_EQ(two.status, 0) << two.out;
+  // stderr apart: mpirun forwards the two streams separately, so a progress
+  // line can land inside a result line.
+  const std::string err = dir_ + "/eval2.err";
+  const CliRun two = run_command(mpirun(2) + SQSIM_BINARY " " + args + " 2>" + err);
+  ASSERT_EQ(two.status, 0) << two.out << slurp(err);
   // One JSON line per task: the same metrics, only the seconds differ.
   const auto metrics = [](const std::string& out) {
     std::string m;

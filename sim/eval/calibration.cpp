@@ -2,58 +2,12 @@
 
 #include <algorithm>
 #include <limits>
-#include <memory>
 #include <random>
 
 #include "base/error.h"
+#include "sim/eval/record_inputs.h"
 
 namespace sqsim {
-
-namespace {
-
-// Delegates to the layer it wraps and folds every input into the statistics.
-class RecordingLinear : public LinearLayer {
- public:
-  RecordingLinear(int in, int out, LayerInputStats* stats, std::string name, long rows_per_window)
-      : in_(in), out_(out), stats_(stats), name_(std::move(name)), rows_per_window_(rows_per_window) {}
-  void set_inner(std::unique_ptr<LinearLayer> inner) { inner_ = std::move(inner); }
-
-  MatrixF forward(const MatrixF& x) const override {
-    require_finite(x, name_ + " input", "channel");
-    LayerInputStats& s = *stats_;
-    if (s.tokens == 0) {
-      s.absmax = VectorF::Zero(x.cols());
-      s.min = VectorF::Constant(x.cols(), std::numeric_limits<float>::infinity());
-      s.max = VectorF::Constant(x.cols(), -std::numeric_limits<float>::infinity());
-    }
-    for (long r = 0; r < x.rows(); ++r) {
-      const auto row = x.row(r).transpose();
-      s.absmax = s.absmax.cwiseMax(row.cwiseAbs());
-      s.min = s.min.cwiseMin(row);
-      s.max = s.max.cwiseMax(row);
-    }
-    s.tokens += x.rows();
-    if (rows_per_window_ > 0) {
-      const long n = std::min<long>(rows_per_window_, x.rows());
-      const long old = s.sample.rows();
-      s.sample.conservativeResize(old + n, x.cols());
-      for (long i = 0; i < n; ++i) s.sample.row(old + i) = x.row(i * x.rows() / n);
-    }
-    return inner_->forward(x);
-  }
-  int in_features() const override { return in_; }
-  int out_features() const override { return out_; }
-  std::unique_ptr<LinearLayer> release() { return std::move(inner_); }
-
- private:
-  int in_, out_;
-  std::unique_ptr<LinearLayer> inner_;
-  LayerInputStats* stats_;
-  std::string name_;
-  long rows_per_window_;
-};
-
-}  // namespace
 
 std::vector<std::vector<int32_t>> calibration_windows(const std::vector<int32_t>& ids, int seq_len, int count,
                                                       uint64_t seed) {
@@ -71,38 +25,69 @@ std::vector<std::vector<int32_t>> calibration_windows(const std::vector<int32_t>
   return out;
 }
 
+long calibration_rows_per_window(long sample_rows, size_t windows) {
+  return sample_rows > 0 && windows > 0 ? (sample_rows + long(windows) - 1) / long(windows) : 0;
+}
+
+CalibrationStats calibrate_part(CausalLm& model, const std::vector<std::vector<int32_t>>& windows,
+                                long rows_per_window, const std::function<void(size_t, size_t)>& progress) {
+  const std::vector<std::string> names = model.linear_names();
+  std::vector<LayerInputStats> stats(names.size());
+  auto observe = [&](size_t i, const MatrixF& x) {
+    LayerInputStats& s = stats[i];
+    if (s.tokens == 0) {
+      s.absmax = VectorF::Zero(x.cols());
+      s.min = VectorF::Constant(x.cols(), std::numeric_limits<float>::infinity());
+      s.max = VectorF::Constant(x.cols(), -std::numeric_limits<float>::infinity());
+    }
+    for (long r = 0; r < x.rows(); ++r) {
+      const auto row = x.row(r).transpose();
+      s.absmax = s.absmax.cwiseMax(row.cwiseAbs());
+      s.min = s.min.cwiseMin(row);
+      s.max = s.max.cwiseMax(row);
+    }
+    s.tokens += x.rows();
+    append_spread_rows(s.sample, x, rows_per_window);
+  };
+  record_linear_inputs(model, names, windows, observe, progress);
+  CalibrationStats out;
+  for (size_t i = 0; i < names.size(); ++i) out.emplace(names[i], std::move(stats[i]));
+  return out;
+}
+
+void merge_calibration(CalibrationStats& into, CalibrationStats&& later) {
+  for (auto& [name, s] : later) {
+    if (s.tokens == 0) continue;  // a part that saw no window (more parts than windows)
+    LayerInputStats& t = into[name];
+    if (t.tokens == 0) {
+      t = std::move(s);
+      continue;
+    }
+    if (t.absmax.size() != s.absmax.size() || t.sample.cols() != s.sample.cols())
+      throw Error("calibration: the parts of " + name + " disagree on the channel count");
+    t.absmax = t.absmax.cwiseMax(s.absmax);
+    t.min = t.min.cwiseMin(s.min);
+    t.max = t.max.cwiseMax(s.max);
+    t.tokens += s.tokens;
+    const long old = t.sample.rows();
+    t.sample.conservativeResize(old + s.sample.rows(), s.sample.cols());
+    t.sample.bottomRows(s.sample.rows()) = s.sample;
+  }
+}
+
+void keep_sample_rows(CalibrationStats& stats, long sample_rows) {
+  if (sample_rows <= 0) return;
+  for (auto& [n, s] : stats)
+    if (s.sample.rows() > sample_rows) s.sample.conservativeResize(sample_rows, s.sample.cols());
+}
+
 CalibrationStats calibrate(CausalLm& model, const std::vector<std::vector<int32_t>>& windows,
                            const CalibrationOptions& options) {
   if (windows.empty()) throw Error("calibration: no windows");
-  CalibrationStats stats;
-  const std::vector<std::string> names = model.linear_names();
-  for (const std::string& n : names) stats[n];  // no insertion while recording
-  const long per_window =
-      options.sample_rows > 0 ? (options.sample_rows + long(windows.size()) - 1) / long(windows.size()) : 0;
-  std::vector<RecordingLinear*> recorders;
-  for (const std::string& n : names) {
-    const LinearLayer& cur = model.linear(n);
-    auto rec = std::make_unique<RecordingLinear>(cur.in_features(), cur.out_features(), &stats[n], n, per_window);
-    RecordingLinear* raw = rec.get();
-    raw->set_inner(model.replace_linear(n, std::move(rec)));  // the recorder delegates to what it replaced
-    recorders.push_back(raw);
-  }
-  auto restore = [&] {
-    for (size_t i = 0; i < names.size(); ++i) model.replace_linear(names[i], recorders[i]->release());
-  };
-  try {
-    for (size_t w = 0; w < windows.size(); ++w) {
-      model.forward(windows[w]);
-      if (options.progress) options.progress(w + 1, windows.size());
-    }
-  } catch (...) {
-    restore();
-    throw;
-  }
-  restore();
-  if (options.sample_rows > 0)
-    for (auto& [n, s] : stats)
-      if (s.sample.rows() > options.sample_rows) s.sample.conservativeResize(options.sample_rows, s.sample.cols());
+  CalibrationStats stats =
+      calibrate_part(model, windows, calibration_rows_per_window(options.sample_rows, windows.size()),
+                     options.progress);
+  keep_sample_rows(stats, options.sample_rows);
   return stats;
 }
 

@@ -44,4 +44,20 @@ std::vector<std::vector<int32_t>> calibration_windows(const std::vector<int32_t>
 CalibrationStats calibrate(CausalLm& model, const std::vector<std::vector<int32_t>>& windows,
                            const CalibrationOptions& options = {});
 
+// calibrate() in parts, for calibration split over several processes
+// (experiments/calibration_ranks.h): windows cut into consecutive runs, each
+// run's statistics made by calibrate_part with the rows per window of the
+// whole (calibration_rows_per_window(sample_rows, all windows)), merged in
+// window order, then keep_sample_rows. The result equals calibrate()'s bit for
+// bit: absmax/min/max are max/min (order-free), token counts sum, sample rows
+// are concatenated in window order.
+long calibration_rows_per_window(long sample_rows, size_t windows);
+CalibrationStats calibrate_part(CausalLm& model, const std::vector<std::vector<int32_t>>& windows,
+                                long rows_per_window, const std::function<void(size_t, size_t)>& progress = {});
+// Appends `later` (statistics of the windows after those of `into`); parts
+// that saw no window are skipped.
+void merge_calibration(CalibrationStats& into, CalibrationStats&& later);
+// Cuts every layer's sample to its first sample_rows rows (0: keep all).
+void keep_sample_rows(CalibrationStats& stats, long sample_rows);
+
 }  // namespace sqsim

@@ -22,5 +22,9 @@ std::string calibration_file_bytes(const std::string& key, const CalibrationStat
 // with *out filled when the key matches. A damaged or truncated file is an
 // error naming the file and what was expected.
 bool read_calibration_file(const std::string& path, const std::string& key, CalibrationStats* out);
+// The same from bytes already read (or sent by another rank); `path` names
+// their origin in errors.
+bool parse_calibration_bytes(const std::string& bytes, const std::string& path, const std::string& key,
+                             CalibrationStats* out);
 
 }  // namespace sqsim

@@ -1,10 +1,10 @@
 #include "sim/eval/weight_search_file.h"
 
 #include <cstdint>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "base/binary_io.h"
 #include "base/error.h"
 #include "base/io.h"
 
@@ -13,60 +13,6 @@ namespace sqsim {
 namespace {
 
 const char kMagic[] = "sqsim-weight-search 1\n";
-
-void put_u64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-void put_string(std::string& out, const std::string& s) {
-  put_u64(out, s.size());
-  out += s;
-}
-template <class T>
-void put_raw(std::string& out, const T* p, size_t n) {
-  put_u64(out, n);
-  out.append(reinterpret_cast<const char*>(p), n * sizeof(T));  // little-endian x86
-}
-
-class Reader {
- public:
-  Reader(const std::string& bytes, const std::string& path) : b_(bytes), path_(path) {}
-  uint64_t u64(const char* what) {
-    need(8, what);
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= uint64_t(static_cast<unsigned char>(b_[pos_ + i])) << (8 * i);
-    pos_ += 8;
-    return v;
-  }
-  std::string str(const char* what) {
-    const uint64_t n = u64(what);
-    need(n, what);
-    std::string s = b_.substr(pos_, n);
-    pos_ += n;
-    return s;
-  }
-  template <class T>
-  std::vector<T> raw(const char* what) {
-    const uint64_t n = u64(what);
-    if (n > (b_.size() - pos_) / sizeof(T)) fail(what);
-    std::vector<T> v(n);
-    if (n) std::memcpy(v.data(), b_.data() + pos_, n * sizeof(T));
-    pos_ += n * sizeof(T);
-    return v;
-  }
-  bool at_end() const { return pos_ == b_.size(); }
-  [[noreturn]] void fail(const char* what) const {
-    throw Error(path_ + ": saved weight search damaged or truncated at byte " + std::to_string(pos_) +
-                " (expected " + what + "); delete it to search again");
-  }
-
- private:
-  void need(uint64_t n, const char* what) const {
-    if (n > b_.size() - pos_) fail(what);
-  }
-  const std::string& b_;
-  const std::string& path_;
-  size_t pos_ = sizeof kMagic - 1;
-};
 
 std::string first_difference(const std::string& a, const std::string& b) {
   std::istringstream x(a), y(b);
@@ -91,16 +37,16 @@ std::string weight_search_file_bytes(const std::string& key, const WeightSearchR
     put_u64(out, g.prev_is_norm);
     put_u64(out, g.layers.size());
     for (const std::string& n : g.layers) put_string(out, n);
-    put_raw(out, &g.ratio, 1);
+    put_counted(out, &g.ratio, 1);
     put_u64(out, g.smoothquant_form);
-    put_raw(out, g.scales.data(), size_t(g.scales.size()));
-    put_raw(out, g.losses.data(), g.losses.size());
+    put_counted(out, g.scales.data(), size_t(g.scales.size()));
+    put_counted(out, g.losses.data(), g.losses.size());
   }
   put_u64(out, r.awq_clip.size());
   for (const auto& [n, c] : r.awq_clip) {
     put_string(out, n);
     put_u64(out, uint64_t(c.rows()));
-    put_raw(out, c.data(), size_t(c.size()));
+    put_counted(out, c.data(), size_t(c.size()));
   }
   put_u64(out, r.gptq.size());
   for (const auto& [n, q] : r.gptq) {
@@ -109,13 +55,13 @@ std::string weight_search_file_bytes(const std::string& key, const WeightSearchR
     put_u64(out, uint64_t(q.cols));
     put_u64(out, uint64_t(q.spec.bits));
     put_u64(out, uint64_t(q.spec.group_size));
-    put_raw(out, q.params.scale.data(), q.params.scale.size());
-    put_raw(out, q.params.zero_point.data(), q.params.zero_point.size());
+    put_counted(out, q.params.scale.data(), q.params.scale.size());
+    put_counted(out, q.params.zero_point.data(), q.params.zero_point.size());
     std::vector<uint8_t> codes(q.codes.begin(), q.codes.end());  // asymmetric codes: 0 .. 2^bits - 1
-    put_raw(out, codes.data(), codes.size());
+    put_counted(out, codes.data(), codes.size());
     const auto l = r.gptq_loss.find(n);
     const double loss = l != r.gptq_loss.end() ? l->second : 0.0;
-    put_raw(out, &loss, 1);
+    put_counted(out, &loss, 1);
   }
   return out;
 }
@@ -126,7 +72,7 @@ bool read_weight_search_file(const std::string& path, const std::string& key, We
   const std::string bytes = read_file(path);
   if (bytes.compare(0, sizeof kMagic - 1, kMagic) != 0)
     throw Error(path + ": not a saved weight search (expected it to start with 'sqsim-weight-search 1')");
-  Reader rd(bytes, path);
+  ByteReader rd(bytes, sizeof kMagic - 1, path, "saved weight search", "delete it to search again");
   const std::string saved = rd.str("the key");
   if (saved != key)
     throw Error(path + ": a weight search of another model, calibration or setting (" +
@@ -138,19 +84,19 @@ bool read_weight_search_file(const std::string& path, const std::string& key, We
     g.prev = rd.str("a group's norm or layer");
     g.prev_is_norm = rd.u64("prev_is_norm") != 0;
     for (uint64_t j = 0, m = rd.u64("the group's layer count"); j < m; ++j) g.layers.push_back(rd.str("a layer"));
-    const std::vector<float> ratio = rd.raw<float>("the ratio");
+    const std::vector<float> ratio = rd.counted<float>("the ratio");
     if (ratio.size() != 1) rd.fail("one ratio");
     g.ratio = ratio[0];
     g.smoothquant_form = rd.u64("the form") != 0;
-    const std::vector<float> s = rd.raw<float>("the scales");
+    const std::vector<float> s = rd.counted<float>("the scales");
     g.scales = Eigen::Map<const VectorF>(s.data(), long(s.size()));
-    g.losses = rd.raw<double>("the losses");
+    g.losses = rd.counted<double>("the losses");
     r.awq_scales.push_back(std::move(g));
   }
   for (uint64_t i = 0, n = rd.u64("the clip count"); i < n; ++i) {
     const std::string name = rd.str("a clipped layer");
     const uint64_t rows = rd.u64("clip rows");
-    const std::vector<float> v = rd.raw<float>("the clips");
+    const std::vector<float> v = rd.counted<float>("the clips");
     if (rows == 0 || v.size() % rows) rd.fail("clips of whole rows");
     r.awq_clip[name] = Eigen::Map<const MatrixF>(v.data(), long(rows), long(v.size() / rows));
   }
@@ -163,15 +109,15 @@ bool read_weight_search_file(const std::string& path, const std::string& key, We
     q.spec.symmetric = false;
     q.spec.granularity = Granularity::kPerGroup;
     q.spec.group_size = int(rd.u64("group size"));
-    q.params.scale = rd.raw<float>("scales");
-    q.params.zero_point = rd.raw<int32_t>("zero points");
-    const std::vector<uint8_t> codes = rd.raw<uint8_t>("codes");
+    q.params.scale = rd.counted<float>("scales");
+    q.params.zero_point = rd.counted<int32_t>("zero points");
+    const std::vector<uint8_t> codes = rd.counted<uint8_t>("codes");
     if (q.spec.group_size < 1 || codes.size() != size_t(q.rows * q.cols) ||
         q.params.scale.size() != size_t(q.rows * q.spec.groups_per_row(q.cols)) ||
         q.params.zero_point.size() != q.params.scale.size())
       rd.fail("codes and parameters of the stated shape");
     q.codes.assign(codes.begin(), codes.end());
-    const std::vector<double> loss = rd.raw<double>("the loss");
+    const std::vector<double> loss = rd.counted<double>("the loss");
     if (loss.size() != 1) rd.fail("one loss");
     r.gptq_loss[name] = loss[0];
     r.gptq[name] = std::move(q);
