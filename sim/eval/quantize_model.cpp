@@ -158,6 +158,7 @@ namespace {
 // of those divisions run at run time), and Outlier Suppression's clips.
 struct Plan {
   std::map<std::string, MatrixF> weights;
+  std::map<std::string, VectorF> biases;  // empty vector: no bias
   std::map<std::string, VectorF> divisor;
   std::map<std::string, VectorF> runtime;
   std::map<std::string, float> clip;
@@ -275,7 +276,13 @@ void apply_awq(CausalLm& model, Plan& plan, const std::set<std::string>& chosen,
       rec.weight_absmax_after = std::max(rec.weight_absmax_after, abs_max(plan.weights[n]));
       plan.divisor[n] = g.scales;
     }
-    if (!g.prev_is_norm) plan.changed.insert(g.prev);  // rebuilt even when not chosen
+    if (!g.prev_is_norm) {
+      // The previous layer's output channels are divided by s: its bias too
+      // (OPT's fc1 and v_proj have one).
+      VectorF& b = plan.biases.at(g.prev);
+      if (b.size()) b.array() /= g.scales.array();
+      plan.changed.insert(g.prev);  // rebuilt even when not chosen
+    }
     report.smoothing.push_back(rec);
   }
   for (const auto& [n, clip] : ws.awq_clip) {
@@ -332,7 +339,10 @@ QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& conf
     throw Error("--quant " + config.name + ": smoothing and static scales need calibration (--calib-text)");
 
   Plan plan;
-  for (const std::string& n : model.linear_names()) plan.weights[n] = float_layer(model, n).weight();
+  for (const std::string& n : model.linear_names()) {
+    plan.weights[n] = float_layer(model, n).weight();
+    plan.biases[n] = float_layer(model, n).bias();
+  }
   if (config.gamma_migration) migrate_gamma(model, plan, chosen, report);
   if (config.smooth) smooth(model, plan, chosen_list, chosen, config, *stats, options, report);
   if (config.token_clipping) clip_token_wise(model, plan, chosen_list, chosen, config, *stats, options);
@@ -348,7 +358,7 @@ QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& conf
   }
 
   for (const std::string& n : model.linear_names()) {
-    const VectorF bias = float_layer(model, n).bias();
+    const VectorF& bias = plan.biases.at(n);
     if (!chosen.count(n)) {
       if (plan.divisor.count(n) || plan.changed.count(n)) model.replace_linear(n, std::make_unique<FloatLinear>(plan.weights[n], bias));
       continue;

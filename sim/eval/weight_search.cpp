@@ -30,14 +30,19 @@ bool ends_with(const std::string& s, const std::string& tail) {
 }
 
 // The layer before `target` whose output channels are target's input
-// channels one to one (llm-awq's Llama pairs): up_proj -> down_proj, and
-// v_proj -> o_proj only when their weights have one shape (no GQA).
+// channels one to one (llm-awq's pairs): Llama up_proj -> down_proj, OPT
+// fc1 -> fc2 (the ReLU between commutes with a positive per-channel scale),
+// and v_proj -> o_proj / out_proj only when their weights have one shape (no
+// GQA). The previous layer's rows and bias are divided by the scales.
 std::string chained_prev(const CausalLm& model, const std::set<std::string>& all, const std::string& target) {
-  if (model.architecture() != "llama") return "";
+  const std::string arch = model.architecture();
+  if (arch != "llama" && arch != "opt") return "";
+  const std::string down = arch == "llama" ? "mlp.down_proj" : "fc2", up = arch == "llama" ? "mlp.up_proj" : "fc1";
+  const std::string out = arch == "llama" ? "self_attn.o_proj" : "self_attn.out_proj";
   std::string prev;
-  if (ends_with(target, "mlp.down_proj")) prev = target.substr(0, target.size() - 9) + "up_proj";
-  if (ends_with(target, "self_attn.o_proj")) {
-    prev = target.substr(0, target.size() - 6) + "v_proj";
+  if (ends_with(target, down)) prev = target.substr(0, target.size() - down.size()) + up;
+  if (ends_with(target, out)) {
+    prev = target.substr(0, target.size() - out.size()) + "self_attn.v_proj";
     if (!all.count(prev)) return "";
     const MatrixF &v = float_weight(model, prev), &o = float_weight(model, target);
     if (v.rows() != o.rows() || v.cols() != o.cols()) return "";
