@@ -477,8 +477,17 @@ void run_sweep(const TraceFile& traces, const std::vector<size_t>& layers, const
     std::vector<float> values;
     for (const SweepConfig& c : configs)
       if (c.alpha && std::find(values.begin(), values.end(), *c.alpha) == values.end()) values.push_back(*c.alpha);
+    // Only for layers with an item still to run: a rank of an MPI job holds
+    // the data of its own layers (and their groups) only.
+    std::vector<size_t> active;
+    for (size_t p = 0; p < layers.size(); ++p)
+      for (size_t c = 0; c < configs.size(); ++c)
+        if (p * configs.size() + c >= done.size() || !done[p * configs.size() + c]) {
+          active.push_back(layers[p]);
+          break;
+        }
     if (!values.empty()) {  // (no smoothing, no statistics: nothing to refuse)
-      auto per_alpha = group_smoothing_factors(traces, layers, values);
+      auto per_alpha = group_smoothing_factors(traces, active, values);
       for (size_t i = 0; i < values.size(); ++i) factors[values[i]] = std::move(per_alpha[i]);
     }
   }

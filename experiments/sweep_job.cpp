@@ -69,7 +69,7 @@ std::vector<int> item_owners(const Ranks& ranks, const TraceFile& traces, const 
   std::vector<double> costs(layers.size(), 0.0);
   for (size_t p = 0; p < layers.size(); ++p) {
     const LayerTrace& l = traces.layers[layers[p]];
-    const double mkn = double(l.input.rows()) * double(l.weight.cols()) * double(l.weight.rows());
+    const double mkn = double(l.input_rows) * double(l.in_features) * double(l.out_features);
     for (size_t c = 0; c < configs.size(); ++c)
       if (!done[p * configs.size() + c]) costs[p] += mkn;
   }
@@ -93,7 +93,9 @@ int run_sweep_job(const SweepJob& job) {
   ranks.all_or_none([&] {
     configs = build_sweep_configs(job.grid);
     traces_sha = sha256_file(job.traces);
-    traces = read_trace_file(job.traces);
+    // Ranks read the index only and then their own layers one at a time
+    // (docs/mpi.md, "Inputs on a shared filesystem").
+    traces = ranks.distributed() ? read_trace_index(job.traces) : read_trace_file(job.traces);
     layers = selected_layers(traces, job.layers);
     journal_settings = settings(job, traces_sha);
   });
@@ -134,20 +136,39 @@ int run_sweep_job(const SweepJob& job) {
   const auto start = std::chrono::steady_clock::now();
   install_interrupt_handlers();
   RankJournal::Items mine;  // this rank's new rows, for rank 0
-  run_sweep(
-      traces, layers, configs, job.run, skip,
-      [&](size_t i, const SweepRow& row) {
-        rows[i] = row;
-        std::vector<std::string> fields = sweep_row_fields(row);
-        journal->append(std::to_string(i), fields);
-        if (ranks.distributed()) mine.emplace_back(std::to_string(i), std::move(fields));
-      },
-      [&](size_t n) {
-        if (!ranks.root()) return;
-        std::cerr << "\rsweep: " << n << "/" << total << " ("
-                  << static_cast<long>((n - already) / std::max(seconds_since(start), 1e-9)) << " items/s)"
-                  << std::flush;
-      });
+  const auto on_row = [&](size_t i, const SweepRow& row) {
+    rows[i] = row;
+    std::vector<std::string> fields = sweep_row_fields(row);
+    journal->append(std::to_string(i), fields);
+    if (ranks.distributed()) mine.emplace_back(std::to_string(i), std::move(fields));
+  };
+  const auto on_progress = [&](size_t n) {
+    if (!ranks.root()) return;
+    std::cerr << "\rsweep: " << n << "/" << total << " ("
+              << static_cast<long>((n - already) / std::max(seconds_since(start), 1e-9)) << " items/s)" << std::flush;
+  };
+  if (!ranks.distributed()) {
+    run_sweep(traces, layers, configs, job.run, skip, on_row, on_progress);
+  } else {
+    // One layer at a time: its data and its smoothing group's (the group's
+    // weights and absmax give the smoothing factors), then freed.
+    for (size_t p = 0; p < layers.size() && !interrupt_signal(); ++p) {
+      std::vector<char> only(total, 1);
+      bool any = false;
+      for (size_t c = 0; c < configs.size(); ++c) {
+        const size_t i = p * configs.size() + c;
+        only[i] = skip[i];
+        any = any || !skip[i];
+      }
+      if (!any) continue;
+      const std::vector<size_t> group = smoothing_group_members(traces, layers[p]);
+      std::vector<size_t> load = group;
+      if (std::find(load.begin(), load.end(), layers[p]) == load.end()) load.push_back(layers[p]);
+      load_trace_layers(traces, load);
+      run_sweep(traces, layers, configs, job.run, only, on_row, on_progress);
+      unload_trace_layers(traces, load);
+    }
+  }
   if (ranks.root()) std::cerr << "\n";
   if (const int sig = ranks.max(interrupt_signal())) {
     if (ranks.root())

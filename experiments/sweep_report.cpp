@@ -150,7 +150,7 @@ Plot error_plot(const Summary& s) {
 
 // Before/after smoothing for the selected layer with the largest max/median
 // ratio, at alpha 0.5 when swept, else the last swept alpha.
-Plot smoothing_plot(const std::vector<SweepRow>& rows, const TraceFile& traces) {
+Plot smoothing_plot(const std::vector<SweepRow>& rows, TraceFile& traces) {
   std::set<std::string> selected;
   Alpha plot_alpha = 0.5f;
   bool has_half = false;
@@ -166,11 +166,17 @@ Plot smoothing_plot(const std::vector<SweepRow>& rows, const TraceFile& traces) 
     for (const Alpha& a : order)
       if (a) plot_alpha = a;
   }
+  // Layers not in memory (an MPI job's rank 0 holds none: sweep_job.cpp) are
+  // read one at a time, and the worst one's group at the end.
   const LayerTrace* worst = nullptr;
   double worst_ratio = -1;
-  for (const auto& l : traces.layers) {
+  for (size_t i = 0; i < traces.layers.size(); ++i) {
+    const LayerTrace& l = traces.layers[i];
     if (!selected.count(l.name)) continue;
+    const bool read_here = !l.loaded();
+    if (read_here) load_trace_layers(traces, {i});
     const double ratio = analyze_outliers(l.input, OutlierOptions{1e9, 1e9, 1}, l.name).max_median_ratio;
+    if (read_here) unload_trace_layers(traces, {i});
     if (ratio > worst_ratio) worst_ratio = ratio, worst = &l;
   }
   Plot sm;
@@ -180,10 +186,16 @@ Plot smoothing_plot(const std::vector<SweepRow>& rows, const TraceFile& traces) 
   sm.y_label = "max |x|";
   if (!worst) return sm;
   sm.title = worst->name + ": input absmax before / after smoothing (alpha " + alpha_name(plot_alpha) + ")";
-  const VectorF a = worst->activation_absmax();
   const size_t index = size_t(worst - traces.layers.data());
+  const std::vector<size_t> members = smoothing_group_members(traces, index);
+  std::vector<size_t> read_here;  // the members include the worst layer itself
+  for (size_t m : members)
+    if (!traces.layers[m].loaded()) read_here.push_back(m);
+  load_trace_layers(traces, read_here);
+  const VectorF a = worst->activation_absmax();
   const VectorF s = smoothing_group_factors(
-      smoothing_group_stats(traces, smoothing_group_members(traces, index), worst->name), *plot_alpha, worst->name);
+      smoothing_group_stats(traces, members, worst->name), *plot_alpha, worst->name);
+  unload_trace_layers(traces, read_here);
   PlotSeries before{"before", {}, {}}, after{"after (X / s)", {}, {}};
   for (Eigen::Index j = 0; j < a.size(); ++j) {
     before.x.push_back(double(j));
@@ -197,7 +209,7 @@ Plot smoothing_plot(const std::vector<SweepRow>& rows, const TraceFile& traces) 
 
 }  // namespace
 
-void write_sweep_reports(const std::vector<SweepRow>& rows, const TraceFile& traces, const ReportContext& ctx) {
+void write_sweep_reports(const std::vector<SweepRow>& rows, TraceFile& traces, const ReportContext& ctx) {
   const Summary s = summarize(rows);
   write_file_atomic(ctx.out_dir + "/summary.md", summary_md(s, ctx));
   write_file_atomic(ctx.out_dir + "/summary.tex", summary_tex(s, ctx));

@@ -17,6 +17,8 @@ struct ReportContext {
 
 // Writes summary.md, summary.tex and error_vs_alpha.svg from the rows, and
 // smoothing_absmax.svg for the most outlier-heavy selected layer.
-void write_sweep_reports(const std::vector<SweepRow>& rows, const TraceFile& traces, const ReportContext& ctx);
+// Layers of `traces` not in memory (an MPI job reads them per layer) are read
+// one at a time and freed again.
+void write_sweep_reports(const std::vector<SweepRow>& rows, TraceFile& traces, const ReportContext& ctx);
 
 }  // namespace sqsim::cli

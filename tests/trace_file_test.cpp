@@ -139,6 +139,48 @@ TEST(TraceFile, RefusesMalformedContentNamingTheDataset) {
   EXPECT_NE(error_of(p).find("/layers/fc1/input: NaN at row 0, channel 5"), std::string::npos) << error_of(p);
 }
 
+// Per-layer reading (what each rank of an MPI sweep does): the index knows
+// every layer's name, group and shapes without data; loading one layer gives
+// exactly what the whole read gives; unloading frees it; a damaged layer is
+// refused when it is loaded, with the whole read's message.
+TEST(TraceFile, IndexThenOneLayerAtATimeEqualsTheWholeRead) {
+  const std::string path = temp_path("index.h5");
+  write_trace_file(path, small_traces());
+  const TraceFile whole = read_trace_file(path);
+  TraceFile t = read_trace_index(path);
+  ASSERT_EQ(t.layers.size(), 2u);
+  for (const LayerTrace& l : t.layers) {
+    EXPECT_FALSE(l.loaded()) << l.name;
+    EXPECT_EQ(l.weight.size(), 0) << l.name;
+    EXPECT_EQ(l.out_features, 32) << l.name;
+    EXPECT_EQ(l.in_features, 64) << l.name;
+    EXPECT_EQ(l.input_rows, 16) << l.name;
+    EXPECT_EQ(l.smooth_group, "model.layers.0.qkv") << l.name;
+  }
+  load_trace_layers(t, {0});
+  ASSERT_TRUE(t.layers[0].loaded());
+  EXPECT_FALSE(t.layers[1].loaded());
+  EXPECT_EQ(t.layers[0].weight, whole.layers[0].weight);
+  EXPECT_EQ(t.layers[0].input, whole.layers[0].input);
+  EXPECT_EQ(*t.layers[0].bias, *whole.layers[0].bias);
+  EXPECT_EQ(*t.layers[0].input_absmax, *whole.layers[0].input_absmax);
+  unload_trace_layers(t, {0});
+  EXPECT_FALSE(t.layers[0].loaded());
+  EXPECT_FALSE(t.layers[0].bias.has_value());
+
+  const std::string bad = temp_path("index_bad.h5");
+  write_raw(bad, 1, true, 7, H5T_IEEE_F32LE, false);
+  TraceFile b = read_trace_index(bad);
+  ASSERT_EQ(b.layers.size(), 1u);
+  try {
+    load_trace_layers(b, {0});
+    ADD_FAILURE() << "a layer whose input has 7 columns for 8 in_features loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/layers/fc1/input: 7 columns (expected in_features = 8"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(TraceFile, WriterKeepsTheOldFileWhenItFails) {
   const std::string p = temp_path("keep.h5");
   write_trace_file(p, small_traces());

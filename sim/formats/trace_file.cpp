@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <memory>
 
 #include "base/error.h"
 
@@ -148,7 +149,15 @@ herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* out) {
 
 }  // namespace
 
-TraceFile read_trace_file(const std::string& path) {
+namespace {
+
+// The file opened read-only, its size, and /layers; every refusal names the file.
+struct OpenTrace {
+  std::unique_ptr<Handle> file, layers;
+  hsize_t file_size = 0;
+};
+
+OpenTrace open_trace(const std::string& path) {
   silence_hdf5_errors();
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     std::FILE* f = std::fopen(path.c_str(), "rb");
@@ -156,17 +165,78 @@ TraceFile read_trace_file(const std::string& path) {
     std::fclose(f);
     throw Error(path + ": not an HDF5 file (expected trace format v1, docs/trace-format.md)");
   }
-  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!file.ok()) throw Error(path + ": cannot open the HDF5 file (truncated or damaged?)");
-  hsize_t file_size = 0;
-  if (H5Fget_filesize(file.get(), &file_size) < 0) throw Error(path + ": cannot determine the file size");
+  OpenTrace o;
+  o.file = std::make_unique<Handle>(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!o.file->ok()) throw Error(path + ": cannot open the HDF5 file (truncated or damaged?)");
+  if (H5Fget_filesize(o.file->get(), &o.file_size) < 0) throw Error(path + ": cannot determine the file size");
+  return o;
+}
+
+void open_layers(OpenTrace& o, const std::string& path) {
+  if (H5Lexists(o.file->get(), "layers", H5P_DEFAULT) <= 0) throw Error(path + ": missing group /layers");
+  o.layers = std::make_unique<Handle>(H5Gopen2(o.file->get(), "layers", H5P_DEFAULT), H5Gclose);
+  if (!o.layers->ok()) throw Error(path + ": /layers is not a group");
+}
+
+// The dimensions of a dataset, without reading it.
+std::vector<hsize_t> dataset_dims(hid_t group, const std::string& file, const std::string& path, const char* name) {
+  Handle ds(H5Dopen2(group, name, H5P_DEFAULT), H5Dclose);
+  if (!ds.ok()) throw Error(where(file, path) + ": cannot open the dataset");
+  Handle space(H5Dget_space(ds.get()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 1 || rank > 2) throw Error(where(file, path) + ": rank " + std::to_string(rank) + " (expected 2)");
+  std::vector<hsize_t> dims(size_t(rank), 0);
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  return dims;
+}
+
+// Reads the data of one layer (its group already known to exist) into l.
+void read_layer_data(hid_t layers, const std::string& path, hsize_t file_size, LayerTrace& l) {
+  const std::string gpath = "/layers/" + l.name;
+  Handle g(H5Gopen2(layers, l.name.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!g.ok()) throw Error(where(path, gpath) + ": expected a group per layer");
+  l.weight = read_matrix(g.get(), path, file_size, gpath + "/weight", "weight");
+  l.input = read_matrix(g.get(), path, file_size, gpath + "/input", "input");
+  if (l.input.cols() != l.weight.cols()) {
+    throw Error(where(path, gpath + "/input") + ": " + std::to_string(l.input.cols()) +
+                " columns (expected in_features = " + std::to_string(l.weight.cols()) + " from weight)");
+  }
+  l.bias.reset();
+  if (H5Lexists(g.get(), "bias", H5P_DEFAULT) > 0) {
+    l.bias = read_vector(g.get(), path, file_size, gpath + "/bias", "bias");
+    if (l.bias->size() != l.weight.rows()) {
+      throw Error(where(path, gpath + "/bias") + ": " + std::to_string(l.bias->size()) +
+                  " values (expected out_features = " + std::to_string(l.weight.rows()) + ")");
+    }
+  }
+  l.input_absmax.reset();
+  if (H5Lexists(g.get(), "input_absmax", H5P_DEFAULT) > 0) {
+    l.input_absmax = read_vector(g.get(), path, file_size, gpath + "/input_absmax", "input_absmax");
+    if (l.input_absmax->size() != l.weight.cols()) {
+      throw Error(where(path, gpath + "/input_absmax") + ": " + std::to_string(l.input_absmax->size()) +
+                  " values (expected in_features = " + std::to_string(l.weight.cols()) + ")");
+    }
+    if ((l.input_absmax->array() < 0).any()) {
+      throw Error(where(path, gpath + "/input_absmax") + ": negative values (expected absolute maxima)");
+    }
+  }
+  l.out_features = l.weight.rows();
+  l.in_features = l.weight.cols();
+  l.input_rows = l.input.rows();
+}
+
+}  // namespace
+
+TraceFile read_trace_index(const std::string& path) {
+  OpenTrace o = open_trace(path);
+  const hid_t file = o.file->get();
   TraceFile t;
   t.path = path;
-  if (H5Aexists(file.get(), "sqsim_trace_version") <= 0) {
+  if (H5Aexists(file, "sqsim_trace_version") <= 0) {
     throw Error(path + ": missing file attribute sqsim_trace_version (expected 1)");
   }
   {
-    Handle attr(H5Aopen(file.get(), "sqsim_trace_version", H5P_DEFAULT), H5Aclose);
+    Handle attr(H5Aopen(file, "sqsim_trace_version", H5P_DEFAULT), H5Aclose);
     Handle type(H5Aget_type(attr.get()), H5Tclose);
     long long version = -1;
     if (H5Tget_class(type.get()) != H5T_INTEGER ||
@@ -175,19 +245,17 @@ TraceFile read_trace_file(const std::string& path) {
     }
     if (version != 1) throw Error(path + ": sqsim_trace_version = " + std::to_string(version) + " (expected 1)");
   }
-  t.model = read_string_attribute(file.get(), "model", path).value_or("");
-  if (H5Lexists(file.get(), "layers", H5P_DEFAULT) <= 0) throw Error(path + ": missing group /layers");
-  Handle layers(H5Gopen2(file.get(), "layers", H5P_DEFAULT), H5Gclose);
-  if (!layers.ok()) throw Error(path + ": /layers is not a group");
+  t.model = read_string_attribute(file, "model", path).value_or("");
+  open_layers(o, path);
   std::vector<std::string> names;
-  if (H5Literate(layers.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names) < 0) {
+  if (H5Literate(o.layers->get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names) < 0) {
     throw Error(path + ": cannot list /layers");
   }
   std::sort(names.begin(), names.end());
   if (names.empty()) throw Error(path + ": /layers holds no layer");
   for (const std::string& name : names) {
     const std::string gpath = "/layers/" + name;
-    Handle g(H5Gopen2(layers.get(), name.c_str(), H5P_DEFAULT), H5Gclose);
+    Handle g(H5Gopen2(o.layers->get(), name.c_str(), H5P_DEFAULT), H5Gclose);
     if (!g.ok()) throw Error(where(path, gpath) + ": expected a group per layer");
     LayerTrace l;
     l.name = name;
@@ -196,32 +264,43 @@ TraceFile read_trace_file(const std::string& path) {
         throw Error(where(path, gpath) + ": missing dataset '" + required + "'");
       }
     }
-    l.weight = read_matrix(g.get(), path, file_size, gpath + "/weight", "weight");
-    l.input = read_matrix(g.get(), path, file_size, gpath + "/input", "input");
-    if (l.input.cols() != l.weight.cols()) {
-      throw Error(where(path, gpath + "/input") + ": " + std::to_string(l.input.cols()) +
-                  " columns (expected in_features = " + std::to_string(l.weight.cols()) + " from weight)");
-    }
-    if (H5Lexists(g.get(), "bias", H5P_DEFAULT) > 0) {
-      l.bias = read_vector(g.get(), path, file_size, gpath + "/bias", "bias");
-      if (l.bias->size() != l.weight.rows()) {
-        throw Error(where(path, gpath + "/bias") + ": " + std::to_string(l.bias->size()) +
-                    " values (expected out_features = " + std::to_string(l.weight.rows()) + ")");
-      }
-    }
-    if (H5Lexists(g.get(), "input_absmax", H5P_DEFAULT) > 0) {
-      l.input_absmax = read_vector(g.get(), path, file_size, gpath + "/input_absmax", "input_absmax");
-      if (l.input_absmax->size() != l.weight.cols()) {
-        throw Error(where(path, gpath + "/input_absmax") + ": " + std::to_string(l.input_absmax->size()) +
-                    " values (expected in_features = " + std::to_string(l.weight.cols()) + ")");
-      }
-      if ((l.input_absmax->array() < 0).any()) {
-        throw Error(where(path, gpath + "/input_absmax") + ": negative values (expected absolute maxima)");
-      }
-    }
+    const std::vector<hsize_t> w = dataset_dims(g.get(), path, gpath + "/weight", "weight");
+    const std::vector<hsize_t> x = dataset_dims(g.get(), path, gpath + "/input", "input");
+    l.out_features = long(w[0]);
+    l.in_features = w.size() > 1 ? long(w[1]) : 0;
+    l.input_rows = long(x[0]);
     l.smooth_group = read_string_attribute(g.get(), "smooth_group", where(path, gpath)).value_or("");
     t.layers.push_back(std::move(l));
   }
+  return t;
+}
+
+void load_trace_layers(TraceFile& traces, const std::vector<size_t>& which) {
+  if (which.empty()) return;
+  OpenTrace o = open_trace(traces.path);
+  open_layers(o, traces.path);
+  for (size_t i : which) {
+    if (i >= traces.layers.size()) throw Error(traces.path + ": no layer " + std::to_string(i));
+    LayerTrace& l = traces.layers[i];
+    if (!l.loaded()) read_layer_data(o.layers->get(), traces.path, o.file_size, l);
+  }
+}
+
+void unload_trace_layers(TraceFile& traces, const std::vector<size_t>& which) {
+  for (size_t i : which) {
+    LayerTrace& l = traces.layers.at(i);
+    l.weight = MatrixF();
+    l.input = MatrixF();
+    l.bias.reset();
+    l.input_absmax.reset();
+  }
+}
+
+TraceFile read_trace_file(const std::string& path) {
+  TraceFile t = read_trace_index(path);
+  std::vector<size_t> all(t.layers.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  load_trace_layers(t, all);
   return t;
 }
 
