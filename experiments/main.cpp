@@ -59,9 +59,11 @@ int main(int argc, char** argv) {
       // Commands whose items are not split would run whole on every rank,
       // each writing the same files: refused, once, by rank 0.
       const bool split = !std::strcmp(c.name, "sweep") || !std::strcmp(c.name, "ppl") ||
-                         !std::strcmp(c.name, "eval") || !std::strcmp(c.name, "trace");
+                         !std::strcmp(c.name, "eval") || !std::strcmp(c.name, "trace") ||
+                         !std::strcmp(c.name, "paper-tables");
       if (ranks.distributed() && !split)
-        ranks.check(std::string(c.name) + " runs on one rank only (docs/mpi.md: sweep, ppl, eval and trace are split "
+        ranks.check(std::string(c.name) + " runs on one rank only (docs/mpi.md: sweep, ppl, eval, trace and "
+                    "paper-tables are split "
                     "across ranks); start it without mpirun or with -n 1");
       return finish(c.run(argc - 1, argv + 1));
     } catch (const sqsim::cli::RankFailure& e) {  // already agreed by every rank: rank 0 tells

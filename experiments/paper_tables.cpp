@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
+#include <set>
 #include <sstream>
 
 #include "base/error.h"
@@ -14,6 +16,9 @@
 #include "experiments/interrupt.h"
 #include "experiments/journal.h"
 #include "experiments/model_layers.h"
+#include "experiments/ppl_ranks.h"
+#include "experiments/rank_journal.h"
+#include "experiments/ranks.h"
 #include "experiments/json_writer.h"
 #include "experiments/provenance.h"
 #include "experiments/report_table.h"
@@ -37,12 +42,33 @@ struct Dataset {
 // What every part of one run shares: the evaluator, the tokenized texts, the
 // provenance lines under every report, and the journal.
 struct PaperRun {
+  // A perplexity the parts ask for, noted by a planning pass (MPI runs).
+  struct Planned {
+    const Dataset* data;
+    std::vector<int32_t> ids;
+    PplRun run;
+  };
+
   const PaperTablesJob& job;
   QuantEvaluator ev;
   std::vector<Dataset> data;  // WikiText-2, PTB
   std::vector<std::string> provenance;
-  std::unique_ptr<Journal> journal;
+  std::unique_ptr<RankJournal> journal;
   std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  // Planning pass (non-null): measure_config only notes what it is asked for
+  // and returns a NaN perplexity; nothing is measured or written.
+  std::vector<Planned>* plan = nullptr;
+  // Non-null: every journal item the parts use, in the order a one-process
+  // run appends them (the merged journal of an MPI run).
+  RankJournal::Items* order = nullptr;
+  std::set<std::string> ordered_keys;
+
+  bool writes() const { return plan == nullptr; }
+  // Notes an item for `order` (once).
+  void note_item(const std::string& key) {
+    if (!order || !ordered_keys.insert(key).second) return;
+    if (const auto* f = journal->find(key)) order->emplace_back(key, *f);
+  }
 
   static std::string journal_key(const std::string& part, const std::string& label, const Dataset& d,
                                  const std::string& alpha_key) {
@@ -58,7 +84,18 @@ struct PaperRun {
                           const Dataset& d, const AlphaChoice& a, const std::string& alpha_key,
                           const std::vector<int32_t>& ids) {
     const std::string key = journal_key(part, label, d, alpha_key);
+    if (plan) {
+      if (std::none_of(plan->begin(), plan->end(), [&](const Planned& p) { return p.run.key == key; }))
+        plan->push_back({&d, ids, {key, config, a, label + " " + d.name}});
+      QuantRun none;
+      none.ppl = none.mean_nll = std::numeric_limits<double>::quiet_NaN();
+      return none;
+    }
     const QuantRun r = journaled_run(ev, *journal, key, config, a, ids, job.seq_len, label + " " + d.name);
+    if (order && !ordered_keys.count(key)) {
+      for (size_t w = 0; w < ids.size() / size_t(job.seq_len); ++w) note_item(window_key(key, w));
+      note_item(key);
+    }
     if (!r.from_journal) {
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::fprintf(stderr, "[%s] %s on %s, alpha %s: ppl %.4f (%.0f s, %.0f s in all)\n", part.c_str(),
@@ -146,7 +183,7 @@ void write_table(PaperRun& run, int t) {
       row.push_back(ppl_text(r.ppl));
     }
     rt.rows.push_back(row);
-    write_report_table(rt, run.job.output.out + "/" + part);  // partial tables appear as rows complete
+    if (run.writes()) write_report_table(rt, run.job.output.out + "/" + part);  // partial tables appear as rows complete
   }
 }
 
@@ -198,7 +235,7 @@ void write_table4(PaperRun& run) {
     }
     row.push_back(seconds.empty() ? "-" : significant(mean_stderr(seconds).mean, 3));
     rt.rows.push_back(row);
-    write_report_table(rt, run.job.output.out + "/table4");  // partial tables appear as rows complete
+    if (run.writes()) write_report_table(rt, run.job.output.out + "/table4");  // partial tables appear as rows complete
   }
 }
 
@@ -239,7 +276,7 @@ void write_observer_table(PaperRun& run) {
       for (const std::string& cell : ppl_and_ratio(r.ppl, run.table_run("fp", d).ppl)) row.push_back(cell);
     }
     rt.rows.push_back(row);
-    write_report_table(rt, job.output.out + "/observers");
+    if (run.writes()) write_report_table(rt, job.output.out + "/observers");
   }
 }
 
@@ -284,6 +321,7 @@ std::vector<ColumnCount> count_outlier_columns(PaperRun& run, const std::string&
   std::vector<ColumnCount> counts;
   if (const auto* fields = run.journal->find(key)) {
     for (const std::string& f : *fields) counts.push_back(column_count(f, run.journal->where(key)));
+    run.note_item(key);
     return counts;
   }
   std::vector<int32_t> ids = run.data[0].ids;
@@ -303,6 +341,7 @@ std::vector<ColumnCount> count_outlier_columns(PaperRun& run, const std::string&
     fields.push_back(column_field(cc));
   }
   run.journal->append(key, fields);
+  run.note_item(key);
   std::fprintf(stderr, "[llm-int8-columns] %s: %zu layers counted\n", preset.c_str(), counts.size());
   return counts;
 }
@@ -426,6 +465,7 @@ void write_figure1(PaperRun& run) {
     }
     plot.series.push_back(s);
   }
+  if (!run.writes()) return;
   plot.series.push_back(PlotSeries{"fp", {job.figure1_alpha.front(), job.figure1_alpha.back()}, {fp, fp}});
   csv.rows.push_back({"fp", "-", ppl_text(fp)});
   write_file_atomic(job.output.out + "/figure1.csv", with_provenance(csv, run.provenance));
@@ -563,24 +603,85 @@ void check_paper_tables_job(const PaperTablesJob& job) {
       throw Error("--figure1 " + p + ": Figure 1 needs presets with smoothing");
 }
 
+namespace {
+
+// Under MPI (docs/mpi.md): a planning pass over the perplexity parts notes
+// every perplexity they ask for; the windows of all of them are then split
+// over the ranks per token stream (ranked_perplexities, which also splits the
+// calibration), and rank 0 gets every window into its journal, so that the
+// parts, run again on rank 0 alone, find everything journaled.
+void measure_on_ranks(PaperRun& run, const Ranks& ranks) {
+  const PaperTablesJob& job = run.job;
+  std::vector<PaperRun::Planned> plan;
+  run.plan = &plan;
+  if (job.parts.count("table1")) write_table(run, 0);
+  if (job.parts.count("table2")) write_table(run, 1);
+  if (job.parts.count("table4")) write_table4(run);
+  if (job.parts.count("observers")) write_observer_table(run);
+  if (job.parts.count("figure1")) write_figure1(run);
+  run.plan = nullptr;
+  // One ranked_perplexities per token stream (a text, or figure 1's prefix of it).
+  std::vector<std::pair<const PaperRun::Planned*, std::vector<PplRun>>> streams;
+  for (const PaperRun::Planned& p : plan) {
+    auto s = std::find_if(streams.begin(), streams.end(), [&](const auto& x) {
+      return x.first->data == p.data && x.first->ids.size() == p.ids.size();
+    });
+    if (s == streams.end()) s = streams.insert(streams.end(), {&p, {}});
+    s->second.push_back(p.run);
+  }
+  if (ranks.root())
+    std::fprintf(stderr, "paper-tables: %zu perplexities on %zu token streams over %d ranks\n", plan.size(),
+                 streams.size(), ranks.size());
+  for (const auto& [first, runs] : streams) {
+    RankJournal::Items items;
+    size_t bytes = 0;
+    ranked_perplexities(ranks, run.ev, run.journal.get(), runs, first->ids, job.seq_len, &items, &bytes);
+    if (!ranks.root()) continue;
+    for (const auto& [key, fields] : items)
+      if (!run.journal->find(key)) run.journal->append(key, fields);
+    std::fprintf(stderr, "paper-tables: %s: gathered %zu bytes from the other ranks\n", first->data->name.c_str(),
+                 bytes);
+  }
+}
+
+}  // namespace
+
 int run_paper_tables_job(const PaperTablesJob& job) {
-  check_paper_tables_job(job);
+  // Every step up to the measurements runs on every rank of an MPI job; an
+  // error on any rank stops all of them, named (ranks.h).
+  const Ranks& ranks = Ranks::world();
   install_interrupt_handlers();
   const auto limit = thread_limit(job.threads);
-  // Options are checked before the output directory is made.
-  prepare_output_dir(job.output, true);
+  ranks.all_or_none([&] {
+    check_paper_tables_job(job);
+    // Options are checked before the output directory is made.
+    if (!ranks.root()) return;
+    prepare_output_dir(job.output, true);
+    if (!job.output.resume) RankJournal::clear(ranks, job.output.out);
+  });
   EvalOptions eo = job.eval;
   eo.calib_cache = job.output.out + "/calibration.bin";  // a --resume skips recalibrating
+  eo.quiet = eo.quiet || !ranks.root();
   PaperRun run{job, QuantEvaluator(eo), {{"WikiText-2", job.wikitext, {}}, {"PTB", job.ptb, {}}}, {}, nullptr};
-  for (Dataset& d : run.data) {
-    if (d.path == eo.calib_text)
-      throw Error("--" + std::string(d.name == "PTB" ? "ptb" : "wikitext") +
-                  ": the evaluation text is the calibration text");
-    d.ids = run.ev.tokenize_file(d.path, job.max_tokens);
+  std::string settings;
+  ranks.all_or_none([&] {
+    for (Dataset& d : run.data) {
+      if (d.path == eo.calib_text)
+        throw Error("--" + std::string(d.name == "PTB" ? "ptb" : "wikitext") +
+                    ": the evaluation text is the calibration text");
+      d.ids = run.ev.tokenize_file(d.path, job.max_tokens);
+    }
+    run.provenance = provenance_lines(run);
+    settings = journal_settings(run);
+  });
+  require_same(ranks, "paper-tables settings", settings);
+  ranks.all_or_none([&] { run.journal = std::make_unique<RankJournal>(ranks, job.output.out, settings, job.output.resume); });
+  RankJournal::Items ordered;
+  if (ranks.distributed()) {
+    measure_on_ranks(run, ranks);
+    if (!ranks.root()) return 0;
+    run.order = &ordered;
   }
-  run.provenance = provenance_lines(run);
-  run.journal = std::make_unique<Journal>(job.output.out + "/" + Journal::kFileName, journal_settings(run),
-                                          job.output.resume);
   if (job.parts.count("table1")) write_table(run, 0);
   if (job.parts.count("table2")) write_table(run, 1);
   if (job.parts.count("table4")) write_table4(run);
@@ -589,6 +690,7 @@ int run_paper_tables_job(const PaperTablesJob& job) {
   if (job.parts.count("figure1")) write_figure1(run);
   if (job.parts.count("figure2")) write_figure2(run);
   write_summary_json(run);
+  run.journal->finish(ordered);  // an MPI run's journal.txt in one-process order; else untouched
   std::fprintf(stderr, "paper-tables: done, reports in %s\n", job.output.out.c_str());
   return 0;
 }

@@ -306,7 +306,10 @@ QuantRun quant_run_from_fields(const std::vector<std::string>& f, const std::str
 
 std::string window_key(const std::string& key, size_t w) { return key + "|window " + std::to_string(w); }
 
-QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& key, const ModelQuantConfig& config,
+namespace {
+
+template <class J>
+QuantRun journaled_run_in(QuantEvaluator& ev, J& journal, const std::string& key, const ModelQuantConfig& config,
                        const AlphaChoice& alpha, const std::vector<int32_t>& ids, int seq_len, const std::string& label) {
   if (const auto* fields = journal.find(key)) return quant_run_from_fields(*fields, journal.where(key));
   // Only the unbroken prefix of windows 0, 1, 2, ... is usable.
@@ -328,6 +331,19 @@ QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& 
   r.seconds += known_seconds;
   journal.append(key, quant_run_fields(r));
   return r;
+}
+
+}  // namespace
+
+QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& key, const ModelQuantConfig& config,
+                       const AlphaChoice& alpha, const std::vector<int32_t>& ids, int seq_len, const std::string& label) {
+  return journaled_run_in(ev, journal, key, config, alpha, ids, seq_len, label);
+}
+
+QuantRun journaled_run(QuantEvaluator& ev, RankJournal& journal, const std::string& key,
+                       const ModelQuantConfig& config, const AlphaChoice& alpha, const std::vector<int32_t>& ids,
+                       int seq_len, const std::string& label) {
+  return journaled_run_in(ev, journal, key, config, alpha, ids, seq_len, label);
 }
 
 }  // namespace sqsim::cli

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "experiments/journal.h"
+#include "experiments/rank_journal.h"
 #include "kernels/kernel_path.h"
 #include "kernels/quantized_linear.h"
 #include "quant/model_quant_config.h"
@@ -153,6 +154,9 @@ QuantRun quant_run_from_fields(const std::vector<std::string>& fields, const std
 std::string window_key(const std::string& key, size_t w);
 
 QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& key, const ModelQuantConfig& config,
+                       const AlphaChoice& alpha, const std::vector<int32_t>& ids, int seq_len, const std::string& label);
+// The same with the journal of an MPI run (one process: journal.txt, as above).
+QuantRun journaled_run(QuantEvaluator& ev, RankJournal& journal, const std::string& key, const ModelQuantConfig& config,
                        const AlphaChoice& alpha, const std::vector<int32_t>& ids, int seq_len, const std::string& label);
 
 }  // namespace sqsim::cli

@@ -241,6 +241,37 @@ TEST_F(Mpi, TraceOnTwoAndThreeRanksWritesTheOneProcessTraces) {
   }
 }
 
+// paper-tables: every perplexity of the parts split over the ranks, LLM.int8()'s
+// column counts on rank 0; the tables and the merged journal are the
+// one-process ones but for wall times (the journal's seconds, the tables'
+// "s / window" column).
+TEST_F(Mpi, PaperTablesOnTwoRanksWriteTheOneProcessTables) {
+  using sqsim_test::kModel;
+  for (const std::string& f : {kModel, sqsim_test::kWiki, sqsim_test::kPtb, sqsim_test::kPtbValid})
+    if (!sqsim_test::exists(f)) GTEST_SKIP() << "absent: " << f;
+  const std::string args =
+      "paper-tables --model " + kModel + " --wikitext " + sqsim_test::kWiki + " --ptb " + sqsim_test::kPtb +
+      " --calib-text " + sqsim_test::kPtbValid +
+      " --seq-len 64 --max-tokens 256 --calib-samples 4 --calib-seq-len 64 --holdout-tokens 64 --threads 1"
+      " --parts table1,table4,observers,llm-int8-columns --table1 sq-o1,w8a8 --table4 fp,w8a8,sq-o3"
+      " --observers absmax,percentile:99.99 --llm-int8-columns llm-int8 --columns-windows 1 --out out";
+  const std::string one = fresh("paper1"), two = fresh("paper2");
+  CliRun r = run_one(args, one);
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = run_mpi(2, args, two);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(count(r.out, "paper-tables: done"), 1) << r.out;
+  for (const char* f : {"table1.csv", "observers.csv", "llm_int8_columns.csv", "llm_int8_column_indices.csv"})
+    EXPECT_EQ(slurp(one + "/out/" + f), slurp(two + "/out/" + f)) << f;
+  EXPECT_EQ(without_times(slurp(one + "/out/table4.csv"), ','), without_times(slurp(two + "/out/table4.csv"), ','));
+  const std::string journal = slurp(one + "/out/journal.txt");
+  // table1 sq-o1, w8a8; table4 fp, (w8a8), sq-o3; observers (absmax = sq-o3),
+  // percentile: 5 perplexities of 4 windows on each text.
+  EXPECT_EQ(count(journal, "|window "), 5 * 4 * 2) << journal;
+  EXPECT_EQ(without_times(journal, '\t'), without_times(slurp(two + "/out/journal.txt"), '\t'));
+  EXPECT_EQ(slurp(one + "/out/calibration.bin"), slurp(two + "/out/calibration.bin"));
+}
+
 TEST_F(Mpi, EvalItemsOnTwoRanksScoreAsOneProcess) {
   if (!sqsim_test::exists(sqsim_test::kModel)) GTEST_SKIP() << "absent: " << sqsim_test::kModel;
   const std::string args = "eval --tasks piqa,lambada_openai --limit 8 --threads 1 --json";
