@@ -92,7 +92,7 @@ void add_run_options(po::options_description& d, bool engine) {
   if (!engine) return;
   d.add_options()("mode", po::value<std::string>()->default_value("integer"),
                   "integer (int8/int4 codes through the integer GEMM) or fake-quant (float emulation)")(
-      "kernel", po::value<std::string>()->default_value("auto"), "integer GEMM path: auto, reference, avx2, avx512-vnni");
+      "kernel", po::value<std::string>()->default_value("auto"), "integer GEMM path: auto, reference, avx2, avx512-vnni, amx");
 }
 
 RunOptions run_options(const po::variables_map& vm) {

@@ -28,6 +28,10 @@ int run_info(int argc, char** argv) {
             << "cpu features: " << kernels::describe(kernels::cpu_features()) << "\n"
             << "kernel paths:";
   for (auto p : kernels::available_kernel_paths()) std::cout << " " << kernels::kernel_path_name(p);
+  // AMX needs the CPU, the OS (XCR0) and Linux's tile permission, asked for once.
+  const kernels::AmxState& amx = kernels::amx_state();
+  std::cout << "\namx: " << (amx.granted ? "usable" : "not usable") << " (cpu " << (amx.cpu ? "yes" : "no")
+            << ", os tile state " << (amx.os ? "yes" : "no") << ", " << amx.detail << ")";
   std::cout << "\nkernel chosen: " << kernels::kernel_path_name(kernels::resolve_kernel_path(kernels::KernelPath::kAuto))
             << "\n";
   return 0;

@@ -14,7 +14,9 @@ KernelPath parse_kernel_path(const std::string& name) {
   if (name == "reference") return KernelPath::kReference;
   if (name == "avx2") return KernelPath::kAvx2;
   if (name == "avx512-vnni" || name == "avx512vnni" || name == "vnni") return KernelPath::kAvx512Vnni;
-  throw Error("kernel '" + name + "': expected auto, reference, avx2 or avx512-vnni");
+  if (name == "amx") return KernelPath::kAmx;
+  if (name == "amx-emulated") return KernelPath::kAmxEmulated;  // for tests; not advertised
+  throw Error("kernel '" + name + "': expected auto, reference, avx2, avx512-vnni or amx");
 }
 
 std::string kernel_path_name(KernelPath p) {
@@ -23,6 +25,8 @@ std::string kernel_path_name(KernelPath p) {
     case KernelPath::kReference: return "reference";
     case KernelPath::kAvx2: return "avx2";
     case KernelPath::kAvx512Vnni: return "avx512-vnni";
+    case KernelPath::kAmx: return "amx";
+    case KernelPath::kAmxEmulated: return "amx-emulated";
   }
   return "?";
 }
@@ -34,7 +38,17 @@ std::vector<KernelPath> available_kernel_paths() {
   // the CPU decides.
   const CpuFeatures& f = cpu_features();
   if (f.avx2 && f.fma) out.push_back(KernelPath::kAvx2);
-  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) out.push_back(KernelPath::kAvx512Vnni);
+  const bool vnni = f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
+  if (vnni) out.push_back(KernelPath::kAvx512Vnni);
+  // AMX runs the float x int4 products on the AVX-512 kernels (every CPU with
+  // AMX has AVX-512 VNNI); amx_state() asks Linux for the tile permission once.
+  if (vnni && amx_state().granted) out.push_back(KernelPath::kAmx);
+  return out;
+}
+
+std::vector<KernelPath> tested_kernel_paths() {
+  std::vector<KernelPath> out = available_kernel_paths();
+  out.push_back(KernelPath::kAmxEmulated);
   return out;
 }
 
@@ -58,6 +72,12 @@ KernelPath resolve_kernel_path(KernelPath requested) {
   if (requested == KernelPath::kAuto) requested = default_kernel_path();
   const auto paths = available_kernel_paths();
   if (requested == KernelPath::kAuto) return paths.back();
+  if (requested == KernelPath::kAmxEmulated) return requested;  // plain C++: runs everywhere
+  if (requested == KernelPath::kAmx && std::find(paths.begin(), paths.end(), requested) == paths.end()) {
+    const AmxState& s = amx_state();
+    throw Error("kernel 'amx': not usable here: " +
+                (s.granted ? std::string("the CPU lacks AVX-512 VNNI") : s.detail));
+  }
   if (std::find(paths.begin(), paths.end(), requested) == paths.end()) {
     std::string names;
     for (KernelPath p : paths) names += (names.empty() ? "" : ", ") + kernel_path_name(p);

@@ -6,19 +6,30 @@
 
 namespace sqsim::kernels {
 
-enum class KernelPath { kAuto, kReference, kAvx2, kAvx512Vnni };
+// kAmx: the int8 products on AMX tiles (tdpbssd), the float x int4 products
+// on the AVX-512 kernels. kAmxEmulated: the same int8 driver with every tile
+// instruction emulated in plain C++ (kernels/x86/amx_tile_emulator.h), so it
+// runs on every CPU; it exists for tests (`--kernel amx-emulated`, not listed
+// in --help), is never picked by auto, and its float x int4 products are the
+// reference's.
+enum class KernelPath { kAuto, kReference, kAvx2, kAvx512Vnni, kAmx, kAmxEmulated };
 
 KernelPath parse_kernel_path(const std::string& name);  // throws naming the option
 std::string kernel_path_name(KernelPath p);
 
-// Paths compiled into this binary that this CPU can run (reference always).
+// Paths compiled into this binary that this CPU (and, for AMX, the OS) can run,
+// slowest first (reference always). auto picks the last one:
+// AMX > AVX-512 VNNI > AVX2 > reference.
 std::vector<KernelPath> available_kernel_paths();
+// available_kernel_paths() plus kAmxEmulated: the paths the bit-exactness tests run.
+std::vector<KernelPath> tested_kernel_paths();
 
 // The process-wide choice: set by the CLI's --kernel, else SQSIM_KERNEL, else auto.
 void set_default_kernel_path(KernelPath p);
 KernelPath default_kernel_path();
 
-// kAuto -> the best available path; a forced path the CPU cannot run is an error.
+// kAuto -> the best available path; a forced path the CPU cannot run is an error
+// naming why (for AMX: the CPU, the OS's XCR0 or the refused tile permission).
 KernelPath resolve_kernel_path(KernelPath requested);
 
 // The two W4A16 (float x int4) kernels of a SIMD path, both bit-identical to

@@ -10,6 +10,7 @@
 // so every combination the unpacked API accepts still works.
 #include <memory>
 
+#include "kernels/x86/amx_path.h"
 #include "kernels/x86/avx512_path.h"
 #include "kernels/int_weights.h"
 #include "kernels/kernel_path.h"
@@ -25,6 +26,7 @@ struct PackedS8Weights {
   std::shared_ptr<const Int8Matrix> source;  // codes and scales (scales feed the epilogue)
   Int8PackedWeights vnni;                    // path == kAvx512Vnni
   std::shared_ptr<const avx2::PackedB> avx2; // path == kAvx2
+  Int8AmxWeights amx;                        // path == kAmx or kAmxEmulated
   long rows() const { return source->rows; }
   long cols() const { return source->cols; }
 };
@@ -35,7 +37,8 @@ struct PackedS4Weights {
   // W4A8: the weights widened to int8 q - zp and packed like int8 weights.
   Int8PackedWeights vnni;
   std::shared_ptr<const avx2::PackedB> avx2;
-  // W4A16 decode (M < kW4A16PanelMinRows) on kAvx512Vnni, when group_size % 16 == 0.
+  Int8AmxWeights amx;
+  // W4A16 decode (M < kW4A16PanelMinRows) on kAvx512Vnni and kAmx, when group_size % 16 == 0.
   std::shared_ptr<const Int4GemvPack> gemv;
   long rows() const { return source->rows; }
   long cols() const { return source->cols; }

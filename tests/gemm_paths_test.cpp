@@ -1,8 +1,11 @@
-// Every kernel path this CPU runs (reference, avx2, avx512-vnni) returns the
-// reference's bits through the dispatched API, with and without weights packed
-// once (kernels/packed_weights.h). Paths the CPU lacks are simply not listed.
+// Every kernel path (reference, avx2, avx512-vnni, amx, and amx-emulated: the
+// AMX driver on the tile emulator, on every CPU) returns the reference's bits
+// through the dispatched API, with and without weights packed once
+// (kernels/packed_weights.h). A path this CPU or OS cannot run is skipped,
+// saying why.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <limits>
@@ -10,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_reference.h"
 #include "base/error.h"
@@ -20,7 +24,17 @@ namespace {
 
 using namespace gemm_test;
 
-class GemmPaths : public ::testing::TestWithParam<KernelPath> {};
+class GemmPaths : public ::testing::TestWithParam<KernelPath> {
+ protected:
+  void SetUp() override {
+    const std::vector<KernelPath> paths = tested_kernel_paths();
+    if (std::find(paths.begin(), paths.end(), GetParam()) != paths.end()) return;
+    if (GetParam() == KernelPath::kAmx) GTEST_SKIP() << "kernel path amx not usable here: " << amx_state().detail;
+    GTEST_SKIP() << "kernel path " << kernel_path_name(GetParam()) << " not usable here: the CPU lacks "
+                 << (GetParam() == KernelPath::kAvx2 ? "avx2/fma" : "avx512f/bw/vl/vnni") << " (has: "
+                 << describe(cpu_features()) << ")";
+  }
+};
 
 std::string describe_shape(long m, long k, long n, long ga, long gb) {
   return "M=" + std::to_string(m) + " K=" + std::to_string(k) + " N=" + std::to_string(n) + " ga=" +
@@ -198,7 +212,9 @@ TEST_P(GemmPaths, PackedWeightsRefuseLikeTheReference) {
   EXPECT_THROW(linear_s8s8(make(2, 32, 32, 8, Codes::kRandom, Scales::kPerRow, 2), PackedS8Weights{}, nullptr), Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(Available, GemmPaths, ::testing::ValuesIn(available_kernel_paths()),
+INSTANTIATE_TEST_SUITE_P(Every, GemmPaths,
+                         ::testing::Values(KernelPath::kReference, KernelPath::kAvx2, KernelPath::kAvx512Vnni,
+                                           KernelPath::kAmx, KernelPath::kAmxEmulated),
                          [](const ::testing::TestParamInfo<KernelPath>& info) {
                            std::string name = kernel_path_name(info.param);
                            for (char& c : name) c = (c == '-') ? '_' : c;

@@ -124,7 +124,7 @@ TEST(QuantizedLinearLayer, EveryKernelPathGivesTheReferenceBits) {
     const MatrixF ref =
         QuantizedLinear(w, {}, options_of(c, kernels::EmulationMode::kInteger, kernels::KernelPath::kReference), n)
             .forward(x);
-    for (kernels::KernelPath p : kernels::available_kernel_paths()) {
+    for (kernels::KernelPath p : kernels::tested_kernel_paths()) {
       const MatrixF y = QuantizedLinear(w, {}, options_of(c, kernels::EmulationMode::kInteger, p), n).forward(x);
       EXPECT_EQ(y, ref) << n << " " << kernels::kernel_path_name(p);
     }
@@ -303,7 +303,7 @@ TEST(QuantizedModelReal, EveryKernelPathGivesBitIdenticalLogits) {
   for (const ModelQuantConfig& config : configs) {
     const std::string preset = config.name + " BMM " + config.bmm.describe();
     MatrixF ref;
-    for (kernels::KernelPath p : kernels::available_kernel_paths()) {
+    for (kernels::KernelPath p : kernels::tested_kernel_paths()) {
       LoadedModel m = load_model(kModel);
       QuantizeModelOptions o;
       o.path = p;

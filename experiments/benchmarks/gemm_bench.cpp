@@ -14,6 +14,11 @@
 //  gemm_f32/sqsim                                     sqsim's fp32 sgemm (kernels/sgemm.h), weights packed once
 //  peak/vpdpbusd{,_ymm}, peak/stream_read             one core's 512-bit (256-bit) vpdpbusd rate;
 //                                                     streaming-read bandwidth
+//  peak/tdpbssd                                       one core's AMX tdpbssd rate on register tiles
+//  linear_s8s8_f32/{sqsim_amx,sqsim_vnni}             the int8 product forced onto AMX tiles / AVX-512
+//                                                     VNNI, beside linear_s8s8_f32/onednn (AMX machines)
+// The AMX rows are registered only where the CPU and OS allow tiles
+// (kernels::amx_state()); elsewhere they are absent and the log says why.
 //
 // items_per_second = multiply-accumulates per second (M*K*N per iteration);
 // bytes_per_second (M = 1 rows) = weight bytes read per second. At M = 1 the
@@ -25,6 +30,7 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -252,6 +258,12 @@ void bm_vpdpbusd(benchmark::State& state, int width) {
   state.SetItemsProcessed(state.iterations() * iterations * bench::kVpdpbusdChains * (width / 8));  // MACs
 }
 
+void bm_tdpbssd(benchmark::State& state) {
+  const long iterations = 1 << 16;
+  for (auto _ : state) benchmark::DoNotOptimize(bench::tdpbssd_loop(iterations));
+  state.SetItemsProcessed(state.iterations() * iterations * bench::kTdpbssdChains * bench::kTdpbssdMacs);  // MACs
+}
+
 void bm_stream_read(benchmark::State& state, int threads) {
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
   const size_t bytes = 512u << 20;
@@ -367,6 +379,10 @@ void register_all() {
   const bool avx2 = f.avx2 && f.fma;
   const long ms[] = {1, 16, 128, 512, 2048};
   const long kn[][2] = {{576, 576}, {576, 1536}, {1536, 576}, {4096, 4096}, {4096, 11008}};
+  const std::vector<KernelPath> paths = available_kernel_paths();
+  const bool amx = std::find(paths.begin(), paths.end(), KernelPath::kAmx) != paths.end();
+  if (amx) benchmark::RegisterBenchmark("peak/tdpbssd/threads:1", bm_tdpbssd)->Unit(benchmark::kMillisecond);
+  else std::fprintf(stderr, "gemm_bench: no AMX rows: %s\n", amx_state().detail.c_str());
   if (vnni) {
     benchmark::RegisterBenchmark("peak/vpdpbusd/threads:1", bm_vpdpbusd, 512)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("peak/vpdpbusd_ymm/threads:1", bm_vpdpbusd, 256)->Unit(benchmark::kMillisecond);
@@ -388,6 +404,8 @@ void register_all() {
         add("gemm_f32/onednn" + s, t, bm_onednn, OnednnOp::kF32, m, k, n);
 #endif
         add("linear_s8s8_f32/sqsim" + s, t, bm_linear_s8s8, KernelPath::kAuto, false, m, k, n, 0L);
+        if (amx) add("linear_s8s8_f32/sqsim_amx" + s, t, bm_linear_s8s8, KernelPath::kAmx, false, m, k, n, 0L);
+        if (amx) add("linear_s8s8_f32/sqsim_vnni" + s, t, bm_linear_s8s8, KernelPath::kAvx512Vnni, false, m, k, n, 0L);
         // W4A16: decode (M = 1, 16) for every group size; prefill-sized M (128,
         // 2048) on the SmolLM2 MLP shapes, with each kernel forced (rows: the
         // decode kernel, panel: the many-row one) and sqsim's fp32 sgemm beside them.

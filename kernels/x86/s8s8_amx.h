@@ -1,0 +1,39 @@
+#pragma once
+// The entry points of the AMX int8 kernel on packed operands
+// (kernels/x86/pack_tdpbssd.h), one per tile layer: real tile instructions
+// (s8s8_amx.cpp, built with -mamx-tile -mamx-int8, call only when
+// amx_state().granted) and the same driver on the tile emulator
+// (s8s8_amx_emulated.cpp, plain C++, any CPU). Plain types only.
+#include <cstdint>
+
+#include "kernels/x86/epilogue.h"
+
+namespace sqsim::kernels::amx {
+
+// Activations as A tiles read them: s8 codes, row m of group g at
+// data[m * stride + g * gsp], each group's k padded with zeros to gsp (a
+// multiple of 64), rows readable up to row_blocks * 16 (padding rows are 0).
+struct ActivationView {
+  const int8_t* data = nullptr;
+  long m = 0, stride = 0, gsp = 0, row_blocks = 0;
+};
+
+// Weights as B tiles: blocks of 16 output channels; for block nb, accumulator
+// group g and 64-k step s, one 1 KiB tile at tile(nb, g, s): row r (k-quad),
+// bytes 4j .. 4j + 3 = W[16 nb + j][g * gs + 64 s + 4r .. + 3] (VNNI-4
+// interleave), 0 past the group's end or the last channel.
+struct PackedBView {
+  long n = 0, groups = 0, steps = 0, nblocks = 0;  // steps = gsp / 64
+  const int8_t* data = nullptr;                    // [nblocks][groups][steps][16][64]
+  const int8_t* tile(long nb, long g, long s) const { return data + ((nb * groups + g) * steps + s) * 1024; }
+};
+
+// y[m * n + c] (row-major [a.m, b.n]) with the fused epilogue (e.n_pad =
+// nblocks * 16): the bits of epilogue_reference on the reference accumulators.
+void gemm_packed_f32_amx(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y);
+void gemm_packed_f32_amx_emulated(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y);
+// acc[(m * n + c) * groups + g], the reference's accumulators.
+void gemm_packed_amx(const ActivationView& a, const PackedBView& b, int32_t* acc);
+void gemm_packed_amx_emulated(const ActivationView& a, const PackedBView& b, int32_t* acc);
+
+}  // namespace sqsim::kernels::amx
