@@ -52,8 +52,8 @@ struct PaperRun {
   const PaperTablesJob& job;
   QuantEvaluator ev;
   std::vector<Dataset> data;  // WikiText-2, PTB
-  std::vector<std::string> provenance;
-  std::unique_ptr<RankJournal> journal;
+  std::vector<std::string> provenance = {};
+  std::unique_ptr<RankJournal> journal = nullptr;
   std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
   // Planning pass (non-null): measure_config only notes what it is asked for
   // and returns a NaN perplexity; nothing is measured or written.
@@ -61,7 +61,7 @@ struct PaperRun {
   // Non-null: every journal item the parts use, in the order a one-process
   // run appends them (the merged journal of an MPI run).
   RankJournal::Items* order = nullptr;
-  std::set<std::string> ordered_keys;
+  std::set<std::string> ordered_keys = {};
 
   bool writes() const { return plan == nullptr; }
   // Notes an item for `order` (once).
@@ -662,7 +662,7 @@ int run_paper_tables_job(const PaperTablesJob& job) {
   EvalOptions eo = job.eval;
   eo.calib_cache = job.output.out + "/calibration.bin";  // a --resume skips recalibrating
   eo.quiet = eo.quiet || !ranks.root();
-  PaperRun run{job, QuantEvaluator(eo), {{"WikiText-2", job.wikitext, {}}, {"PTB", job.ptb, {}}}, {}, nullptr};
+  PaperRun run{job, QuantEvaluator(eo), {{"WikiText-2", job.wikitext, {}}, {"PTB", job.ptb, {}}}};
   std::string settings;
   ranks.all_or_none([&] {
     for (Dataset& d : run.data) {

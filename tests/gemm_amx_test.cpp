@@ -185,7 +185,9 @@ TEST(AmxDispatch, NamesAutoOrderAndRefusal) {
   EXPECT_EQ(amx, amx_state().granted && cpu_features().avx512vnni);
   const bool auto_default = default_kernel_path() == KernelPath::kAuto;  // SQSIM_KERNEL unset
   if (amx) {
-    if (auto_default) EXPECT_EQ(resolve_kernel_path(KernelPath::kAuto), KernelPath::kAmx);
+    if (auto_default) {
+      EXPECT_EQ(resolve_kernel_path(KernelPath::kAuto), KernelPath::kAmx);
+    }
   } else {
     // A forced AMX path fails with one line saying why.
     try {
@@ -197,7 +199,9 @@ TEST(AmxDispatch, NamesAutoOrderAndRefusal) {
       EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
       EXPECT_FALSE(amx_state().detail.empty());
     }
-    if (auto_default) EXPECT_NE(resolve_kernel_path(KernelPath::kAuto), KernelPath::kAmx);
+    if (auto_default) {
+      EXPECT_NE(resolve_kernel_path(KernelPath::kAuto), KernelPath::kAmx);
+    }
   }
   // The state is asked once: the same object every time.
   EXPECT_EQ(&amx_state(), &amx_state());
