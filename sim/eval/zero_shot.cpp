@@ -21,13 +21,22 @@ SplitRequest split_request(const Request& r, const Encode& encode) {
 }
 
 ContinuationScore score_continuation(const MatrixF& logits, const std::vector<int32_t>& tokens, size_t n_context) {
-  ContinuationScore s;
   if (n_context == 0 || n_context > tokens.size()) throw Error("score_continuation: the split must be in 1..tokens");
   if (size_t(logits.rows()) + 1 < tokens.size())
     throw Error(str("score_continuation: ", logits.rows(), " logits rows for ", tokens.size(), " tokens"));
+  return score_continuation_rows(logits, long(n_context) - 1, tokens, n_context);
+}
+
+ContinuationScore score_continuation_rows(const MatrixF& logits, long first_row, const std::vector<int32_t>& tokens,
+                                          size_t n_context) {
+  ContinuationScore s;
+  if (n_context == 0 || n_context > tokens.size()) throw Error("score_continuation: the split must be in 1..tokens");
+  if (first_row < 0 || first_row + long(tokens.size() - n_context) > logits.rows())
+    throw Error(str("score_continuation: rows ", first_row, ".. of ", logits.rows(), " logits rows for ",
+                    tokens.size() - n_context, " continuation tokens"));
   const long V = logits.cols();
   for (size_t t = n_context; t < tokens.size(); ++t) {
-    const float* row = logits.row(long(t - 1)).data();
+    const float* row = logits.row(first_row + long(t - n_context)).data();
     const int32_t want = tokens[t];
     if (want < 0 || want >= V) throw Error(str("score_continuation: token ", want, " outside the vocabulary"));
     double mx = -std::numeric_limits<double>::infinity();
@@ -69,28 +78,93 @@ bool item_acc_norm(const ItemResult& r) {
   return r.gold >= 0 && argmax_first(norm) == size_t(r.gold);
 }
 
-ItemResult evaluate_item(const CausalLm& model, const Encode& encode, const TaskItem& item) {
+namespace {
+
+// An item's result before its requests are scored.
+ItemResult item_header(const TaskItem& item) {
   ItemResult r;
   r.index = item.index;
   r.gold = item.gold;
   for (const std::string& c : item.choices) r.choice_chars.push_back(utf8_length(c));
+  return r;
+}
+
+void add_score(ItemResult& r, const ContinuationScore& s) {
+  r.loglik.push_back(s.loglik);
+  r.greedy.push_back(s.greedy);
+  r.tokens.push_back(s.tokens);
+}
+
+// Scores items[begin, end) with one forward_windows: each request with a
+// continuation is one window (its tokens but the last; logits from the row
+// that predicts the continuation's first token).
+std::vector<ItemResult> evaluate_pack(const CausalLm& model, const std::vector<TaskItem>& items, size_t begin,
+                                      size_t end, const std::vector<std::vector<SplitRequest>>& splits) {
+  std::vector<CausalLm::Window> windows;
+  for (size_t i = begin; i < end; ++i)
+    for (const SplitRequest& q : splits[i - begin])
+      if (q.tokens.size() > q.n_context)
+        windows.push_back({std::vector<int32_t>(q.tokens.begin(), q.tokens.end() - 1), long(q.n_context) - 1});
+  const MatrixF logits = windows.empty() ? MatrixF() : model.forward_windows(windows);
+  std::vector<ItemResult> out;
+  long row = 0;
+  for (size_t i = begin; i < end; ++i) {
+    out.push_back(item_header(items[i]));
+    for (const SplitRequest& q : splits[i - begin]) {
+      if (q.tokens.size() == q.n_context) {  // an empty continuation: log-likelihood 0, greedy
+        add_score(out.back(), {});
+        continue;
+      }
+      add_score(out.back(), score_continuation_rows(logits, row, q.tokens, q.n_context));
+      row += long(q.tokens.size() - q.n_context);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+ItemResult evaluate_item(const CausalLm& model, const Encode& encode, const TaskItem& item) {
+  ItemResult r = item_header(item);
   for (const Request& q : item.requests) {
-    const ContinuationScore s = score_request(model, split_request(q, encode));
-    r.loglik.push_back(s.loglik);
-    r.greedy.push_back(s.greedy);
-    r.tokens.push_back(s.tokens);
+    add_score(r, score_request(model, split_request(q, encode)));
   }
   return r;
 }
 
+bool packs_requests(const CausalLm& model, const ZeroShotOptions& options) {
+  return options.pack_rows > 0 && model.rows_independent();
+}
+
 std::vector<ItemResult> evaluate_items(const CausalLm& model, const Encode& encode,
                                        const std::vector<TaskItem>& items,
-                                       const std::function<void(const ItemResult&, size_t, size_t)>& on_item) {
+                                       const std::function<void(const ItemResult&, size_t, size_t)>& on_item,
+                                       const ZeroShotOptions& options) {
   std::vector<ItemResult> out;
   out.reserve(items.size());
-  for (const TaskItem& item : items) {
-    out.push_back(evaluate_item(model, encode, item));
+  auto finished = [&](ItemResult r) {
+    out.push_back(std::move(r));
     if (on_item) on_item(out.back(), out.size(), items.size());
+  };
+  if (!packs_requests(model, options)) {
+    for (const TaskItem& item : items) finished(evaluate_item(model, encode, item));
+    return out;
+  }
+  for (size_t begin = 0; begin < items.size();) {
+    // whole items until their windows reach pack_rows rows
+    std::vector<std::vector<SplitRequest>> splits;
+    long rows = 0;
+    size_t end = begin;
+    while (end < items.size() && rows < options.pack_rows) {
+      splits.emplace_back();
+      for (const Request& q : items[end].requests) {
+        splits.back().push_back(split_request(q, encode));
+        rows += long(splits.back().back().tokens.size()) - 1;
+      }
+      ++end;
+    }
+    for (ItemResult& r : evaluate_pack(model, items, begin, end, splits)) finished(std::move(r));
+    begin = end;
   }
   return out;
 }

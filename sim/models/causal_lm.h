@@ -46,6 +46,22 @@ class CausalLm {
   // Logits [T, vocab] for a window of T tokens (positions 0..T-1).
   virtual MatrixF forward(const std::vector<int32_t>& tokens) const = 0;
 
+  // Several independent windows in one pass (docs/tasks.md, "Speed"): each
+  // window has its own positions 0..T-1 and attends only to itself; only the
+  // logits of rows first_logit_row..T-1 of each window are computed, stacked
+  // in window order. Llama and OPT run the windows' rows through every linear
+  // layer together (GEMMs of sum(T) rows) and attention window by window, so
+  // a window's logits have forward()'s bits whenever rows_independent(). This
+  // default runs forward() once per window.
+  struct Window {
+    std::vector<int32_t> tokens;
+    long first_logit_row = 0;
+  };
+  virtual MatrixF forward_windows(const std::vector<Window>& windows) const;
+  // True when every linear layer computes each row from that row alone
+  // (LinearLayer::rows_independent), so packing windows changes no bit.
+  bool rows_independent() const;
+
   // HF module paths of every linear layer, in forward order (lm_head last).
   virtual std::vector<std::string> linear_names() const = 0;
   virtual const LinearLayer& linear(const std::string& hf_name) const = 0;
@@ -68,6 +84,26 @@ class CausalLm {
   AttentionMatmuls attention_matmuls;
 
  protected:
+  // Where each window's rows sit when the windows are stacked: window w is
+  // rows start[w] .. start[w] + size[w] - 1.
+  struct StackedRows {
+    std::vector<long> start, size;
+    long total = 0;    // rows of all windows
+    long longest = 0;  // rows of the longest window
+  };
+  // Checks every window (check_window) and lays them out.
+  static StackedRows stack_windows(const std::vector<Window>& windows, int vocab);
+  // Attention window by window: attend(q, k, v) gets copies of one window's
+  // rows of the stacked q, k, v (it may change them) and returns that
+  // window's attention output, put back at the window's rows.
+  static MatrixF attend_by_window(const StackedRows& rows, const MatrixF& q, const MatrixF& k, const MatrixF& v,
+                                  const std::function<MatrixF(MatrixF& q, MatrixF& k, MatrixF& v)>& attend);
+  // The stacked rows whose logits the windows ask for, in window order.
+  static MatrixF logit_rows(const MatrixF& x, const StackedRows& rows, const std::vector<Window>& windows);
+
+  // Throws unless the window is non-empty, its tokens are in 0..vocab-1 and
+  // first_logit_row is in 0..T.
+  static void check_window(const Window& w, int vocab);
   // replace_linear's common part: checks `layer` against what `slot` holds
   // (naming `name`), swaps it in and returns the old layer.
   static std::unique_ptr<LinearLayer> swap_linear(std::unique_ptr<LinearLayer>& slot,
