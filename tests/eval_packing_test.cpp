@@ -62,28 +62,36 @@ OptModel small_opt() {
   return OptModel::from_weights(c, random_weights());
 }
 
-// Windows of several lengths, one longer than attention's query block (128).
-std::vector<CausalLm::Window> some_windows(int vocab) {
+// Windows of several lengths, one longer than attention's query block (128),
+// and windows continuing others (prefix): one past the block's end, one
+// crossing it, two continuing the same window.
+std::vector<CausalLm::Window> some_windows(int vocab, bool prefixes) {
   std::mt19937 rng(7);
   std::vector<CausalLm::Window> w;
-  for (long n : {5L, 1L, 37L, 150L, 12L}) {
+  const std::pair<long, long> shapes[] = {{5, -1}, {1, -1}, {37, -1}, {150, -1}, {12, -1},
+                                          {20, 3},  {1, 2},  {140, 2}, {9, 2}};
+  for (const auto& [n, prefix] : shapes) {
+    if (prefix >= 0 && !prefixes) continue;
     CausalLm::Window x;
     for (long t = 0; t < n; ++t) x.tokens.push_back(int32_t(rng() % unsigned(vocab)));
     x.first_logit_row = n / 3;
+    x.prefix = prefix;
     w.push_back(x);
   }
   return w;
 }
 
 // forward_windows of all windows at once, row for row equal to each
-// window's own forward().
-void expect_packed_equals_single(const CausalLm& m) {
-  const std::vector<CausalLm::Window> windows = some_windows(m.vocab_size());
+// window's own forward() (of its prefix's tokens and its own).
+void expect_packed_equals_single(const CausalLm& m, bool prefixes = true) {
+  const std::vector<CausalLm::Window> windows = some_windows(m.vocab_size(), prefixes);
   const MatrixF packed = m.forward_windows(windows);
   long row = 0;
   for (const CausalLm::Window& w : windows) {
-    const MatrixF single = m.forward(w.tokens);
-    const long n = single.rows() - w.first_logit_row;
+    std::vector<int32_t> tokens = w.prefix >= 0 ? windows[size_t(w.prefix)].tokens : std::vector<int32_t>();
+    tokens.insert(tokens.end(), w.tokens.begin(), w.tokens.end());
+    const MatrixF single = m.forward(tokens);
+    const long n = long(w.tokens.size()) - w.first_logit_row;
     ASSERT_LE(row + n, packed.rows());
     EXPECT_TRUE(packed.middleRows(row, n) == single.bottomRows(n)) << "window of " << w.tokens.size() << " tokens";
     row += n;
@@ -105,10 +113,18 @@ std::vector<TaskItem> toy_items() {
     TaskItem it;
     it.index = i;
     it.gold = int(i % 3);
-    it.choices = {"door", "window wide", "", "a very long choice that spans many tokens of the window"};
-    for (const std::string& c : it.choices) it.requests.push_back({contexts[i], " " + c});
+    // a one-token continuation (" "), an empty one, and longer ones
+    it.choices = {"door", "", "window wide", "a very long choice that spans many tokens of the window"};
+    for (const std::string& c : it.choices) it.requests.push_back({contexts[i], c.empty() ? c : " " + c});
     items.push_back(it);
   }
+  // contexts that differ (WinoGrande's partial scoring): no sharing
+  TaskItem partial;
+  partial.index = 5;
+  partial.gold = 1;
+  partial.choices = {"Ann", "Bob"};
+  partial.requests = {{"Ann went home", " because she was tired"}, {"Bob went home", " because she was tired"}};
+  items.push_back(partial);
   return items;
 }
 
@@ -123,13 +139,16 @@ void expect_same_results(const std::vector<ItemResult>& a, const std::vector<Ite
   }
 }
 
-// evaluate_items packed (small packs and one big one) against one request per forward.
+// evaluate_items packed (small packs and one big one, contexts shared or
+// not) against one request per forward.
 void expect_packed_scoring_equals_single(const CausalLm& m, const Encode& encode,
                                          const std::vector<TaskItem>& items) {
   ASSERT_TRUE(packs_requests(m, {}));
+  ASSERT_TRUE(m.shares_prefixes());
   const std::vector<ItemResult> single = evaluate_items(m, encode, items, {}, ZeroShotOptions{0});
-  expect_same_results(evaluate_items(m, encode, items, {}, ZeroShotOptions{64}), single);
-  expect_same_results(evaluate_items(m, encode, items, {}, ZeroShotOptions{100000}), single);
+  expect_same_results(evaluate_items(m, encode, items, {}, ZeroShotOptions{64, true}), single);
+  expect_same_results(evaluate_items(m, encode, items, {}, ZeroShotOptions{100000, true}), single);
+  expect_same_results(evaluate_items(m, encode, items, {}, ZeroShotOptions{512, false}), single);
 }
 
 }  // namespace
@@ -149,6 +168,15 @@ TEST(EvalPacking, PerTokenPresetPacksWithTheSameBits) {
   quantize_model(m, preset_config("zeroquant"), nullptr);
   ASSERT_TRUE(m.rows_independent());
   expect_packed_equals_single(m);
+}
+
+TEST(EvalPacking, AttentionHooksStopPrefixSharingNotPacking) {
+  LlamaModel m = small_llama();
+  EXPECT_TRUE(m.shares_prefixes());
+  m.attention_matmuls.projections = [](int, MatrixF&, MatrixF&, MatrixF&, int) {};
+  EXPECT_TRUE(m.rows_independent());
+  EXPECT_FALSE(m.shares_prefixes());
+  expect_packed_equals_single(m, /*prefixes=*/false);
 }
 
 TEST(EvalPacking, PackedScoringEqualsOneRequestPerForward) {

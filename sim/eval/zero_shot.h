@@ -76,6 +76,9 @@ struct ZeroShotOptions {
   // rows, then run as one CausalLm::forward_windows (only the continuation
   // rows get logits). 0: one request per forward, all rows' logits.
   long pack_rows = 512;
+  // Requests of an item with the same context tokens run the context once
+  // (when the model's shares_prefixes(): float attention, independent rows).
+  bool share_contexts = true;
 };
 // Whether evaluate_items packs requests for this model: pack_rows > 0 and
 // the model's rows are independent (a preset whose activation scales are

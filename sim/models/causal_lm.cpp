@@ -8,12 +8,14 @@
 namespace sqsim {
 
 MatrixF CausalLm::forward_windows(const std::vector<Window>& windows) const {
+  stack_windows(windows, vocab_size());
   std::vector<MatrixF> parts;
   long rows = 0;
   for (const Window& w : windows) {
-    check_window(w, vocab_size());
-    const MatrixF all = forward(w.tokens);
-    parts.push_back(all.bottomRows(all.rows() - w.first_logit_row));
+    std::vector<int32_t> tokens = w.prefix >= 0 ? windows[size_t(w.prefix)].tokens : std::vector<int32_t>();
+    tokens.insert(tokens.end(), w.tokens.begin(), w.tokens.end());
+    const MatrixF all = forward(tokens);
+    parts.push_back(all.bottomRows(long(w.tokens.size()) - w.first_logit_row));
     rows += parts.back().rows();
   }
   MatrixF out(rows, vocab_size());
@@ -31,26 +33,59 @@ bool CausalLm::rows_independent() const {
   return true;
 }
 
+bool CausalLm::shares_prefixes() const {
+  return rows_independent() && !attention_matmuls.projections && !attention_matmuls.heads;
+}
+
 CausalLm::StackedRows CausalLm::stack_windows(const std::vector<Window>& windows, int vocab) {
   if (windows.empty()) throw Error("forward: no token window");
   StackedRows r;
-  for (const Window& w : windows) {
-    check_window(w, vocab);
+  for (size_t w = 0; w < windows.size(); ++w) {
+    const Window& x = windows[w];
+    check_window(x, vocab);
+    long pos0 = 0;
+    if (x.prefix >= 0) {
+      if (x.prefix >= long(w) || windows[size_t(x.prefix)].prefix >= 0)
+        throw Error(str("forward: window ", w, " has prefix ", x.prefix, ", not an earlier window without one"));
+      pos0 = long(windows[size_t(x.prefix)].tokens.size());
+    }
     r.start.push_back(r.total);
-    r.size.push_back(long(w.tokens.size()));
+    r.size.push_back(long(x.tokens.size()));
+    r.pos0.push_back(pos0);
+    r.prefix.push_back(x.prefix);
     r.total += r.size.back();
-    r.longest = std::max(r.longest, r.size.back());
+    r.longest = std::max(r.longest, pos0 + r.size.back());
   }
   return r;
 }
 
-MatrixF CausalLm::attend_by_window(const StackedRows& rows, const MatrixF& q, const MatrixF& k, const MatrixF& v,
-                                   const std::function<MatrixF(MatrixF& q, MatrixF& k, MatrixF& v)>& attend) {
+MatrixF CausalLm::attend_by_window(
+    const StackedRows& rows, const MatrixF& q, const MatrixF& k, const MatrixF& v,
+    const std::function<void(MatrixF& q, MatrixF& k, MatrixF& v, long pos0)>& prepare,
+    const std::function<MatrixF(const MatrixF& q, const MatrixF& k, const MatrixF& v)>& attend) {
   MatrixF out(q.rows(), q.cols());
+  std::vector<MatrixF> kept_k(rows.start.size()), kept_v(rows.start.size());  // of windows others continue
+  std::vector<char> continued(rows.start.size(), 0);
+  for (long p : rows.prefix)
+    if (p >= 0) continued[size_t(p)] = 1;
   for (size_t w = 0; w < rows.start.size(); ++w) {
     const long s = rows.start[w], n = rows.size[w];
     MatrixF qw = q.middleRows(s, n), kw = k.middleRows(s, n), vw = v.middleRows(s, n);
-    out.middleRows(s, n) = attend(qw, kw, vw);
+    prepare(qw, kw, vw, rows.pos0[w]);
+    if (rows.prefix[w] >= 0) {
+      const MatrixF& kp = kept_k[size_t(rows.prefix[w])];
+      const MatrixF& vp = kept_v[size_t(rows.prefix[w])];
+      MatrixF kc(kp.rows() + n, kw.cols()), vc(vp.rows() + n, vw.cols());
+      kc << kp, kw;
+      vc << vp, vw;
+      out.middleRows(s, n) = attend(qw, kc, vc);
+    } else {
+      out.middleRows(s, n) = attend(qw, kw, vw);
+    }
+    if (continued[w]) {
+      kept_k[w] = std::move(kw);
+      kept_v[w] = std::move(vw);
+    }
   }
   return out;
 }

@@ -55,7 +55,8 @@ LlamaModel::LlamaModel() : TableModel(kLlamaLayers) {}
 MatrixF LlamaModel::forward(const std::vector<int32_t>& tokens) const { return forward_windows({{tokens, 0}}); }
 
 // The rows of all windows go through the norms and linear layers together;
-// RoPE and attention run window by window (positions from 0 in each).
+// RoPE and attention run window by window (positions from 0 in each, or
+// after the prefix's).
 MatrixF LlamaModel::forward_windows(const std::vector<Window>& windows) const {
   const LlamaConfig& c = cfg_;
   const StackedRows rows = stack_windows(windows, c.vocab);
@@ -63,22 +64,32 @@ MatrixF LlamaModel::forward_windows(const std::vector<Window>& windows) const {
   MatrixF x(rows.total, c.hidden);
   for (size_t w = 0; w < windows.size(); ++w)
     for (long t = 0; t < rows.size[w]; ++t) x.row(rows.start[w] + t) = embed_.row(windows[w].tokens[size_t(t)]);
-  // RoPE angles of positions 0..T-1 (the longest window), once for all layers
-  const RopeTable rope = rope_table(rows.longest, c.head_dim, c.rope_base);
+  // RoPE angles of positions 0..T-1 (the longest window), once for all
+  // layers; a window at positions pos0.. reads the table from row pos0
+  const RopeTable rope_all = rope_table(rows.longest, c.head_dim, c.rope_base);
+  auto rope = [&](MatrixF& x, int heads, long pos0) {
+    if (pos0 == 0) return apply_rope(x, heads, c.head_dim, rope_all, c.rope_style);
+    const RopeTable from{rope_all.cos.middleRows(pos0, x.rows()), rope_all.sin.middleRows(pos0, x.rows())};
+    apply_rope(x, heads, c.head_dim, from, c.rope_style);
+  };
   for (int l = 0; l < c.n_layers; ++l) {
     const LlamaBlock& b = blocks_[size_t(l)];
     // attention rmsnorm
     const MatrixF xn = rms_norm(x, b.attn_norm.weight, c.rms_eps);
     // q, k, v projections
     const MatrixF q = b.q->forward(xn), k = b.k->forward(xn), v = b.v->forward(xn);
-    const MatrixF att = attend_by_window(rows, q, k, v, [&](MatrixF& qw, MatrixF& kw, MatrixF& vw) {
-      attention_matmuls.on_projections(l, qw, kw, vw, c.head_dim);  // BMM inputs quantized before RoPE, if asked
-      // RoPE on q and k
-      apply_rope(qw, c.n_heads, c.head_dim, rope, c.rope_style);
-      apply_rope(kw, c.n_kv_heads, c.head_dim, rope, c.rope_style);
-      // causal attention (GQA: n_heads / n_kv_heads query heads share a kv head)
-      return causal_attention(qw, kw, vw, c.n_heads, c.n_kv_heads, c.head_dim, attention_matmuls, l);
-    });
+    const MatrixF att = attend_by_window(
+        rows, q, k, v,
+        [&](MatrixF& qw, MatrixF& kw, MatrixF& vw, long pos0) {
+          attention_matmuls.on_projections(l, qw, kw, vw, c.head_dim);  // BMM inputs quantized before RoPE, if asked
+          // RoPE on q and k
+          rope(qw, c.n_heads, pos0);
+          rope(kw, c.n_kv_heads, pos0);
+        },
+        [&](const MatrixF& qw, const MatrixF& kw, const MatrixF& vw) {
+          // causal attention (GQA: n_heads / n_kv_heads query heads share a kv head)
+          return causal_attention(qw, kw, vw, c.n_heads, c.n_kv_heads, c.head_dim, attention_matmuls, l);
+        });
     // output projection, residual connection back into x
     x += b.o->forward(att);
     // ffn rmsnorm

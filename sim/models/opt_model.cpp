@@ -69,7 +69,8 @@ MatrixF layer_norm(const MatrixF& x, const VectorF& w, const VectorF& b, float e
 MatrixF OptModel::forward(const std::vector<int32_t>& tokens) const { return forward_windows({{tokens, 0}}); }
 
 // The rows of all windows go through the norms and linear layers together;
-// attention runs window by window (positions from 0 in each).
+// attention runs window by window (positions from 0 in each, or after the
+// prefix's).
 MatrixF OptModel::forward_windows(const std::vector<Window>& windows) const {
   const OptConfig& c = cfg_;
   const StackedRows rows = stack_windows(windows, c.vocab);
@@ -79,17 +80,21 @@ MatrixF OptModel::forward_windows(const std::vector<Window>& windows) const {
   MatrixF x(rows.total, c.hidden);
   for (size_t w = 0; w < windows.size(); ++w)
     for (long t = 0; t < rows.size[w]; ++t)
-      x.row(rows.start[w] + t) = embed_.row(windows[w].tokens[size_t(t)]) + positions_.row(t + 2);
+      x.row(rows.start[w] + t) = embed_.row(windows[w].tokens[size_t(t)]) + positions_.row(rows.pos0[w] + t + 2);
   for (int l = 0; l < c.n_layers; ++l) {
     const OptBlock& b = blocks_[size_t(l)];
     // attention layernorm
     const MatrixF xn = layer_norm(x, b.attn_ln.weight, b.attn_ln.bias, c.ln_eps);
     // q, k, v projections, causal attention (no GQA) per window, output projection, residual
     const MatrixF q = b.q->forward(xn), k = b.k->forward(xn), v = b.v->forward(xn);
-    const MatrixF att = attend_by_window(rows, q, k, v, [&](MatrixF& qw, MatrixF& kw, MatrixF& vw) {
-      attention_matmuls.on_projections(l, qw, kw, vw, c.head_dim);  // BMM inputs quantized at the projections, if asked
-      return causal_attention(qw, kw, vw, c.n_heads, c.n_heads, c.head_dim, attention_matmuls, l);
-    });
+    const MatrixF att = attend_by_window(
+        rows, q, k, v,
+        [&](MatrixF& qw, MatrixF& kw, MatrixF& vw, long) {
+          attention_matmuls.on_projections(l, qw, kw, vw, c.head_dim);  // BMM inputs quantized at the projections
+        },
+        [&](const MatrixF& qw, const MatrixF& kw, const MatrixF& vw) {
+          return causal_attention(qw, kw, vw, c.n_heads, c.n_heads, c.head_dim, attention_matmuls, l);
+        });
     x += b.o->forward(att);
     // ffn layernorm
     const MatrixF hn = layer_norm(x, b.ffn_ln.weight, b.ffn_ln.bias, c.ln_eps);
