@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "base/paths.h"
 #include "base/str.h"
 #include "experiments/cli.h"
@@ -135,6 +136,30 @@ void print_scores(const TaskConfig& task, const TaskScores& scores, const std::s
   std::fflush(stdout);
 }
 
+// One JSON line per item (DIR/items.jsonl): what lm-eval's --log_samples
+// gives per document, for scripts/lm-eval-compare.py.
+std::string item_lines(const TaskConfig& task, const std::vector<ItemResult>& results) {
+  std::string out;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const ItemResult& r = results[i];
+    JsonWriter w(JsonWriter::kOneLine);
+    w.begin_object().member("task", task.name).member("position", i).member("index", r.index);
+    w.member("gold", r.gold).key("loglik").begin_array();
+    for (double v : r.loglik) w.number(v);
+    w.end_array().key("greedy").begin_array();
+    for (bool g : r.greedy) w.value(g);
+    w.end_array().key("tokens").begin_array();
+    for (size_t n : r.tokens) w.value(n);
+    w.end_array();
+    if (task.kind == TaskKind::kLastWord)
+      w.member("acc", r.greedy.at(0));
+    else
+      w.member("acc", item_acc(r)).member("acc_norm", item_acc_norm(r));
+    out += w.end_object().str() + "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 int run_eval(int argc, char** argv) {
@@ -153,7 +178,8 @@ int run_eval(int argc, char** argv) {
       "rows (same bits as one request per forward; presets with per-tensor dynamic activation scales always "
       "run one request per forward). 0 = one request per forward");
   add_output_options(o, "write the journal (journal.txt) into this directory: every finished item, so that "
-                     "--resume continues an interrupted run", /*resumable=*/true, /*optional=*/true);
+                     "--resume continues an interrupted run; at the end also items.jsonl, one line per item "
+                     "(log-likelihood per choice, greedy, tokens, acc)", /*resumable=*/true, /*optional=*/true);
   add_model_quant_options(o);
   add_eval_options(o);
   add_run_options(o);
@@ -238,6 +264,7 @@ int run_eval(int argc, char** argv) {
     return 0;
   }
 
+  std::string per_item;
   for (size_t t = 0; t < tasks.size(); ++t) {
     const TaskConfig& task = tasks[t];
     const auto t0 = std::chrono::steady_clock::now();
@@ -285,7 +312,9 @@ int run_eval(int argc, char** argv) {
         },
         zo);
     print_scores(task, score_task(task, results), config.name, em.alpha_text, seconds_since(t0), json);
+    per_item += item_lines(task, results);
   }
+  if (journal) write_file_atomic(output.out + "/items.jsonl", per_item);
   return 0;
 }
 
