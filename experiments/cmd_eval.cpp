@@ -245,8 +245,8 @@ int run_eval(int argc, char** argv) {
   const bool quiet = ev.options().quiet;
   if (ranks.root() && zo.pack_rows > 0 && !packs_requests(model, zo))
     std::cerr << "eval: " << config.name
-              << ": activation scales depend on the whole batch (per-tensor or per-channel dynamic), so each "
-                 "request runs in its own forward (no packing)\n";
+              << ": a layer's result depends on the whole batch (per-tensor or per-channel dynamic activation "
+                 "scales, LLM.int8()'s outlier columns), so each request runs in its own forward (no packing)\n";
   if (ranks.distributed()) {
     const auto t0 = std::chrono::steady_clock::now();
     size_t bytes = 0;

@@ -110,3 +110,16 @@ TEST(EvalCliReal, ResumeFromTheJournalGivesTheUninterruptedRun) {
   EXPECT_NE(fresh.status, 0) << "an existing journal is kept unless --resume or --force";
   ASSERT_EQ(system(("rm -rf " + dir).c_str()), 0);
 }
+
+// A preset whose activation scales are taken over the whole batch is not
+// packed, and the run says so.
+TEST(EvalCliReal, PerTensorDynamicPresetSaysItRunsOneRequestPerForward) {
+  if (!sqsim_test::exists(sqsim_test::kModel) || !sqsim_test::exists(piqa_data()))
+    GTEST_SKIP() << "needs the model and the PIQA data";
+  CliRun r = run("eval --tasks piqa --limit 2 --quant w8a8 --threads 2");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("eval: w8a8: a layer's result depends on the whole batch"), std::string::npos) << r.out;
+  r = run("eval --tasks piqa --limit 2 --quant zeroquant --threads 2");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("depends on the whole batch"), std::string::npos) << r.out;
+}
