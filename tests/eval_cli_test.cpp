@@ -123,3 +123,31 @@ TEST(EvalCliReal, PerTensorDynamicPresetSaysItRunsOneRequestPerForward) {
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out.find("depends on the whole batch"), std::string::npos) << r.out;
 }
+
+// SIGINT in the middle of a run: exit status 130, the items finished before
+// the signal stay journaled, and --resume completes the same journal and
+// scores as an uninterrupted run.
+TEST(EvalCliReal, SigintKeepsTheJournalAndResumeFinishes) {
+  if (!sqsim_test::exists(sqsim_test::kModel) || !sqsim_test::exists(piqa_data()))
+    GTEST_SKIP() << "needs the model and the PIQA data";
+  const std::string dir = ::testing::TempDir() + "eval_sigint_" + std::to_string(getpid());
+  ASSERT_EQ(system(("rm -rf " + dir + " && mkdir -p " + dir).c_str()), 0);
+  const std::string args = "eval --tasks piqa --limit 30 --json --threads 2 --pack-rows 1";
+  int status = 0;
+  const std::string whole = scores_of(args + " --out " + dir + "/whole", &status);
+  ASSERT_EQ(status, 0) << whole;
+  // Stopped once item 2 is journaled (one item per forward: --pack-rows 1).
+  const std::string cut = dir + "/cut", rc = dir + "/rc";
+  const std::string cmd = std::string(SQSIM_BINARY) + " " + args + " --out " + cut + " >/dev/null 2>&1 & pid=$!; " +
+                          "for i in $(seq 3000); do grep -q \"^piqa 2\t\" " + cut +
+                          "/journal.txt 2>/dev/null && break; sleep 0.01; done; kill -INT $pid; wait $pid; echo $? > " + rc;
+  ASSERT_EQ(std::system(("bash -c '" + cmd + "'").c_str()), 0);
+  ASSERT_EQ(slurp(rc), "130\n");
+  const std::string kept = slurp(cut + "/journal.txt");
+  EXPECT_NE(kept.find("\npiqa 2\t"), std::string::npos) << kept;
+  EXPECT_EQ(kept.find("\npiqa 29\t"), std::string::npos) << "the run finished before the signal";
+  EXPECT_EQ(scores_of(args + " --out " + cut + " --resume", &status), whole);
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(slurp(cut + "/journal.txt"), slurp(dir + "/whole/journal.txt"));
+  ASSERT_EQ(system(("rm -rf " + dir).c_str()), 0);
+}
