@@ -12,16 +12,20 @@
 #include <memory>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "base/paths.h"
 #include "base/str.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
+#include "experiments/eval_journal.h"
 #include "experiments/eval_ranks.h"
 #include "experiments/interrupt.h"
+#include "experiments/journal.h"
 #include "experiments/json_writer.h"
 #include "experiments/model_quant_options.h"
 #include "experiments/quant_eval.h"
 #include "experiments/ranks.h"
+#include "experiments/sha256.h"
 #include "sim/eval/task.h"
 #include "sim/eval/zero_shot.h"
 #include "sim/formats/json.h"
@@ -132,6 +136,30 @@ void print_scores(const TaskConfig& task, const TaskScores& scores, const std::s
   std::fflush(stdout);
 }
 
+// One JSON line per item (DIR/items.jsonl): what lm-eval's --log_samples
+// gives per document, for scripts/lm-eval-compare.py.
+std::string item_lines(const TaskConfig& task, const std::vector<ItemResult>& results) {
+  std::string out;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const ItemResult& r = results[i];
+    JsonWriter w(JsonWriter::kOneLine);
+    w.begin_object().member("task", task.name).member("position", i).member("index", r.index);
+    w.member("gold", r.gold).key("loglik").begin_array();
+    for (double v : r.loglik) w.number(v);
+    w.end_array().key("greedy").begin_array();
+    for (bool g : r.greedy) w.value(g);
+    w.end_array().key("tokens").begin_array();
+    for (size_t n : r.tokens) w.value(n);
+    w.end_array();
+    if (task.kind == TaskKind::kLastWord)
+      w.member("acc", r.greedy.at(0));
+    else
+      w.member("acc", item_acc(r)).member("acc_norm", item_acc_norm(r));
+    out += w.end_object().str() + "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 int run_eval(int argc, char** argv) {
@@ -144,14 +172,21 @@ int run_eval(int argc, char** argv) {
       "alpha", po::value<std::string>()->default_value("0.5"),
       "migration strength when smoothing: one value, 'search' (one global alpha by held-out perplexity) "
       "or 'per-layer' (each group's output error)")(
-      "json", po::bool_switch(), "print one JSON object per task instead of text");
+      "json", po::bool_switch(), "print one JSON object per task instead of text")(
+      "pack-rows", po::value<long>()->default_value(512),
+      "token rows per forward: whole items are packed into one forward until their requests reach this many "
+      "rows (same bits as one request per forward; presets with per-tensor dynamic activation scales always "
+      "run one request per forward). 0 = one request per forward");
+  add_output_options(o, "write the journal (journal.txt) into this directory: every finished item, so that "
+                     "--resume continues an interrupted run; at the end also items.jsonl, one line per item "
+                     "(log-likelihood per choice, greedy, tokens, acc)", /*resumable=*/true, /*optional=*/true);
   add_model_quant_options(o);
   add_eval_options(o);
   add_run_options(o);
   po::variables_map vm;
   if (!parse(argc, argv,
              "usage: sqsim eval --tasks piqa,arc_easy [--limit N] [--model FILE.gguf] [--quant PRESET]\n"
-             "                  [--alpha A|search|per-layer] [--threads N] [--json]\n\n"
+             "                  [--alpha A|search|per-layer] [--threads N] [--json] [--out DIR [--resume]]\n\n"
              "Zero-shot accuracy as lm-evaluation-harness scores it (docs/tasks.md): for each choice the\n"
              "log-likelihood of \" \" + choice after the context, acc / acc_norm (by the choice's length in\n"
              "characters), LAMBADA's greedy last-word acc and perplexity; every metric with its standard error.\n"
@@ -165,6 +200,13 @@ int run_eval(int argc, char** argv) {
   if (limit < 0) throw Error("--limit must be >= 0");
   const ModelQuantConfig config = model_quant_config(vm);
   const bool json = vm["json"].as<bool>();
+  ZeroShotOptions zo;
+  zo.pack_rows = vm["pack-rows"].as<long>();
+  if (zo.pack_rows < 0) throw Error("--pack-rows must be >= 0");
+  const OutputOptions output = output_options(vm);
+  // What a journal must agree on to be resumed: every option that changes
+  // a result (not --pack-rows, which changes no bit), and the model's bytes.
+  const std::string settings = option_settings(vm, {"out", "force", "resume", "threads", "json", "pack-rows"});
 
   // Under mpirun (docs/mpi.md) every rank reads the tasks and prepares the
   // model itself (an error on any rank is reported once, naming it), and the
@@ -175,6 +217,7 @@ int run_eval(int argc, char** argv) {
   std::vector<std::vector<TaskItem>> items;
   std::unique_ptr<QuantEvaluator> evaluator;
   EvalModel em;
+  std::unique_ptr<Journal> journal;
   ranks.all_or_none([&] {
     for (const std::string& name : split_list(vm["tasks"].as<std::string>(), "--tasks")) {
       tasks.push_back(load_task(task_config_path(name)));
@@ -182,6 +225,16 @@ int run_eval(int argc, char** argv) {
     }
     EvalOptions eo = eval_options(vm, vm["model"].as<std::string>());
     eo.quiet = eo.quiet || !ranks.root();
+    if (!output.out.empty()) {
+      if (ranks.distributed()) throw Error("--out: eval does not journal under mpirun yet; leave --out out");
+      prepare_output_dir(output, true);
+      journal = std::make_unique<Journal>(
+          output.out + "/" + Journal::kFileName,
+          (std::filesystem::is_directory(eo.model_path) ? "model folder " + eo.model_path
+                                                         : "model sha256 " + sha256_file(eo.model_path)) +
+              "\n" + settings,
+          output.resume);
+    }
     evaluator = std::make_unique<QuantEvaluator>(eo);
     if (ranks.root()) std::cerr << "eval: " << config.name << ": " << config.describe() << "\n";
   });
@@ -194,6 +247,10 @@ int run_eval(int argc, char** argv) {
   const CausalLm& model = em.quantized ? *em.quantized : *ev.float_model().model;
   const Encode encode = [&](const std::string& text) { return tokenize_document(ev.float_model(), text); };
   const bool quiet = ev.options().quiet;
+  if (ranks.root() && zo.pack_rows > 0 && !packs_requests(model, zo))
+    std::cerr << "eval: " << config.name
+              << ": a layer's result depends on the whole batch (per-tensor or per-channel dynamic activation "
+                 "scales, LLM.int8()'s outlier columns), so each request runs in its own forward (no packing)\n";
   if (ranks.distributed()) {
     const auto t0 = std::chrono::steady_clock::now();
     size_t bytes = 0;
@@ -203,7 +260,7 @@ int run_eval(int argc, char** argv) {
           if (const int sig = interrupt_signal())
             throw Interrupted(sig, str("stopped in task ", tasks[t].name, " on ", ranks.prefix()));
         },
-        &bytes);
+        &bytes, zo);
     if (!ranks.root()) return 0;
     std::cerr << "eval: " << ranks.size() << " ranks; gathered " << bytes << " bytes from the others\n";
     for (size_t t = 0; t < tasks.size(); ++t)
@@ -211,26 +268,57 @@ int run_eval(int argc, char** argv) {
     return 0;
   }
 
+  std::string per_item;
   for (size_t t = 0; t < tasks.size(); ++t) {
     const TaskConfig& task = tasks[t];
     const auto t0 = std::chrono::steady_clock::now();
-    size_t correct = 0;
+    // Items the journal holds are taken from it; the others are scored.
+    std::vector<ItemResult> results(items[t].size());
+    std::vector<TaskItem> todo;
+    std::vector<size_t> position;  // of each todo item in the task
+    size_t done = 0, correct = 0;
+    auto count = [&](const ItemResult& r) {
+      ++done;
+      correct += task.kind == TaskKind::kLastWord ? size_t(r.greedy.at(0)) : size_t(item_acc(r));
+    };
+    for (size_t i = 0; i < items[t].size(); ++i) {
+      const std::string key = eval_item_key(task.name, i);
+      const std::vector<std::string>* fields = journal ? journal->find(key) : nullptr;
+      if (!fields) {
+        todo.push_back(items[t][i]);
+        position.push_back(i);
+        continue;
+      }
+      results[i] = eval_item_from_fields(*fields, journal->where(key));
+      if (results[i].index != items[t][i].index || results[i].loglik.size() != items[t][i].requests.size())
+        throw Error(journal->where(key) + ": journaled item does not match item " + std::to_string(i) + " of " +
+                    task.name);
+      count(results[i]);
+    }
+    if (journal && done > 0 && !quiet)
+      std::fprintf(stderr, "%s: %zu items from the journal, %zu to score\n", task.name.c_str(), done, todo.size());
     double last_print = -1;
-    const std::vector<ItemResult> results =
-        evaluate_items(model, encode, items[t], [&](const ItemResult& r, size_t done, size_t n) {
-          // A journal would append `r` here (ItemResult is plain data).
-          correct += task.kind == TaskKind::kLastWord ? size_t(r.greedy[0]) : size_t(item_acc(r));
+    size_t k = 0;
+    evaluate_items(
+        model, encode, todo,
+        [&](const ItemResult& r, size_t, size_t) {
+          if (journal) journal->append(eval_item_key(task.name, position[k]), eval_item_fields(r));
+          results[position[k++]] = r;
+          count(r);
           const double s = seconds_since(t0);
-          if (!quiet && (s - last_print >= 5 || done == n)) {
-            std::fprintf(stderr, "%s: %zu/%zu items, acc %.4f, %.1f s\n", task.name.c_str(), done, n,
+          if (!quiet && (s - last_print >= 5 || done == results.size())) {
+            std::fprintf(stderr, "%s: %zu/%zu items, acc %.4f, %.1f s\n", task.name.c_str(), done, results.size(),
                          double(correct) / double(done), s);
             last_print = s;
           }
           if (const int sig = interrupt_signal())
             throw Interrupted(sig, str("stopped after item ", done, " of ", task.name));
-        });
+        },
+        zo);
     print_scores(task, score_task(task, results), config.name, em.alpha_text, seconds_since(t0), json);
+    per_item += item_lines(task, results);
   }
+  if (journal) write_file_atomic(output.out + "/items.jsonl", per_item);
   return 0;
 }
 

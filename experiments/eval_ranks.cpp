@@ -1,52 +1,15 @@
 #include "experiments/eval_ranks.h"
 
 #include "base/error.h"
-#include "experiments/format.h"
-#include "experiments/journal.h"
+#include "experiments/eval_journal.h"
 #include "experiments/work_split.h"
 
 namespace sqsim::cli {
 
-namespace {
-
-// An ItemResult as fields and back, doubles exact (%.17g).
-std::vector<std::string> result_fields(const ItemResult& r) {
-  std::vector<std::string> f = {std::to_string(r.index), std::to_string(r.gold), std::to_string(r.loglik.size())};
-  for (size_t i = 0; i < r.loglik.size(); ++i) {
-    f.push_back(exact(r.loglik[i]));
-    f.push_back(r.greedy[i] ? "1" : "0");
-    f.push_back(std::to_string(r.tokens[i]));
-  }
-  f.push_back(std::to_string(r.choice_chars.size()));
-  for (size_t c : r.choice_chars) f.push_back(std::to_string(c));
-  return f;
-}
-
-ItemResult result_from_fields(const std::vector<std::string>& f, const std::string& where) {
-  const auto number = [&](size_t i) {
-    if (i >= f.size()) throw Error(where + ": a truncated item result");
-    return parse_journal_number(f[i], where);
-  };
-  ItemResult r;
-  r.index = size_t(number(0));
-  r.gold = int(number(1));
-  const size_t n = size_t(number(2));
-  size_t at = 3;
-  for (size_t i = 0; i < n; ++i, at += 3) {
-    r.loglik.push_back(number(at));
-    r.greedy.push_back(number(at + 1) != 0);
-    r.tokens.push_back(size_t(number(at + 2)));
-  }
-  const size_t chars = size_t(number(at++));
-  for (size_t i = 0; i < chars; ++i) r.choice_chars.push_back(size_t(number(at++)));
-  return r;
-}
-
-}  // namespace
-
 std::vector<std::vector<ItemResult>> evaluate_across_ranks(
     const Ranks& ranks, const CausalLm& model, const Encode& encode, const std::vector<std::vector<TaskItem>>& items,
-    const std::function<void(size_t, const ItemResult&)>& on_item, size_t* gathered_bytes) {
+    const std::function<void(size_t, const ItemResult&)>& on_item, size_t* gathered_bytes,
+    const ZeroShotOptions& options) {
   std::vector<double> costs;
   for (const auto& task : items) {
     for (const TaskItem& item : task) {
@@ -69,9 +32,9 @@ std::vector<std::vector<ItemResult>> evaluate_across_ranks(
     }
     size_t k = 0;
     own[t] = evaluate_items(model, encode, subset, [&](const ItemResult& r, size_t, size_t) {
-      mine.emplace_back(std::to_string(t) + " " + std::to_string(position[k++]), result_fields(r));
+      mine.emplace_back(std::to_string(t) + " " + std::to_string(position[k++]), eval_item_fields(r));
       if (on_item) on_item(t, r);
-    });
+    }, options);
   }
   const std::vector<std::string> parts = ranks.gather(pack_items(mine));
   if (!ranks.distributed()) return own;
@@ -88,7 +51,7 @@ std::vector<std::vector<ItemResult>> evaluate_across_ranks(
     for (const auto& [key, fields] : unpack_items(parts[r])) {
       const size_t space = key.find(' ');
       const size_t t = std::stoul(key.substr(0, space)), i = std::stoul(key.substr(space + 1));
-      all[t][i] = result_from_fields(fields, "rank " + std::to_string(r) + ", item " + key);
+      all[t][i] = eval_item_from_fields(fields, "rank " + std::to_string(r) + ", item " + key);
       have[t][i] = 1;
     }
   }

@@ -11,12 +11,14 @@ namespace sqsim::cli {
 
 // Every task's items, each costed by the characters the model reads (each
 // request's context and continuation) and assigned longest first
-// (work_split.h); each rank scores its own with evaluate_items, in item order,
+// (work_split.h); each rank scores its own with evaluate_items (packed as `options` and the
+// model allow), in item order,
 // calling on_item(task, result) after each; rank 0 gets every task's results
 // in item order (what evaluate_items gives one process), the others {}.
 // `gathered_bytes`, when given, gets the bytes rank 0 received.
 std::vector<std::vector<ItemResult>> evaluate_across_ranks(
     const Ranks& ranks, const CausalLm& model, const Encode& encode, const std::vector<std::vector<TaskItem>>& items,
-    const std::function<void(size_t task, const ItemResult&)>& on_item, size_t* gathered_bytes = nullptr);
+    const std::function<void(size_t task, const ItemResult&)>& on_item, size_t* gathered_bytes = nullptr,
+    const ZeroShotOptions& options = {});
 
 }  // namespace sqsim::cli

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "base/error.h"
 #include "base/io.h"
@@ -66,6 +67,11 @@ Journal::Journal(std::string path, const std::string& settings, bool resume) : p
   if (resume && probe) {
     probe.close();
     load(settings);
+    // An unfinished last line (cut by a kill) is dropped, so that the next
+    // item starts a line of its own.
+    const std::string text = read_file(path_, "journal");
+    const size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+    if (complete < text.size()) std::filesystem::resize_file(path_, complete);
     out_.open(path_, std::ios::app | std::ios::binary);
   } else {
     out_.open(path_, std::ios::trunc | std::ios::binary);

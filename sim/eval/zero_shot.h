@@ -40,6 +40,11 @@ struct ContinuationScore {
 // From logits rows of tokens[0..] (row t predicts token t + 1; at least
 // tokens.size() - 1 rows), log-softmax in double.
 ContinuationScore score_continuation(const MatrixF& logits, const std::vector<int32_t>& tokens, size_t n_context);
+// Same, from a block of logits rows holding only the continuation's:
+// logits.row(first_row + i) predicts tokens[n_context + i] (what
+// CausalLm::forward_windows returns, stacked over requests).
+ContinuationScore score_continuation_rows(const MatrixF& logits, long first_row, const std::vector<int32_t>& tokens,
+                                          size_t n_context);
 // Runs the model on tokens[0 .. size-2] and scores the continuation.
 ContinuationScore score_request(const CausalLm& model, const SplitRequest& r);
 
@@ -65,13 +70,31 @@ bool item_acc_norm(const ItemResult& r);
 
 ItemResult evaluate_item(const CausalLm& model, const Encode& encode, const TaskItem& item);
 
-// Scores the items in order, one request at a time (the model's forward is
-// multi-threaded inside). on_item(result, done, total) runs after each item:
-// where a journal appends `result` and a progress line is printed; it may
-// throw to stop the run (Ctrl-C), keeping what it was given.
+// How evaluate_items groups requests into forwards (docs/tasks.md, "Speed").
+struct ZeroShotOptions {
+  // Whole items are gathered until their requests' windows reach this many
+  // rows, then run as one CausalLm::forward_windows (only the continuation
+  // rows get logits). 0: one request per forward, all rows' logits.
+  long pack_rows = 512;
+  // Requests of an item with the same context tokens run the context once
+  // (when the model's shares_prefixes(): float attention, independent rows).
+  bool share_contexts = true;
+};
+// Whether evaluate_items packs requests for this model: pack_rows > 0 and
+// the model's rows are independent (a preset whose activation scales are
+// taken over the whole batch, as per-tensor dynamic ones are, would give a
+// request other bits in a pack, so it runs one request per forward).
+bool packs_requests(const CausalLm& model, const ZeroShotOptions& options);
+
+// Scores the items in order (the model's forward is multi-threaded inside);
+// packed or one request per forward as packs_requests says, with the same
+// bits either way. on_item(result, done, total) runs after each item: where
+// a journal appends `result` and a progress line is printed; it may throw to
+// stop the run (Ctrl-C), keeping what it was given.
 std::vector<ItemResult> evaluate_items(const CausalLm& model, const Encode& encode,
                                        const std::vector<TaskItem>& items,
-                                       const std::function<void(const ItemResult&, size_t, size_t)>& on_item = {});
+                                       const std::function<void(const ItemResult&, size_t, size_t)>& on_item = {},
+                                       const ZeroShotOptions& options = {});
 
 struct MetricValue {
   std::string name;  // "acc", "acc_norm", "perplexity"

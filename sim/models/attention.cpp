@@ -19,7 +19,9 @@ namespace {
 // against keys 0..(its last row), so about half of the T x T products (the
 // masked upper triangle) are skipped. The size does not change any bits: a
 // score row is the same product whatever block it is in, and P·V over keys
-// past the row's own position only adds exact zeros to the FMA chain.
+// past the row's own position only adds exact zeros to the FMA chain. For
+// the same reason a window's last rows computed alone (queries after a
+// shared prefix) get the bits they get in the whole window.
 constexpr long kQueryBlock = 128;
 
 kernels::SgemmArgs product(long m, long n, long k, const float* a, long lda, const float* b, long ldb,
@@ -86,29 +88,35 @@ MatrixF attention_with_hooks(const MatrixF& q, const MatrixF& k, const MatrixF& 
 
 MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int n_kv_heads,
                          int head_dim, const AttentionMatmuls& mm, int layer) {
-  const long T = q.rows();
+  const long T = k.rows();
   if (n_heads <= 0 || n_kv_heads <= 0 || head_dim <= 0 || n_heads % n_kv_heads != 0 ||
       q.cols() != long(n_heads) * head_dim || k.cols() != long(n_kv_heads) * head_dim || v.cols() != k.cols() ||
-      k.rows() != T || v.rows() != T)
+      q.rows() > T || q.rows() == 0 || v.rows() != T)
     throw Error("causal_attention: shape mismatch");
   const int group = n_heads / n_kv_heads;
   const float scale = 1.0f / std::sqrt(float(head_dim));
-  if (mm.heads) return attention_with_hooks(q, k, v, n_heads, group, head_dim, mm, layer, scale);
+  if (mm.heads) {
+    if (q.rows() != T) throw Error("causal_attention: attention hooks need the queries of the whole window");
+    return attention_with_hooks(q, k, v, n_heads, group, head_dim, mm, layer, scale);
+  }
 
-  MatrixF out(T, q.cols());
-  const long blocks = (T + kQueryBlock - 1) / kQueryBlock;
+  // Query row r is position pos0 + r (pos0 > 0: the queries of a window's
+  // last rows, whose earlier keys came from a shared prefix).
+  const long rows_q = q.rows(), pos0 = T - rows_q;
+  MatrixF out(rows_q, q.cols());
+  const long blocks = (rows_q + kQueryBlock - 1) / kQueryBlock;
   // Heaviest blocks (last rows, most keys) first, for balance.
   tbb::parallel_for(tbb::blocked_range<long>(0, blocks * n_heads, 1), [&](const tbb::blocked_range<long>& r) {
     thread_local std::vector<float> scores;
     for (long t = r.begin(); t < r.end(); ++t) {
       const long b = blocks - 1 - t / n_heads;
       const int h = int(t % n_heads), kvh = h / group;
-      const long i0 = b * kQueryBlock, rows = std::min(kQueryBlock, T - i0), keys = i0 + rows;
+      const long i0 = b * kQueryBlock, rows = std::min(kQueryBlock, rows_q - i0), keys = pos0 + i0 + rows;
       scores.resize(size_t(rows * keys));
       const long off_q = long(h) * head_dim, off_kv = long(kvh) * head_dim;
       kernels::sgemm(product(rows, keys, head_dim, q.data() + i0 * q.cols() + off_q, q.cols(), k.data() + off_kv,
                              k.cols(), kernels::BLayout::kNK, scores.data(), keys));
-      causal_softmax(scores.data(), rows, keys, i0, scale);
+      causal_softmax(scores.data(), rows, keys, pos0 + i0, scale);
       kernels::sgemm(product(rows, head_dim, keys, scores.data(), keys, v.data() + off_kv, v.cols(),
                              kernels::BLayout::kKN, out.data() + i0 * out.cols() + off_q, out.cols()));
     }

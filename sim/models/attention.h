@@ -32,7 +32,10 @@ struct AttentionMatmuls {
 };
 
 // q [T, n_heads*d], k, v [T, n_kv_heads*d] -> [T, n_heads*d]. Scores scaled by
-// 1/sqrt(d), causal mask, softmax in float. Without a heads hook, blocks of
+// 1/sqrt(d), causal mask, softmax in float. Without hooks q may have fewer
+// rows than k and v: the queries of the window's last q.rows() positions
+// (the rows after a prefix whose keys and values were computed before), with
+// the bits those rows get in the whole window. Without a heads hook, blocks of
 // query rows run in parallel and compute only the scores up to their last key
 // (the masked upper triangle is skipped); with one, each head runs whole so the
 // hooks get the full [T, T] matrices described above.

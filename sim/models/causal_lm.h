@@ -46,6 +46,31 @@ class CausalLm {
   // Logits [T, vocab] for a window of T tokens (positions 0..T-1).
   virtual MatrixF forward(const std::vector<int32_t>& tokens) const = 0;
 
+  // Several independent windows in one pass (docs/tasks.md, "Speed"): each
+  // window has its own positions 0..T-1 and attends only to itself; only the
+  // logits of rows first_logit_row..T-1 of each window are computed, stacked
+  // in window order. A window with a `prefix` (an earlier window that has
+  // none) continues it: its rows are positions P..P+T-1 after the prefix's P
+  // tokens and attend to them too, which are computed once for every window
+  // that continues them (the endings after one context). Llama and OPT run
+  // the windows' rows through every linear layer together (GEMMs of sum(T)
+  // rows) and attention window by window, so a window's logits have the bits
+  // of forward() over its (prefix +) tokens whenever rows_independent() (and,
+  // with prefixes, shares_prefixes()). This default runs forward() per window.
+  struct Window {
+    std::vector<int32_t> tokens;
+    long first_logit_row = 0;
+    long prefix = -1;  // index of an earlier window, or -1
+  };
+  virtual MatrixF forward_windows(const std::vector<Window>& windows) const;
+  // True when every linear layer computes each row from that row alone
+  // (LinearLayer::rows_independent), so packing windows changes no bit.
+  bool rows_independent() const;
+  // True when windows may have prefixes with forward()'s bits: rows are
+  // independent and attention is float (no hooks: a hook would see the
+  // prefix's rows and the window's apart).
+  bool shares_prefixes() const;
+
   // HF module paths of every linear layer, in forward order (lm_head last).
   virtual std::vector<std::string> linear_names() const = 0;
   virtual const LinearLayer& linear(const std::string& hf_name) const = 0;
@@ -68,6 +93,30 @@ class CausalLm {
   AttentionMatmuls attention_matmuls;
 
  protected:
+  // Where each window's rows sit when the windows are stacked: window w is
+  // rows start[w] .. start[w] + size[w] - 1, at positions pos0[w].. (its
+  // prefix's size, or 0).
+  struct StackedRows {
+    std::vector<long> start, size, pos0, prefix;
+    long total = 0;    // rows of all windows
+    long longest = 0;  // positions of the longest window, prefix included
+  };
+  // Checks every window (check_window, prefixes) and lays them out.
+  static StackedRows stack_windows(const std::vector<Window>& windows, int vocab);
+  // Attention window by window: prepare(q, k, v, pos0) gets copies of one
+  // window's rows of the stacked q, k, v at positions pos0.. (BMM hooks,
+  // RoPE: in place); attend(q, k, v) gets them with the prefix's prepared
+  // k and v in front and returns the window's attention output, put back at
+  // the window's rows.
+  static MatrixF attend_by_window(const StackedRows& rows, const MatrixF& q, const MatrixF& k, const MatrixF& v,
+                                  const std::function<void(MatrixF& q, MatrixF& k, MatrixF& v, long pos0)>& prepare,
+                                  const std::function<MatrixF(const MatrixF& q, const MatrixF& k, const MatrixF& v)>& attend);
+  // The stacked rows whose logits the windows ask for, in window order.
+  static MatrixF logit_rows(const MatrixF& x, const StackedRows& rows, const std::vector<Window>& windows);
+
+  // Throws unless the window is non-empty, its tokens are in 0..vocab-1 and
+  // first_logit_row is in 0..T.
+  static void check_window(const Window& w, int vocab);
   // replace_linear's common part: checks `layer` against what `slot` holds
   // (naming `name`), swaps it in and returns the old layer.
   static std::unique_ptr<LinearLayer> swap_linear(std::unique_ptr<LinearLayer>& slot,

@@ -15,6 +15,11 @@ class LinearLayer {
   virtual MatrixF forward(const MatrixF& x) const = 0;
   virtual int in_features() const = 0;
   virtual int out_features() const = 0;
+  // True when each output row depends only on the same input row, with the
+  // same bits however many rows come with it (float and per-token or static
+  // quantization; not per-tensor dynamic scales). False unless a layer says
+  // so, so that an unknown wrapper never lets windows be packed.
+  virtual bool rows_independent() const { return false; }
 };
 
 // Float32 layer through kernels::sgemm_parallel (AVX-512 FMA kernel or Eigen,
@@ -27,6 +32,8 @@ class FloatLinear : public LinearLayer {
   MatrixF forward(const MatrixF& x) const override;
   int in_features() const override { return int(w_.cols()); }
   int out_features() const override { return int(w_.rows()); }
+  // Every output element is one FMA chain over k (kernels/sgemm.h).
+  bool rows_independent() const override { return true; }
   const MatrixF& weight() const { return w_; }
   const VectorF& bias() const { return b_; }  // size 0 when the layer has none
 

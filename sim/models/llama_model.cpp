@@ -52,31 +52,44 @@ LlamaModel::LlamaModel() : TableModel(kLlamaLayers) {}
 
 // ---------------------------------------------------------------- forward
 
-MatrixF LlamaModel::forward(const std::vector<int32_t>& tokens) const {
+MatrixF LlamaModel::forward(const std::vector<int32_t>& tokens) const { return forward_windows({{tokens, 0}}); }
+
+// The rows of all windows go through the norms and linear layers together;
+// RoPE and attention run window by window (positions from 0 in each, or
+// after the prefix's).
+MatrixF LlamaModel::forward_windows(const std::vector<Window>& windows) const {
   const LlamaConfig& c = cfg_;
-  const long T = long(tokens.size());
-  if (T == 0) throw Error("forward: empty token window");
-  // token embeddings
-  MatrixF x(T, c.hidden);
-  for (long t = 0; t < T; ++t) {
-    if (tokens[t] < 0 || tokens[t] >= c.vocab)
-      throw Error(str("forward: token id ", tokens[t], " outside the vocabulary of ", c.vocab));
-    x.row(t) = embed_.row(tokens[t]);
-  }
-  // RoPE angles of positions 0..T-1, once for all layers
-  const RopeTable rope = rope_table(T, c.head_dim, c.rope_base);
+  const StackedRows rows = stack_windows(windows, c.vocab);
+  // token embeddings, the windows one after another
+  MatrixF x(rows.total, c.hidden);
+  for (size_t w = 0; w < windows.size(); ++w)
+    for (long t = 0; t < rows.size[w]; ++t) x.row(rows.start[w] + t) = embed_.row(windows[w].tokens[size_t(t)]);
+  // RoPE angles of positions 0..T-1 (the longest window), once for all
+  // layers; a window at positions pos0.. reads the table from row pos0
+  const RopeTable rope_all = rope_table(rows.longest, c.head_dim, c.rope_base);
+  auto rope = [&](MatrixF& x, int heads, long pos0) {
+    if (pos0 == 0) return apply_rope(x, heads, c.head_dim, rope_all, c.rope_style);
+    const RopeTable from{rope_all.cos.middleRows(pos0, x.rows()), rope_all.sin.middleRows(pos0, x.rows())};
+    apply_rope(x, heads, c.head_dim, from, c.rope_style);
+  };
   for (int l = 0; l < c.n_layers; ++l) {
     const LlamaBlock& b = blocks_[size_t(l)];
     // attention rmsnorm
     const MatrixF xn = rms_norm(x, b.attn_norm.weight, c.rms_eps);
-    // q, k, v projections; RoPE on q and k
-    MatrixF q = b.q->forward(xn), k = b.k->forward(xn);
-    MatrixF v = b.v->forward(xn);
-    attention_matmuls.on_projections(l, q, k, v, c.head_dim);  // BMM inputs quantized before RoPE, if asked
-    apply_rope(q, c.n_heads, c.head_dim, rope, c.rope_style);
-    apply_rope(k, c.n_kv_heads, c.head_dim, rope, c.rope_style);
-    // causal attention (GQA: n_heads / n_kv_heads query heads share a kv head)
-    const MatrixF att = causal_attention(q, k, v, c.n_heads, c.n_kv_heads, c.head_dim, attention_matmuls, l);
+    // q, k, v projections
+    const MatrixF q = b.q->forward(xn), k = b.k->forward(xn), v = b.v->forward(xn);
+    const MatrixF att = attend_by_window(
+        rows, q, k, v,
+        [&](MatrixF& qw, MatrixF& kw, MatrixF& vw, long pos0) {
+          attention_matmuls.on_projections(l, qw, kw, vw, c.head_dim);  // BMM inputs quantized before RoPE, if asked
+          // RoPE on q and k
+          rope(qw, c.n_heads, pos0);
+          rope(kw, c.n_kv_heads, pos0);
+        },
+        [&](const MatrixF& qw, const MatrixF& kw, const MatrixF& vw) {
+          // causal attention (GQA: n_heads / n_kv_heads query heads share a kv head)
+          return causal_attention(qw, kw, vw, c.n_heads, c.n_kv_heads, c.head_dim, attention_matmuls, l);
+        });
     // output projection, residual connection back into x
     x += b.o->forward(att);
     // ffn rmsnorm
@@ -88,8 +101,8 @@ MatrixF LlamaModel::forward(const std::vector<int32_t>& tokens) const {
     // residual connection
     x += b.down->forward(gate);
   }
-  // final rmsnorm, then the classifier into logits
-  return lm_head_->forward(rms_norm(x, final_norm_.weight, c.rms_eps));
+  // final rmsnorm, then the classifier into logits, for the rows asked for
+  return lm_head_->forward(rms_norm(logit_rows(x, rows, windows), final_norm_.weight, c.rms_eps));
 }
 
 // ---------------------------------------------------------------- config

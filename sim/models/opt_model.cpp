@@ -66,27 +66,35 @@ MatrixF layer_norm(const MatrixF& x, const VectorF& w, const VectorF& b, float e
   return y;
 }
 
-MatrixF OptModel::forward(const std::vector<int32_t>& tokens) const {
+MatrixF OptModel::forward(const std::vector<int32_t>& tokens) const { return forward_windows({{tokens, 0}}); }
+
+// The rows of all windows go through the norms and linear layers together;
+// attention runs window by window (positions from 0 in each, or after the
+// prefix's).
+MatrixF OptModel::forward_windows(const std::vector<Window>& windows) const {
   const OptConfig& c = cfg_;
-  const long T = long(tokens.size());
-  if (T == 0) throw Error("forward: empty token window");
-  if (T > c.max_positions)
-    throw Error(str("forward: window of ", T, " tokens exceeds max_position_embeddings ", c.max_positions));
+  const StackedRows rows = stack_windows(windows, c.vocab);
+  if (rows.longest > c.max_positions)
+    throw Error(str("forward: window of ", rows.longest, " tokens exceeds max_position_embeddings ", c.max_positions));
   // token embeddings plus learned positions (OPT's offset: position p reads row p + 2)
-  MatrixF x(T, c.hidden);
-  for (long t = 0; t < T; ++t) {
-    if (tokens[t] < 0 || tokens[t] >= c.vocab)
-      throw Error(str("forward: token id ", tokens[t], " outside the vocabulary of ", c.vocab));
-    x.row(t) = embed_.row(tokens[t]) + positions_.row(t + 2);
-  }
+  MatrixF x(rows.total, c.hidden);
+  for (size_t w = 0; w < windows.size(); ++w)
+    for (long t = 0; t < rows.size[w]; ++t)
+      x.row(rows.start[w] + t) = embed_.row(windows[w].tokens[size_t(t)]) + positions_.row(rows.pos0[w] + t + 2);
   for (int l = 0; l < c.n_layers; ++l) {
     const OptBlock& b = blocks_[size_t(l)];
     // attention layernorm
     const MatrixF xn = layer_norm(x, b.attn_ln.weight, b.attn_ln.bias, c.ln_eps);
-    // q, k, v projections, causal attention (no GQA), output projection, residual
-    MatrixF q = b.q->forward(xn), k = b.k->forward(xn), v = b.v->forward(xn);
-    attention_matmuls.on_projections(l, q, k, v, c.head_dim);  // BMM inputs quantized at the projections, if asked
-    const MatrixF att = causal_attention(q, k, v, c.n_heads, c.n_heads, c.head_dim, attention_matmuls, l);
+    // q, k, v projections, causal attention (no GQA) per window, output projection, residual
+    const MatrixF q = b.q->forward(xn), k = b.k->forward(xn), v = b.v->forward(xn);
+    const MatrixF att = attend_by_window(
+        rows, q, k, v,
+        [&](MatrixF& qw, MatrixF& kw, MatrixF& vw, long) {
+          attention_matmuls.on_projections(l, qw, kw, vw, c.head_dim);  // BMM inputs quantized at the projections
+        },
+        [&](const MatrixF& qw, const MatrixF& kw, const MatrixF& vw) {
+          return causal_attention(qw, kw, vw, c.n_heads, c.n_heads, c.head_dim, attention_matmuls, l);
+        });
     x += b.o->forward(att);
     // ffn layernorm
     const MatrixF hn = layer_norm(x, b.ffn_ln.weight, b.ffn_ln.bias, c.ln_eps);
@@ -94,8 +102,8 @@ MatrixF OptModel::forward(const std::vector<int32_t>& tokens) const {
     const MatrixF h = b.fc1->forward(hn).cwiseMax(0.0f);
     x += b.fc2->forward(h);
   }
-  // final layernorm, then the head (tied to the embeddings) into logits
-  return lm_head_->forward(layer_norm(x, final_norm_.weight, final_norm_.bias, c.ln_eps));
+  // final layernorm, then the head (tied to the embeddings) into logits, for the rows asked for
+  return lm_head_->forward(layer_norm(logit_rows(x, rows, windows), final_norm_.weight, final_norm_.bias, c.ln_eps));
 }
 
 // ---------------------------------------------------------------- config

@@ -48,6 +48,14 @@ MatrixF QuantizedLinear::quantized_input(const MatrixF& x) const {
   return xs;
 }
 
+bool QuantizedLinear::rows_independent() const {
+  const QuantSpec& a = opt_.act;
+  if (!a.enabled()) return true;
+  if (a.rounding == Rounding::kStochastic) return false;
+  return a.source == ScaleSource::kStatic || a.granularity == Granularity::kPerRow ||
+         a.granularity == Granularity::kPerGroup;
+}
+
 MatrixF QuantizedLinear::forward(const MatrixF& x) const {
   if (x.cols() != in_)
     throw Error(name_ + ": input has " + std::to_string(x.cols()) + " features, expected " + std::to_string(in_));

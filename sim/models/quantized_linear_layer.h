@@ -38,6 +38,10 @@ class QuantizedLinear : public LinearLayer {
   MatrixF forward(const MatrixF& x) const override;
   int in_features() const override { return int(in_); }
   int out_features() const override { return int(out_); }
+  // Float, static or per-token / per-group dynamic activations: yes.
+  // Per-tensor or per-channel dynamic scales are taken over all the rows, and
+  // stochastic rounding draws by element index: no.
+  bool rows_independent() const override;
 
   // True when forward() runs the integer kernels (false: fake-quant floats).
   bool uses_integer_kernel() const { return prepared_ && prepared_->uses_integer_kernel(); }
