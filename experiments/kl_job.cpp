@@ -3,7 +3,9 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -20,11 +22,23 @@
 
 namespace sqsim::cli {
 
-std::string kl_base_key(const std::string& model_sha256, const std::vector<int32_t>& ids) {
+std::string model_sha256(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(path)) return sha256_file(path);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(path))
+    if (e.is_regular_file()) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  std::string lines;
+  for (const std::string& n : names) lines += n + " " + sha256_file(path + "/" + n) + "\n";
+  return sha256_hex(lines);
+}
+
+std::string kl_base_key(const std::string& model_digest, const std::vector<int32_t>& ids) {
   std::string bytes(ids.size() * 4, '\0');
   for (size_t i = 0; i < ids.size(); ++i)
     for (int b = 0; b < 4; ++b) bytes[4 * i + size_t(b)] = static_cast<char>((uint32_t(ids[i]) >> (8 * b)) & 0xFF);
-  return "model sha256 " + model_sha256 + "\ntokens sha256 " + sha256_hex(bytes) + "\n";
+  return "model sha256 " + model_digest + "\ntokens sha256 " + sha256_hex(bytes) + "\n";
 }
 
 namespace {
@@ -108,7 +122,7 @@ int run_kl_job(const PplJob& job) {
   KlBaseShape shape;
   shape.seq_len = job.seq_len;
   shape.windows = windows;
-  shape.key = kl_base_key(sha256_file(job.eval.model_path), ids);
+  shape.key = kl_base_key(model_sha256(job.eval.model_path), ids);
   const bool from_file = !job.kl_base.empty() && job.kl_base != "fp";
   shape.vocab = fp.vocab_size();
   // A mismatched base file is refused before any model work or output.

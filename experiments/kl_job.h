@@ -12,9 +12,13 @@
 
 namespace sqsim::cli {
 
+// sha256 of a model file, or of a Hugging Face folder (the sha256 of its
+// files' sha256 lines "name digest", in name order).
+std::string model_sha256(const std::string& path);
+
 // The key lines of a base file: the model file's and the scored tokens'
 // sha256, so a base made by another model, tokenizer or text is refused.
-std::string kl_base_key(const std::string& model_sha256, const std::vector<int32_t>& ids);
+std::string kl_base_key(const std::string& model_digest, const std::vector<int32_t>& ids);
 
 // Runs job.kl_base / job.kl_base_save for job.config and its one alpha choice.
 int run_kl_job(const PplJob& job);
