@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "base/error.h"
 #include "base/io.h"
@@ -153,6 +154,73 @@ struct Row {
   SensitivityScore only, all_but;
 };
 
+// The float model's perplexity over the budget (journaled as "fp").
+double fp_ppl(Run& run) {
+  if (const auto* f = run.journal->find("fp")) return parse_journal_number((*f)[0], run.journal->where("fp"));
+  const CausalLm& fp = *run.ev.float_model().model;
+  std::vector<double> nll;
+  for (size_t w = 0; w < run.windows; ++w) {
+    const std::vector<int32_t> win = run.window(w);
+    const std::vector<double> n =
+        next_token_nll(run.fp_logits.empty() ? fp.forward(win) : run.fp_logits[w], win);
+    nll.insert(nll.end(), n.begin(), n.end());
+  }
+  const double p = perplexity_from_nll(nll).mean;
+  run.journal->append("fp", {exact(p)});
+  return p;
+}
+
+// Greedy mixed precision: units kept float in order of their "only" KL until
+// the targets hold; each step measured (and journaled) on the whole model.
+void mixed_precision(Run& run, const std::vector<Row>& rows, const SensitivityScore& full,
+                     const std::vector<std::string>& all) {
+  const SensitivityJob& job = run.job;
+  std::vector<const Row*> ranked;
+  for (const Row& r : rows) ranked.push_back(&r);
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const Row* a, const Row* b) { return a->only.kl.kl.mean > b->only.kl.kl.mean; });
+  const double base_ppl = fp_ppl(run);
+  const auto meets = [&](const SensitivityScore& s) {
+    return (job.target_kl <= 0 || s.kl.kl.mean <= job.target_kl) &&
+           (job.target_ppl_ratio <= 0 || s.ppl.mean / base_ppl <= job.target_ppl_ratio);
+  };
+  ReportTable rt;
+  rt.title = "Mixed precision: " + job.config.name + " with the most sensitive " + job.unit + "s in float";
+  rt.caption = "Greedy by the KL of each " + job.unit + " quantized alone: step k keeps the k most sensitive in "
+               "float and quantizes the rest. Targets: " +
+               (job.target_kl > 0 ? "KL <= " + significant(job.target_kl, 4) + " " : std::string()) +
+               (job.target_ppl_ratio > 0 ? "ppl / fp <= " + significant(job.target_ppl_ratio, 4) : std::string()) +
+               "; float model ppl " + significant(base_ppl, 6) + ".";
+  rt.header = {"k", "kept float (added)", "quantized layers", "KL", "ppl", "ppl / fp"};
+  std::set<std::string> kept;
+  SensitivityScore s = full;
+  size_t k = 0;
+  std::vector<std::string> rest = all;
+  for (;; ++k) {
+    if (k > 0) {
+      for (const std::string& l : ranked[k - 1]->unit->layers) kept.insert(l);
+      rest.clear();
+      for (const std::string& l : all)
+        if (!kept.count(l)) rest.push_back(l);
+      if (rest.empty()) break;
+      s = run.measure("keep-float|" + std::to_string(k) + "|" + ranked[k - 1]->unit->name, rest);
+    }
+    rt.rows.push_back({std::to_string(k), k ? ranked[k - 1]->unit->name : "-", std::to_string(rest.size()),
+                       pm(s.kl.kl, 4), pm(s.ppl, 5), significant(s.ppl.mean / base_ppl, 4)});
+    if (meets(s) || k == ranked.size()) break;
+  }
+  const bool reached = !rest.empty() && meets(s);
+  rt.provenance = {"command: " + job.command, "CPU: " + cpu_model(), "sqsim commit " + git_commit()};
+  std::string layers = join(rest);
+  rt.caption += reached ? " Reached with " + std::to_string(k) + " " + job.unit + "(s) in float: sqsim ppl --quant " +
+                              job.config.name + " --layers \"$(cat mixed_precision.layers)\"."
+                        : " Not reached even with every unit in float.";
+  write_report_table(rt, job.output.out + "/mixed_precision");
+  write_file_atomic(job.output.out + "/mixed_precision.layers", reached ? layers + "\n" : std::string());
+  std::fprintf(stderr, "sensitivity: mixed precision %s with %zu %s(s) in float\n", reached ? "reached" : "not reached",
+               k, job.unit.c_str());
+}
+
 void write_report(Run& run, const std::vector<Row>& rows, const SensitivityScore& full) {
   const SensitivityJob& job = run.job;
   std::vector<const Row*> ranked;
@@ -249,6 +317,10 @@ int run_sensitivity_job(const SensitivityJob& job) {
     write_report(run, rows, full);  // partial tables appear as units complete
   }
   std::printf("%s", read_file(job.output.out + "/sensitivity.md").c_str());
+  if (job.target_kl > 0 || job.target_ppl_ratio > 0) {
+    mixed_precision(run, rows, full, all);
+    std::printf("\n%s", read_file(job.output.out + "/mixed_precision.md").c_str());
+  }
   return 0;
 }
 

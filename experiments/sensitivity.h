@@ -47,6 +47,11 @@ struct SensitivityJob {
   ModelQuantConfig config;  // the preset (its --layers: which layers may be quantized at all)
   std::string unit = "block";
   bool reverse = true;  // also "all but" each unit
+  // Mixed precision (0: off): greedy by the "only" ranking, the fewest units
+  // kept in float for the whole model's KL <= target_kl and / or its
+  // perplexity / the float model's <= target_ppl_ratio. Written as
+  // mixed_precision.md and mixed_precision.layers (a --layers value).
+  double target_kl = 0, target_ppl_ratio = 0;
   OutputOptions output;  // a directory
   std::string settings;  // options as given (the journal's settings)
   std::string command;   // as typed, for provenance

@@ -4,6 +4,7 @@
 // planted weight outliers (ranked first); the CLI's bad-input one-liners.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 
@@ -143,6 +144,19 @@ TEST(Sensitivity, ExactBlockScoresZeroAndThePlantedBlockRanksFirst) {
   job.output.resume = true;
   ASSERT_EQ(run_sensitivity_job(job), 0);
   EXPECT_EQ(slurp(dir + "/out/sensitivity.csv"), csv);
+
+  // Mixed precision: an unreachable KL keeps the planted block float first,
+  // then the next; a loose one is met with everything quantized.
+  job.target_kl = 1e-300;
+  ASSERT_EQ(run_sensitivity_job(job), 0);
+  const std::string md = slurp(dir + "/out/mixed_precision.md");
+  EXPECT_NE(md.find("| 1 | model.decoder.layers.2 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 2 | model.decoder.layers.1 |"), std::string::npos) << md;
+  EXPECT_EQ(slurp(dir + "/out/mixed_precision.layers"), "") << "not reached";
+  job.target_kl = 10.0;
+  ASSERT_EQ(run_sensitivity_job(job), 0);
+  const std::string layers = slurp(dir + "/out/mixed_precision.layers");
+  EXPECT_EQ(std::count(layers.begin(), layers.end(), ','), 17) << layers;  // 3 blocks x 6 layers
   std::filesystem::remove_all(dir);
 }
 
@@ -153,6 +167,7 @@ TEST(Sensitivity, BadOptionsAreOneLineErrors) {
       {"sensitivity --quant sq-o3 --out /tmp/x --max-tokens 10 --seq-len 512",
        "--max-tokens must hold at least one window"},
       {"sensitivity --quant nope --out /tmp/x", "nope"},
+      {"sensitivity --quant sq-o3 --out /tmp/x --target-ppl-ratio 0.5", "--target-ppl-ratio must be >= 1"},
   };
   for (const auto& [args, expected] : cases) {
     const CliRun r = run(args);
