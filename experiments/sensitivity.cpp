@@ -287,7 +287,9 @@ int run_sensitivity_job(const SensitivityJob& job) {
   sensitivity_units({}, job.unit);  // refuses a bad --unit before any work
   install_interrupt_handlers();
   const auto limit = thread_limit(job.threads);
-  Run run{job, QuantEvaluator(job.eval), {}, 0, {}, nullptr};
+  EvalOptions eo = job.eval;
+  if (eo.calib_cache.empty()) eo.calib_cache = job.output.out + "/calibration.bin";  // a --resume skips recalibrating
+  Run run{job, QuantEvaluator(eo), {}, 0, {}, nullptr};
   const std::vector<SensitivityUnit> units =
       sensitivity_units(selected_layers(*run.ev.float_model().model, job.config), job.unit);
   prepare_output_dir(job.output, true);
