@@ -111,6 +111,7 @@ struct Run {
   size_t windows = 0;
   std::vector<MatrixF> fp_logits;  // per window, computed on first need
   std::unique_ptr<Journal> journal;
+  std::string model_digest;  // sha256, once (the report is rewritten after every unit)
 
   std::vector<int32_t> window(size_t w) const {
     return {ids.begin() + long(w * size_t(job.seq_len)), ids.begin() + long((w + 1) * size_t(job.seq_len))};
@@ -252,7 +253,7 @@ void write_report(Run& run, const std::vector<Row>& rows, const SensitivityScore
     rt.rows.push_back(row);
   }
   rt.provenance = {"command: " + job.command, "model: " + job.eval.model_path + " (sha256 " +
-                   model_sha256(job.eval.model_path) + ")",
+                   run.model_digest + ")",
                    "text: " + job.text + ", " + std::to_string(run.ids.size()) + " tokens in " +
                        std::to_string(run.windows) + " windows of " + std::to_string(job.seq_len),
                    "CPU: " + cpu_model(), "sqsim commit " + git_commit()};
@@ -289,7 +290,7 @@ int run_sensitivity_job(const SensitivityJob& job) {
   const auto limit = thread_limit(job.threads);
   EvalOptions eo = job.eval;
   if (eo.calib_cache.empty()) eo.calib_cache = job.output.out + "/calibration.bin";  // a --resume skips recalibrating
-  Run run{job, QuantEvaluator(eo), {}, 0, {}, nullptr};
+  Run run{job, QuantEvaluator(eo), {}, 0, {}, nullptr, {}};
   const std::vector<SensitivityUnit> units =
       sensitivity_units(selected_layers(*run.ev.float_model().model, job.config), job.unit);
   prepare_output_dir(job.output, true);
@@ -297,8 +298,9 @@ int run_sensitivity_job(const SensitivityJob& job) {
   run.windows = run.ids.size() / size_t(job.seq_len);
   if (run.windows == 0) throw Error("--text " + job.text + ": fewer tokens than one window");
   run.ids.resize(run.windows * size_t(job.seq_len));
+  run.model_digest = model_sha256(job.eval.model_path);
   run.journal = std::make_unique<Journal>(job.output.out + "/" + Journal::kFileName,
-                                          "model sha256 " + model_sha256(job.eval.model_path) + "\ntext tokens " +
+                                          "model sha256 " + run.model_digest + "\ntext tokens " +
                                               std::to_string(run.ids.size()) + "\n" + job.settings,
                                           job.output.resume);
   std::fprintf(stderr, "sensitivity: %zu %ss of %s, %zu tokens (%zu windows of %d)\n", units.size(),
