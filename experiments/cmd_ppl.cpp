@@ -19,7 +19,14 @@ int run_ppl(int argc, char** argv) {
       "alpha", po::value<std::string>()->default_value("0.5"),
       "migration strength when smoothing: a value, a list/range (one perplexity each, e.g. 0:1:0.05), "
       "'search' (one global alpha by held-out perplexity) or 'per-layer' (each group's output error)")(
-      "json", po::bool_switch(), "print one JSON object per run instead of text");
+      "json", po::bool_switch(), "print one JSON object per run instead of text")(
+      "kl-base", po::value<std::string>()->default_value(""),
+      "KL divergence of --quant against a base (docs/kl-divergence.md): 'fp' (the float model, run here window by "
+      "window: exact) or a file written by --kl-base-save; prints llama.cpp's KL statistics, ppl ± stderr and the "
+      "paired ratio to the base")(
+      "kl-base-save", po::value<std::string>()->default_value(""),
+      "write the float model's distributions on these tokens to FILE (uint16 log-probs, ~2 bytes x vocab per "
+      "token) for later --kl-base FILE runs");
   add_output_options(o, "also write results.csv (+ alpha_per_layer.csv) and the journal into this directory",
                      /*resumable=*/true, /*optional=*/true);
   add_model_quant_options(o);
@@ -28,10 +35,12 @@ int run_ppl(int argc, char** argv) {
   po::variables_map vm;
   if (!parse(argc, argv,
              "usage: sqsim ppl --model FILE.gguf --text FILE [--quant PRESET] [--alpha A|LIST|search|per-layer]\n"
-             "                 [--seq-len 2048] [--max-tokens N] [--threads N] [--json] [--out DIR [--resume]]\n\n"
+             "                 [--seq-len 2048] [--max-tokens N] [--threads N] [--json] [--out DIR [--resume]]\n"
+             "                 [--kl-base fp|FILE] [--kl-base-save FILE]\n\n"
              "Tokenizes the whole text once (BOS only when the model asks for it), splits it into\n"
              "non-overlapping windows of seq-len tokens (remainder dropped) and prints\n"
-             "ppl = exp(mean over windows of the mean NLL of tokens 1..L-1).\n"
+             "ppl = exp(mean over windows of the mean NLL of tokens 1..L-1), ± its standard error\n"
+             "(ppl x stderr of the per-token NLL; docs/statistics.md).\n"
              "With --quant, the model's linear layers run quantized (docs/quantization.md, \"Model presets\");\n"
              "calibration (smoothing, static scales, alpha search) uses --calib-text, never the evaluated text.\n"
              "With --out, every window and perplexity is journaled: --resume finishes an interrupted run.\n\n" +
@@ -48,7 +57,10 @@ int run_ppl(int argc, char** argv) {
   job.threads = run_options(vm).threads;
   job.eval = eval_options(vm, vm["model"].as<std::string>());
   job.text = vm["text"].as<std::string>();
-  job.settings = option_settings(vm, {"out", "force", "resume", "threads", "json", "kernel"});
+  job.kl_base = vm["kl-base"].as<std::string>();
+  job.kl_base_save = vm["kl-base-save"].as<std::string>();
+  job.settings =
+      option_settings(vm, {"out", "force", "resume", "threads", "json", "kernel", "kl-base", "kl-base-save"});
   return run_ppl_job(job);
 }
 

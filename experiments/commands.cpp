@@ -24,6 +24,8 @@ const std::vector<Command>& commands() {
        run_trace},
       {"paper-tables", "the papers' tables and figures on one model (W8A8, SmoothQuant+, Table 4, observers, alpha)",
        run_paper_tables},
+      {"sensitivity", "which layers, groups or blocks cost a preset its accuracy: KL vs float, one unit at a time",
+       run_sensitivity},
       {"logits", "logits of a model (GGUF or Hugging Face folder) for given token ids, as CSV", run_logits},
       {"tokenize", "token ids of a text file with a model's tokenizer (GGUF or Hugging Face folder)", run_tokenize},
   };

@@ -24,6 +24,7 @@ int run_check(int argc, char** argv);
 int run_make_traces(int argc, char** argv);
 int run_model_info(int argc, char** argv);
 int run_ppl(int argc, char** argv);
+int run_sensitivity(int argc, char** argv);
 int run_eval(int argc, char** argv);
 int run_paper_tables(int argc, char** argv);
 int run_trace(int argc, char** argv);

@@ -119,8 +119,8 @@ struct PaperRun {
     for (size_t w = 1;; ++w) {
       const std::string wk = window_key(key, w);
       const std::vector<std::string>* f = journal->find(wk);
-      if (!f || f->size() != 2) break;
-      s.push_back(parse_journal_number((*f)[1], journal->where(wk) + ", seconds"));
+      if (!f || f->size() < 2) break;
+      s.push_back(parse_journal_number(f->back(), journal->where(wk) + ", seconds"));  // seconds: the last field
     }
     return s;
   }
@@ -128,6 +128,22 @@ struct PaperRun {
 
 // A perplexity as the tables and figure1.csv print it.
 std::string ppl_text(double ppl) { return significant(ppl, 6); }
+
+// A perplexity cell of the tables: ppl ± its standard error (docs/statistics.md),
+// † when the journal held only the per-window means (windows journaled by an
+// sqsim before the per-token sums), no ± when neither estimator applies.
+std::string ppl_cell(const QuantRun& r) {
+  const PplUncertainty& u = r.uncertainty;
+  if (u.estimator == PplUncertainty::kNone) return ppl_text(r.ppl);
+  return ppl_text(r.ppl) + " ± " + significant(u.ppl.stderr_, 2) +
+         (u.estimator == PplUncertainty::kWindow ? "†" : "");
+}
+
+// Appended to the caption of every table with perplexity cells.
+const char* const kUncertaintyNote =
+    " ±: standard error of the perplexity, ppl × the standard error of the per-token NLL (llama.cpp's estimator; "
+    "docs/statistics.md); † marks a perplexity whose windows were journaled without per-token sums, where the "
+    "standard error comes from the spread of the per-window mean NLLs instead.";
 
 std::vector<std::string> provenance_lines(const PaperRun& run) {
   const EvalOptions& eo = run.job.eval;
@@ -171,7 +187,7 @@ void write_table(PaperRun& run, int t) {
   const std::string part = t == 0 ? "table1" : "table2";
   ReportTable rt;
   rt.title = titles[t];
-  rt.caption = captions[t];
+  rt.caption = std::string(captions[t]) + kUncertaintyNote;
   rt.header = {"preset", "weights / activations", "alpha", "WikiText-2 ppl", "PTB ppl"};
   rt.provenance = run.provenance;
   for (const std::string& p : t == 0 ? run.job.table1 : run.job.table2) {
@@ -180,7 +196,7 @@ void write_table(PaperRun& run, int t) {
     for (const Dataset& d : run.data) {
       const QuantRun r = run.table_run(p, d);
       row[2] = r.alpha_text;
-      row.push_back(ppl_text(r.ppl));
+      row.push_back(ppl_cell(r));
     }
     rt.rows.push_back(row);
     if (run.writes()) write_report_table(rt, run.job.output.out + "/" + part);  // partial tables appear as rows complete
@@ -208,7 +224,9 @@ std::string paper_row_name(const std::string& preset) {
 }
 
 // A perplexity and its ratio to the float model's on the same tokens.
-std::vector<std::string> ppl_and_ratio(double ppl, double fp) { return {ppl_text(ppl), significant(ppl / fp, 4)}; }
+std::vector<std::string> ppl_and_ratio(const QuantRun& r, double fp) {
+  return {ppl_cell(r), significant(r.ppl / fp, 4)};
+}
 
 // Table 4: each preset's perplexity on both texts, with its ratio to fp.
 void write_table4(PaperRun& run) {
@@ -219,7 +237,8 @@ void write_table4(PaperRun& run) {
       "the float model on the same tokens (docs/quantization.md, \"Model presets\"); alpha is the migration "
       "strength of the smoothing presets. s / window: mean wall seconds of one window's forward pass over both "
       "texts, the first window of each left out (it also holds quantization and calibration); '-' with one "
-      "window per text.";
+      "window per text." +
+      std::string(kUncertaintyNote);
   rt.header = {"method", "preset", "weights / activations", "alpha", "WikiText-2 ppl", "WikiText-2 / fp", "PTB ppl",
                "PTB / fp", "s / window"};
   rt.provenance = run.provenance;
@@ -229,7 +248,7 @@ void write_table4(PaperRun& run) {
     for (const Dataset& d : run.data) {
       const QuantRun r = run.table_run(p, d);
       row[3] = r.alpha_text;
-      for (const std::string& cell : ppl_and_ratio(r.ppl, run.table_run("fp", d).ppl)) row.push_back(cell);
+      for (const std::string& cell : ppl_and_ratio(r, run.table_run("fp", d).ppl)) row.push_back(cell);
       const std::vector<double> s = run.forward_seconds(PaperRun::journal_key("tables", p, d, run.table_alpha_key(p)));
       seconds.insert(seconds.end(), s.begin(), s.end());
     }
@@ -264,7 +283,8 @@ void write_observer_table(PaperRun& run) {
   rt.caption = "Perplexity of " + job.observer_preset + " (" + preset_config(job.observer_preset).describe() +
                ") when each layer's static per-tensor activation clip comes from a calibration observer "
                "(docs/quantization.md, \"Calibration observers\"; histograms of " +
-               std::to_string(job.observer_bins) + " bins), and the ratio to the float model on the same tokens.";
+               std::to_string(job.observer_bins) + " bins), and the ratio to the float model on the same tokens." +
+               kUncertaintyNote;
   rt.header = {"observer", "alpha", "WikiText-2 ppl", "WikiText-2 / fp", "PTB ppl", "PTB / fp"};
   rt.provenance = run.provenance;
   for (const std::string& o : job.observers) {
@@ -273,7 +293,7 @@ void write_observer_table(PaperRun& run) {
     for (const Dataset& d : run.data) {
       const QuantRun r = observer_run(run, spec, d);
       row[1] = r.alpha_text;
-      for (const std::string& cell : ppl_and_ratio(r.ppl, run.table_run("fp", d).ppl)) row.push_back(cell);
+      for (const std::string& cell : ppl_and_ratio(r, run.table_run("fp", d).ppl)) row.push_back(cell);
     }
     rt.rows.push_back(row);
     if (run.writes()) write_report_table(rt, job.output.out + "/observers");
@@ -327,7 +347,7 @@ std::vector<ColumnCount> count_outlier_columns(PaperRun& run, const std::string&
   std::vector<int32_t> ids = run.data[0].ids;
   ids.resize(std::min(ids.size(), size_t(job.columns_windows) * size_t(job.seq_len)));
   const auto model = run.ev.quantized_model(c, {}, nullptr);
-  perplexity(*model, ids, job.seq_len, [](size_t, size_t, double) {
+  perplexity(*model, ids, job.seq_len, [](size_t, size_t, const WindowNll&) {
     if (const int sig = interrupt_signal()) throw Interrupted(sig, "stopped while counting LLM.int8() columns");
   });
   std::vector<std::string> fields;

@@ -10,6 +10,7 @@
 #include "experiments/format.h"
 #include "experiments/interrupt.h"
 #include "experiments/json_writer.h"
+#include "experiments/kl_job.h"
 #include "experiments/model_quant_options.h"
 #include "experiments/ppl_ranks.h"
 #include "experiments/sha256.h"
@@ -65,14 +66,17 @@ void print_run(const PplJob& job, const QuantRun& r) {
   if (job.json) {
     JsonWriter w(JsonWriter::kOneLine);
     w.begin_object().member("quant", job.config.name).member("alpha", r.alpha_text);
-    w.key("ppl").number(r.ppl, "%.6f").key("mean_nll").number(r.mean_nll, "%.6f");
+    w.key("ppl").number(r.ppl, "%.6f").key("ppl_stderr").number(r.uncertainty.ppl.stderr_, "%.6f");
+    w.key("mean_nll").number(r.mean_nll, "%.6f").key("nll_stderr").number(r.uncertainty.nll.stderr_, "%.6g");
+    w.member("stderr_estimator", estimator_name(r.uncertainty.estimator));
     w.member("tokens", r.tokens).member("windows", r.windows).member("seq_len", job.seq_len).member("mode", mode);
     w.member("integer_layers", r.integer_layers).member("quantized_layers", r.quantized_layers);
     std::printf("%s\n", w.key("seconds").number(r.seconds, "%.3f").end_object().str().c_str());
   } else {
-    std::printf("%s alpha %s: perplexity %.6f (mean nll %.6f) over %zu windows of %d tokens, %zu/%d layers "
-                "quantized/integer, %.1f s\n",
-                job.config.name.c_str(), r.alpha_text.c_str(), r.ppl, r.mean_nll, r.windows, job.seq_len,
+    std::printf("%s alpha %s: perplexity %.6f ± %.6f (mean nll %.6f ± %.6f, %s stderr) over %zu windows of %d "
+                "tokens, %zu/%d layers quantized/integer, %.1f s\n",
+                job.config.name.c_str(), r.alpha_text.c_str(), r.ppl, r.uncertainty.ppl.stderr_, r.mean_nll,
+                r.uncertainty.nll.stderr_, estimator_name(r.uncertainty.estimator), r.windows, job.seq_len,
                 r.quantized_layers, r.integer_layers, r.seconds);
   }
   std::fflush(stdout);
@@ -82,13 +86,16 @@ void print_run(const PplJob& job, const QuantRun& r) {
 // alpha_per_layer.csv) when --out is given.
 void write_results(const PplJob& job, const std::vector<QuantRun>& results, bool print = true) {
   const char* mode = mode_name(job);
-  CsvTable table{{"quant", "alpha", "ppl", "mean_nll", "tokens", "windows", "seq_len", "mode", "seconds"}, {}};
+  CsvTable table{{"quant", "alpha", "ppl", "ppl_stderr", "stderr_estimator", "mean_nll", "tokens", "windows",
+                  "seq_len", "mode", "seconds"},
+                 {}};
   CsvTable per_layer{{"quant", "group", "alpha"}, {}};
   for (const QuantRun& r : results) {
     if (print) print_run(job, r);
-    table.rows.push_back({job.config.name, r.alpha_text, significant(r.ppl, 8), significant(r.mean_nll, 8),
-                          std::to_string(r.tokens), std::to_string(r.windows), std::to_string(job.seq_len), mode,
-                          significant(r.seconds, 8)});
+    table.rows.push_back({job.config.name, r.alpha_text, significant(r.ppl, 8),
+                          significant(r.uncertainty.ppl.stderr_, 6), estimator_name(r.uncertainty.estimator),
+                          significant(r.mean_nll, 8), std::to_string(r.tokens), std::to_string(r.windows),
+                          std::to_string(job.seq_len), mode, significant(r.seconds, 8)});
     for (const auto& [g, al] : r.alpha_per_group) per_layer.rows.push_back({job.config.name, g, significant(al, 8)});
   }
   const std::string& out = job.output.out;
@@ -146,6 +153,7 @@ int run_ppl_ranks(const PplJob& job, const Ranks& ranks) {
 }  // namespace
 
 int run_ppl_job(const PplJob& job) {
+  if (!job.kl_base.empty() || !job.kl_base_save.empty()) return run_kl_job(job);
   const Ranks& ranks = Ranks::world();
   // One process finishing an MPI run's journals takes the same path.
   if (ranks.distributed() ||

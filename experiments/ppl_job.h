@@ -26,6 +26,9 @@ struct PplJob {
   // What the journal's results depend on besides the model file (whose sha256
   // it adds): the options as given.
   std::string settings;
+  // KL divergence against the float model (experiments/kl_job.h): "fp" or a
+  // base file; and/or a base file to write. Both empty: perplexity only.
+  std::string kl_base, kl_base_save;
 };
 
 // The α choices of an --alpha text: a value, a list / range, 'search' or

@@ -75,16 +75,16 @@ std::vector<QuantRun> ranked_perplexities(const Ranks& ranks, QuantEvaluator& ev
       const std::vector<int32_t> slice(ids.begin() + long(first * size_t(seq_len)),
                                        ids.begin() + long((todo[b - 1] + 1) * size_t(seq_len)));
       auto last = std::chrono::steady_clock::now();
-      perplexity(ev.model_of(p), slice, seq_len, [&](size_t k, size_t, double nll) {
+      perplexity(ev.model_of(p), slice, seq_len, [&](size_t k, size_t, const WindowNll& nll) {
         const auto now = std::chrono::steady_clock::now();
         const double s = std::chrono::duration<double>(now - last).count();
         last = now;
         const std::string key = window_key(runs[r].key, first + k);
-        if (journal) journal->append(key, {exact(nll), exact(s)});
-        mine.emplace_back(key, std::vector<std::string>{exact(nll), exact(s)});
+        if (journal) journal->append(key, window_fields(nll, s));
+        mine.emplace_back(key, window_fields(nll, s));
         if (ranks.root() && !ev.options().quiet)
           std::fprintf(stderr, "%s: window %zu/%zu nll %.6f (rank 0)\n", runs[r].label.c_str(), first + k + 1,
-                       windows, nll);
+                       windows, nll.mean);
         if (const int sig = interrupt_signal())
           throw Interrupted(sig, "stopped between windows; nothing more was measured");
       });
@@ -107,21 +107,27 @@ std::vector<QuantRun> ranked_perplexities(const Ranks& ranks, QuantEvaluator& ev
   std::vector<QuantRun> out;
   for (size_t r = 0; r < runs.size(); ++r) {
     const std::string& key = runs[r].key;
+    const auto find = [&](const std::string& k) -> const std::vector<std::string>* {
+      const auto it = all.find(k);
+      return it == all.end() ? nullptr : &it->second;
+    };
     if (finished[r]) {
       out.push_back(quant_run_from_fields(all.at(key), journal->where(key)));
+      out.back().uncertainty = windows_uncertainty(find, key, out.back().windows, seq_len);
     } else {
       const auto head = all.find(kHead + key);
       if (head == all.end()) throw Error("perplexity: no rank sent the settings of " + runs[r].label);
       QuantRun q = quant_run_from_fields(head->second, "rank " + std::to_string(head_rank[r]) + ", " + key);
       q.from_journal = false;
-      std::vector<double> nll;
+      std::vector<WindowNll> nll;
       for (size_t w = 0; w < windows; ++w) {
         const std::string wk = window_key(key, w);
         const auto it = all.find(wk);
-        if (it == all.end() || it->second.size() != 2)
+        if (it == all.end())
           throw Error("perplexity: window " + std::to_string(w) + " of " + runs[r].label + " came from no rank");
-        nll.push_back(parse_journal_number(it->second[0], wk + ", nll"));
-        q.seconds += parse_journal_number(it->second[1], wk + ", seconds");
+        double s = 0;
+        nll.push_back(window_from_fields(it->second, wk, &s));
+        q.seconds += s;
       }
       // All windows known: perplexity() only sums them, in window order.
       const PerplexityResult pr = perplexity(ev.model_of({}), ids, seq_len, {}, nll);
@@ -129,6 +135,7 @@ std::vector<QuantRun> ranked_perplexities(const Ranks& ranks, QuantEvaluator& ev
       q.mean_nll = pr.mean_nll;
       q.tokens = pr.tokens;
       q.windows = pr.windows;
+      q.uncertainty = ppl_uncertainty(pr.window_nll, pr.window_sumsq, size_t(seq_len - 1));
       if (journal) journal->append(key, quant_run_fields(q));
       all[key] = quant_run_fields(q);
       out.push_back(q);

@@ -198,18 +198,18 @@ std::unique_ptr<CausalLm> QuantEvaluator::quantized_model(const ModelQuantConfig
 PerplexityResult QuantEvaluator::measure(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len,
                                          const std::string& label, const WindowJournal& journal) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (!opt_.quiet && !journal.known_nll.empty())
-    std::fprintf(stderr, "%s: %zu windows from the journal\n", label.c_str(), journal.known_nll.size());
+  if (!opt_.quiet && !journal.known.empty())
+    std::fprintf(stderr, "%s: %zu windows from the journal\n", label.c_str(), journal.known.size());
   return perplexity(
       m, ids, seq_len,
-      [&](size_t w, size_t n, double nll) {
+      [&](size_t w, size_t n, const WindowNll& nll) {
         if (journal.on_window) journal.on_window(w, nll);
         if (!opt_.quiet)
-          std::fprintf(stderr, "%s: window %zu/%zu nll %.6f, %.1f s\n", label.c_str(), w + 1, n, nll,
+          std::fprintf(stderr, "%s: window %zu/%zu nll %.6f, %.1f s\n", label.c_str(), w + 1, n, nll.mean,
                        seconds_since(t0));
         check_interrupt();
       },
-      journal.known_nll);
+      journal.known);
 }
 
 QuantEvaluator::Prepared QuantEvaluator::prepare(const ModelQuantConfig& config, const AlphaChoice& alpha,
@@ -265,6 +265,7 @@ QuantRun QuantEvaluator::run(const ModelQuantConfig& config, const AlphaChoice& 
   out.mean_nll = r.mean_nll;
   out.tokens = r.tokens;
   out.windows = r.windows;
+  out.uncertainty = ppl_uncertainty(r.window_nll, r.window_sumsq, size_t(seq_len - 1));
   out.seconds = seconds_since(t0);
   return out;
 }
@@ -306,25 +307,55 @@ QuantRun quant_run_from_fields(const std::vector<std::string>& f, const std::str
 
 std::string window_key(const std::string& key, size_t w) { return key + "|window " + std::to_string(w); }
 
+std::vector<std::string> window_fields(const WindowNll& nll, double seconds) {
+  return {exact(nll.mean), exact(nll.sumsq), exact(seconds)};  // seconds last, as in every journal line
+}
+
+WindowNll window_from_fields(const std::vector<std::string>& f, const std::string& where, double* seconds) {
+  if (f.size() != 2 && f.size() != 3) throw Error(where + ": expected nll, [sum of squared nll,] seconds of a window");
+  WindowNll w;
+  w.mean = parse_journal_number(f[0], where + ", nll");
+  if (f.size() == 3) w.sumsq = parse_journal_number(f[1], where + ", sum of squared nll");
+  if (seconds) *seconds = parse_journal_number(f.back(), where + ", seconds");
+  return w;
+}
+
+PplUncertainty windows_uncertainty(const std::function<const std::vector<std::string>*(const std::string&)>& find,
+                                   const std::string& key, size_t windows, int seq_len) {
+  std::vector<double> nll, sumsq;
+  for (size_t w = 0; w < windows; ++w) {
+    const std::vector<std::string>* f = find(window_key(key, w));
+    if (!f) return {};
+    const WindowNll x = window_from_fields(*f, window_key(key, w), nullptr);
+    nll.push_back(x.mean);
+    sumsq.push_back(x.sumsq);
+  }
+  return ppl_uncertainty(nll, sumsq, size_t(seq_len - 1));
+}
+
 namespace {
 
 template <class J>
 QuantRun journaled_run_in(QuantEvaluator& ev, J& journal, const std::string& key, const ModelQuantConfig& config,
                        const AlphaChoice& alpha, const std::vector<int32_t>& ids, int seq_len, const std::string& label) {
-  if (const auto* fields = journal.find(key)) return quant_run_from_fields(*fields, journal.where(key));
+  const auto find = [&](const std::string& k) { return journal.find(k); };
+  if (const auto* fields = journal.find(key)) {
+    QuantRun r = quant_run_from_fields(*fields, journal.where(key));
+    r.uncertainty = windows_uncertainty(find, key, r.windows, seq_len);
+    return r;
+  }
   // Only the unbroken prefix of windows 0, 1, 2, ... is usable.
   WindowJournal wj;
   double known_seconds = 0;
-  for (const std::vector<std::string>* f; (f = journal.find(window_key(key, wj.known_nll.size())));) {
-    const std::string where = journal.where(window_key(key, wj.known_nll.size()));
-    if (f->size() != 2) throw Error(where + ": expected nll and seconds of a window");
-    wj.known_nll.push_back(parse_journal_number((*f)[0], where + ", nll"));
-    known_seconds += parse_journal_number((*f)[1], where + ", seconds");
+  for (const std::vector<std::string>* f; (f = journal.find(window_key(key, wj.known.size())));) {
+    double s = 0;
+    wj.known.push_back(window_from_fields(*f, journal.where(window_key(key, wj.known.size())), &s));
+    known_seconds += s;
   }
   auto last = std::chrono::steady_clock::now();
-  wj.on_window = [&](size_t w, double nll) {
+  wj.on_window = [&](size_t w, const WindowNll& nll) {
     const auto now = std::chrono::steady_clock::now();
-    journal.append(window_key(key, w), {exact(nll), exact(seconds_since(last))});
+    journal.append(window_key(key, w), window_fields(nll, seconds_since(last)));
     last = now;
   };
   QuantRun r = ev.run(config, alpha, ids, seq_len, label, wj);

@@ -65,13 +65,16 @@ struct QuantRun {
   size_t quantized_layers = 0;  // layers replaced by QuantizedLinear
   int integer_layers = 0;       // of those, how many run the integer kernels
   bool from_journal = false;    // read back, not measured by this process
+  // ppl ± stderr and which estimator gave it (docs/statistics.md): from the
+  // windows measured, or read back from the journal's window lines.
+  PplUncertainty uncertainty;
 };
 
 // A run that continues an interrupted one: the windows already measured, and
 // a callback after every new window (to journal it).
 struct WindowJournal {
-  std::vector<double> known_nll;  // windows 0..known_nll.size()-1, in order
-  std::function<void(size_t window, double nll)> on_window;
+  std::vector<WindowNll> known;  // windows 0..known.size()-1, in order
+  std::function<void(size_t window, const WindowNll& nll)> on_window;
 };
 
 class QuantEvaluator {
@@ -150,8 +153,16 @@ QuantRun quant_run_from_fields(const std::vector<std::string>& fields, const std
 // new window journaled as it completes) and journaled. Fields written with
 // format.h's exact (%.17g), so a result read back equals the one measured, bit for bit.
 // The journal key of window w (from 0) of the perplexity journaled under `key`;
-// its fields are the window's mean NLL and seconds.
+// its fields are the window's mean NLL, (since the per-token uncertainty) the
+// sum of its squared token NLLs, and seconds (last); two-field lines of
+// earlier runs are read as sumsq NaN, so their journals still resume.
 std::string window_key(const std::string& key, size_t w);
+std::vector<std::string> window_fields(const WindowNll& nll, double seconds);
+WindowNll window_from_fields(const std::vector<std::string>& fields, const std::string& where, double* seconds);
+// The uncertainty of a journaled perplexity from its window lines (`find`
+// returns a window key's fields or null); estimator kNone when a window is missing.
+PplUncertainty windows_uncertainty(const std::function<const std::vector<std::string>*(const std::string&)>& find,
+                                   const std::string& key, size_t windows, int seq_len);
 
 QuantRun journaled_run(QuantEvaluator& ev, Journal& journal, const std::string& key, const ModelQuantConfig& config,
                        const AlphaChoice& alpha, const std::vector<int32_t>& ids, int seq_len, const std::string& label);

@@ -179,6 +179,51 @@ std::string table4_args(const std::string& out) {
   return a + " --table4 fp,sq-o3,llm-int8 --observers absmax,percentile:99.99 --llm-int8-columns llm-int8,sq-llm-int8";
 }
 
+// A journal of today's format (window lines "key TAB nll TAB seconds", no
+// per-token sums), cut in the middle of PTB: --resume finishes it with the same
+// perplexities, and the table says which cells fell back to the window estimator.
+TEST(PaperTables, OldWindowLinesResumeWithTheWindowEstimator) {
+  for (const std::string& f : {kModel, kWiki, kPtb, kPtbValid})
+    if (!exists(f)) GTEST_SKIP() << "absent: " << f;
+  const std::string dir = temp_path("oldjournal");
+  const RemovedAtEnd cleanup{{dir}};
+  CliRun r = run(args(dir, "fp") + " --force");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto expected = measured(dir);
+  std::string row = md_row(dir + "/table1.md", "fp");
+  EXPECT_NE(row.find(" ± "), std::string::npos) << row;
+  EXPECT_EQ(row.find("†"), std::string::npos) << "every window has its per-token sums: " << row;
+  // Window lines lose their sum of squares; PTB keeps windows 0-3 only.
+  std::istringstream in(slurp(dir + "/journal.txt"));
+  std::string old, line;
+  while (std::getline(in, line)) {
+    const size_t w = line.find("|window ");
+    if (line.find("|PTB|") != std::string::npos && (w == std::string::npos || std::stoi(line.substr(w + 8)) >= 4))
+      continue;
+    if (w != std::string::npos) {
+      std::vector<std::string> cells;
+      std::istringstream fields(line);
+      for (std::string cell; std::getline(fields, cell, '\t');) cells.push_back(cell);
+      ASSERT_EQ(cells.size(), 4u) << line;  // key, nll, sum of squares, seconds
+      line = cells[0] + "\t" + cells[1] + "\t" + cells[3];
+    }
+    old += line + "\n";
+  }
+  std::ofstream(dir + "/journal.txt", std::ios::binary | std::ios::trunc) << old;
+  std::remove((dir + "/table1.md").c_str());
+  r = run(args(dir, "fp") + " --resume");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("4 windows from the journal"), std::string::npos) << r.out;
+  EXPECT_EQ(measured(dir), expected);
+  // Both cells use the window spread: WikiText-2 (old lines only), PTB (old and new).
+  row = md_row(dir + "/table1.md", "fp");
+  size_t daggers = 0;
+  for (size_t at = row.find("†"); at != std::string::npos; at = row.find("†", at + 1)) ++daggers;
+  EXPECT_EQ(daggers, 2u) << row;
+  EXPECT_NE(slurp(dir + "/table1.md").find("† marks a perplexity whose windows were journaled without per-token"),
+            std::string::npos);
+}
+
 }  // namespace
 
 // Table 4, the observer table and the outlier columns from one command; the

@@ -11,11 +11,10 @@
 
 namespace sqsim {
 
-double mean_next_token_nll(const MatrixF& logits, const std::vector<int32_t>& tokens) {
+std::vector<double> next_token_nll(const MatrixF& logits, const std::vector<int32_t>& tokens) {
   const long L = long(tokens.size());
-  if (logits.rows() != L || L < 2) throw Error("mean_next_token_nll: need >= 2 tokens and one logits row each");
-  // Rows in parallel (each row's NLL is computed the same way on any thread),
-  // then summed in row order: the result does not depend on the thread count.
+  if (logits.rows() != L || L < 2) throw Error("next_token_nll: need >= 2 tokens and one logits row each");
+  // Rows in parallel: each row's NLL is computed the same way on any thread.
   std::vector<double> row_nll(size_t(L - 1));
   tbb::parallel_for(tbb::blocked_range<long>(0, L - 1, 16), [&](const tbb::blocked_range<long>& range) {
     for (long t = range.begin(); t < range.end(); ++t) {
@@ -27,39 +26,89 @@ double mean_next_token_nll(const MatrixF& logits, const std::vector<int32_t>& to
       row_nll[size_t(t)] = -(double(r[tokens[t + 1]]) - mx - std::log(sum));
     }
   });
-  double total = 0.0;
-  for (const double v : row_nll) total += v;
-  return total / double(L - 1);
+  return row_nll;
+}
+
+WindowNll window_nll(const std::vector<double>& token_nll) {
+  // Summed in row order: the result does not depend on the thread count.
+  WindowNll w;
+  double total = 0.0, sq = 0.0;
+  for (const double v : token_nll) {
+    total += v;
+    sq += v * v;
+  }
+  w.mean = total / double(token_nll.size());
+  w.sumsq = sq;
+  return w;
+}
+
+double mean_next_token_nll(const MatrixF& logits, const std::vector<int32_t>& tokens) {
+  return window_nll(next_token_nll(logits, tokens)).mean;
 }
 
 PerplexityResult perplexity(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len,
-                            const std::function<void(size_t, size_t, double)>& progress,
-                            const std::vector<double>& known_window_nll) {
+                            const std::function<void(size_t, size_t, const WindowNll&)>& progress,
+                            const std::vector<WindowNll>& known_windows) {
   if (seq_len < 2) throw Error(str("perplexity: seq-len must be at least 2, got ", seq_len));
   PerplexityResult r;
   r.windows = ids.size() / size_t(seq_len);
   if (r.windows == 0)
     throw Error(str("perplexity: ", ids.size(), " tokens do not fill one window of ", seq_len));
   r.tokens = r.windows * size_t(seq_len);
-  if (known_window_nll.size() > r.windows)
-    throw Error(str("perplexity: ", known_window_nll.size(), " windows already measured, but the text has ",
+  if (known_windows.size() > r.windows)
+    throw Error(str("perplexity: ", known_windows.size(), " windows already measured, but the text has ",
                     r.windows));
   double sum = 0.0;
   for (size_t w = 0; w < r.windows; ++w) {
-    if (w < known_window_nll.size()) {
-      r.window_nll.push_back(known_window_nll[w]);
-      sum += known_window_nll[w];
-      continue;
+    WindowNll nll;
+    if (w < known_windows.size()) {
+      nll = known_windows[w];
+    } else {
+      const std::vector<int32_t> win(ids.begin() + long(w * seq_len), ids.begin() + long((w + 1) * seq_len));
+      nll = window_nll(next_token_nll(m.forward(win), win));
     }
-    const std::vector<int32_t> win(ids.begin() + long(w * seq_len), ids.begin() + long((w + 1) * seq_len));
-    const double nll = mean_next_token_nll(m.forward(win), win);
-    r.window_nll.push_back(nll);
-    sum += nll;
-    if (progress) progress(w, r.windows, nll);
+    r.window_nll.push_back(nll.mean);
+    r.window_sumsq.push_back(nll.sumsq);
+    sum += nll.mean;
+    if (w >= known_windows.size() && progress) progress(w, r.windows, nll);
   }
   r.mean_nll = sum / double(r.windows);
   r.ppl = std::exp(r.mean_nll);
   return r;
+}
+
+PplUncertainty ppl_uncertainty(const std::vector<double>& window_nll, const std::vector<double>& window_sumsq,
+                               size_t scored_per_window) {
+  PplUncertainty u;
+  const size_t W = window_nll.size();
+  if (W == 0) return u;
+  bool all_sums = window_sumsq.size() == W && scored_per_window >= 2;
+  for (const double s : window_sumsq) all_sums = all_sums && std::isfinite(s);
+  double sum = 0.0;
+  for (const double v : window_nll) sum += v;
+  if (all_sums) {
+    // Every window has the same number of tokens, so the token mean is the
+    // mean of the window means; the variance from sum(x^2) - n * mean^2.
+    u.estimator = PplUncertainty::kToken;
+    const double n = double(W * scored_per_window);
+    double sq = 0.0;
+    for (const double s : window_sumsq) sq += s;
+    u.nll.n = W * scored_per_window;
+    u.nll.mean = sum / double(W);
+    const double var = std::max(0.0, (sq - n * u.nll.mean * u.nll.mean) / (n - 1));
+    u.nll.stderr_ = std::sqrt(var / n);
+  } else {
+    u.nll = mean_stderr(window_nll);
+    u.estimator = W >= 2 ? PplUncertainty::kWindow : PplUncertainty::kNone;
+  }
+  u.ppl.n = u.nll.n;
+  u.ppl.mean = std::exp(u.nll.mean);
+  u.ppl.stderr_ = u.ppl.mean * u.nll.stderr_;
+  return u;
+}
+
+const char* estimator_name(PplUncertainty::Estimator e) {
+  return e == PplUncertainty::kToken ? "token" : e == PplUncertainty::kWindow ? "window" : "none";
 }
 
 }  // namespace sqsim

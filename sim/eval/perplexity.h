@@ -1,20 +1,35 @@
 #pragma once
 // Perplexity of a causal language model over a token stream, with
 // mit-han-lab/smoothquant's protocol: non-overlapping windows, each scored on
-// its own, the mean of the window NLLs exponentiated.
+// its own, the mean of the window NLLs exponentiated; and its uncertainty
+// (docs/statistics.md).
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
+#include <string>
 #include <vector>
 
 #include "base/tensor.h"
+#include "sim/eval/stats.h"
 #include "sim/models/causal_lm.h"
 
 namespace sqsim {
 
-// Mean NLL (natural log) of predicting tokens[1..L-1] from logits rows 0..L-2,
-// log-softmax in double.
+// NLL (natural log) of predicting tokens[t + 1] from logits row t, for
+// t = 0..L-2, log-softmax in double.
+std::vector<double> next_token_nll(const MatrixF& logits, const std::vector<int32_t>& tokens);
+// Their mean (summed in row order).
 double mean_next_token_nll(const MatrixF& logits, const std::vector<int32_t>& tokens);
+
+// One scored window: the mean NLL of its L-1 predicted tokens and the sum of
+// their squared NLLs (the per-token variance needs it; NaN when unknown: a
+// window journaled by an sqsim that did not record it).
+struct WindowNll {
+  double mean = 0;
+  double sumsq = std::numeric_limits<double>::quiet_NaN();
+};
+WindowNll window_nll(const std::vector<double>& token_nll);
 
 struct PerplexityResult {
   double ppl = 0;
@@ -22,15 +37,32 @@ struct PerplexityResult {
   size_t tokens = 0;  // tokens the scored windows cover (windows * seq_len)
   size_t windows = 0;
   std::vector<double> window_nll;
+  std::vector<double> window_sumsq;  // per window, NaN where unknown
 };
 // Non-overlapping windows of seq_len (remainder dropped; throws when there is
 // no full window); ppl = exp(mean over windows of the window mean NLL).
 // progress(i, windows, nll) is called after every window measured when given;
 // it may throw to stop the run (for example on SIGINT). The first
-// known_window_nll.size() windows are not run: their NLLs are taken from there
+// known_windows.size() windows are not run: their NLLs are taken from there
 // (an interrupted run's journal), so a resumed run gives the same bits.
 PerplexityResult perplexity(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len,
-                            const std::function<void(size_t, size_t, double)>& progress = {},
-                            const std::vector<double>& known_window_nll = {});
+                            const std::function<void(size_t, size_t, const WindowNll&)>& progress = {},
+                            const std::vector<WindowNll>& known_windows = {});
+
+// The uncertainty of a perplexity made of equal windows of `scored_per_window`
+// tokens each (docs/statistics.md): with every window's sum of squares, the
+// per-token estimator (llama.cpp's: the sample standard deviation of the
+// token NLLs over sqrt(tokens)); else, with two windows or more, the spread of
+// the window means (their sample standard deviation over sqrt(windows));
+// else none. ppl.stderr_ = ppl * nll.stderr_ (delta method).
+struct PplUncertainty {
+  enum Estimator { kNone, kToken, kWindow } estimator = kNone;
+  MeanStderr nll;  // mean NLL ± its standard error; n: tokens or windows
+  MeanStderr ppl;  // exp(mean NLL) ± ppl * stderr
+};
+PplUncertainty ppl_uncertainty(const std::vector<double>& window_nll, const std::vector<double>& window_sumsq,
+                               size_t scored_per_window);
+// "token" / "window" / "none", as tables name the estimator.
+const char* estimator_name(PplUncertainty::Estimator e);
 
 }  // namespace sqsim
