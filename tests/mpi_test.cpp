@@ -281,7 +281,7 @@ TEST_F(Mpi, EvalItemsOnTwoRanksScoreAsOneProcess) {
   // stderr apart: mpirun forwards the two streams separately, so a progress
   // line can land inside a result line.
   const std::string err = dir_ + "/eval2.err";
-  const CliRun two = run_command(mpirun(2) + SQSIM_BINARY " " + args + " 2>" + err);
+  const CliRun two = run_command("(" + mpirun(2) + SQSIM_BINARY " " + args + " 2>" + err + ")");
   ASSERT_EQ(two.status, 0) << two.out << slurp(err);
   // One JSON line per task: the same metrics, only the seconds differ.
   const auto metrics = [](const std::string& out) {
