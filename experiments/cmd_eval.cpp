@@ -21,6 +21,7 @@
 #include "experiments/eval_ranks.h"
 #include "experiments/interrupt.h"
 #include "experiments/journal.h"
+#include "experiments/rank_journal.h"
 #include "experiments/json_writer.h"
 #include "experiments/model_quant_options.h"
 #include "experiments/quant_eval.h"
@@ -217,7 +218,10 @@ int run_eval(int argc, char** argv) {
   std::vector<std::vector<TaskItem>> items;
   std::unique_ptr<QuantEvaluator> evaluator;
   EvalModel em;
-  std::unique_ptr<Journal> journal;
+  // The journal: journal.txt in one process; under mpirun one file per rank,
+  // merged into journal.txt by rank 0 at the end (rank_journal.h).
+  std::unique_ptr<RankJournal> journal;
+  std::string journal_settings;
   ranks.all_or_none([&] {
     for (const std::string& name : split_list(vm["tasks"].as<std::string>(), "--tasks")) {
       tasks.push_back(load_task(task_config_path(name)));
@@ -226,18 +230,22 @@ int run_eval(int argc, char** argv) {
     EvalOptions eo = eval_options(vm, vm["model"].as<std::string>());
     eo.quiet = eo.quiet || !ranks.root();
     if (!output.out.empty()) {
-      if (ranks.distributed()) throw Error("--out: eval does not journal under mpirun yet; leave --out out");
-      prepare_output_dir(output, true);
-      journal = std::make_unique<Journal>(
-          output.out + "/" + Journal::kFileName,
-          (std::filesystem::is_directory(eo.model_path) ? "model folder " + eo.model_path
-                                                         : "model sha256 " + sha256_file(eo.model_path)) +
-              "\n" + settings,
-          output.resume);
+      journal_settings = (std::filesystem::is_directory(eo.model_path) ? "model folder " + eo.model_path
+                                                                        : "model sha256 " + sha256_file(eo.model_path)) +
+                         "\n" + settings;
+      if (ranks.root()) {
+        prepare_output_dir(output, true);
+        if (!output.resume) RankJournal::clear(ranks, output.out);
+      }
     }
     evaluator = std::make_unique<QuantEvaluator>(eo);
     if (ranks.root()) std::cerr << "eval: " << config.name << ": " << config.describe() << "\n";
   });
+  if (!output.out.empty()) {
+    require_same(ranks, "eval settings", journal_settings);
+    ranks.all_or_none(
+        [&] { journal = std::make_unique<RankJournal>(ranks, output.out, journal_settings, output.resume); });
+  }
   // Calibration split over the ranks (one process: just calibration()).
   if (evaluator->needs_calibration(config)) evaluator->calibration(ranks);
   ranks.all_or_none([&] {
@@ -253,18 +261,48 @@ int run_eval(int argc, char** argv) {
                  "scales, LLM.int8()'s outlier columns), so each request runs in its own forward (no packing)\n";
   if (ranks.distributed()) {
     const auto t0 = std::chrono::steady_clock::now();
+    // Items any rank's journal holds (every rank reads them all) are not scored again.
+    std::vector<std::vector<ItemResult>> journaled(tasks.size());
+    std::vector<std::vector<char>> in_journal(tasks.size());
+    if (journal) {
+      for (size_t t = 0; t < tasks.size(); ++t) {
+        journaled[t].resize(items[t].size());
+        in_journal[t].assign(items[t].size(), 0);
+        for (size_t i = 0; i < items[t].size(); ++i) {
+          const std::string key = eval_item_key(tasks[t].name, i);
+          if (const auto* f = journal->find(key)) {
+            journaled[t][i] = eval_item_from_fields(*f, journal->where(key));
+            in_journal[t][i] = 1;
+          }
+        }
+      }
+    }
     size_t bytes = 0;
     const std::vector<std::vector<ItemResult>> results = evaluate_across_ranks(
         ranks, model, encode, items,
-        [&](size_t t, const ItemResult&) {
+        [&](size_t t, size_t i, const ItemResult& r) {
+          if (journal) journal->append(eval_item_key(tasks[t].name, i), eval_item_fields(r));
           if (const int sig = interrupt_signal())
             throw Interrupted(sig, str("stopped in task ", tasks[t].name, " on ", ranks.prefix()));
         },
-        &bytes, zo);
+        &bytes, zo,
+        [&](size_t t, size_t i) -> const ItemResult* {
+          return journal && in_journal[t][i] ? &journaled[t][i] : nullptr;
+        });
     if (!ranks.root()) return 0;
     std::cerr << "eval: " << ranks.size() << " ranks; gathered " << bytes << " bytes from the others\n";
-    for (size_t t = 0; t < tasks.size(); ++t)
+    std::string per_item;
+    RankJournal::Items ordered;  // what one process appends, in that order
+    for (size_t t = 0; t < tasks.size(); ++t) {
       print_scores(tasks[t], score_task(tasks[t], results[t]), config.name, em.alpha_text, seconds_since(t0), json);
+      per_item += item_lines(tasks[t], results[t]);
+      for (size_t i = 0; i < results[t].size(); ++i)
+        ordered.emplace_back(eval_item_key(tasks[t].name, i), eval_item_fields(results[t][i]));
+    }
+    if (journal) {
+      journal->finish(ordered);
+      write_file_atomic(output.out + "/items.jsonl", per_item);
+    }
     return 0;
   }
 

@@ -8,19 +8,26 @@ namespace sqsim::cli {
 
 std::vector<std::vector<ItemResult>> evaluate_across_ranks(
     const Ranks& ranks, const CausalLm& model, const Encode& encode, const std::vector<std::vector<TaskItem>>& items,
-    const std::function<void(size_t, const ItemResult&)>& on_item, size_t* gathered_bytes,
-    const ZeroShotOptions& options) {
-  std::vector<double> costs;
-  for (const auto& task : items) {
-    for (const TaskItem& item : task) {
+    const std::function<void(size_t, size_t, const ItemResult&)>& on_item, size_t* gathered_bytes,
+    const ZeroShotOptions& options, const KnownItem& known) {
+  // Journaled items cost nothing and are scored by no rank (owner -1).
+  std::vector<double> costs, todo_costs;
+  std::vector<size_t> todo_flat;
+  for (size_t t = 0; t < items.size(); ++t) {
+    for (size_t i = 0; i < items[t].size(); ++i) {
       double chars = 0;
-      for (const Request& q : item.requests) chars += double(q.context.size() + q.continuation.size());
+      for (const Request& q : items[t][i].requests) chars += double(q.context.size() + q.continuation.size());
+      if (!known || !known(t, i)) {
+        todo_flat.push_back(costs.size());
+        todo_costs.push_back(chars);
+      }
       costs.push_back(chars);
     }
   }
-  const std::vector<int> owner = assign_longest_first(costs, ranks.size());
+  std::vector<int> owner(costs.size(), -1);
+  const std::vector<int> todo_owner = assign_longest_first(todo_costs, ranks.size());
+  for (size_t k = 0; k < todo_flat.size(); ++k) owner[todo_flat[k]] = todo_owner[k];
   std::vector<std::pair<std::string, std::vector<std::string>>> mine;
-  std::vector<std::vector<ItemResult>> own(items.size());
   size_t flat = 0;
   for (size_t t = 0; t < items.size(); ++t) {
     std::vector<TaskItem> subset;
@@ -31,13 +38,13 @@ std::vector<std::vector<ItemResult>> evaluate_across_ranks(
       position.push_back(i);
     }
     size_t k = 0;
-    own[t] = evaluate_items(model, encode, subset, [&](const ItemResult& r, size_t, size_t) {
-      mine.emplace_back(std::to_string(t) + " " + std::to_string(position[k++]), eval_item_fields(r));
-      if (on_item) on_item(t, r);
+    evaluate_items(model, encode, subset, [&](const ItemResult& r, size_t, size_t) {
+      const size_t p = position[k++];
+      mine.emplace_back(std::to_string(t) + " " + std::to_string(p), eval_item_fields(r));
+      if (on_item) on_item(t, p, r);
     }, options);
   }
   const std::vector<std::string> parts = ranks.gather(pack_items(mine));
-  if (!ranks.distributed()) return own;
   if (!ranks.root()) return {};
   std::vector<std::vector<ItemResult>> all(items.size());
   std::vector<std::vector<char>> have(items.size());
@@ -45,6 +52,13 @@ std::vector<std::vector<ItemResult>> evaluate_across_ranks(
     all[t].resize(items[t].size());
     have[t].assign(items[t].size(), 0);
   }
+  if (known)
+    for (size_t t = 0; t < items.size(); ++t)
+      for (size_t i = 0; i < items[t].size(); ++i)
+        if (const ItemResult* j = known(t, i)) {
+          all[t][i] = *j;
+          have[t][i] = 1;
+        }
   size_t bytes = 0;
   for (size_t r = 0; r < parts.size(); ++r) {
     if (r > 0) bytes += parts[r].size();

@@ -16,9 +16,14 @@ namespace sqsim::cli {
 // calling on_item(task, result) after each; rank 0 gets every task's results
 // in item order (what evaluate_items gives one process), the others {}.
 // `gathered_bytes`, when given, gets the bytes rank 0 received.
+//
+// `known` (when given) returns the result of an item a journal already holds
+// (null: to score); such items are assigned to no rank, and rank 0 takes them
+// from `known` (every rank reads every journal: rank_journal.h).
+using KnownItem = std::function<const ItemResult*(size_t task, size_t position)>;
 std::vector<std::vector<ItemResult>> evaluate_across_ranks(
     const Ranks& ranks, const CausalLm& model, const Encode& encode, const std::vector<std::vector<TaskItem>>& items,
-    const std::function<void(size_t task, const ItemResult&)>& on_item, size_t* gathered_bytes = nullptr,
-    const ZeroShotOptions& options = {});
+    const std::function<void(size_t task, size_t position, const ItemResult&)>& on_item,
+    size_t* gathered_bytes = nullptr, const ZeroShotOptions& options = {}, const KnownItem& known = {});
 
 }  // namespace sqsim::cli

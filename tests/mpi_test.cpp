@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -270,6 +271,40 @@ TEST_F(Mpi, PaperTablesOnTwoRanksWriteTheOneProcessTables) {
   EXPECT_EQ(count(journal, "|window "), 5 * 4 * 2) << journal;
   EXPECT_EQ(without_times(journal, '\t'), without_times(slurp(two + "/out/journal.txt"), '\t'));
   EXPECT_EQ(slurp(one + "/out/calibration.bin"), slurp(two + "/out/calibration.bin"));
+}
+
+// eval's journal under mpirun: per-rank files merged into the one-process
+// journal.txt and items.jsonl; a journal cut in half (as a kill leaves it) is
+// finished on two ranks, which score only the missing items.
+TEST_F(Mpi, EvalJournalOnTwoRanksIsTheOneProcessJournalAndResumes) {
+  if (!sqsim_test::exists(sqsim_test::kModel)) GTEST_SKIP() << "absent: " << sqsim_test::kModel;
+  const std::string args = "eval --tasks piqa,lambada_openai --limit 6 --threads 1 --json --out out";
+  const std::string one = fresh("evalj1"), two = fresh("evalj2"), cut = fresh("evalj3");
+  CliRun r = run_one(args, one);
+  if (r.status != 0 && r.out.find("does not exist") != std::string::npos) GTEST_SKIP() << r.out;
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = run_mpi(2, args, two);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string journal = slurp(one + "/out/journal.txt");
+  EXPECT_EQ(count(journal, "piqa "), 6) << journal;
+  EXPECT_EQ(journal, slurp(two + "/out/journal.txt"));
+  EXPECT_EQ(slurp(one + "/out/items.jsonl"), slurp(two + "/out/items.jsonl"));
+  EXPECT_TRUE(slurp(two + "/out/journal.rank1.txt").empty()) << "rank files are merged and removed";
+
+  // Keep the settings and the first 5 items, then resume on two ranks.
+  std::istringstream in(journal);
+  std::string kept, line;
+  for (int n = 0; std::getline(in, line);) {
+    const bool item = line.compare(0, 5, "piqa ") == 0 || line.compare(0, 15, "lambada_openai ") == 0;
+    if (item && ++n > 5) continue;
+    kept += line + "\n";
+  }
+  std::system(("mkdir -p " + cut + "/out").c_str());
+  std::ofstream(cut + "/out/journal.txt") << kept;
+  r = run_mpi(2, args + " --resume", cut);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(slurp(cut + "/out/journal.txt"), journal);
+  EXPECT_EQ(slurp(cut + "/out/items.jsonl"), slurp(one + "/out/items.jsonl"));
 }
 
 TEST_F(Mpi, EvalItemsOnTwoRanksScoreAsOneProcess) {
