@@ -21,7 +21,7 @@ int run_ppl(int argc, char** argv) {
       "'search' (one global alpha by held-out perplexity) or 'per-layer' (each group's output error)")(
       "json", po::bool_switch(), "print one JSON object per run instead of text")(
       "kl-base", po::value<std::string>()->default_value(""),
-      "KL divergence of --quant against a base (docs/kl-divergence.md): 'fp' (the float model, run here window by "
+      "KL divergence of --quant against a base (docs/statistics.md): 'fp' (the float model, run here window by "
       "window: exact) or a file written by --kl-base-save; prints llama.cpp's KL statistics, ppl ± stderr and the "
       "paired ratio to the base")(
       "kl-base-save", po::value<std::string>()->default_value(""),

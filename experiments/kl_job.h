@@ -1,6 +1,6 @@
 #pragma once
 // `sqsim ppl --kl-base fp|FILE`: how far a preset's next-token distributions
-// are from the float model's (docs/kl-divergence.md), with llama.cpp's
+// are from the float model's (docs/statistics.md), with llama.cpp's
 // statistics, the preset's perplexity ± stderr and its paired ratio to the
 // base's on the same tokens. The base is the float model run in this process
 // window by window (`fp`: exact), or a base file written once by

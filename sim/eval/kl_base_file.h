@@ -1,5 +1,5 @@
 #pragma once
-// The float model's next-token distributions on disk (docs/kl-divergence.md),
+// The float model's next-token distributions on disk (docs/statistics.md),
 // written once (`sqsim ppl --kl-base-save FILE`) and read back for the KL of
 // many presets (`--kl-base FILE`) without running the float model again.
 //
