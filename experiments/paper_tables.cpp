@@ -39,6 +39,17 @@ struct Dataset {
   std::vector<int32_t> ids;
 };
 
+// A window's cost relative to a W8A8 one, for spreading windows over MPI
+// ranks: LLM.int8() 1.56x w8a8-pc (results/paper-table4/speed/float-part.md);
+// per window of the README's main job, float 4.7 s, sq-o1 4.0 s, sqplus-g128
+// 6.9 s (issue 21's measurements on Zen 4).
+double window_cost(const ModelQuantConfig& c) {
+  if (c.llm_int8) return 1.6;
+  if (c.weight.enabled() && c.weight.bits <= 4 && !c.act.enabled()) return 1.7;  // W4A16
+  if (!c.quantizes_anything()) return 1.2;
+  return 1.0;
+}
+
 // What every part of one run shares: the evaluator, the tokenized texts, the
 // provenance lines under every report, and the journal.
 struct PaperRun {
@@ -86,7 +97,7 @@ struct PaperRun {
     const std::string key = journal_key(part, label, d, alpha_key);
     if (plan) {
       if (std::none_of(plan->begin(), plan->end(), [&](const Planned& p) { return p.run.key == key; }))
-        plan->push_back({&d, ids, {key, config, a, label + " " + d.name}});
+        plan->push_back({&d, ids, {key, config, a, label + " " + d.name, window_cost(config)}});
       QuantRun none;
       none.ppl = none.mean_nll = std::numeric_limits<double>::quiet_NaN();
       return none;

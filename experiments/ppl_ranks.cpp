@@ -49,7 +49,9 @@ std::vector<QuantRun> ranked_perplexities(const Ranks& ranks, QuantEvaluator& ev
   bool calibrate = false;
   for (size_t r = 0; r < runs.size(); ++r) calibrate = calibrate || (!finished[r] && ev.needs_calibration(runs[r].config));
   if (calibrate) ev.calibration(ranks);
-  const std::vector<int> owner = assign_contiguous(std::vector<double>(items.size(), 1.0), ranks.size());
+  std::vector<double> costs;
+  for (const Item& it : items) costs.push_back(runs[it.run].cost);
+  const std::vector<int> owner = assign_contiguous(costs, ranks.size());
   // Who sends each unfinished run's prepared fields: the owner of its first
   // window still to measure, else (all windows journaled) rank r mod size.
   std::vector<int> head_rank(runs.size(), -1);

@@ -17,11 +17,15 @@ struct PplRun {
   ModelQuantConfig config;
   AlphaChoice alpha;
   std::string label;  // for progress lines
+  // Relative cost of one window (assignment only; 1 = a plain W8A8 or float
+  // window). paper-tables gives LLM.int8() presets 1.6, measured
+  // (results/paper-table4/speed/float-part.md: 1.56x of w8a8-pc).
+  double cost = 1.0;
 };
 
 // Windows not yet journaled are assigned contiguously in (run, window) order
-// (assign_contiguous: equal costs, and each rank prepares as few models as it
-// can); every rank prepares the runs it measures (α searches and calibration
+// (assign_contiguous, each window costed by its run's `cost`, so that each
+// rank prepares as few models as it can); every rank prepares the runs it measures (α searches and calibration
 // included: the same bits on every rank), journals each window in its own file,
 // and sends its windows to rank 0, which sums them in window order
 // (perplexity()) and journals each run. Rank 0 returns one QuantRun per run in
