@@ -74,7 +74,11 @@ BmmScheme bmm_scheme_from_options(const po::variables_map& vm) {
 }  // namespace
 
 ModelQuantConfig model_quant_config(const po::variables_map& vm) {
-  ModelQuantConfig c = preset_config(vm["quant"].as<std::string>());
+  return model_quant_config(vm, vm["quant"].as<std::string>());
+}
+
+ModelQuantConfig model_quant_config(const po::variables_map& vm, const std::string& preset) {
+  ModelQuantConfig c = preset_config(preset);
   if (given(vm, "w-bits")) c.weight.bits = parse_bits(vm["w-bits"].as<std::string>(), "--w-bits");
   if (given(vm, "w-granularity"))
     parse_granularity(vm["w-granularity"].as<std::string>(), TensorRole::kWeight, c.weight);

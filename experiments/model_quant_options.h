@@ -19,6 +19,9 @@ void add_model_quant_options(po::options_description& d);
 // The preset named by --quant with every override the user gave applied;
 // validated.
 ModelQuantConfig model_quant_config(const po::variables_map& vm);
+// The same for `preset` instead of --quant's value (commands that take a list
+// of presets apply the same overrides to each).
+ModelQuantConfig model_quant_config(const po::variables_map& vm, const std::string& preset);
 
 // --calib-text, --calib-samples, --calib-seq-len, --holdout-tokens,
 // --alpha-grid: how quantized models are calibrated. With add_run_options'
