@@ -24,6 +24,7 @@
 #include "sim/models/load_model.h"
 #include "sim/models/rope_scaling.h"
 #include "tests/hf_fixtures.h"
+#include "tests/run_sqsim.h"
 
 using namespace sqsim;
 using namespace sqsim_test;
@@ -285,28 +286,48 @@ std::string variant_dir(const std::string& name, const std::string& config, cons
   return dir;
 }
 
-Weights phi3_weights(long qkv_rows) {
+// Weights of a 2-layer checkpoint of `arch` (4 heads, 2 kv heads, head dim
+// H / 4); qkv_rows other than q + 2 kv makes Phi-3's fused tensor misshapen.
+Weights variant_weights(const std::string& arch, uint64_t H, uint64_t F, long qkv_rows = 0) {
   Rng r(7);
   Weights w;
-  const uint64_t H = 32, F = 48, V = 264;
-  w["model.embed_tokens.weight"] = {{V, H}, r.normal(V * H, 1.0f)};
-  w["model.norm.weight"] = {{H}, r.normal(H, 0.1f, 1.0f)};
-  w["lm_head.weight"] = {{V, H}, r.normal(V * H, 0.2f)};
+  const uint64_t V = 264, KV = H / 2, D = H / 4;
+  auto put = [&](const std::string& n, uint64_t rows, uint64_t cols, float sd, float mean = 0) {
+    w[n] = {cols ? std::vector<uint64_t>{rows, cols} : std::vector<uint64_t>{rows},
+            r.normal(size_t(rows * (cols ? cols : 1)), sd, mean)};
+  };
+  put("model.embed_tokens.weight", V, H, 1.0f);
+  put("model.norm.weight", H, 0, 0.1f, 1.0f);
+  put("lm_head.weight", V, H, 0.2f);
   for (int l = 0; l < 2; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    w[p + "input_layernorm.weight"] = {{H}, r.normal(H, 0.1f, 1.0f)};
-    w[p + "post_attention_layernorm.weight"] = {{H}, r.normal(H, 0.1f, 1.0f)};
-    w[p + "self_attn.qkv_proj.weight"] = {{uint64_t(qkv_rows), H}, r.normal(size_t(qkv_rows) * H, 0.3f)};
-    w[p + "self_attn.o_proj.weight"] = {{H, H}, r.normal(H * H, 0.2f)};
-    w[p + "mlp.gate_up_proj.weight"] = {{2 * F, H}, r.normal(2 * F * H, 0.2f)};
-    w[p + "mlp.down_proj.weight"] = {{H, F}, r.normal(H * F, 0.2f)};
+    put(p + "input_layernorm.weight", H, 0, 0.1f, 1.0f);
+    put(p + "post_attention_layernorm.weight", H, 0, 0.1f, 1.0f);
+    put(p + "self_attn.o_proj.weight", H, H, 0.2f);
+    put(p + "mlp.down_proj.weight", H, F, 0.2f);
+    if (arch == "phi3") {
+      put(p + "self_attn.qkv_proj.weight", qkv_rows ? uint64_t(qkv_rows) : 2 * H, H, 0.3f);
+      put(p + "mlp.gate_up_proj.weight", 2 * F, H, 0.2f);
+      continue;
+    }
+    put(p + "self_attn.q_proj.weight", H, H, 0.3f);
+    put(p + "self_attn.k_proj.weight", KV, H, 0.3f);
+    put(p + "self_attn.v_proj.weight", KV, H, 0.3f);
+    put(p + "mlp.gate_proj.weight", F, H, 0.2f);
+    put(p + "mlp.up_proj.weight", F, H, 0.2f);
+    if (arch == "qwen2")
+      for (const char* b : {"q", "k", "v"}) put(p + "self_attn." + b + "_proj.bias", b[0] == 'q' ? H : KV, 0, 0.1f);
+    if (arch == "qwen3")
+      for (const char* n : {"q_norm", "k_norm"}) put(p + "self_attn." + n + ".weight", D, 0, 0.1f, 1.0f);
   }
   return w;
 }
+Weights phi3_weights(long qkv_rows) { return variant_weights("phi3", 32, 48, qkv_rows); }
 
-std::string variant_config(const std::string& type, const Overrides& o = {}) {
-  return config_json({{"model_type", "\"" + type + "\""}, {"hidden_size", "32"}, {"num_hidden_layers", "2"},
-                      {"num_attention_heads", "4"}, {"num_key_value_heads", "2"}, {"intermediate_size", "48"},
+std::string variant_config(const std::string& type, const Overrides& o = {}, int hidden = 32, int ffn = 48) {
+  return config_json({{"model_type", "\"" + type + "\""}, {"hidden_size", std::to_string(hidden)},
+                      {"num_hidden_layers", "2"}, {"num_attention_heads", "4"}, {"num_key_value_heads", "2"},
+                      {"intermediate_size", std::to_string(ffn)},
                       {"vocab_size", "264"}, {"max_position_embeddings", "64"}, {"rms_norm_eps", "1e-05"},
                       {"hidden_act", "\"silu\""}, {"tie_word_embeddings", "false"}},
                      o);
@@ -382,4 +403,38 @@ TEST(HfLlamaVariants, ConfigFlagsPerFamily) {
   EXPECT_EQ(c.window_of(1), 0);  // use_sliding_window false: no window
   c = llama_config_from_hf(parse_json_cfg(variant_config("mistral", {{"sliding_window", "4"}})), "cfg");
   EXPECT_EQ(c.window_of(0), 4);
+}
+
+// The quantized presets through `sqsim ppl` on a tiny checkpoint of each
+// family, integer kernels: --kernel reference and auto print one perplexity.
+TEST(HfLlamaVariants, QuantizedPresetsRunThroughPplOnEveryKernelPath) {
+  const std::string text = temp_dir("variants_text") + "/text.txt";
+  std::string words;
+  for (int i = 0; i < 300; ++i) words += "the cat sat on the mat " + std::to_string(i * 7919 % 1000) + ".\n";
+  write_text(text, words);
+  for (const char* arch : kFamilies) {
+    const Overrides o = std::string(arch) == "qwen3" ? Overrides{{"head_dim", "32"}} : Overrides{};
+    const std::string dir = variant_dir(std::string("ppl_") + arch, variant_config(arch, o, 128, 256),
+                                        variant_weights(arch, 128, 256));
+    for (const char* preset : {"sq-o1", "sqplus-g128"}) {
+      std::string first;
+      for (const char* kernel : {"reference", "auto"}) {
+        const CliRun r = run("ppl --model " + dir + " --text " + text + " --calib-text " + text +
+                             " --calib-samples 4 --calib-seq-len 64 --holdout-tokens 64 --seq-len 64"
+                             " --max-tokens 512 --quant " + preset + " --kernel " + kernel);
+        ASSERT_EQ(r.status, 0) << arch << " " << preset << " " << kernel << ": " << r.out;
+        const size_t at = r.out.find("perplexity ");
+        ASSERT_NE(at, std::string::npos) << r.out;
+        const std::string all = std::string(arch) == "phi3" ? "8/8" : "14/14";  // Phi-3: 4 fused layers a block
+        EXPECT_NE(r.out.find(all + " layers quantized/integer"), std::string::npos) << r.out;
+        const std::string ppl = r.out.substr(at, r.out.find(" (", at) - at);
+        if (first.empty())
+          first = ppl;
+        else
+          EXPECT_EQ(ppl, first) << arch << " " << preset;
+      }
+    }
+    std::filesystem::remove_all(dir);
+  }
+  std::filesystem::remove_all(std::filesystem::path(text).parent_path());
 }
