@@ -200,7 +200,9 @@ LlamaConfig LlamaConfig::from_gguf(const GgufFile& g) {
   c.context = read_positive_int(g, p + "context_length", 0);
   c.rms_eps = float(g.get_float(p + "attention.layer_norm_rms_epsilon"));
   c.rope_base = g.has(p + "rope.freq_base") ? float(g.get_float(p + "rope.freq_base")) : 10000.0f;
-  c.sliding_window = read_positive_int(g, p + "attention.sliding_window", 0);
+  // (Phi-3's converter writes 0 for no window)
+  if (g.has(p + "attention.sliding_window") && g.get_int(p + "attention.sliding_window") != 0)
+    c.sliding_window = read_positive_int(g, p + "attention.sliding_window");
   c.vocab = g.has(p + "vocab_size") ? read_positive_int(g, p + "vocab_size")
                                     : int(g.get("tokenizer.ggml.tokens").items.size());
   c.validate(g.path());

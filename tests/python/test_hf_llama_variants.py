@@ -9,7 +9,10 @@ temporary folder, beside a byte-level tokenizer.json; sqsim's logits
 relative. The windows, RoPE lengths and factors are chosen so that every
 variant changes the logits (a sliding window shorter than the tokens, a
 dynamic/longrope sequence past the original context).
-Exits 77 (skipped) when torch/transformers/tokenizers are absent.
+Five of them are also written as GGUF files as llama.cpp's converter lays
+them out (the `gguf` package's writer and tensor-name map; Mistral as arch
+"llama" with its Q/K rows permuted) and must give the same logits.
+Exits 77 (skipped) when torch/transformers/tokenizers/gguf are absent.
 """
 import json
 import os
@@ -22,6 +25,7 @@ try:
     import torch
     import transformers
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    import gguf  # noqa: F401  (write_gguf)
 except ImportError as e:  # optional dependencies
     print(f"skipped: {e}")
     sys.exit(77)
@@ -113,6 +117,64 @@ def without_variant(config):
     return None if off == config else off
 
 
+# The cases also written as GGUF, with the architecture llama.cpp's
+# convert_hf_to_gguf.py gives them (Mistral: "llama", Q/K rows permuted).
+GGUF_ARCH = {"mistral no window, head_dim 32": "llama", "qwen2 q/k/v biases, tied": "qwen2",
+             "qwen3 q/k norm, head_dim 24": "qwen3", "phi3 fused qkv/gate_up": "phi3",
+             "phi3 sliding window 6": "phi3"}
+
+
+def interleave_rows(w, heads):
+    """llama.cpp's Q/K row order for "llama": each head's halves interleaved (adjacent-pair RoPE)."""
+    return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def write_gguf(path, model, arch):
+    """The model as a GGUF file: metadata keys and tensor names as the converter writes them
+    (names from the gguf package's tensor map, the one the converter uses)."""
+    import gguf
+    cfg = model.config
+    w = gguf.GGUFWriter(path, arch)
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    w.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
+    w.add_vocab_size(cfg.vocab_size)
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    if head_dim != cfg.hidden_size // cfg.num_attention_heads:
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
+    w.add_rope_dimension_count(head_dim)
+    if arch == "phi3":
+        w.add_rope_scaling_orig_ctx_len(cfg.rope_parameters.get("original_max_position_embeddings",
+                                                                cfg.max_position_embeddings))
+        w.add_sliding_window(cfg.sliding_window or 0)
+    w.add_tokenizer_model("gpt2")
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    w.add_token_list(alphabet)
+    w.add_token_types([1] * len(alphabet))
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH[arch.upper()], cfg.num_hidden_layers)
+    for name, t in model.state_dict().items():
+        if name == "lm_head.weight" and cfg.tie_word_embeddings:
+            continue
+        data = t.detach().float().numpy().copy()
+        if arch == "llama" and name.endswith(("q_proj.weight", "k_proj.weight")):
+            data = interleave_rows(data, cfg.num_attention_heads if "q_proj" in name
+                                   else cfg.num_key_value_heads).copy()
+        new = names.get_name(name, try_suffixes=(".weight", ".bias"))
+        if new is None:
+            raise SystemExit(f"no GGUF name for {name}")
+        w.add_tensor(new, data)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def main():
     torch.manual_seed(0)
     ids = [int(i) for i in torch.randint(3, 256, (20,))]
@@ -137,6 +199,13 @@ def main():
                 want = model(torch.tensor([ids])).logits[0].double().numpy()
             err = np.max(np.abs(got - want) / (1 + np.abs(want))) if got.shape == want.shape else float("inf")
             check(err < 1e-4, f"{name}: logits {got.shape}, max rel err {err:.2e}")
+            if name in GGUF_ARCH:
+                g = os.path.join(tmp, f"m{n}.gguf")
+                write_gguf(g, model, GGUF_ARCH[name])
+                sqsim("logits", "--model", g, "--tokens", ",".join(map(str, ids)), "--out", out)
+                got = np.loadtxt(out, delimiter=",", ndmin=2)
+                err = np.max(np.abs(got - want) / (1 + np.abs(want))) if got.shape == want.shape else float("inf")
+                check(err < 1e-4, f"{name}: GGUF ({GGUF_ARCH[name]}) logits {got.shape}, max rel err {err:.2e}")
             # the variant matters: sqsim's logits without it differ
             with open(os.path.join(d, "config.json")) as fh:
                 off = without_variant(json.load(fh))
