@@ -211,8 +211,9 @@ LlamaConfig LlamaConfig::from_gguf(const GgufFile& g) {
   if (g.has(p + "rope.scaling.type") && g.get_string(p + "rope.scaling.type") != "none")
     throw Error(g.path() + ": " + p + "rope.scaling.type '" + g.get_string(p + "rope.scaling.type") +
                 "' is not supported in GGUF files (Hugging Face folders read RoPE scaling)");
-  if (g.find_tensor("rope_factors_long.weight") || g.find_tensor("rope_factors_short.weight"))
-    throw Error(g.path() + ": tensor rope_factors_long/short (longrope) is not supported in GGUF files");
+  if (g.find_tensor("rope_freqs.weight"))  // Llama 3.1's llama3 scaling, precomputed by the converter
+    throw Error(g.path() + ": tensor rope_freqs.weight (RoPE frequency factors) is not supported in GGUF files "
+                "(Hugging Face folders read rope_type llama3)");
   return c;
 }
 
@@ -247,6 +248,30 @@ LlamaModel LlamaModel::load_gguf(const std::string& path) {
   // keep HF's order (llama.cpp's NEOX RoPE type)
   c.rope_style = c.arch == "llama" ? RopeStyle::Adjacent : RopeStyle::Half;
   c.tied_embeddings = g.find_tensor("output.weight") == nullptr;
+  // Phi-3 longrope: llama.cpp's converter writes the factors as two tensors
+  // and the attention factor as a key
+  const bool long_f = g.find_tensor("rope_factors_long.weight"), short_f = g.find_tensor("rope_factors_short.weight");
+  if (long_f || short_f) {
+    if (c.arch != "phi3" || !long_f || !short_f)
+      throw Error(g.path() + ": rope_factors_long/short tensors are read only as a pair, for phi3");
+    const std::string p = c.arch + ".rope.scaling.";
+    RopeScaling& r = c.rope_scaling;
+    r.type = "longrope";
+    r.factor = 0;  // context / original context
+    r.max_positions = c.context;
+    r.original_max = read_positive_int(g, p + "original_context_length");
+    if (g.has(p + "attn_factor")) r.attention_factor = g.get_float(p + "attn_factor");
+    const WeightSource raw = gguf_weight_source(g, c.arch, [](const std::string& n) { return n; });
+    for (auto [name, out] : {std::pair{"rope_factors_long.weight", &r.long_factor},
+                             std::pair{"rope_factors_short.weight", &r.short_factor}}) {
+      const MatrixF f = raw.load(name, 1, c.head_dim / 2);
+      for (long i = 0; i < f.size(); ++i) {
+        if (!(f.data()[i] > 0.0f)) throw Error(str(g.path(), ": tensor ", name, " entry ", i, " is not positive"));
+        out->push_back(f.data()[i]);
+      }
+    }
+    if (c.context <= 0) throw Error(g.path() + ": longrope needs " + c.arch + ".context_length");
+  }
   return from_weights(c, gguf_weight_source(g, table_of(c)));  // tensors the table does not name are ignored
 }
 

@@ -15,6 +15,7 @@ them out (the `gguf` package's writer and tensor-name map; Mistral as arch
 Exits 77 (skipped) when torch/transformers/tokenizers/gguf are absent.
 """
 import json
+import math
 import os
 import subprocess
 import sys
@@ -121,7 +122,8 @@ def without_variant(config):
 # convert_hf_to_gguf.py gives them (Mistral: "llama", Q/K rows permuted).
 GGUF_ARCH = {"mistral no window, head_dim 32": "llama", "qwen2 q/k/v biases, tied": "qwen2",
              "qwen3 q/k norm, head_dim 24": "qwen3", "phi3 fused qkv/gate_up": "phi3",
-             "phi3 sliding window 6": "phi3"}
+             "phi3 sliding window 6": "phi3", "phi3 longrope (long factors: 20 > 16 positions)": "phi3",
+             "phi3 longrope (short factors)": "phi3"}
 
 
 def interleave_rows(w, heads):
@@ -153,6 +155,14 @@ def write_gguf(path, model, arch):
         w.add_rope_scaling_orig_ctx_len(cfg.rope_parameters.get("original_max_position_embeddings",
                                                                 cfg.max_position_embeddings))
         w.add_sliding_window(cfg.sliding_window or 0)
+        rope = cfg.rope_parameters
+        if rope.get("long_factor"):  # longrope: factors as tensors, the attention factor as a key
+            orig = rope["original_max_position_embeddings"]
+            scale = cfg.max_position_embeddings / orig
+            w.add_rope_scaling_attn_factors(math.sqrt(1 + math.log(scale) / math.log(orig)) if scale > 1 else 1.0)
+            for key, factors in ((gguf.MODEL_TENSOR.ROPE_FACTORS_LONG, rope["long_factor"]),
+                                 (gguf.MODEL_TENSOR.ROPE_FACTORS_SHORT, rope["short_factor"])):
+                w.add_tensor(gguf.TENSOR_NAMES[key] + ".weight", np.array(factors, dtype=np.float32))
     w.add_tokenizer_model("gpt2")
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
     w.add_token_list(alphabet)
