@@ -35,7 +35,9 @@ bool ends_with(const std::string& s, const std::string& tail) {
 // and v_proj -> o_proj / out_proj only when their weights have one shape (no
 // GQA). The previous layer's rows and bias are divided by the scales.
 std::string chained_prev(const CausalLm& model, const std::set<std::string>& all, const std::string& target) {
-  const std::string arch = model.architecture();
+  std::string arch = model.architecture();
+  // Mistral, Qwen2, Qwen3 have Llama's layer names (Phi-3's fused up/v are not chained)
+  if (arch == "mistral" || arch == "qwen2" || arch == "qwen3") arch = "llama";
   if (arch != "llama" && arch != "opt") return "";
   const std::string down = arch == "llama" ? "mlp.down_proj" : "fc2", up = arch == "llama" ? "mlp.up_proj" : "fc1";
   const std::string out = arch == "llama" ? "self_attn.o_proj" : "self_attn.out_proj";

@@ -38,8 +38,10 @@ struct AttentionMatmuls {
 // the bits those rows get in the whole window. Without a heads hook, blocks of
 // query rows run in parallel and compute only the scores up to their last key
 // (the masked upper triangle is skipped); with one, each head runs whole so the
-// hooks get the full [T, T] matrices described above.
+// hooks get the full [T, T] matrices described above. window > 0: sliding-
+// window attention, the query at position p sees keys p - window + 1 .. p
+// only (Mistral; the others get probability exactly 0).
 MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int n_kv_heads,
-                         int head_dim, const AttentionMatmuls& mm = {}, int layer = 0);
+                         int head_dim, const AttentionMatmuls& mm = {}, int layer = 0, long window = 0);
 
 }  // namespace sqsim

@@ -62,8 +62,44 @@ struct HfWeights {
 
 }  // namespace
 
+namespace {
+
+// Sliding windows: Mistral and Phi-3 "sliding_window" on every layer (null:
+// none); Qwen2/Qwen3 only with "use_sliding_window", on the layers
+// "layer_types" calls "sliding_attention", else on layers >= max_window_layers.
+void read_sliding_window(const JsonValue& c, const std::string& what, LlamaConfig& l) {
+  const std::string& a = l.arch;
+  if (a == "mistral" || a == "phi3") {
+    if (present(c, "sliding_window")) l.sliding_window = pos_int(c, "sliding_window", what);
+    return;
+  }
+  if ((a != "qwen2" && a != "qwen3") || !opt_bool(c, "use_sliding_window", false, what)) return;
+  l.sliding_window = present(c, "sliding_window") ? pos_int(c, "sliding_window", what) : 4096;
+  if (present(c, "layer_types")) {
+    const JsonValue& t = json_member(c, "layer_types", what);
+    if (!t.is_array() || t.array.size() != size_t(l.n_layers))
+      throw Error(str(what, ": \"layer_types\" must be an array of ", l.n_layers, " strings"));
+    for (const JsonValue& e : t.array) {
+      if (!e.is_string() || (e.string != "sliding_attention" && e.string != "full_attention"))
+        throw Error(what + ": \"layer_types\" entries must be \"sliding_attention\" or \"full_attention\"");
+      l.window_layers.push_back(e.string == "sliding_attention");
+    }
+    return;
+  }
+  const int from = present(c, "max_window_layers") ? int(json_int(c, "max_window_layers", what)) : 28;
+  for (int i = 0; i < l.n_layers; ++i) l.window_layers.push_back(i >= from);
+}
+
+}  // namespace
+
 LlamaConfig llama_config_from_hf(const JsonValue& c, const std::string& what) {
   LlamaConfig l;
+  l.arch = present(c, "model_type") ? json_string(c, "model_type", what) : "llama";
+  if (l.arch != "llama" && l.arch != "mistral" && l.arch != "qwen2" && l.arch != "qwen3" && l.arch != "phi3")
+    throw Error(what + ": model_type \"" + l.arch + "\" is not a Llama-like family");
+  l.qkv_bias = l.arch == "qwen2";
+  l.qk_norm = l.arch == "qwen3";
+  l.fused = l.arch == "phi3";
   l.hidden = pos_int(c, "hidden_size", what);
   l.n_layers = pos_int(c, "num_hidden_layers", what);
   l.n_heads = pos_int(c, "num_attention_heads", what);
@@ -75,30 +111,35 @@ LlamaConfig llama_config_from_hf(const JsonValue& c, const std::string& what) {
   l.rope_base = present(c, "rope_theta") ? float(json_number(c, "rope_theta", what)) : 10000.0f;
   l.tied_embeddings = opt_bool(c, "tie_word_embeddings", false, what);
   l.rope_style = RopeStyle::Half;  // HF keeps the original Q/K row order
-  // transformers 5 writes {"rope_parameters": {"rope_type", "rope_theta"}};
-  // older versions "rope_theta" and "rope_scaling". Only the default RoPE is done.
-  auto rope_type_of = [&](const std::string& key) {
-    const JsonValue& r = json_member(c, key, what);
-    if (!r.is_object()) throw Error(what + ": \"" + key + "\" must be an object");
-    const char* tk = r.find("rope_type") ? "rope_type" : "type";
-    const std::string t = present(r, tk) ? json_string(r, tk, what + " " + key) : "default";
-    if (t != "default")
-      throw Error(what + ": \"" + key + "\" " + tk + " \"" + t + "\" is not supported (only plain RoPE)");
-    return &r;
-  };
-  if (present(c, "rope_scaling")) rope_type_of("rope_scaling");
-  if (present(c, "rope_parameters")) {
-    const JsonValue& r = *rope_type_of("rope_parameters");
-    if (present(r, "rope_theta")) l.rope_base = float(json_number(r, "rope_theta", what + " rope_parameters"));
+  // An explicit head_dim (Qwen3 defaults to 128, as transformers' Qwen3Config does).
+  if (present(c, "head_dim")) l.head_dim = pos_int(c, "head_dim", what);
+  else if (l.arch == "qwen3") l.head_dim = 128;
+  // RoPE: transformers 5 writes {"rope_parameters": {"rope_type", "rope_theta", ...}},
+  // older versions "rope_theta" and "rope_scaling" (which wins when both are there).
+  // Phi-3 calls longrope "su" (and "yarn") and keeps original_max_position_embeddings
+  // outside the dict (4096 when absent), which then wins.
+  const char* rope_key = present(c, "rope_scaling") ? "rope_scaling" : present(c, "rope_parameters") ? "rope_parameters" : nullptr;
+  if (rope_key) {
+    const JsonValue& r = json_member(c, rope_key, what);
+    std::vector<std::pair<std::string, std::string>> aliases;
+    if (l.arch == "phi3") aliases = {{"su", "longrope"}, {"yarn", "longrope"}};
+    l.rope_scaling = rope_scaling_from_json(r, rope_key, what, l.context, aliases);
+    if (l.arch == "phi3" && l.rope_scaling.scaled())
+      l.rope_scaling.original_max = present(c, "original_max_position_embeddings")
+                                        ? pos_int(c, "original_max_position_embeddings", what)
+                                        : 4096;
+    if (present(r, "rope_theta")) l.rope_base = float(json_number(r, "rope_theta", what + " " + rope_key));
     if (present(r, "partial_rotary_factor") && json_number(r, "partial_rotary_factor", what) != 1.0)
-      throw Error(what + ": \"rope_parameters\" partial_rotary_factor other than 1 is not supported");
+      throw Error(what + ": \"" + rope_key + ".partial_rotary_factor\" other than 1 is not supported");
   }
+  if (present(c, "partial_rotary_factor") && json_number(c, "partial_rotary_factor", what) != 1.0)
+    throw Error(what + ": \"partial_rotary_factor\" other than 1 is not supported");
   if (present(c, "hidden_act") && json_string(c, "hidden_act", what) != "silu")
     throw Error(what + ": \"hidden_act\" must be \"silu\", got \"" + json_string(c, "hidden_act", what) + "\"");
-  if (opt_bool(c, "attention_bias", false, what)) throw Error(what + ": \"attention_bias\" true is not supported");
+  if (l.arch != "qwen2" && opt_bool(c, "attention_bias", false, what))
+    throw Error(what + ": \"attention_bias\" true is not supported");
   if (opt_bool(c, "mlp_bias", false, what)) throw Error(what + ": \"mlp_bias\" true is not supported");
-  if (present(c, "head_dim") && json_int(c, "head_dim", what) * l.n_heads != l.hidden)
-    throw Error(what + ": \"head_dim\" times num_attention_heads must equal hidden_size");
+  read_sliding_window(c, what, l);
   l.validate(what);
   return l;
 }
@@ -278,7 +319,7 @@ HfTokenizer tokenizer_from_hf_json(const JsonValue& tok, const std::string& what
 std::unique_ptr<CausalLm> llama_from_hf(const JsonValue& cfg, const std::string& cfg_path, const std::string& dir) {
   const LlamaConfig c = llama_config_from_hf(cfg, cfg_path);
   const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open_dir(dir);
-  const HfWeights w{ckpt, "llama", false};
+  const HfWeights w{ckpt, c.arch, false};
   WeightSource src;
   src.has = [&](const std::string& n) { return w.has(n); };
   src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };

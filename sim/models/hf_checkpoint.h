@@ -1,5 +1,6 @@
 #pragma once
-// Hugging Face checkpoint folders: config.json (model_type "llama" or "opt"),
+// Hugging Face checkpoint folders: config.json (model_type "llama", "opt", or
+// the Llama-like "mistral", "qwen2", "qwen3", "phi3" through llama_from_hf),
 // model.safetensors or sharded model-*.safetensors with
 // model.safetensors.index.json (F32/F16/BF16), and tokenizer.json
 // (byte-level BPE). docs/hf-checkpoints.md lists what is read and refused.
@@ -16,7 +17,7 @@
 namespace sqsim {
 
 // config.json -> configs; `what` names the file in errors. Unsupported
-// variants (rope_scaling, OPT's do_layer_norm_before false, a
+// variants (an unknown rope_scaling type, partial rotary, OPT's do_layer_norm_before false, a
 // word_embed_proj_dim other than hidden_size, activations other than
 // silu/relu, ...) are refused naming the key.
 LlamaConfig llama_config_from_hf(const JsonValue& cfg, const std::string& what);

@@ -36,10 +36,25 @@ enum class Dim {
   kQ,       // n_heads * head_dim
   kKv,      // n_kv_heads * head_dim (kQ without GQA)
   kFfn,     // feed-forward width
+  kHead,    // head_dim (per-head norms: Qwen3's q_norm, k_norm)
+  kQkv,     // q + 2 kv: a fused q/k/v projection (Phi-3's qkv_proj)
+  kFfn2,    // 2 ffn: a fused gate/up projection (Phi-3's gate_up_proj)
 };
+// (head is last so that the four-size initializers of older families still compile.)
 struct BlockDims {
-  long hidden = 0, q = 0, kv = 0, ffn = 0;
-  long operator[](Dim d) const { return d == Dim::kHidden ? hidden : d == Dim::kQ ? q : d == Dim::kKv ? kv : ffn; }
+  long hidden = 0, q = 0, kv = 0, ffn = 0, head = 0;
+  long operator[](Dim d) const {
+    switch (d) {
+      case Dim::kHidden: return hidden;
+      case Dim::kQ: return q;
+      case Dim::kKv: return kv;
+      case Dim::kFfn: return ffn;
+      case Dim::kHead: return head;
+      case Dim::kQkv: return q + 2 * kv;
+      case Dim::kFfn2: return 2 * ffn;
+    }
+    return 0;
+  }
 };
 
 template <class Block>
@@ -57,6 +72,7 @@ struct LinearSlot {
   std::unique_ptr<LinearLayer> Block::*layer;
   Dim out, in;                  // weight [out x in], nn.Linear layout
   NormWeights Block::*reads;    // the norm whose output is its input, or nullptr
+  bool bias = false;            // has a bias even where the table's `biases` is false (Qwen2's q, k, v)
 };
 
 // A weight outside the blocks: HF module path and GGUF tensor name.
@@ -119,14 +135,15 @@ std::string gguf_tensor_name(const LayerTable<Block>& t, const std::string& hf_t
 }
 
 // GGUF tensor name -> HF tensor name, by the table. ".bias" is known only for
-// norms and linear layers of a family with biases; throws sqsim::Error on a
+// norms and linear layers of a family with biases, and for linear slots with
+// their own `bias`; throws sqsim::Error on a
 // name outside the table.
 template <class Block>
 std::string hf_tensor_name(const LayerTable<Block>& t, const std::string& gguf_tensor) {
   const auto [module, suffix] = split_weight_suffix(gguf_tensor);
   const bool weight = suffix == ".weight", bias_ok = suffix == ".bias" && t.biases;
-  if (weight || bias_ok) {
-    if (module == t.final_norm.gguf) return t.final_norm.name + suffix;
+  if (weight || bias_ok || suffix == ".bias") {
+    if (module == t.final_norm.gguf && (weight || bias_ok)) return t.final_norm.name + suffix;
     if (weight) {
       for (const TensorSlot& s : {t.embed, t.head})
         if (module == s.gguf) return s.name + suffix;
@@ -137,9 +154,9 @@ std::string hf_tensor_name(const LayerTable<Block>& t, const std::string& gguf_t
     const int l = block_index(module, "blk.", 1 << 20, &rest);
     if (l >= 0) {
       for (const NormSlot<Block>& s : t.norms)
-        if (rest == s.gguf) return str(t.blocks, l, ".", s.name, suffix);
+        if (rest == s.gguf && (weight || bias_ok)) return str(t.blocks, l, ".", s.name, suffix);
       for (const LinearSlot<Block>& s : t.linears)
-        if (rest == s.gguf) return str(t.blocks, l, ".", s.name, suffix);
+        if (rest == s.gguf && (weight || bias_ok || s.bias)) return str(t.blocks, l, ".", s.name, suffix);
     }
   }
   throw Error(str("unknown ", t.arch, " GGUF tensor name '", gguf_tensor, "'"));
@@ -218,7 +235,7 @@ class TableModel : public CausalLm {
       for (const NormSlot<Block>& s : table_->norms) b.*s.weights = load_norm(src, p + s.name, d[s.size]);
       for (const LinearSlot<Block>& s : table_->linears) {
         MatrixF w = src.load(p + s.name + ".weight", d[s.out], d[s.in]);
-        VectorF bias = table_->biases ? load_vector(src, p + s.name + ".bias", d[s.out]) : VectorF();
+        VectorF bias = table_->biases || s.bias ? load_vector(src, p + s.name + ".bias", d[s.out]) : VectorF();
         b.*s.layer = std::make_unique<FloatLinear>(std::move(w), std::move(bias));
       }
     }

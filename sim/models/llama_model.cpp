@@ -42,8 +42,57 @@ constexpr LayerTable<LlamaBlock> kLlamaLayers = {
     /*biases=*/false,
 };
 
+// Qwen2: Llama with biases on q, k and v (not on o_proj).
+constexpr LinearSlot<LlamaBlock> kQwen2Linears[] = {
+    {"self_attn.q_proj", "attn_q", &LlamaBlock::q, Dim::kQ, Dim::kHidden, &LlamaBlock::attn_norm, true},
+    {"self_attn.k_proj", "attn_k", &LlamaBlock::k, Dim::kKv, Dim::kHidden, &LlamaBlock::attn_norm, true},
+    {"self_attn.v_proj", "attn_v", &LlamaBlock::v, Dim::kKv, Dim::kHidden, &LlamaBlock::attn_norm, true},
+    {"self_attn.o_proj", "attn_output", &LlamaBlock::o, Dim::kHidden, Dim::kQ, nullptr},
+    {"mlp.gate_proj", "ffn_gate", &LlamaBlock::gate, Dim::kFfn, Dim::kHidden, &LlamaBlock::ffn_norm},
+    {"mlp.up_proj", "ffn_up", &LlamaBlock::up, Dim::kFfn, Dim::kHidden, &LlamaBlock::ffn_norm},
+    {"mlp.down_proj", "ffn_down", &LlamaBlock::down, Dim::kHidden, Dim::kFfn, nullptr},
+};
+constexpr LayerTable<LlamaBlock> kQwen2Layers = {
+    "qwen2",          "model.layers.", kLlamaNorms, kQwen2Linears, {"model.embed_tokens", "token_embd"},
+    {"model.norm", "output_norm"}, {"lm_head", "output"}, {}, /*biases=*/false,
+};
+
+// Qwen3: Llama's layers plus a per-head RMSNorm on q and k (no linear layer
+// reads them: they are not smoothing groups).
+constexpr NormSlot<LlamaBlock> kQwen3Norms[] = {
+    {"input_layernorm", "attn_norm", &LlamaBlock::attn_norm, Dim::kHidden},
+    {"self_attn.q_norm", "attn_q_norm", &LlamaBlock::q_norm, Dim::kHead},
+    {"self_attn.k_norm", "attn_k_norm", &LlamaBlock::k_norm, Dim::kHead},
+    {"post_attention_layernorm", "ffn_norm", &LlamaBlock::ffn_norm, Dim::kHidden},
+};
+constexpr LayerTable<LlamaBlock> kQwen3Layers = {
+    "qwen3",          "model.layers.", kQwen3Norms, kLlamaLinears, {"model.embed_tokens", "token_embd"},
+    {"model.norm", "output_norm"}, {"lm_head", "output"}, {}, /*biases=*/false,
+};
+
+// Phi-3: one fused linear layer per norm, split by columns in the forward
+// (q | k | v and gate | up), so each is one quantized weight as a kernel runs it.
+constexpr LinearSlot<LlamaBlock> kPhi3Linears[] = {
+    {"self_attn.qkv_proj", "attn_qkv", &LlamaBlock::qkv, Dim::kQkv, Dim::kHidden, &LlamaBlock::attn_norm},
+    {"self_attn.o_proj", "attn_output", &LlamaBlock::o, Dim::kHidden, Dim::kQ, nullptr},
+    {"mlp.gate_up_proj", "ffn_up", &LlamaBlock::gate_up, Dim::kFfn2, Dim::kHidden, &LlamaBlock::ffn_norm},
+    {"mlp.down_proj", "ffn_down", &LlamaBlock::down, Dim::kHidden, Dim::kFfn, nullptr},
+};
+constexpr LayerTable<LlamaBlock> kPhi3Layers = {
+    "phi3",           "model.layers.", kLlamaNorms, kPhi3Linears, {"model.embed_tokens", "token_embd"},
+    {"model.norm", "output_norm"}, {"lm_head", "output"}, {}, /*biases=*/false,
+};
+
+// The table of a config's flags (Mistral's is Llama's).
+const LayerTable<LlamaBlock>& table_of(const LlamaConfig& c) {
+  if (c.fused) return kPhi3Layers;
+  if (c.qk_norm) return kQwen3Layers;
+  if (c.qkv_bias) return kQwen2Layers;
+  return kLlamaLayers;
+}
+
 BlockDims dims_of(const LlamaConfig& c) {
-  return {c.hidden, long(c.n_heads) * c.head_dim, long(c.n_kv_heads) * c.head_dim, c.ffn};
+  return {c.hidden, long(c.n_heads) * c.head_dim, long(c.n_kv_heads) * c.head_dim, c.ffn, c.head_dim};
 }
 
 }  // namespace
@@ -66,7 +115,9 @@ MatrixF LlamaModel::forward_windows(const std::vector<Window>& windows) const {
     for (long t = 0; t < rows.size[w]; ++t) x.row(rows.start[w] + t) = embed_.row(windows[w].tokens[size_t(t)]);
   // RoPE angles of positions 0..T-1 (the longest window), once for all
   // layers; a window at positions pos0.. reads the table from row pos0
-  const RopeTable rope_all = rope_table(rows.longest, c.head_dim, c.rope_base);
+  // (scaled RoPE: frequencies for a sequence of that length)
+  const RopeTable rope_all =
+      rope_table(rows.longest, rope_frequencies(c.rope_scaling, c.head_dim, c.rope_base, rows.longest));
   auto rope = [&](MatrixF& x, int heads, long pos0) {
     if (pos0 == 0) return apply_rope(x, heads, c.head_dim, rope_all, c.rope_style);
     const RopeTable from{rope_all.cos.middleRows(pos0, x.rows()), rope_all.sin.middleRows(pos0, x.rows())};
@@ -76,8 +127,23 @@ MatrixF LlamaModel::forward_windows(const std::vector<Window>& windows) const {
     const LlamaBlock& b = blocks_[size_t(l)];
     // attention rmsnorm
     const MatrixF xn = rms_norm(x, b.attn_norm.weight, c.rms_eps);
-    // q, k, v projections
-    const MatrixF q = b.q->forward(xn), k = b.k->forward(xn), v = b.v->forward(xn);
+    // q, k, v projections (Phi-3: one fused projection, split by columns)
+    MatrixF q, k, v;
+    if (b.qkv) {
+      const MatrixF qkv = b.qkv->forward(xn);
+      const long nq = long(c.n_heads) * c.head_dim, nkv = long(c.n_kv_heads) * c.head_dim;
+      q = qkv.leftCols(nq);
+      k = qkv.middleCols(nq, nkv);
+      v = qkv.rightCols(nkv);
+    } else {
+      q = b.q->forward(xn), k = b.k->forward(xn), v = b.v->forward(xn);
+    }
+    // Qwen3: RMSNorm over each head of q and k
+    if (c.qk_norm) {
+      head_rms_norm(q, b.q_norm.weight, c.head_dim, c.rms_eps);
+      head_rms_norm(k, b.k_norm.weight, c.head_dim, c.rms_eps);
+    }
+    const int window = c.window_of(l);
     const MatrixF att = attend_by_window(
         rows, q, k, v,
         [&](MatrixF& qw, MatrixF& kw, MatrixF& vw, long pos0) {
@@ -88,15 +154,23 @@ MatrixF LlamaModel::forward_windows(const std::vector<Window>& windows) const {
         },
         [&](const MatrixF& qw, const MatrixF& kw, const MatrixF& vw) {
           // causal attention (GQA: n_heads / n_kv_heads query heads share a kv head)
-          return causal_attention(qw, kw, vw, c.n_heads, c.n_kv_heads, c.head_dim, attention_matmuls, l);
+          // (a sliding window: each query sees its last `window` positions)
+          return causal_attention(qw, kw, vw, c.n_heads, c.n_kv_heads, c.head_dim, attention_matmuls, l, window);
         });
     // output projection, residual connection back into x
     x += b.o->forward(att);
     // ffn rmsnorm
     const MatrixF hn = rms_norm(x, b.ffn_norm.weight, c.rms_eps);
-    // SwiGLU: down(SiLU(gate(h)) * up(h))
-    MatrixF gate = b.gate->forward(hn);
-    const MatrixF up = b.up->forward(hn);
+    // SwiGLU: down(SiLU(gate(h)) * up(h)); Phi-3: gate | up from one projection
+    MatrixF gate, up;
+    if (b.gate_up) {
+      const MatrixF gu = b.gate_up->forward(hn);
+      gate = gu.leftCols(c.ffn);
+      up = gu.rightCols(c.ffn);
+    } else {
+      gate = b.gate->forward(hn);
+      up = b.up->forward(hn);
+    }
     kernels::silu_mul(gate.data(), up.data(), gate.size());
     // residual connection
     x += b.down->forward(gate);
@@ -109,21 +183,37 @@ MatrixF LlamaModel::forward_windows(const std::vector<Window>& windows) const {
 
 LlamaConfig LlamaConfig::from_gguf(const GgufFile& g) {
   const std::string arch = g.get_string("general.architecture");
-  if (arch != "llama") throw Error(g.path() + ": architecture '" + arch + "' is not llama");
+  if (arch != "llama" && arch != "qwen2" && arch != "qwen3" && arch != "phi3")
+    throw Error(g.path() + ": architecture '" + arch + "' is not llama, qwen2, qwen3 or phi3");
+  const std::string p = arch + ".";
   LlamaConfig c;
-  c.n_layers = read_positive_int(g, "llama.block_count");
-  c.hidden = read_positive_int(g, "llama.embedding_length");
-  c.n_heads = read_positive_int(g, "llama.attention.head_count");
-  c.n_kv_heads = read_positive_int(g, "llama.attention.head_count_kv", c.n_heads);
-  c.ffn = read_positive_int(g, "llama.feed_forward_length");
-  c.context = read_positive_int(g, "llama.context_length", 0);
-  c.rms_eps = float(g.get_float("llama.attention.layer_norm_rms_epsilon"));
-  c.rope_base = g.has("llama.rope.freq_base") ? float(g.get_float("llama.rope.freq_base")) : 10000.0f;
-  c.vocab = g.has("llama.vocab_size") ? read_positive_int(g, "llama.vocab_size")
-                                      : int(g.get("tokenizer.ggml.tokens").items.size());
+  c.arch = arch;  // llama.cpp writes Mistral as "llama"
+  c.qkv_bias = arch == "qwen2";
+  c.qk_norm = arch == "qwen3";
+  c.fused = arch == "phi3";
+  c.n_layers = read_positive_int(g, p + "block_count");
+  c.hidden = read_positive_int(g, p + "embedding_length");
+  c.n_heads = read_positive_int(g, p + "attention.head_count");
+  c.n_kv_heads = read_positive_int(g, p + "attention.head_count_kv", c.n_heads);
+  c.head_dim = read_positive_int(g, p + "attention.key_length", 0);  // Qwen3: explicit
+  c.ffn = read_positive_int(g, p + "feed_forward_length");
+  c.context = read_positive_int(g, p + "context_length", 0);
+  c.rms_eps = float(g.get_float(p + "attention.layer_norm_rms_epsilon"));
+  c.rope_base = g.has(p + "rope.freq_base") ? float(g.get_float(p + "rope.freq_base")) : 10000.0f;
+  // (Phi-3's converter writes 0 for no window)
+  if (g.has(p + "attention.sliding_window") && g.get_int(p + "attention.sliding_window") != 0)
+    c.sliding_window = read_positive_int(g, p + "attention.sliding_window");
+  c.vocab = g.has(p + "vocab_size") ? read_positive_int(g, p + "vocab_size")
+                                    : int(g.get("tokenizer.ggml.tokens").items.size());
   c.validate(g.path());
-  if (g.has("llama.rope.dimension_count") && g.get_int("llama.rope.dimension_count") != c.head_dim)
+  if (g.has(p + "rope.dimension_count") && g.get_int(p + "rope.dimension_count") != c.head_dim)
     throw Error(g.path() + ": partial RoPE (rope.dimension_count != head dim) is not supported");
+  if (g.has(p + "rope.scaling.type") && g.get_string(p + "rope.scaling.type") != "none")
+    throw Error(g.path() + ": " + p + "rope.scaling.type '" + g.get_string(p + "rope.scaling.type") +
+                "' is not supported in GGUF files (Hugging Face folders read RoPE scaling)");
+  if (g.find_tensor("rope_freqs.weight"))  // Llama 3.1's llama3 scaling, precomputed by the converter
+    throw Error(g.path() + ": tensor rope_freqs.weight (RoPE frequency factors) is not supported in GGUF files "
+                "(Hugging Face folders read rope_type llama3)");
   return c;
 }
 
@@ -131,13 +221,17 @@ void LlamaConfig::validate(const std::string& what) {
   LlamaConfig& c = *this;
   if (c.n_layers <= 0 || c.hidden <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.ffn <= 0 || c.vocab <= 0)
     throw Error(what + ": non-positive llama hyperparameter");
-  if (c.hidden % c.n_heads != 0)
+  if (c.head_dim < 0) throw Error(str(what, ": negative head dimension ", c.head_dim));
+  if (c.head_dim == 0 && c.hidden % c.n_heads != 0)
     throw Error(str(what, ": hidden size ", c.hidden, " not a multiple of head count ", c.n_heads));
   if (c.n_heads % c.n_kv_heads != 0)
     throw Error(str(what, ": head count ", c.n_heads, " not a multiple of kv head count ", c.n_kv_heads));
-  c.head_dim = c.hidden / c.n_heads;
+  if (c.head_dim == 0) c.head_dim = c.hidden / c.n_heads;
   if (c.head_dim % 2 != 0) throw Error(str(what, ": odd head dimension ", c.head_dim));
   if (!(c.rms_eps > 0.0f) || !(c.rope_base > 0.0f)) throw Error(what + ": rms eps and rope base must be positive");
+  if (c.sliding_window < 0) throw Error(str(what, ": negative sliding window ", c.sliding_window));
+  if (!c.window_layers.empty() && c.window_layers.size() != size_t(c.n_layers))
+    throw Error(str(what, ": ", c.window_layers.size(), " layer types for ", c.n_layers, " layers"));
 }
 
 // ---------------------------------------------------------------- names and loading
@@ -150,14 +244,41 @@ std::string gguf_to_hf_name(const std::string& n) {
 LlamaModel LlamaModel::load_gguf(const std::string& path) {
   const GgufFile g = GgufFile::open(path);
   LlamaConfig c = LlamaConfig::from_gguf(g);
-  c.rope_style = RopeStyle::Adjacent;  // the converter permuted the Q/K rows
+  // llama.cpp's converter permutes the Q/K rows of "llama" only; Qwen and Phi-3
+  // keep HF's order (llama.cpp's NEOX RoPE type)
+  c.rope_style = c.arch == "llama" ? RopeStyle::Adjacent : RopeStyle::Half;
   c.tied_embeddings = g.find_tensor("output.weight") == nullptr;
-  return from_weights(c, gguf_weight_source(g, kLlamaLayers));  // tensors the table does not name are ignored
+  // Phi-3 longrope: llama.cpp's converter writes the factors as two tensors
+  // and the attention factor as a key
+  const bool long_f = g.find_tensor("rope_factors_long.weight"), short_f = g.find_tensor("rope_factors_short.weight");
+  if (long_f || short_f) {
+    if (c.arch != "phi3" || !long_f || !short_f)
+      throw Error(g.path() + ": rope_factors_long/short tensors are read only as a pair, for phi3");
+    const std::string p = c.arch + ".rope.scaling.";
+    RopeScaling& r = c.rope_scaling;
+    r.type = "longrope";
+    r.factor = 0;  // context / original context
+    r.max_positions = c.context;
+    r.original_max = read_positive_int(g, p + "original_context_length");
+    if (g.has(p + "attn_factor")) r.attention_factor = g.get_float(p + "attn_factor");
+    const WeightSource raw = gguf_weight_source(g, c.arch, [](const std::string& n) { return n; });
+    for (auto [name, out] : {std::pair{"rope_factors_long.weight", &r.long_factor},
+                             std::pair{"rope_factors_short.weight", &r.short_factor}}) {
+      const MatrixF f = raw.load(name, 1, c.head_dim / 2);
+      for (long i = 0; i < f.size(); ++i) {
+        if (!(f.data()[i] > 0.0f)) throw Error(str(g.path(), ": tensor ", name, " entry ", i, " is not positive"));
+        out->push_back(f.data()[i]);
+      }
+    }
+    if (c.context <= 0) throw Error(g.path() + ": longrope needs " + c.arch + ".context_length");
+  }
+  return from_weights(c, gguf_weight_source(g, table_of(c)));  // tensors the table does not name are ignored
 }
 
 LlamaModel LlamaModel::from_weights(const LlamaConfig& cfg, const WeightSource& src) {
   LlamaModel m;
   m.cfg_ = cfg;
+  m.table_ = &table_of(cfg);
   const BlockDims d = dims_of(cfg);
   m.load_embeddings(src, d, cfg.vocab);
   m.load_blocks(src, d, cfg.n_layers);
@@ -178,10 +299,21 @@ MatrixF rms_norm(const MatrixF& x, const VectorF& w, float eps) {
   return y;
 }
 
-RopeTable rope_table(long rows, int head_dim, float base, int pos0) {
-  const int half = head_dim / 2;
-  std::vector<double> inv_freq(half);
-  for (int i = 0; i < half; ++i) inv_freq[i] = std::pow(double(base), -2.0 * i / head_dim);
+void head_rms_norm(MatrixF& x, const VectorF& w, int head_dim, float eps) {
+  if (w.size() != head_dim || head_dim <= 0 || x.cols() % head_dim != 0)
+    throw Error(str("head_rms_norm: weight size ", w.size(), ", head dim ", head_dim, ", width ", x.cols()));
+  for (long t = 0; t < x.rows(); ++t)
+    for (long h = 0; h < x.cols() / head_dim; ++h) {
+      auto seg = x.row(t).segment(h * head_dim, head_dim);
+      const float inv = 1.0f / std::sqrt(seg.squaredNorm() / float(head_dim) + eps);
+      seg = (seg * inv).cwiseProduct(w.transpose());
+    }
+}
+
+namespace {
+
+RopeTable table_from(long rows, const std::vector<double>& inv_freq, double factor, int pos0) {
+  const int half = int(inv_freq.size());
   RopeTable r;
   r.cos.resize(rows, half);
   r.sin.resize(rows, half);
@@ -189,12 +321,20 @@ RopeTable rope_table(long rows, int head_dim, float base, int pos0) {
     const double pos = double(pos0 + t);
     for (int i = 0; i < half; ++i) {
       const double a = pos * inv_freq[i];
-      r.cos(t, i) = float(std::cos(a));
-      r.sin(t, i) = float(std::sin(a));
+      r.cos(t, i) = float(std::cos(a) * factor);
+      r.sin(t, i) = float(std::sin(a) * factor);
     }
   }
   return r;
 }
+
+}  // namespace
+
+RopeTable rope_table(long rows, int head_dim, float base, int pos0) {
+  return table_from(rows, rope_frequencies(RopeScaling{}, head_dim, base, rows).inv_freq, 1.0, pos0);
+}
+
+RopeTable rope_table(long rows, const RopeFrequencies& f) { return table_from(rows, f.inv_freq, f.attention_factor, 0); }
 
 namespace {
 

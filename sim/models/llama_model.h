@@ -22,6 +22,7 @@
 #include "sim/formats/gguf_file.h"
 #include "sim/models/causal_lm.h"
 #include "sim/models/layer_table.h"
+#include "sim/models/rope_scaling.h"
 
 namespace sqsim {
 
@@ -31,12 +32,17 @@ enum class RopeStyle {
   Half,      // (i, i + d/2): Hugging Face "rotate_half"
 };
 
+// The Llama-like families share this config and forward; their differences
+// are flags (docs/hf-checkpoints.md): Mistral a sliding window, Qwen2 q/k/v
+// biases, Qwen3 per-head q/k RMSNorm and an explicit head_dim, Phi-3 fused
+// qkv_proj and gate_up_proj; RoPE scaling for any of them.
 struct LlamaConfig {
+  std::string arch = "llama";  // the family: llama, mistral, qwen2, qwen3, phi3
   int n_layers = 0;
   int hidden = 0;      // embedding_length
   int n_heads = 0;
   int n_kv_heads = 0;  // GQA: n_heads is a multiple of it
-  int head_dim = 0;    // hidden / n_heads
+  int head_dim = 0;    // hidden / n_heads unless given (Qwen3, Mistral-Nemo: explicit)
   int ffn = 0;         // feed_forward_length
   int vocab = 0;
   int context = 0;     // context_length (informational)
@@ -44,10 +50,23 @@ struct LlamaConfig {
   float rope_base = 10000.0f;
   RopeStyle rope_style = RopeStyle::Adjacent;
   bool tied_embeddings = false;  // LM head is the embedding matrix
+  RopeScaling rope_scaling;      // RoPE scaling variant (default: none)
+  bool qkv_bias = false;         // Qwen2: q, k and v projections have biases
+  bool qk_norm = false;          // Qwen3: RMSNorm over each head of q and k, before RoPE
+  bool fused = false;            // Phi-3: one qkv_proj and one gate_up_proj
+  // Sliding-window attention: a query sees its own and the W - 1 previous
+  // positions (0: all). window_layers says which layers (empty: every layer).
+  int sliding_window = 0;
+  std::vector<bool> window_layers;
+
+  // The window of layer l (0: none).
+  int window_of(int l) const {
+    return sliding_window > 0 && (window_layers.empty() || window_layers[size_t(l)]) ? sliding_window : 0;
+  }
 
   // Throws sqsim::Error naming `what` unless the values are positive and
-  // consistent (hidden = n_heads * head_dim, n_heads a multiple of n_kv_heads,
-  // even head_dim); fills head_dim.
+  // consistent (n_heads a multiple of n_kv_heads, even head_dim, hidden =
+  // n_heads * head_dim when head_dim is not given); fills head_dim when 0.
   void validate(const std::string& what);
 
   // Reads "<arch>.block_count" etc.; throws sqsim::Error on missing keys or
@@ -61,6 +80,8 @@ struct LlamaBlock {
   NormWeights attn_norm, ffn_norm;                     // RMSNorm weights [hidden]
   std::unique_ptr<LinearLayer> q, k, v, o;             // [q|kv|kv x hidden], o [hidden x q]
   std::unique_ptr<LinearLayer> gate, up, down;         // [ffn x hidden] x2, down [hidden x ffn]
+  NormWeights q_norm, k_norm;                          // Qwen3: [head_dim], shared by the heads
+  std::unique_ptr<LinearLayer> qkv, gate_up;           // Phi-3: [q+2kv x hidden], [2 ffn x hidden] (q, k, v unused)
 };
 
 // "blk.3.attn_q.weight" -> "model.layers.3.self_attn.q_proj" (also ffn_* ->
@@ -86,7 +107,7 @@ class LlamaModel : public TableModel<LlamaBlock> {
 
   const LlamaConfig& config() const { return cfg_; }
 
-  std::string architecture() const override { return "llama"; }
+  std::string architecture() const override { return cfg_.arch; }
   int vocab_size() const override { return cfg_.vocab; }
   MatrixF forward(const std::vector<int32_t>& tokens) const override;
   MatrixF forward_windows(const std::vector<Window>& windows) const override;
@@ -105,6 +126,8 @@ class LlamaModel : public TableModel<LlamaBlock> {
 // ---- pieces, exposed for tests ----
 // Row-wise RMSNorm: x / sqrt(mean(x^2) + eps) * w.
 MatrixF rms_norm(const MatrixF& x, const VectorF& w, float eps);
+// In place: RMSNorm over each head_dim-wide head of each row, weight w [head_dim].
+void head_rms_norm(MatrixF& x, const VectorF& w, int head_dim, float eps);
 // In place on x [T, n_heads * head_dim], row t at position pos0 + t: within
 // every head rotates adjacent pairs (2i, 2i+1) by pos * base^(-2i/head_dim).
 void apply_rope_adjacent(MatrixF& x, int n_heads, int head_dim, float base, int pos0 = 0);
@@ -116,6 +139,8 @@ struct RopeTable {
   MatrixF cos, sin;
 };
 RopeTable rope_table(long rows, int head_dim, float base, int pos0 = 0);
+// Rows 0..rows-1 from given frequencies, cos and sin times attention_factor.
+RopeTable rope_table(long rows, const RopeFrequencies& f);
 // Rotates x as `style` pairs the dimensions, with a precomputed table (at
 // least x.rows() rows): the forward's one RoPE call.
 void apply_rope(MatrixF& x, int n_heads, int head_dim, const RopeTable& table, RopeStyle style);

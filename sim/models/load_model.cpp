@@ -24,6 +24,11 @@ std::unique_ptr<CausalLm> gguf_loader(const std::string& path) {
 const ModelFamily kFamilies[] = {
     {"llama", gguf_loader<LlamaModel>, llama_from_hf},
     {"opt", gguf_loader<OptModel>, opt_from_hf},
+    // Llama-like families: LlamaModel with config flags (docs/hf-checkpoints.md)
+    {"mistral", gguf_loader<LlamaModel>, llama_from_hf},
+    {"qwen2", gguf_loader<LlamaModel>, llama_from_hf},
+    {"qwen3", gguf_loader<LlamaModel>, llama_from_hf},
+    {"phi3", gguf_loader<LlamaModel>, llama_from_hf},
 };
 
 }  // namespace
