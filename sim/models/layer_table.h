@@ -36,10 +36,13 @@ enum class Dim {
   kQ,       // n_heads * head_dim
   kKv,      // n_kv_heads * head_dim (kQ without GQA)
   kFfn,     // feed-forward width
+  kQkv,     // rows of a fused q, k, v projection (BLOOM's query_key_value)
 };
 struct BlockDims {
-  long hidden = 0, q = 0, kv = 0, ffn = 0;
-  long operator[](Dim d) const { return d == Dim::kHidden ? hidden : d == Dim::kQ ? q : d == Dim::kKv ? kv : ffn; }
+  long hidden = 0, q = 0, kv = 0, ffn = 0, qkv = 0;
+  long operator[](Dim d) const {
+    return d == Dim::kHidden ? hidden : d == Dim::kQ ? q : d == Dim::kKv ? kv : d == Dim::kFfn ? ffn : qkv;
+  }
 };
 
 template <class Block>
