@@ -285,6 +285,28 @@ TEST(Mixtral, QuantizedPresetsGiveTheReferenceBitsOnEveryKernelPath) {
   fs::remove_all(dir);
 }
 
+// One calibration token reaches only top_k of the experts: "all" smooths
+// every expert with the statistics of those that saw it (the norm's output),
+// "routed" leaves the others unsmoothed; neither refuses.
+TEST(Mixtral, ExpertsWithoutCalibrationTokensAreHandled) {
+  const MoeDims d;
+  const std::string dir = mixtral_dir("mixtral_unseen", mixtral_weights(d, 46), d);
+  for (const MoeSmoothStats mode : {MoeSmoothStats::kAll, MoeSmoothStats::kRouted}) {
+    LoadedModel m = load_model(dir);
+    as_mixtral(m).set_smooth_stats(mode);
+    const CalibrationStats stats = calibrate(*m.model, {{kTokens[0]}});
+    long unseen = 0;
+    for (const auto& [name, st] : stats) unseen += st.tokens == 0;
+    EXPECT_EQ(unseen, long(d.layers * (d.experts - d.top_k) * 3));  // w1, w3, w2 of each expert left out
+    ModelQuantConfig c = preset_config("sq-o1");
+    c.moe_routed_stats = mode == MoeSmoothStats::kRouted;
+    const QuantizeModelReport r = quantize_model(*m.model, c, &stats);
+    EXPECT_EQ(r.smoothing.size(), size_t(mode == MoeSmoothStats::kAll ? 2 * d.layers : d.layers * (1 + d.top_k)));
+    EXPECT_TRUE(m.model->forward(kTokens).allFinite());
+  }
+  fs::remove_all(dir);
+}
+
 TEST(Mixtral, RefusesTopKAboveTheExpertsAndMisshapedExperts) {
   const MoeDims d;
   const Weights w = mixtral_weights(d, 45);

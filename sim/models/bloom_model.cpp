@@ -2,6 +2,9 @@
 // weights as one table, then the forward; config and loading follow.
 #include "sim/models/bloom_model.h"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 #include <cmath>
 #include <limits>
 
@@ -111,7 +114,11 @@ MatrixF BloomModel::forward_windows(const std::vector<Window>& windows) const {
     x += b.dense->forward(att);
     // post-attention layernorm, dense_h_to_4h, BLOOM's GELU, dense_4h_to_h, residual
     MatrixF h = b.fc1->forward(layer_norm(x, b.ffn_ln.weight, b.ffn_ln.bias, c.ln_eps));
-    h = h.unaryExpr([](float z) { return bloom_gelu(z); });
+    // elementwise, so rows in parallel give the same bits
+    tbb::parallel_for(tbb::blocked_range<long>(0, h.rows(), 16), [&](const tbb::blocked_range<long>& r) {
+      for (long t = r.begin(); t < r.end(); ++t)
+        for (long j = 0; j < h.cols(); ++j) h(t, j) = bloom_gelu(h(t, j));
+    });
     x += b.fc2->forward(h);
   }
   // ln_f, then the head (tied to the embeddings) into logits, for the rows asked for
