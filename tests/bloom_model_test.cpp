@@ -147,9 +147,14 @@ TEST(Bloom, AlibiSlopesByHand) {
 }
 
 TEST(Bloom, GeluIsTheTanhApproximation) {
-  EXPECT_FLOAT_EQ(bloom_gelu(0.0f), 0.0f);
-  EXPECT_NEAR(bloom_gelu(1.0f), 0.841192, 1e-5);   // 0.5 (1 + tanh(0.79788456 * 1.044715))
-  EXPECT_NEAR(bloom_gelu(-2.0f), -0.0454023, 1e-5);
+  MatrixF h(40, 3);
+  for (long t = 0; t < h.rows(); ++t) h.row(t) << 0.0f, 1.0f, -2.0f;
+  bloom_gelu(h);
+  for (long t = 0; t < h.rows(); ++t) {
+    EXPECT_FLOAT_EQ(h(t, 0), 0.0f);
+    EXPECT_NEAR(h(t, 1), 0.841192, 1e-6);  // 0.5 (1 + tanh(0.79788456 * 1.044715))
+    EXPECT_NEAR(h(t, 2), -0.0454023, 1e-6);
+  }
 }
 
 TEST(Bloom, LogitsMatchDoubleReferenceWithAndWithoutPrefix) {

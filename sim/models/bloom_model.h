@@ -50,9 +50,9 @@ struct BloomBlock {
 // b = 2^(-8/p), then the odd powers of 2^(-4/p) for the n - p heads left.
 VectorF alibi_slopes(int n_heads);
 
-// x * 0.5 * (1 + tanh(0.79788456 x (1 + 0.044715 x^2))): BLOOM's GELU, with
-// its rounded constants.
-float bloom_gelu(float x);
+// In place, x * 0.5 * (1 + tanh(0.79788456 x (1 + 0.044715 x^2))): BLOOM's
+// GELU, with its rounded constants.
+void bloom_gelu(MatrixF& h);
 
 class BloomModel : public TableModel<BloomBlock> {
  public:
