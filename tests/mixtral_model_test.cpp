@@ -180,6 +180,23 @@ TEST(Mixtral, LogitsMatchDoubleReferenceAndExpertsHaveNames) {
   fs::remove_all(dir);
 }
 
+// Windows stacked through one forward, one after a shared prefix, give the
+// logits of each window alone: experts see rows of several windows at once,
+// and each row's result depends on that row only.
+TEST(Mixtral, WindowsWithPrefixesEqualTheWholeWindow) {
+  const MoeDims d;
+  const std::string dir = mixtral_dir("mixtral_win", mixtral_weights(d, 47), d);
+  const LoadedModel m = load_model(dir);
+  const std::vector<int32_t> ctx(kTokens.begin(), kTokens.begin() + 9), end(kTokens.begin() + 9, kTokens.end());
+  const MatrixF whole = m.model->forward(kTokens), first = m.model->forward(ctx);
+  const MatrixF w = m.model->forward_windows({{ctx, 0}, {end, 0, 0}});
+  ASSERT_EQ(w.rows(), long(ctx.size() + kTokens.size() - ctx.size()));
+  const float tol = 1e-4f * (1.0f + whole.cwiseAbs().maxCoeff());
+  EXPECT_LT((w.topRows(long(ctx.size())) - first).cwiseAbs().maxCoeff(), tol);
+  EXPECT_LT((w.bottomRows(long(end.size())) - whole.bottomRows(long(end.size()))).cwiseAbs().maxCoeff(), tol);
+  fs::remove_all(dir);
+}
+
 // Smoothing post_attention_layernorm changes what the router reads: without
 // compensating its weights the routing changes; divide_norm compensates
 // them and the logits and the routing stay.
