@@ -24,6 +24,10 @@ void add_model_quant_options(po::options_description& d) {
       "act-scale", po::value<std::string>(), "override: dynamic or static (calibrated) activation scales")(
       "smooth", po::value<bool>(), "override: SmoothQuant smoothing on (true) or off (false)")(
       "smooth-all", po::bool_switch(), "also smooth o_proj and down_proj / fc2 (run-time X/s)")(
+      "moe-stats", po::value<std::string>()->default_value("all"),
+      "mixture-of-experts models: the statistics the experts' w1/w3 are smoothed with: all (every token, one s "
+      "folded into post_attention_layernorm and the router; no run-time cost) or routed (each expert's own "
+      "tokens, its input divided at run time)")(
       "bmm", po::value<std::string>(),
       "attention BMM quantization scheme: off, int8-real or mit-fake (docs/quantization.md, \"Attention BMMs\"); "
       "the --bmm-* options after it override its fields")(
@@ -97,6 +101,11 @@ void apply_overrides(const po::variables_map& vm, ModelQuantConfig& c) {
   if (given(vm, "act-scale")) c.act.source = parse_scale_source(vm["act-scale"].as<std::string>());
   if (given(vm, "smooth")) c.smooth = vm["smooth"].as<bool>();
   if (vm["smooth-all"].as<bool>()) c.smooth_all = true;
+  if (given(vm, "moe-stats")) {
+    const std::string m = vm["moe-stats"].as<std::string>();
+    if (m != "all" && m != "routed") throw Error("--moe-stats '" + m + "': expected all or routed");
+    c.moe_routed_stats = m == "routed";
+  }
   const bool bmm_given = given(vm, "bmm") || vm["quantize-bmm"].as<bool>() || given(vm, "bmm-operands") ||
                          given(vm, "bmm-point") || given(vm, "bmm-granularity") || given(vm, "bmm-bits") ||
                          given(vm, "bmm-p");

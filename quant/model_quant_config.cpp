@@ -222,6 +222,8 @@ void ModelQuantConfig::validate() const {
   }
   if (smooth && !alpha) throw Error("--quant " + name + ": smoothing needs an alpha (not 'none')");
   if (smooth_all && !smooth) throw Error("--smooth-all needs smoothing (a preset with smoothing or --smooth true)");
+  if (moe_routed_stats && !smooth)
+    throw Error("--moe-stats routed needs smoothing (a preset with smoothing or --smooth true)");
   if (layers.empty()) throw Error("--layers: empty glob list");
   if (weight_method != WeightMethod::kRtn) {
     const std::string m = weight_method_name(weight_method);
@@ -248,6 +250,7 @@ std::string ModelQuantConfig::describe() const {
   std::ostringstream o;
   o << "W: " << spec_text(weight, TensorRole::kWeight) << "; A: " << spec_text(act, TensorRole::kActivation);
   if (smooth) o << "; smoothing alpha=" << alpha_name(alpha) << (smooth_all ? " (all layers)" : "");
+  if (moe_routed_stats) o << "; MoE experts smoothed with routed statistics";
   if (gamma_migration) o << "; gamma migration";
   if (token_clipping) o << "; token-wise clipping (quantile " << token_clip_quantile << ")";
   if (act_observer.kind != ObserverKind::kAbsmax) o << "; observer " << observer_name(act_observer);

@@ -24,6 +24,11 @@ struct ModelQuantConfig {
   // Also smooth o_proj and down_proj / fc2, whose inputs have no norm to fold
   // into: X / s is then applied at run time before quantization.
   bool smooth_all = false;
+  // Mixture-of-experts models: the experts' w1/w3 smoothed with each expert's
+  // own routed tokens, divided at run time (--moe-stats routed), instead of
+  // every token's statistics folded into the norm (docs/quantization.md,
+  // "Mixture of experts").
+  bool moe_routed_stats = false;
   // The attention matmuls' operands (quant/bmm_scheme.h).
   BmmScheme bmm;
   // K and V stored as int8, per token and head (symmetric, dynamic).

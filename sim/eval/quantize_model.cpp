@@ -14,6 +14,7 @@
 #include "quant/smoothing.h"
 #include "quant/observers.h"
 #include "sim/models/llm_int8_layer.h"
+#include "sim/models/mixtral_model.h"
 #include "sim/models/quantized_attention.h"
 #include "sim/models/quantized_linear_layer.h"
 
@@ -149,16 +150,29 @@ std::vector<std::string> selected_layers(const CausalLm& model, const ModelQuant
   return matching(model.linear_names(), config.layers, "--layers", "linear layer of the model");
 }
 
+namespace {
+
+// The input statistics of the group's members that saw calibration tokens.
+// In a dense model that is every member; an expert of a mixture of experts
+// sees only the tokens routed to it, possibly none.
+std::vector<const VectorF*> seen_act_absmax(const SmoothGroup& group, const CalibrationStats& stats) {
+  std::vector<const VectorF*> acts;
+  for (const std::string& n : group.layers)
+    if (const auto it = stats.find(n); it != stats.end() && it->second.tokens > 0) acts.push_back(&it->second.absmax);
+  return acts;
+}
+
+}  // namespace
+
 VectorF group_smoothing_factors(const CausalLm& model, const SmoothGroup& group, const CalibrationStats& stats,
                                 float alpha) {
-  // The model adapter of smoothing_group_factors: every member's input
-  // statistics (one norm's output: equal) and weight.
-  std::vector<const VectorF*> acts;
+  // The model adapter of smoothing_group_factors: the input statistics of
+  // every member that saw tokens (one norm's output: equal, or for the experts
+  // of a MoE block, each its routed part of it) and every member's weight.
+  std::vector<const VectorF*> acts = seen_act_absmax(group, stats);
+  if (acts.empty()) stats_of(stats, group.layers.front());  // throws, naming the layer
   std::vector<const MatrixF*> ws;
-  for (const std::string& n : group.layers) {
-    acts.push_back(&stats_of(stats, n).absmax);
-    ws.push_back(&float_layer(model, n).weight());
-  }
+  for (const std::string& n : group.layers) ws.push_back(&float_layer(model, n).weight());
   return smoothing_group_factors(acts, ws, alpha, group.norm);
 }
 
@@ -219,10 +233,14 @@ void smooth(CausalLm& model, Plan& plan, const std::vector<std::string>& chosen_
   for (const SmoothGroup& g : model.smooth_groups()) {
     grouped.insert(g.layers.begin(), g.layers.end());
     if (!any_chosen(g.layers, chosen)) continue;
+    // A MoE expert no calibration token was routed to ("routed" statistics,
+    // its own group) has nothing to smooth with: it is left as it is.
+    if (seen_act_absmax(g, stats).empty() && g.norm.find(".experts.") != std::string::npos) continue;
     const float alpha = alpha_for(g.norm, config, options);
     const VectorF s = group_smoothing_factors(model, g, stats, alpha);
     SmoothingRecord rec{g.norm, g.layers, alpha, 0, 0, 0, 0};
-    const VectorF& act = stats_of(stats, g.layers.front()).absmax;
+    VectorF act = *seen_act_absmax(g, stats).front();
+    for (const VectorF* a : seen_act_absmax(g, stats)) act = act.cwiseMax(*a);
     rec.act_absmax_before = act.maxCoeff();
     rec.act_absmax_after = (act.array() / s.array()).maxCoeff();
     fold_into_norm(model, plan, g, s, rec);
@@ -345,6 +363,10 @@ std::unique_ptr<LinearLayer> make_layer(const std::string& n, const VectorF& bia
 QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& config, const CalibrationStats* stats,
                                    const QuantizeModelOptions& options) {
   config.validate();
+  if (auto* moe = dynamic_cast<MixtralModel*>(&model))
+    moe->set_smooth_stats(config.moe_routed_stats ? MoeSmoothStats::kRouted : MoeSmoothStats::kAll);
+  else if (config.moe_routed_stats)
+    throw Error("--moe-stats routed: the " + model.architecture() + " model has no experts");
   QuantizeModelReport report;
   const std::vector<std::string> chosen_list = selected_layers(model, config);
   const std::set<std::string> chosen(chosen_list.begin(), chosen_list.end());

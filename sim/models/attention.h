@@ -41,7 +41,14 @@ struct AttentionMatmuls {
 // hooks get the full [T, T] matrices described above. window > 0: sliding-
 // window attention, the query at position p sees keys p - window + 1 .. p
 // only (Mistral; the others get probability exactly 0).
+//
+// alibi_slopes (BLOOM's ALiBi; null: none): n_heads slopes m_h; the scaled
+// score of query position i and key position j (positions in the window,
+// prefix included) gets m_h * (j - i) added before the softmax. HF adds
+// m_h * j; the two differ by a constant per row, which the softmax removes,
+// and j - i <= 0 keeps the added values small on long windows.
 MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int n_kv_heads,
-                         int head_dim, const AttentionMatmuls& mm = {}, int layer = 0, long window = 0);
+                         int head_dim, const AttentionMatmuls& mm = {}, int layer = 0, long window = 0,
+                         const VectorF* alibi_slopes = nullptr);
 
 }  // namespace sqsim

@@ -28,16 +28,19 @@ bool present(const JsonValue& c, const std::string& key) {
 }
 
 // A weight loader over the checkpoint that checks each tensor's shape against
-// what the config implies before reading it. `alt_prefix`: names that may be
-// stored without a leading "model." (OPT checkpoints saved from OPTModel).
+// what the config implies before reading it. strip_model_prefix_ok: names
+// that may be stored without a leading `prefix` (OPT checkpoints saved from
+// OPTModel without "model.", BLOOM's from BloomModel without "transformer.").
 struct HfWeights {
   const SafetensorsCheckpoint& ckpt;
   std::string model_type;
   bool strip_model_prefix_ok = false;
+  std::string prefix = "model.";
 
   std::string resolve(const std::string& name) const {
     if (ckpt.has(name)) return name;
-    if (strip_model_prefix_ok && name.rfind("model.", 0) == 0 && ckpt.has(name.substr(6))) return name.substr(6);
+    const size_t n = prefix.size();
+    if (strip_model_prefix_ok && name.rfind(prefix, 0) == 0 && ckpt.has(name.substr(n))) return name.substr(n);
     return "";
   }
   bool has(const std::string& name) const { return !resolve(name).empty(); }
@@ -95,7 +98,9 @@ void read_sliding_window(const JsonValue& c, const std::string& what, LlamaConfi
 LlamaConfig llama_config_from_hf(const JsonValue& c, const std::string& what) {
   LlamaConfig l;
   l.arch = present(c, "model_type") ? json_string(c, "model_type", what) : "llama";
-  if (l.arch != "llama" && l.arch != "mistral" && l.arch != "qwen2" && l.arch != "qwen3" && l.arch != "phi3")
+  // (mixtral: the keys of its attention, read here for mixtral_config_from_hf)
+  if (l.arch != "llama" && l.arch != "mistral" && l.arch != "qwen2" && l.arch != "qwen3" && l.arch != "phi3" &&
+      l.arch != "mixtral")
     throw Error(what + ": model_type \"" + l.arch + "\" is not a Llama-like family");
   l.qkv_bias = l.arch == "qwen2";
   l.qk_norm = l.arch == "qwen3";
@@ -335,6 +340,71 @@ std::unique_ptr<CausalLm> opt_from_hf(const JsonValue& cfg, const std::string& c
   src.has = [&](const std::string& n) { return (n != "lm_head.weight" || !tied) && w.has(n); };
   src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
   return std::make_unique<OptModel>(OptModel::from_weights(c, src));
+}
+
+// ---------------------------------------------------------------- BLOOM
+
+BloomConfig bloom_config_from_hf(const JsonValue& c, const std::string& what) {
+  // BloomConfig's own keys, or the generic names it maps them to.
+  auto key = [&](const char* own, const char* generic) { return present(c, own) ? own : generic; };
+  BloomConfig b;
+  b.hidden = pos_int(c, key("hidden_size", "n_embed"), what);
+  b.n_layers = pos_int(c, key("n_layer", "num_hidden_layers"), what);
+  b.n_heads = pos_int(c, key("n_head", "num_attention_heads"), what);
+  b.vocab = pos_int(c, "vocab_size", what);
+  b.ln_eps = present(c, "layer_norm_epsilon") ? float(json_number(c, "layer_norm_epsilon", what)) : 1e-5f;
+  if (opt_bool(c, "apply_residual_connection_post_layernorm", false, what))
+    throw Error(what + ": \"apply_residual_connection_post_layernorm\" true is not supported");
+  if (opt_bool(c, "slow_but_exact", false, what) && present(c, "pretraining_tp") &&
+      json_int(c, "pretraining_tp", what) > 1)
+    throw Error(what + ": \"slow_but_exact\" true with \"pretraining_tp\" > 1 is not supported");
+  b.validate(what);
+  return b;
+}
+
+std::unique_ptr<CausalLm> bloom_from_hf(const JsonValue& cfg, const std::string& cfg_path, const std::string& dir) {
+  const BloomConfig c = bloom_config_from_hf(cfg, cfg_path);
+  const bool tied = opt_bool(cfg, "tie_word_embeddings", true, cfg_path);
+  const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open_dir(dir);
+  const HfWeights w{ckpt, "bloom", true, "transformer."};
+  WeightSource src;
+  src.has = [&](const std::string& n) { return (n != "lm_head.weight" || !tied) && w.has(n); };
+  src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
+  return std::make_unique<BloomModel>(BloomModel::from_weights(c, src));
+}
+
+// ---------------------------------------------------------------- Mixtral
+
+MixtralConfig mixtral_config_from_hf(const JsonValue& c, const std::string& what) {
+  MixtralConfig m;
+  m.attn = llama_config_from_hf(c, what);  // the Llama keys, checked the same way
+  m.n_experts = pos_int(c, "num_local_experts", what);
+  m.top_k = pos_int(c, "num_experts_per_tok", what);
+  if (m.top_k > m.n_experts)
+    throw Error(what + ": \"num_experts_per_tok\" " + std::to_string(m.top_k) + " exceeds \"num_local_experts\" " +
+                std::to_string(m.n_experts));
+  if (present(c, "sliding_window"))
+    throw Error(what + ": \"sliding_window\" is not supported (must be null)");
+  if (m.attn.rope_scaling.scaled())
+    throw Error(what + ": \"rope_scaling\" is not supported for mixtral (must be null)");
+  m.validate(what);
+  return m;
+}
+
+std::unique_ptr<CausalLm> mixtral_from_hf(const JsonValue& cfg, const std::string& cfg_path, const std::string& dir) {
+  const MixtralConfig c = mixtral_config_from_hf(cfg, cfg_path);
+  const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open_dir(dir);
+  // transformers 5 holds the experts fused in memory (mlp.experts.gate_up_proj
+  // [E, 2 ffn, hidden]) but save_pretrained writes the per-expert layout read here.
+  for (const char* fused : {"model.layers.0.mlp.experts.gate_up_proj", "model.layers.0.mlp.experts.down_proj"})
+    if (ckpt.has(fused))
+      throw Error(dir + ": tensor " + fused + " holds fused experts, which are not supported (expected "
+                  "model.layers.N.block_sparse_moe.experts.E.w1/w2/w3.weight, as save_pretrained writes them)");
+  const HfWeights w{ckpt, "mixtral", false};
+  WeightSource src;
+  src.has = [&](const std::string& n) { return w.has(n); };
+  src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
+  return std::make_unique<MixtralModel>(MixtralModel::from_weights(c, src));
 }
 
 LoadedModel load_hf_checkpoint(const std::string& dir) {

@@ -10,8 +10,10 @@
 
 #include "sim/tokenizer/bpe_tokenizer.h"
 #include "sim/formats/json.h"
+#include "sim/models/bloom_model.h"
 #include "sim/models/load_model.h"
 #include "sim/models/llama_model.h"
+#include "sim/models/mixtral_model.h"
 #include "sim/models/opt_model.h"
 
 namespace sqsim {
@@ -22,12 +24,20 @@ namespace sqsim {
 // silu/relu, ...) are refused naming the key.
 LlamaConfig llama_config_from_hf(const JsonValue& cfg, const std::string& what);
 OptConfig opt_config_from_hf(const JsonValue& cfg, const std::string& what);
+// BLOOM: apply_residual_connection_post_layernorm true and slow_but_exact
+// with pretraining_tp > 1 are refused naming the key.
+BloomConfig bloom_config_from_hf(const JsonValue& cfg, const std::string& what);
+// Mixtral: the Llama keys plus num_local_experts and num_experts_per_tok
+// (at most the former); a non-null sliding_window is refused.
+MixtralConfig mixtral_config_from_hf(const JsonValue& cfg, const std::string& what);
 
 // The model of a checkpoint folder, for its config.json (read from
 // config_path): the config is checked first (its errors say more than a
 // tensor mismatch would), then each tensor's shape before it is read.
 std::unique_ptr<CausalLm> llama_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
 std::unique_ptr<CausalLm> opt_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
+std::unique_ptr<CausalLm> bloom_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
+std::unique_ptr<CausalLm> mixtral_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
 
 // A tokenizer.json (already parsed) as sqsim's tokenizer, and the BOS its
 // post_processor prepends (TemplateProcessing "<bos> $A"), if any.

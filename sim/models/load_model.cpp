@@ -7,8 +7,10 @@
 #include "base/error.h"
 #include "base/str.h"
 #include "sim/formats/gguf_file.h"
+#include "sim/models/bloom_model.h"
 #include "sim/models/hf_checkpoint.h"
 #include "sim/models/llama_model.h"
+#include "sim/models/mixtral_model.h"
 #include "sim/models/opt_model.h"
 #include "sim/tokenizer/gguf_tokenizer.h"
 
@@ -21,6 +23,12 @@ std::unique_ptr<CausalLm> gguf_loader(const std::string& path) {
   return std::make_unique<Model>(Model::load_gguf(path));
 }
 
+// llama.cpp writes Mixtral as architecture "llama" (ffn_gate_inp, ffn_*_exps
+// tensors), which sqsim's Llama loader does not read: a file never says "mixtral".
+std::unique_ptr<CausalLm> mixtral_gguf(const std::string& path) {
+  throw Error(path + ": Mixtral GGUF files are not supported (Hugging Face folders only)");
+}
+
 const ModelFamily kFamilies[] = {
     {"llama", gguf_loader<LlamaModel>, llama_from_hf},
     {"opt", gguf_loader<OptModel>, opt_from_hf},
@@ -29,6 +37,8 @@ const ModelFamily kFamilies[] = {
     {"qwen2", gguf_loader<LlamaModel>, llama_from_hf},
     {"qwen3", gguf_loader<LlamaModel>, llama_from_hf},
     {"phi3", gguf_loader<LlamaModel>, llama_from_hf},
+    {"bloom", gguf_loader<BloomModel>, bloom_from_hf},
+    {"mixtral", mixtral_gguf, mixtral_from_hf},
 };
 
 }  // namespace
