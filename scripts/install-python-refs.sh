@@ -13,5 +13,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 if [ ! -x "$root/.venv/bin/python" ]; then
   /usr/bin/python3 -m venv --system-site-packages "$root/.venv"
 fi
-"$root/.venv/bin/python" -m pip install --quiet torch transformers gguf accelerate lm_eval
+# h5py from PyPI too: pip's numpy 2 cannot load Debian's h5py (built for numpy 1), and CMake
+# picks .venv/bin/python for the tests only when it imports numpy and h5py.
+"$root/.venv/bin/python" -m pip install --quiet torch transformers gguf accelerate lm_eval h5py
 "$root/.venv/bin/python" -c "import torch, transformers, gguf, h5py, numpy; print('python references:', 'torch', torch.__version__, 'transformers', transformers.__version__)"
