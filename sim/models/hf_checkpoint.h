@@ -9,6 +9,7 @@
 
 #include "sim/tokenizer/bpe_tokenizer.h"
 #include "sim/formats/json.h"
+#include "sim/models/gemma3_model.h"
 #include "sim/models/load_model.h"
 #include "sim/models/llama_model.h"
 #include "sim/models/opt_model.h"
@@ -27,6 +28,7 @@ OptConfig opt_config_from_hf(const JsonValue& cfg, const std::string& what);
 // tensor mismatch would), then each tensor's shape before it is read.
 std::unique_ptr<CausalLm> llama_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
 std::unique_ptr<CausalLm> opt_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
+std::unique_ptr<CausalLm> gemma3_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
 
 // A tokenizer.json (already parsed) as sqsim's tokenizer, and the BOS its
 // post_processor prepends (TemplateProcessing "<bos> $A"), if any.

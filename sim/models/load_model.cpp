@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "base/str.h"
 #include "sim/formats/gguf_file.h"
+#include "sim/models/gemma3_model.h"
 #include "sim/models/hf_checkpoint.h"
 #include "sim/models/llama_model.h"
 #include "sim/models/opt_model.h"
@@ -24,6 +25,9 @@ std::unique_ptr<CausalLm> gguf_loader(const std::string& path) {
 const ModelFamily kFamilies[] = {
     {"llama", gguf_loader<LlamaModel>, llama_from_hf},
     {"opt", gguf_loader<OptModel>, opt_from_hf},
+    // GGUF says "gemma3"; HF "gemma3_text", or "gemma3" for the multimodal config
+    {"gemma3", gguf_loader<Gemma3Model>, gemma3_from_hf},
+    {"gemma3_text", gguf_loader<Gemma3Model>, gemma3_from_hf},
 };
 
 }  // namespace
