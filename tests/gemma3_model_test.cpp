@@ -311,3 +311,23 @@ TEST(Gemma3Hf, RefusesBadConfigsAndTensorsNamingTheKey) {
   }
   std::filesystem::remove_all(dir);
 }
+
+// forward_windows (perplexity and eval batches) gives each window forward()'s
+// bits, with a shared prefix too: RoPE tables and the sliding window are read
+// at the window's absolute positions.
+TEST(Gemma3Hf, WindowsAndPrefixesGiveTheForwardBits) {
+  const GemmaDims d;
+  const std::string dir = gemma_folder("gemma3_windows", d);
+  LoadedModel m = load_model(dir);
+  const std::vector<int32_t> a(kTokens.begin(), kTokens.begin() + 10), b(kTokens.begin() + 3, kTokens.end());
+  const std::vector<int32_t> c = {9, 8, 7, 6, 5, 4};
+  std::vector<int32_t> ac = a;
+  ac.insert(ac.end(), c.begin(), c.end());
+  const MatrixF fa = m.model->forward(a), fb = m.model->forward(b), fac = m.model->forward(ac);
+  const MatrixF got = m.model->forward_windows({{a, 0, -1}, {b, 4, -1}, {c, 0, 0}});
+  ASSERT_EQ(got.rows(), long(a.size() + b.size() - 4 + c.size()));
+  EXPECT_EQ(MatrixF(got.topRows(10)), fa);
+  EXPECT_EQ(MatrixF(got.middleRows(10, long(b.size()) - 4)), MatrixF(fb.bottomRows(long(b.size()) - 4)));
+  EXPECT_EQ(MatrixF(got.bottomRows(long(c.size()))), MatrixF(fac.bottomRows(long(c.size()))));
+  std::filesystem::remove_all(dir);
+}
