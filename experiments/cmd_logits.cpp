@@ -90,7 +90,7 @@ int run_tokenize(int argc, char** argv) {
     for (const std::vector<int32_t>& w : ev.calibration_windows()) print_ids(w);
     return 0;
   }
-  const LoadedModel m = load_model(vm["model"].as<std::string>());
+  const LoadedTokenizer m = load_tokenizer(vm["model"].as<std::string>());
   const std::string text = read_text_file(vm["text-file"].as<std::string>());
   const bool bos = vm["bos"].as<bool>();
   auto print = [&](const std::string& s) {

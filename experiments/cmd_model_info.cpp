@@ -7,6 +7,7 @@
 #include "experiments/commands.h"
 #include "experiments/format.h"
 #include "base/error.h"
+#include "base/io.h"
 #include "sim/formats/gguf_file.h"
 
 namespace sqsim::cli {
@@ -34,14 +35,25 @@ std::string shape_text(const GgufTensorInfo& t) {
 int run_model_info(int argc, char** argv) {
   po::options_description o("model-info");
   o.add_options()("model", po::value<std::string>()->required(), "GGUF model file (docs/gguf.md)")(
-      "tensors", po::bool_switch(), "list every tensor: name, type, GGUF shape [ne0, ne1, ...]");
+      "tensors", po::bool_switch(), "list every tensor: name, type, GGUF shape [ne0, ne1, ...]")(
+      "dump", po::value<std::string>(), "write tensor NAME dequantized to float32 into --out")(
+      "out", po::value<std::string>(), "file for --dump: raw little-endian float32, row-major [rows x ne0]");
   po::variables_map vm;
   if (!parse(argc, argv,
-             "usage: sqsim model-info --model FILE.gguf [--tensors]\n\n"
-             "Architecture, hyperparameters, tensor count and per-type counts of a GGUF file.",
+             "usage: sqsim model-info --model FILE.gguf [--tensors] [--dump NAME --out FILE.f32]\n\n"
+             "Architecture, hyperparameters, tensor count and per-type counts of a GGUF file.\n"
+             "--dump writes one tensor as float32 (any type load_tensor decodes, docs/gguf.md), e.g. to\n"
+             "compare the dequantizer with another decoder (tests/python/test_gguf_kquants.py).",
              o, vm))
     return 0;
+  if (vm.count("dump") != vm.count("out")) throw Error("model-info: --dump and --out go together");
   const GgufFile g = GgufFile::open(vm["model"].as<std::string>());
+  if (vm.count("dump")) {
+    const MatrixF m = g.load_tensor(vm["dump"].as<std::string>());
+    write_file_atomic(vm["out"].as<std::string>(),
+                      std::string(reinterpret_cast<const char*>(m.data()), sizeof(float) * size_t(m.size())));
+    return 0;
+  }
   const std::string arch = g.has("general.architecture") ? g.get_string("general.architecture") : "";
   std::cout << "file: " << g.path() << "\n"
             << "gguf version: " << g.version() << ", alignment " << g.alignment() << ", " << g.metadata().size()

@@ -336,10 +336,17 @@ TEST(Gguf, BadTensorInfosRefused) {
   Bytes k;
   k.str("general.alignment"); k.u32(4); k.u32(24);
   expect_refused(build(3, 1, k.b, {}), "key general.alignment");
-  // Quantized type the dequantizer does not support is listed but refused at load.
-  const GgufFile g = GgufFile::parse(build(3, 0, {}, {{"k", {256}, 14, std::vector<uint8_t>(210, 0)}}), "q6k.gguf");
-  EXPECT_EQ(g.tensor("k").type_name(), "Q6_K");
-  EXPECT_THROW(g.load_tensor("k"), Error);
+  // Quantized type the dequantizer does not support (Q8_1: only an activation
+  // format in llama.cpp) is listed but refused at load, naming file, tensor, type.
+  const GgufFile g = GgufFile::parse(build(3, 0, {}, {{"k", {32}, 9, std::vector<uint8_t>(36, 0)}}), "q81.gguf");
+  EXPECT_EQ(g.tensor("k").type_name(), "Q8_1");
+  try {
+    g.load_tensor("k");
+    ADD_FAILURE() << "Q8_1 loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("q81.gguf: tensor k: cannot dequantize tensor type Q8_1 (9)"),
+              std::string::npos) << e.what();
+  }
 }
 
 // Deterministic random byte damage: every variant either parses (and then all

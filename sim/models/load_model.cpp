@@ -57,7 +57,7 @@ LoadedModel load_model(const std::string& path) {
     family = find_model_family(arch);
     if (!family)
       throw Error(path + ": architecture '" + arch + "' is not supported (expected " + model_family_names() + ")");
-    m.tokenizer = std::make_unique<BpeTokenizer>(tokenizer_from_gguf(g));
+    m.tokenizer = load_gguf_tokenizer(g);
     int32_t bos = -1;
     if (gguf_adds_bos(g, &bos)) m.bos = bos;
   }
@@ -66,6 +66,24 @@ LoadedModel load_model(const std::string& path) {
     throw Error(str(path, ": tokenizer.ggml.bos_token_id ", *m.bos, " is outside the vocabulary of ",
                     m.model->vocab_size()));
   return m;
+}
+
+LoadedTokenizer load_tokenizer(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    LoadedModel m = load_model(path);
+    return {std::move(m.tokenizer), m.bos};
+  }
+  const GgufFile g = GgufFile::open(path);
+  LoadedTokenizer t{load_gguf_tokenizer(g), std::nullopt};
+  int32_t bos = -1;
+  if (gguf_adds_bos(g, &bos)) {
+    if (bos < 0 || size_t(bos) >= t.tokenizer->vocab_size())
+      throw Error(str(path, ": tokenizer.ggml.bos_token_id ", bos, " is outside the vocabulary of ",
+                      t.tokenizer->vocab_size()));
+    t.bos = bos;
+  }
+  return t;
 }
 
 std::vector<int32_t> tokenize_document(const LoadedModel& m, const std::string& text) {

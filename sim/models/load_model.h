@@ -8,16 +8,22 @@
 #include <vector>
 
 #include "sim/models/causal_lm.h"
-#include "sim/tokenizer/bpe_tokenizer.h"
+#include "sim/tokenizer/tokenizer.h"
 
 namespace sqsim {
 
 // A model file or folder with its tokenizer.
 struct LoadedModel {
   std::unique_ptr<CausalLm> model;
-  std::unique_ptr<BpeTokenizer> tokenizer;
+  std::unique_ptr<Tokenizer> tokenizer;  // BpeTokenizer or SpmTokenizer
   std::optional<int32_t> bos;  // prepended to the text when the model asks for it
   std::string path;
+};
+
+// A model's tokenizer alone, without its weights.
+struct LoadedTokenizer {
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::optional<int32_t> bos;
 };
 
 class JsonValue;
@@ -41,6 +47,10 @@ std::string model_family_names();
 // A GGUF file (any family's architecture), or a Hugging Face checkpoint folder
 // (config.json + safetensors + tokenizer.json; sim/models/hf_checkpoint.h).
 LoadedModel load_model(const std::string& path);
+
+// The tokenizer of a GGUF file (any architecture, even one sqsim has no
+// forward for) or of a Hugging Face folder (through load_model).
+LoadedTokenizer load_tokenizer(const std::string& path);
 
 // Tokenizes `text` the way the model's tokenizer does by default (BOS when asked).
 std::vector<int32_t> tokenize_document(const LoadedModel& m, const std::string& text);

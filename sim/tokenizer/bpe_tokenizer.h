@@ -7,9 +7,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "sim/tokenizer/tokenizer.h"
+
 namespace sqsim {
 
-class BpeTokenizer {
+class BpeTokenizer : public Tokenizer {
  public:
   // tokens: vocabulary in id order, in byte-level form (bytes mapped through the
   //   GPT-2 byte-to-unicode table, e.g. "Ġthe"); special tokens are literal text.
@@ -28,14 +30,14 @@ class BpeTokenizer {
   static BpeTokenizer from_files(const std::string& vocab_path, const std::string& merges_path);
 
   // UTF-8 text (invalid bytes are kept as single bytes) to token ids; no BOS/EOS added.
-  std::vector<int32_t> encode(const std::string& text) const;
+  std::vector<int32_t> encode(const std::string& text) const override;
   // Token ids to bytes; throws Error on an id outside the vocabulary.
-  std::string decode(const std::vector<int32_t>& ids) const;
+  std::string decode(const std::vector<int32_t>& ids) const override;
 
   // Splits text (containing no special token) into pre-tokens, in raw bytes.
   std::vector<std::string> pre_tokenize(const std::string& text) const;
 
-  size_t vocab_size() const { return tokens_.size(); }
+  size_t vocab_size() const override { return tokens_.size(); }
   const std::string& token(int32_t id) const;
   const std::string& pre_tokenizer() const { return pre_; }
   // Id of a token in byte-level form, or -1.
