@@ -17,6 +17,7 @@
 #include "base/str.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
+#include "experiments/accuracy_table.h"
 #include "experiments/eval_journal.h"
 #include "experiments/eval_ranks.h"
 #include "experiments/interrupt.h"
@@ -25,7 +26,9 @@
 #include "experiments/json_writer.h"
 #include "experiments/model_quant_options.h"
 #include "experiments/quant_eval.h"
+#include "experiments/provenance.h"
 #include "experiments/ranks.h"
+#include "experiments/report_table.h"
 #include "experiments/sha256.h"
 #include "sim/eval/task.h"
 #include "sim/eval/zero_shot.h"
@@ -161,97 +164,50 @@ std::string item_lines(const TaskConfig& task, const std::vector<ItemResult>& re
   return out;
 }
 
-}  // namespace
+// What one preset's run shares with the others: the tasks, their items, the
+// float model and its calibration, the output settings.
+struct EvalContext {
+  const Ranks& ranks;
+  const std::vector<TaskConfig>& tasks;
+  const std::vector<std::vector<TaskItem>>& items;
+  QuantEvaluator& ev;
+  const ZeroShotOptions& zo;
+  bool json = false;
+  std::string alpha, alpha_grid;
+  bool resume = false;
+};
 
-int run_eval(int argc, char** argv) {
-  po::options_description o("eval");
-  o.add_options()("model", po::value<std::string>()->default_value("${SQSIM_MODELS}/SmolLM2-135M-Instruct.Q4_1.gguf"),
-                  "GGUF model file or Hugging Face checkpoint folder (llama, opt)")(
-      "tasks", po::value<std::string>()->default_value("lambada_openai,hellaswag,piqa,winogrande"),
-      "comma-separated tasks: names of experiments/configs/tasks/NAME.task, or paths to task configs")(
-      "limit", po::value<long>()->default_value(0), "score only the first N items of each task (0 = all)")(
-      "alpha", po::value<std::string>()->default_value("0.5"),
-      "migration strength when smoothing: one value, 'search' (one global alpha by held-out perplexity) "
-      "or 'per-layer' (each group's output error)")(
-      "json", po::bool_switch(), "print one JSON object per task instead of text")(
-      "pack-rows", po::value<long>()->default_value(512),
-      "token rows per forward: whole items are packed into one forward until their requests reach this many "
-      "rows (same bits as one request per forward; presets with per-tensor dynamic activation scales always "
-      "run one request per forward). 0 = one request per forward");
-  add_output_options(o, "write the journal (journal.txt) into this directory: every finished item, so that "
-                     "--resume continues an interrupted run; at the end also items.jsonl, one line per item "
-                     "(log-likelihood per choice, greedy, tokens, acc)", /*resumable=*/true, /*optional=*/true);
-  add_model_quant_options(o);
-  add_eval_options(o);
-  add_run_options(o);
-  po::variables_map vm;
-  if (!parse(argc, argv,
-             "usage: sqsim eval --tasks piqa,arc_easy [--limit N] [--model FILE.gguf] [--quant PRESET]\n"
-             "                  [--alpha A|search|per-layer] [--threads N] [--json] [--out DIR [--resume]]\n\n"
-             "Zero-shot accuracy as lm-evaluation-harness scores it (docs/tasks.md): for each choice the\n"
-             "log-likelihood of \" \" + choice after the context, acc / acc_norm (by the choice's length in\n"
-             "characters), LAMBADA's greedy last-word acc and perplexity; every metric with its standard error.\n"
-             "Shipped tasks: lambada_openai, hellaswag, piqa, winogrande, arc_easy, boolq.\n\n" +
-                 preset_help(),
-             o, vm))
-    return 0;
-  install_interrupt_handlers();
-  const auto gc = thread_limit(run_options(vm).threads);
-  const long limit = vm["limit"].as<long>();
-  if (limit < 0) throw Error("--limit must be >= 0");
-  const ModelQuantConfig config = model_quant_config(vm);
-  const bool json = vm["json"].as<bool>();
-  ZeroShotOptions zo;
-  zo.pack_rows = vm["pack-rows"].as<long>();
-  if (zo.pack_rows < 0) throw Error("--pack-rows must be >= 0");
-  const OutputOptions output = output_options(vm);
-  // What a journal must agree on to be resumed: every option that changes
-  // a result (not --pack-rows, which changes no bit), and the model's bytes.
-  const std::string settings = option_settings(vm, {"out", "force", "resume", "threads", "json", "pack-rows"});
-
-  // Under mpirun (docs/mpi.md) every rank reads the tasks and prepares the
-  // model itself (an error on any rank is reported once, naming it), and the
-  // items are split across the ranks.
-  const Ranks& ranks = Ranks::world();
-  // Every task and item is read and checked before the model is loaded.
-  std::vector<TaskConfig> tasks;
-  std::vector<std::vector<TaskItem>> items;
-  std::unique_ptr<QuantEvaluator> evaluator;
-  EvalModel em;
+// One preset on every task: journaled into `dir` (none when empty) under
+// `settings`; prints each task's scores. Returns the items' results per task
+// (empty on ranks other than 0).
+std::vector<std::vector<ItemResult>> eval_preset(const EvalContext& cx, const ModelQuantConfig& config,
+                                                 const std::string& dir, const std::string& settings,
+                                                 std::string* alpha_text) {
+  const Ranks& ranks = cx.ranks;
+  const std::vector<TaskConfig>& tasks = cx.tasks;
+  const std::vector<std::vector<TaskItem>>& items = cx.items;
+  QuantEvaluator& ev = cx.ev;
+  const ZeroShotOptions& zo = cx.zo;
+  const bool json = cx.json;
+  if (ranks.root()) std::cerr << "eval: " << config.name << ": " << config.describe() << "\n";
   // The journal: journal.txt in one process; under mpirun one file per rank,
   // merged into journal.txt by rank 0 at the end (rank_journal.h).
   std::unique_ptr<RankJournal> journal;
-  std::string journal_settings;
-  ranks.all_or_none([&] {
-    for (const std::string& name : split_list(vm["tasks"].as<std::string>(), "--tasks")) {
-      tasks.push_back(load_task(task_config_path(name)));
-      items.push_back(load_task_items(tasks.back(), size_t(limit)));
-    }
-    EvalOptions eo = eval_options(vm, vm["model"].as<std::string>());
-    eo.quiet = eo.quiet || !ranks.root();
-    if (!output.out.empty()) {
-      journal_settings = (std::filesystem::is_directory(eo.model_path) ? "model folder " + eo.model_path
-                                                                        : "model sha256 " + sha256_file(eo.model_path)) +
-                         "\n" + settings;
+  if (!dir.empty()) {
+    require_same(ranks, "eval settings", settings);
+    ranks.all_or_none([&] {
       if (ranks.root()) {
-        prepare_output_dir(output, true);
-        if (!output.resume) RankJournal::clear(ranks, output.out);
+        std::filesystem::create_directories(dir);
+        if (!cx.resume) RankJournal::clear(ranks, dir);
       }
-    }
-    evaluator = std::make_unique<QuantEvaluator>(eo);
-    if (ranks.root()) std::cerr << "eval: " << config.name << ": " << config.describe() << "\n";
-  });
-  if (!output.out.empty()) {
-    require_same(ranks, "eval settings", journal_settings);
-    ranks.all_or_none(
-        [&] { journal = std::make_unique<RankJournal>(ranks, output.out, journal_settings, output.resume); });
+    });
+    ranks.all_or_none([&] { journal = std::make_unique<RankJournal>(ranks, dir, settings, cx.resume); });
   }
   // Calibration split over the ranks (one process: just calibration()).
-  if (evaluator->needs_calibration(config)) evaluator->calibration(ranks);
-  ranks.all_or_none([&] {
-    em = prepare_model(*evaluator, config, vm["alpha"].as<std::string>(), vm["alpha-grid"].as<std::string>());
-  });
-  QuantEvaluator& ev = *evaluator;
+  if (ev.needs_calibration(config)) ev.calibration(ranks);
+  EvalModel em;
+  ranks.all_or_none([&] { em = prepare_model(ev, config, cx.alpha, cx.alpha_grid); });
+  *alpha_text = em.alpha_text;
   const CausalLm& model = em.quantized ? *em.quantized : *ev.float_model().model;
   const Encode encode = [&](const std::string& text) { return tokenize_document(ev.float_model(), text); };
   const bool quiet = ev.options().quiet;
@@ -278,7 +234,7 @@ int run_eval(int argc, char** argv) {
       }
     }
     size_t bytes = 0;
-    const std::vector<std::vector<ItemResult>> results = evaluate_across_ranks(
+    std::vector<std::vector<ItemResult>> results = evaluate_across_ranks(
         ranks, model, encode, items,
         [&](size_t t, size_t i, const ItemResult& r) {
           if (journal) journal->append(eval_item_key(tasks[t].name, i), eval_item_fields(r));
@@ -289,7 +245,7 @@ int run_eval(int argc, char** argv) {
         [&](size_t t, size_t i) -> const ItemResult* {
           return journal && in_journal[t][i] ? &journaled[t][i] : nullptr;
         });
-    if (!ranks.root()) return 0;
+    if (!ranks.root()) return {};
     std::cerr << "eval: " << ranks.size() << " ranks; gathered " << bytes << " bytes from the others\n";
     std::string per_item;
     RankJournal::Items ordered;  // what one process appends, in that order
@@ -301,17 +257,19 @@ int run_eval(int argc, char** argv) {
     }
     if (journal) {
       journal->finish(ordered);
-      write_file_atomic(output.out + "/items.jsonl", per_item);
+      write_file_atomic(dir + "/items.jsonl", per_item);
     }
-    return 0;
+    return results;
   }
 
+  std::vector<std::vector<ItemResult>> all(tasks.size());
   std::string per_item;
   for (size_t t = 0; t < tasks.size(); ++t) {
     const TaskConfig& task = tasks[t];
     const auto t0 = std::chrono::steady_clock::now();
     // Items the journal holds are taken from it; the others are scored.
-    std::vector<ItemResult> results(items[t].size());
+    std::vector<ItemResult>& results = all[t];
+    results.resize(items[t].size());
     std::vector<TaskItem> todo;
     std::vector<size_t> position;  // of each todo item in the task
     size_t done = 0, correct = 0;
@@ -356,7 +314,138 @@ int run_eval(int argc, char** argv) {
     print_scores(task, score_task(task, results), config.name, em.alpha_text, seconds_since(t0), json);
     per_item += item_lines(task, results);
   }
-  if (journal) write_file_atomic(output.out + "/items.jsonl", per_item);
+  if (journal) write_file_atomic(dir + "/items.jsonl", per_item);
+  return all;
+}
+
+// The settings line of --quant replaced by one preset's: each preset's
+// journal records the preset it holds (one preset: the line as typed).
+std::string preset_settings(const std::string& settings, const std::string& presets, const std::string& preset) {
+  const std::string from = "quant=" + json_quote(presets) + "\n", to = "quant=" + json_quote(preset) + "\n";
+  const size_t at = settings.find(from);
+  if (at == std::string::npos) return settings + to;
+  return settings.substr(0, at) + to + settings.substr(at + from.size());
+}
+
+}  // namespace
+
+int run_eval(int argc, char** argv) {
+  po::options_description o("eval");
+  o.add_options()("model", po::value<std::string>()->default_value("${SQSIM_MODELS}/SmolLM2-135M-Instruct.Q4_1.gguf"),
+                  "GGUF model file or Hugging Face checkpoint folder (llama, opt)")(
+      "tasks", po::value<std::string>()->default_value("lambada_openai,hellaswag,piqa,winogrande"),
+      "comma-separated tasks: names of experiments/configs/tasks/NAME.task, or paths to task configs")(
+      "limit", po::value<long>()->default_value(0), "score only the first N items of each task (0 = all)")(
+      "alpha", po::value<std::string>()->default_value("0.5"),
+      "migration strength when smoothing: one value, 'search' (one global alpha by held-out perplexity) "
+      "or 'per-layer' (each group's output error)")(
+      "json", po::bool_switch(), "print one JSON object per task instead of text")(
+      "pack-rows", po::value<long>()->default_value(512),
+      "token rows per forward: whole items are packed into one forward until their requests reach this many "
+      "rows (same bits as one request per forward; presets with per-tensor dynamic activation scales always "
+      "run one request per forward). 0 = one request per forward");
+  add_output_options(o, "write the journal (journal.txt) into this directory: every finished item, so that "
+                     "--resume continues an interrupted run; at the end also items.jsonl, one line per item "
+                     "(log-likelihood per choice, greedy, tokens, acc)", /*resumable=*/true, /*optional=*/true);
+  add_model_quant_options(o);
+  add_eval_options(o);
+  add_run_options(o);
+  po::variables_map vm;
+  if (!parse(argc, argv,
+             "usage: sqsim eval --tasks piqa,arc_easy [--limit N] [--model FILE.gguf] [--quant PRESET[,PRESET...]]\n"
+             "                  [--alpha A|search|per-layer] [--threads N] [--json] [--out DIR [--resume]]\n\n"
+             "Zero-shot accuracy as lm-evaluation-harness scores it (docs/tasks.md): for each choice the\n"
+             "log-likelihood of \" \" + choice after the context, acc / acc_norm (by the choice's length in\n"
+             "characters), LAMBADA's greedy last-word acc and perplexity; every metric with its standard error.\n"
+             "Shipped tasks: lambada_openai, hellaswag, piqa, winogrande, arc_easy, boolq.\n\n"
+             "Several presets (--quant fp,w8a8,sq-o1) run one after the other on the same items (one model load,\n"
+             "one calibration; with --out each journals into DIR/PRESET/) and end with an accuracy table: each\n"
+             "task's acc ± stderr, their average, and the paired difference from the first preset (the SmoothQuant\n"
+             "paper's Table 1 layout; DIR/accuracy.{md,tex,csv} and DIR/accuracy_differences.*).\n\n" +
+                 preset_help(),
+             o, vm))
+    return 0;
+  install_interrupt_handlers();
+  const auto gc = thread_limit(run_options(vm).threads);
+  const long limit = vm["limit"].as<long>();
+  if (limit < 0) throw Error("--limit must be >= 0");
+  // Several presets (--quant fp,w8a8,sq-o1): each runs on every task, then
+  // the accuracy table compares them (the first is the base of the paired
+  // differences). Every preset is checked before any work.
+  const std::string preset_list = vm["quant"].as<std::string>();
+  const std::vector<std::string> presets = split_list(preset_list, "--quant");
+  std::vector<ModelQuantConfig> configs;
+  for (const std::string& p : presets) configs.push_back(model_quant_config(vm, p));
+  const bool several = presets.size() > 1;
+  for (size_t i = 0; i < presets.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (presets[i] == presets[j]) throw Error("--quant: preset '" + presets[i] + "' is listed twice");
+  const bool json = vm["json"].as<bool>();
+  ZeroShotOptions zo;
+  zo.pack_rows = vm["pack-rows"].as<long>();
+  if (zo.pack_rows < 0) throw Error("--pack-rows must be >= 0");
+  const OutputOptions output = output_options(vm);
+  // What a journal must agree on to be resumed: every option that changes
+  // a result (not --pack-rows, which changes no bit), and the model's bytes.
+  const std::string settings = option_settings(vm, {"out", "force", "resume", "threads", "json", "pack-rows"});
+
+  // Under mpirun (docs/mpi.md) every rank reads the tasks and prepares the
+  // model itself (an error on any rank is reported once, naming it), and the
+  // items are split across the ranks.
+  const Ranks& ranks = Ranks::world();
+  // Every task and item is read and checked before the model is loaded.
+  std::vector<TaskConfig> tasks;
+  std::vector<std::vector<TaskItem>> items;
+  std::unique_ptr<QuantEvaluator> evaluator;
+  std::string journal_settings;
+  ranks.all_or_none([&] {
+    for (const std::string& name : split_list(vm["tasks"].as<std::string>(), "--tasks")) {
+      tasks.push_back(load_task(task_config_path(name)));
+      items.push_back(load_task_items(tasks.back(), size_t(limit)));
+    }
+    EvalOptions eo = eval_options(vm, vm["model"].as<std::string>());
+    eo.quiet = eo.quiet || !ranks.root();
+    if (!output.out.empty()) {
+      journal_settings = (std::filesystem::is_directory(eo.model_path) ? "model folder " + eo.model_path
+                                                                        : "model sha256 " + sha256_file(eo.model_path)) +
+                         "\n" + settings;
+      if (ranks.root()) prepare_output_dir(output, true);
+    }
+    evaluator = std::make_unique<QuantEvaluator>(eo);
+  });
+  const EvalContext cx{ranks, tasks, items, *evaluator, zo, json,
+                       vm["alpha"].as<std::string>(), vm["alpha-grid"].as<std::string>(), output.resume};
+  std::vector<AccuracyRun> runs;
+  for (size_t p = 0; p < presets.size(); ++p) {
+    // One preset: DIR/journal.txt as always; several: DIR/PRESET/journal.txt each.
+    const std::string dir = output.out.empty() ? "" : several ? output.out + "/" + presets[p] : output.out;
+    AccuracyRun run{presets[p], configs[p].describe(), "-", {}};
+    run.results = eval_preset(cx, configs[p], dir, preset_settings(journal_settings, preset_list, presets[p]),
+                              &run.alpha);
+    runs.push_back(std::move(run));
+  }
+  if (!several || !ranks.root()) return 0;
+  ReportTable table = accuracy_table(tasks, runs), diff = accuracy_difference_table(tasks, runs);
+  const EvalOptions& eo = evaluator->options();
+  std::vector<std::string> prov = {
+      "command: `" + command_line(argc, argv) + "`", "sqsim commit " + git_commit(),
+      "model: `" + display_path(eo.model_path) + "`" +
+          (std::filesystem::is_directory(eo.model_path) ? "" : " (sha256 " + sha256_file(eo.model_path) + ")"),
+      "CPU: " + cpu_model(),
+      std::string("emulation: ") + (eo.mode == kernels::EmulationMode::kInteger ? "integer" : "fake-quant") +
+          ", kernel " + kernels::kernel_path_name(kernels::resolve_kernel_path(eo.path))};
+  if (std::any_of(configs.begin(), configs.end(), [&](const ModelQuantConfig& c) { return evaluator->needs_calibration(c); }))
+    prov.push_back("calibration: `" + display_path(eo.calib_text) + "`, " + std::to_string(eo.calib_samples) + " windows of " +
+                   std::to_string(eo.calib_seq_len) + " tokens");
+  for (size_t t = 0; t < tasks.size(); ++t)
+    prov.push_back(tasks[t].name + ": " + std::to_string(items[t].size()) + " items" +
+                   (limit > 0 ? " (the first " + std::to_string(limit) + ")" : ""));
+  table.provenance = diff.provenance = prov;
+  if (!json) std::printf("\n%s\n%s", to_markdown(table).c_str(), to_markdown(diff).c_str());
+  if (!output.out.empty()) {
+    write_report_table(table, output.out + "/accuracy");
+    write_report_table(diff, output.out + "/accuracy_differences");
+  }
   return 0;
 }
 

@@ -24,7 +24,10 @@ int run_sensitivity(int argc, char** argv) {
       "target-kl", po::value<double>()->default_value(0),
       "mixed precision: keep the most sensitive units in float (greedy) until the mean KL <= this")(
       "target-ppl-ratio", po::value<double>()->default_value(0),
-      "mixed precision: ... until ppl / float ppl <= this (with --target-kl: both)");
+      "mixed precision: ... until ppl / float ppl <= this (with --target-kl: both)")(
+      "keep", po::value<std::string>()->default_value("float"),
+      "mixed precision keeps the most sensitive units in float, or at 8-bit weights (8bit; presets with weights "
+      "below 8 bits)");
   add_output_options(o, "directory for sensitivity.{md,tex,csv,svg} and the journal", /*resumable=*/true,
                      /*optional=*/false);
   add_model_quant_options(o);
@@ -40,8 +43,9 @@ int run_sensitivity(int argc, char** argv) {
              "Writes a table ranked by the KL of the unit alone (sensitivity.md/.tex/.csv) and a plot\n"
              "(sensitivity.svg). One calibration (--calib-text) serves every unit. Journaled: --resume\n"
              "measures only what is missing. With --target-kl / --target-ppl-ratio, then keeps the most\n"
-             "sensitive units in float, one more at a time, until the targets hold, and writes the\n"
-             "quantized layers as a --layers value (mixed_precision.layers, mixed_precision.md).\n\n" +
+             "sensitive units in float (--keep 8bit: at 8-bit weights), one more at a time, until the targets\n"
+             "hold, and writes the result as a preset file (sqsim ppl --quant DIR/mixed_precision.preset) and\n"
+             "a table (mixed_precision.md).\n\n" +
                  preset_help(),
              o, vm))
     return 0;
@@ -56,6 +60,12 @@ int run_sensitivity(int argc, char** argv) {
   if (!(job.target_ppl_ratio == 0 || job.target_ppl_ratio >= 1))
     throw Error("--target-ppl-ratio must be >= 1 (0: no mixed-precision search)");
   job.config = model_quant_config(vm);
+  const std::string keep = vm["keep"].as<std::string>();
+  if (keep != "float" && keep != "8bit") throw Error("--keep '" + keep + "': expected float or 8bit");
+  job.keep_8bit = keep == "8bit";
+  if (job.keep_8bit && !(job.config.weight.enabled() && job.config.weight.bits < 8))
+    throw Error("--keep 8bit: --quant " + job.config.name + " has no weights below 8 bits");
+  job.preset_lines = preset_file_lines(vm);
   job.output = output_options(vm);
   job.threads = run_options(vm).threads;
   job.eval = eval_options(vm, vm["model"].as<std::string>());

@@ -2,13 +2,21 @@
 
 #include "experiments/quant_options.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
 #include "base/error.h"
+#include "base/io.h"
+#include "base/paths.h"
+#include "base/str.h"
 
 namespace sqsim::cli {
 
 void add_model_quant_options(po::options_description& d) {
   d.add_options()("quant", po::value<std::string>()->default_value("fp"),
-                  "preset (see the list below); the options after it override its fields")(
+                  "preset (see the list below), or a preset file (docs/quantization.md, \"Preset files\"); the "
+                  "options after it override its fields")(
       "w-bits", po::value<std::string>(), "override: weight bits 2..8, or 16 for float weights")(
       "w-granularity", po::value<std::string>(), "override: per-tensor, per-channel or group<G>")(
       "a-bits", po::value<std::string>(), "override: activation bits 2..8, or 16 for float activations")(
@@ -28,6 +36,8 @@ void add_model_quant_options(po::options_description& d) {
       "kv-int8", po::bool_switch(), "int8 KV cache (per token and head)")(
       "layers", po::value<std::string>()->default_value("*"),
       "comma-separated globs over linear layer names to quantize (lm_head only when named)")(
+      "w8-layers", po::value<std::string>(),
+      "comma-separated globs over the quantized layers whose weights keep 8 bits (4-bit presets: mixed precision)")(
       "observer", po::value<std::string>()->default_value("absmax"),
       "clip of static per-tensor activation scales: absmax, percentile:P (0 < P <= 100), mse or entropy "
       "(docs/quantization.md, \"Calibration observers\")")(
@@ -73,8 +83,11 @@ BmmScheme bmm_scheme_from_options(const po::variables_map& vm) {
 
 }  // namespace
 
-ModelQuantConfig model_quant_config(const po::variables_map& vm) {
-  ModelQuantConfig c = preset_config(vm["quant"].as<std::string>());
+namespace {
+
+// The overrides `vm` holds (only what was written: defaults change nothing)
+// applied to c, validated.
+void apply_overrides(const po::variables_map& vm, ModelQuantConfig& c) {
   if (given(vm, "w-bits")) c.weight.bits = parse_bits(vm["w-bits"].as<std::string>(), "--w-bits");
   if (given(vm, "w-granularity"))
     parse_granularity(vm["w-granularity"].as<std::string>(), TensorRole::kWeight, c.weight);
@@ -84,12 +97,18 @@ ModelQuantConfig model_quant_config(const po::variables_map& vm) {
   if (given(vm, "act-scale")) c.act.source = parse_scale_source(vm["act-scale"].as<std::string>());
   if (given(vm, "smooth")) c.smooth = vm["smooth"].as<bool>();
   if (vm["smooth-all"].as<bool>()) c.smooth_all = true;
-  c.bmm = bmm_scheme_from_options(vm);
+  const bool bmm_given = given(vm, "bmm") || vm["quantize-bmm"].as<bool>() || given(vm, "bmm-operands") ||
+                         given(vm, "bmm-point") || given(vm, "bmm-granularity") || given(vm, "bmm-bits") ||
+                         given(vm, "bmm-p");
+  if (bmm_given) c.bmm = bmm_scheme_from_options(vm);
   if (vm["kv-int8"].as<bool>()) c.kv_int8 = true;
-  c.layers = vm["layers"].as<std::string>();
-  c.act_observer = parse_observer(vm["observer"].as<std::string>(), "--observer");
-  c.act_observer.bins = vm["observer-bins"].as<int>();
-  validate_observer_bins(c.act_observer.bins, "--observer-bins");
+  if (given(vm, "layers")) c.layers = vm["layers"].as<std::string>();
+  if (given(vm, "w8-layers")) c.w8_layers = vm["w8-layers"].as<std::string>();
+  if (given(vm, "observer")) c.act_observer = parse_observer(vm["observer"].as<std::string>(), "--observer");
+  if (given(vm, "observer-bins")) {
+    c.act_observer.bins = vm["observer-bins"].as<int>();
+    validate_observer_bins(c.act_observer.bins, "--observer-bins");
+  }
   if (given(vm, "token-clip-quantile")) {
     if (!c.token_clipping)
       throw Error("--token-clip-quantile: --quant " + c.name + " does not clip token-wise (outlier-suppression does)");
@@ -99,8 +118,8 @@ ModelQuantConfig model_quant_config(const po::variables_map& vm) {
     if (!c.llm_int8)
       throw Error("--llm-int8-threshold / --llm-int8-fp16: --quant " + c.name + " is not an LLM.int8() preset "
                   "(llm-int8, sq-llm-int8)");
-    c.llm_int8_threshold = vm["llm-int8-threshold"].as<float>();
-    c.llm_int8_fp16 = vm["llm-int8-fp16"].as<bool>();
+    if (given(vm, "llm-int8-threshold")) c.llm_int8_threshold = vm["llm-int8-threshold"].as<float>();
+    if (vm["llm-int8-fp16"].as<bool>()) c.llm_int8_fp16 = true;
   }
   const bool gptq = c.weight_method == ModelQuantConfig::WeightMethod::kGptq;
   const bool awq = c.weight_method == ModelQuantConfig::WeightMethod::kAwq;
@@ -108,9 +127,9 @@ ModelQuantConfig model_quant_config(const po::variables_map& vm) {
     throw Error("--gptq-damp / --gptq-act-order: --quant " + c.name + " is not a GPTQ preset (gptq-g64/g128/g256)");
   if (given(vm, "awq-grid") && !awq)
     throw Error("--awq-grid: --quant " + c.name + " is not an AWQ preset (awq-g64/g128/g256)");
-  c.gptq_damp = vm["gptq-damp"].as<double>();
-  c.gptq_act_order = vm["gptq-act-order"].as<bool>();
-  c.awq_grid = vm["awq-grid"].as<int>();
+  if (given(vm, "gptq-damp")) c.gptq_damp = vm["gptq-damp"].as<double>();
+  if (vm["gptq-act-order"].as<bool>()) c.gptq_act_order = true;
+  if (given(vm, "awq-grid")) c.awq_grid = vm["awq-grid"].as<int>();
   // Quantizer variants: the preset's symmetry stays unless overridden.
   for (QuantSpec* s : {&c.weight, &c.act}) {
     if (given(vm, "rounding")) s->rounding = parse_rounding(vm["rounding"].as<std::string>());
@@ -125,6 +144,116 @@ ModelQuantConfig model_quant_config(const po::variables_map& vm) {
     throw Error("--act-scale static with --a-granularity " + granularity_name(c.act, TensorRole::kActivation) +
                 ": static scales cannot follow tokens they have not seen (expected per-tensor or per-channel)");
   c.validate();
+}
+
+std::string trim(const std::string& s) {
+  const size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+bool is_named_preset(const std::string& name) {
+  const std::vector<std::string> names = preset_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
+ModelQuantConfig preset_file_config(const std::string& path) {
+  const std::string text = read_file(path, "--quant preset file");
+  po::options_description d;
+  add_model_quant_options(d);
+  d.add_options()("preset", po::value<std::string>(), "the named preset the file starts from");
+  // Line by line first, so that an error names the line: 'name = value',
+  // a known override (not --quant), no %word% (reserved by Boost's messages).
+  std::istringstream lines(text);
+  std::string line, preset;
+  for (int n = 1; std::getline(lines, line); ++n) {
+    const std::string where = path + ":" + std::to_string(n);
+    const size_t start = line.find_first_not_of(" \t\r");
+    if (start == std::string::npos || line[start] == '#') continue;
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos) throw Error(where + ": expected 'name = value', got '" + line + "'");
+    const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (key == "quant" || !d.find_nothrow(key, false))
+      throw Error(where + ": unknown key '" + key + "' (expected 'preset' or a --quant override such as w-bits, "
+                  "layers, w8-layers)");
+    if (line.find('%') != std::string::npos) throw Error(where + ": '%' is not accepted in a preset file");
+    if (key == "preset") preset = value;
+  }
+  if (preset.empty()) throw Error(path + ": no 'preset = NAME' line (the named preset the file starts from)");
+  if (!is_named_preset(preset))
+    throw Error(path + ": preset '" + preset + "' is not a named preset (a preset file cannot start from another)");
+  po::variables_map fvm;
+  try {
+    std::istringstream in(text);
+    po::store(po::parse_config_file(in, d), fvm);
+    po::notify(fvm);
+  } catch (const po::error& e) {
+    throw Error(path + ": " + e.what());
+  }
+  ModelQuantConfig c = preset_config(preset);
+  c.name = std::filesystem::path(path).stem().string();
+  try {
+    apply_overrides(fvm, c);
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+  return c;
+}
+
+namespace {
+
+// An option's value as a preset file writes it, or "" for a type it does not know.
+std::string option_text(const boost::any& v) {
+  if (const auto* x = boost::any_cast<std::string>(&v)) return *x;
+  if (const auto* x = boost::any_cast<bool>(&v)) return *x ? "true" : "false";
+  if (const auto* x = boost::any_cast<int>(&v)) return std::to_string(*x);
+  if (const auto* x = boost::any_cast<unsigned long long>(&v)) return std::to_string(*x);
+  std::ostringstream o;
+  o.precision(17);
+  if (const auto* x = boost::any_cast<double>(&v)) o << *x;
+  if (const auto* x = boost::any_cast<float>(&v)) o << *x;
+  return o.str();
+}
+
+}  // namespace
+
+std::string preset_file_lines(const po::variables_map& vm) {
+  const std::string q = vm["quant"].as<std::string>();
+  std::string out;
+  po::options_description d;
+  add_model_quant_options(d);
+  const auto skipped = [](const std::string& key) { return key == "quant" || key == "layers" || key == "w8-layers"; };
+  if (is_named_preset(q)) {
+    out = "preset = " + q + "\n";
+  } else {  // a preset file: its lines but the layer lists
+    std::istringstream lines(read_file(expand_path(q), "--quant preset file"));
+    std::string line;
+    while (std::getline(lines, line)) {
+      const size_t eq = line.find('=');
+      const std::string key = eq == std::string::npos ? "" : trim(line.substr(0, eq));
+      if (!key.empty() && !skipped(key) && line[line.find_first_not_of(" \t")] != '#') out += line + "\n";
+    }
+  }
+  for (const auto& opt : d.options()) {
+    const std::string key = opt->long_name();
+    if (skipped(key) || !vm.count(key) || vm[key].defaulted()) continue;
+    if (const auto* b = boost::any_cast<bool>(&vm[key].value()); b && !*b) continue;  // a switch not given
+    out += key + " = " + option_text(vm[key].value()) + "\n";
+  }
+  return out;
+}
+
+ModelQuantConfig model_quant_config(const po::variables_map& vm) {
+  return model_quant_config(vm, vm["quant"].as<std::string>());
+}
+
+ModelQuantConfig model_quant_config(const po::variables_map& vm, const std::string& preset) {
+  // A named preset, else a file; a name that is neither lists the presets.
+  const bool file = !is_named_preset(preset) &&
+                    (preset.find('/') != std::string::npos || std::filesystem::exists(expand_path(preset)));
+  ModelQuantConfig c = file ? preset_file_config(expand_path(preset)) : preset_config(preset);
+  apply_overrides(vm, c);
   return c;
 }
 

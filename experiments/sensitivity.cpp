@@ -118,7 +118,9 @@ struct Run {
   }
 
   // The preset applied to `layers` only, scored against the float model.
-  SensitivityScore measure(const std::string& key, const std::vector<std::string>& layers) {
+  // With `w8`, those of `layers` keep 8-bit weights (--w8-layers).
+  SensitivityScore measure(const std::string& key, const std::vector<std::string>& layers,
+                           const std::vector<std::string>& w8 = {}) {
     if (const auto* f = journal->find(key)) return score_from_fields(*f, journal->where(key));
     const auto t0 = std::chrono::steady_clock::now();
     const CausalLm& fp = *ev.float_model().model;
@@ -126,6 +128,7 @@ struct Run {
       for (size_t w = 0; w < windows; ++w) fp_logits.push_back(fp.forward(window(w)));
     ModelQuantConfig c = job.config;
     c.layers = join(layers);
+    c.w8_layers = join(w8);
     std::unique_ptr<CausalLm> model = ev.quantized_model(c, {}, nullptr);
     std::vector<TokenKl> all;
     std::vector<double> nll;
@@ -171,11 +174,13 @@ double fp_ppl(Run& run) {
   return p;
 }
 
-// Greedy mixed precision: units kept float in order of their "only" KL until
-// the targets hold; each step measured (and journaled) on the whole model.
+// Greedy mixed precision: units kept in float (or at 8 bits) in order of
+// their "only" KL until the targets hold; each step measured (and journaled)
+// on the whole model.
 void mixed_precision(Run& run, const std::vector<Row>& rows, const SensitivityScore& full,
                      const std::vector<std::string>& all) {
   const SensitivityJob& job = run.job;
+  const char* kept_as = job.keep_8bit ? "8-bit weights" : "float";
   std::vector<const Row*> ranked;
   for (const Row& r : rows) ranked.push_back(&r);
   std::stable_sort(ranked.begin(), ranked.end(),
@@ -186,25 +191,27 @@ void mixed_precision(Run& run, const std::vector<Row>& rows, const SensitivitySc
            (job.target_ppl_ratio <= 0 || s.ppl.mean / base_ppl <= job.target_ppl_ratio);
   };
   ReportTable rt;
-  rt.title = "Mixed precision: " + job.config.name + " with the most sensitive " + job.unit + "s in float";
-  rt.caption = "Greedy by the KL of each " + job.unit + " quantized alone: step k keeps the k most sensitive in "
-               "float and quantizes the rest. Targets: " +
+  rt.title = "Mixed precision: " + job.config.name + " with the most sensitive " + job.unit + "s in " + kept_as;
+  rt.caption = "Greedy by the KL of each " + job.unit + " quantized alone: step k keeps the k most sensitive in " +
+               kept_as + " and quantizes the rest as the preset does. Targets: " +
                (job.target_kl > 0 ? "KL <= " + significant(job.target_kl, 4) + " " : std::string()) +
                (job.target_ppl_ratio > 0 ? "ppl / fp <= " + significant(job.target_ppl_ratio, 4) : std::string()) +
                "; float model ppl " + significant(base_ppl, 6) + ".";
-  rt.header = {"k", "kept float (added)", "quantized layers", "KL", "ppl", "ppl / fp"};
+  rt.header = {"k", std::string("kept ") + kept_as + " (added)", "layers at the preset's bits", "KL", "ppl", "ppl / fp"};
   std::set<std::string> kept;
   SensitivityScore s = full;
   size_t k = 0;
-  std::vector<std::string> rest = all;
+  std::vector<std::string> rest = all, kept_list;
   for (;; ++k) {
     if (k > 0) {
       for (const std::string& l : ranked[k - 1]->unit->layers) kept.insert(l);
       rest.clear();
-      for (const std::string& l : all)
-        if (!kept.count(l)) rest.push_back(l);
+      kept_list.clear();
+      for (const std::string& l : all) (kept.count(l) ? kept_list : rest).push_back(l);
       if (rest.empty()) break;
-      s = run.measure("keep-float|" + std::to_string(k) + "|" + ranked[k - 1]->unit->name, rest);
+      const std::string key = std::string(job.keep_8bit ? "keep-8bit|" : "keep-float|") + std::to_string(k) + "|" +
+                              ranked[k - 1]->unit->name;
+      s = job.keep_8bit ? run.measure(key, all, kept_list) : run.measure(key, rest);
     }
     rt.rows.push_back({std::to_string(k), k ? ranked[k - 1]->unit->name : "-", std::to_string(rest.size()),
                        pm(s.kl.kl, 4), pm(s.ppl, 5), significant(s.ppl.mean / base_ppl, 4)});
@@ -212,14 +219,20 @@ void mixed_precision(Run& run, const std::vector<Row>& rows, const SensitivitySc
   }
   const bool reached = !rest.empty() && meets(s);
   rt.provenance = {"command: " + job.command, "CPU: " + cpu_model(), "sqsim commit " + git_commit()};
-  std::string layers = join(rest);
-  rt.caption += reached ? " Reached with " + std::to_string(k) + " " + job.unit + "(s) in float: sqsim ppl --quant " +
-                              job.config.name + " --layers \"$(cat mixed_precision.layers)\"."
-                        : " Not reached even with every unit in float.";
+  rt.caption += reached ? " Reached with " + std::to_string(k) + " " + job.unit + "(s) in " + kept_as +
+                              ": sqsim ppl --quant mixed_precision.preset."
+                        : std::string(" Not reached even with every unit in ") + kept_as + ".";
   write_report_table(rt, job.output.out + "/mixed_precision");
-  write_file_atomic(job.output.out + "/mixed_precision.layers", reached ? layers + "\n" : std::string());
-  std::fprintf(stderr, "sensitivity: mixed precision %s with %zu %s(s) in float\n", reached ? "reached" : "not reached",
-               k, job.unit.c_str());
+  // The result as a preset file (and, kept in float, as a --layers value).
+  std::string preset = "# sqsim sensitivity's mixed precision (" + std::string(reached ? "targets reached" : "targets NOT reached") +
+                       "), made by: " + job.command + "\n" + job.preset_lines;
+  preset += job.keep_8bit ? "layers = " + join(all) + "\n" + (kept_list.empty() ? "" : "w8-layers = " + join(kept_list) + "\n")
+                          : "layers = " + join(rest) + "\n";
+  if (!rest.empty()) write_file_atomic(job.output.out + "/mixed_precision.preset", preset);
+  write_file_atomic(job.output.out + "/mixed_precision.layers",
+                    reached && !job.keep_8bit ? join(rest) + "\n" : std::string());
+  std::fprintf(stderr, "sensitivity: mixed precision %s with %zu %s(s) in %s\n", reached ? "reached" : "not reached",
+               k, job.unit.c_str(), kept_as);
 }
 
 void write_report(Run& run, const std::vector<Row>& rows, const SensitivityScore& full) {

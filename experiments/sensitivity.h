@@ -50,8 +50,11 @@ struct SensitivityJob {
   // Mixed precision (0: off): greedy by the "only" ranking, the fewest units
   // kept in float for the whole model's KL <= target_kl and / or its
   // perplexity / the float model's <= target_ppl_ratio. Written as
-  // mixed_precision.md and mixed_precision.layers (a --layers value).
+  // mixed_precision.md, mixed_precision.preset (a `--quant FILE` preset
+  // file) and, kept in float, mixed_precision.layers (a --layers value).
   double target_kl = 0, target_ppl_ratio = 0;
+  bool keep_8bit = false;   // keep units at 8-bit weights instead of float (4-bit presets)
+  std::string preset_lines;  // the preset and its overrides as preset-file lines (mixed_precision.preset)
   OutputOptions output;  // a directory
   std::string settings;  // options as given (the journal's settings)
   std::string command;   // as typed, for provenance

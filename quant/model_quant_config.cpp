@@ -205,6 +205,8 @@ void ModelQuantConfig::validate() const {
     if (!(token_clip_quantile > 0 && token_clip_quantile <= 1))
       throw Error("--token-clip-quantile " + std::to_string(token_clip_quantile) + ": expected a number in (0, 1]");
   }
+  if (!w8_layers.empty() && !(weight.enabled() && weight.bits < 8))
+    throw Error("--w8-layers: --quant " + name + " has no weights below 8 bits to raise to 8");
   if (gamma_migration && smooth)
     throw Error("--quant " + name + ": gamma migration and SmoothQuant smoothing both rescale the norms; pick one");
   if (llm_int8) {
@@ -259,6 +261,7 @@ std::string ModelQuantConfig::describe() const {
     o << (act.enabled() ? "; scales searched (SmoothQuant alpha or AWQ r, grid " : "; AWQ scales (grid ") << awq_grid
       << (act.enabled() ? ") with W4A8 in the loop" : ") and clips");
   if (layers != "*") o << "; layers " << layers;
+  if (!w8_layers.empty()) o << "; 8-bit weights " << w8_layers;
   return o.str();
 }
 

@@ -47,6 +47,12 @@ struct ModelQuantConfig {
   // Comma-separated globs (fnmatch) over HF module paths of the linear layers
   // to quantize. lm_head stays float unless a glob names it without wildcards.
   std::string layers = "*";
+  // Comma-separated globs over the quantized layers whose weights keep 8 bits
+  // (same granularity and symmetry) while the others have `weight.bits` < 8:
+  // mixed precision for 4-bit presets ("" = none). GPTQ's weights are not
+  // used for these layers (round-to-nearest at 8 bits); AWQ's scales and
+  // clips stay as searched.
+  std::string w8_layers;
   // How 4-bit weights are chosen (docs/quantization.md, "GPTQ on a whole
   // model", "AWQ"): round-to-nearest, GPTQ from each layer's Hessian, or AWQ
   // scales and clips searched before round-to-nearest. Both need the weight

@@ -151,3 +151,33 @@ TEST(EvalCliReal, SigintKeepsTheJournalAndResumeFinishes) {
   EXPECT_EQ(slurp(cut + "/journal.txt"), slurp(dir + "/whole/journal.txt"));
   ASSERT_EQ(system(("rm -rf " + dir).c_str()), 0);
 }
+
+// Several presets: each journals into its own folder, the accuracy table
+// compares them, and a resume reads everything back unchanged.
+TEST(EvalCliReal, SeveralPresetsWriteTheAccuracyTable) {
+  if (!sqsim_test::exists(sqsim_test::kModel) || !sqsim_test::exists(piqa_data()))
+    GTEST_SKIP() << "needs the model and the PIQA data";
+  const std::string dir = ::testing::TempDir() + "eval_presets_" + std::to_string(getpid());
+  ASSERT_EQ(system(("rm -rf " + dir).c_str()), 0);
+  const std::string args = "eval --quant fp,sq-o1 --calib-samples 2 --calib-seq-len 64 --tasks piqa --limit 4 --threads 2 --out " + dir;
+  const CliRun r = run(args);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string table = slurp(dir + "/accuracy.md");
+  EXPECT_NE(table.find("| preset | weights / activations | alpha | piqa (4) | average | Δ average vs fp |"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("| sq-o1 |"), std::string::npos) << table;
+  EXPECT_NE(slurp(dir + "/accuracy_differences.csv").find("sq-o1,"), std::string::npos);
+  EXPECT_NE(slurp(dir + "/sq-o1/journal.txt").find("quant=\"sq-o1\""), std::string::npos);
+  const std::string fp_items = slurp(dir + "/fp/items.jsonl");
+  // A resume scores nothing again and writes the same table.
+  const CliRun again = run(args + " --resume");
+  ASSERT_EQ(again.status, 0) << again.out;
+  EXPECT_NE(again.out.find("piqa: 4 items from the journal, 0 to score"), std::string::npos) << again.out;
+  EXPECT_EQ(slurp(dir + "/fp/items.jsonl"), fp_items);
+  // The same preset twice is refused before any work.
+  const CliRun twice = run("eval --quant fp,sq-o1,fp --tasks piqa --model /nonexistent.gguf");
+  EXPECT_NE(twice.status, 0);
+  EXPECT_NE(twice.out.find("--quant: preset 'fp' is listed twice"), std::string::npos) << twice.out;
+  ASSERT_EQ(system(("rm -rf " + dir).c_str()), 0);
+}

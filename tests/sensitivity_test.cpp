@@ -113,6 +113,7 @@ TEST(Sensitivity, ExactBlockScoresZeroAndThePlantedBlockRanksFirst) {
   job.seq_len = 32;
   job.max_tokens = 128;
   job.config = preset_config("w4a16-g64");
+  job.preset_lines = "preset = w4a16-g64\n";
   job.unit = "block";
   job.output.out = dir + "/out";
   job.command = "test";
@@ -157,6 +158,10 @@ TEST(Sensitivity, ExactBlockScoresZeroAndThePlantedBlockRanksFirst) {
   ASSERT_EQ(run_sensitivity_job(job), 0);
   const std::string layers = slurp(dir + "/out/mixed_precision.layers");
   EXPECT_EQ(std::count(layers.begin(), layers.end(), ','), 17) << layers;  // 3 blocks x 6 layers
+  // The same result as a preset file: the job's preset lines, then the layers.
+  const std::string preset = slurp(dir + "/out/mixed_precision.preset");
+  EXPECT_NE(preset.find("(targets reached)"), std::string::npos) << preset;
+  EXPECT_NE(preset.find(job.preset_lines + "layers = " + layers), std::string::npos) << preset;
   std::filesystem::remove_all(dir);
 }
 
@@ -168,6 +173,8 @@ TEST(Sensitivity, BadOptionsAreOneLineErrors) {
        "--max-tokens must hold at least one window"},
       {"sensitivity --quant nope --out /tmp/x", "nope"},
       {"sensitivity --quant sq-o3 --out /tmp/x --target-ppl-ratio 0.5", "--target-ppl-ratio must be >= 1"},
+      {"sensitivity --quant sq-o3 --out /tmp/x --keep 8bit", "--keep 8bit: --quant sq-o3 has no weights below 8 bits"},
+      {"sensitivity --quant w4a16-g128 --out /tmp/x --keep half", "--keep 'half': expected float or 8bit"},
   };
   for (const auto& [args, expected] : cases) {
     const CliRun r = run(args);

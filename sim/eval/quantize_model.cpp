@@ -121,11 +121,16 @@ float token_clip(const MatrixF& x, const std::vector<const MatrixF*>& ws, const 
 
 }  // namespace
 
-std::vector<std::string> selected_layers(const CausalLm& model, const ModelQuantConfig& config) {
+namespace {
+
+// The names matching a comma list of globs (fnmatch), in `names`' order;
+// lm_head only when a glob names it exactly. Errors name `option`.
+std::vector<std::string> matching(const std::vector<std::string>& names, const std::string& globs_text,
+                                  const std::string& option, const std::string& of_what) {
   // The comma list as every list option is read (base/str.h): an empty item is refused.
-  const std::vector<std::string> globs = split_list(config.layers, "--layers");
+  const std::vector<std::string> globs = split_list(globs_text, option);
   std::vector<std::string> out;
-  for (const std::string& n : model.linear_names()) {
+  for (const std::string& n : names) {
     for (const std::string& g : globs) {
       const bool explicit_name = g == n;
       if (explicit_name || (n != "lm_head" && fnmatch(g.c_str(), n.c_str(), 0) == 0)) {
@@ -134,8 +139,14 @@ std::vector<std::string> selected_layers(const CausalLm& model, const ModelQuant
       }
     }
   }
-  if (out.empty()) throw Error("--layers '" + config.layers + "': matches no linear layer of the model");
+  if (out.empty()) throw Error(option + " '" + globs_text + "': matches no " + of_what);
   return out;
+}
+
+}  // namespace
+
+std::vector<std::string> selected_layers(const CausalLm& model, const ModelQuantConfig& config) {
+  return matching(model.linear_names(), config.layers, "--layers", "linear layer of the model");
 }
 
 VectorF group_smoothing_factors(const CausalLm& model, const SmoothGroup& group, const CalibrationStats& stats,
@@ -163,6 +174,7 @@ struct Plan {
   std::map<std::string, VectorF> runtime;
   std::map<std::string, float> clip;
   std::set<std::string> changed;  // weights changed with no input divisor (AWQ's rows of up_proj)
+  std::set<std::string> w8;       // quantized layers whose weights keep 8 bits (--w8-layers)
 };
 
 bool any_chosen(const std::vector<std::string>& layers, const std::set<std::string>& chosen) {
@@ -306,11 +318,13 @@ std::unique_ptr<LinearLayer> make_layer(const std::string& n, const VectorF& bia
   }
   QuantizedLinearOptions o;
   o.weight = config.weight;
+  const bool w8 = plan.w8.count(n) > 0;
+  if (w8) o.weight.bits = 8;
   o.act = config.act;
   o.mode = options.mode;
   o.path = options.path;
   if (plan.runtime.count(n)) o.runtime_divisor = plan.runtime.at(n);
-  if (options.weight_search) {
+  if (options.weight_search && !w8) {
     const auto g = options.weight_search->gptq.find(n);
     if (g != options.weight_search->gptq.end()) o.quantized_weight = &g->second;
   }
@@ -339,6 +353,10 @@ QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& conf
     throw Error("--quant " + config.name + ": smoothing and static scales need calibration (--calib-text)");
 
   Plan plan;
+  if (!config.w8_layers.empty()) {
+    const std::vector<std::string> w8 = matching(chosen_list, config.w8_layers, "--w8-layers", "quantized layer");
+    plan.w8.insert(w8.begin(), w8.end());
+  }
   for (const std::string& n : model.linear_names()) {
     plan.weights[n] = float_layer(model, n).weight();
     plan.biases[n] = float_layer(model, n).bias();

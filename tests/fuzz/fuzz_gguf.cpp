@@ -3,6 +3,7 @@
 // builds the tokenizer when the metadata has one. Any sqsim::Error is a
 // correct refusal; a crash, sanitizer report, leak or other exception is a bug.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "base/error.h"
@@ -35,8 +36,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } catch (const Error&) {}
   }
   try {
-    const sqsim::BpeTokenizer tok = sqsim::tokenizer_from_gguf(g);
-    tok.encode("Hello world, 123 <|endoftext|>\n");
+    // BPE or SentencePiece-style, as tokenizer.ggml.model says.
+    const std::unique_ptr<sqsim::Tokenizer> tok = sqsim::load_gguf_tokenizer(g);
+    tok->decode(tok->encode("Hello world, 123 <|endoftext|>\n \xC3\xA9\xFF"));
   } catch (const Error&) {}
   return 0;
 }
