@@ -41,19 +41,26 @@ kernels::SgemmArgs product(long m, long n, long k, const float* a, long lda, con
 }
 
 // Scale, causal mask and softmax of score rows i0.. of width `width` (row r
-// is query i0 + r and sees keys 0..i0+r; with a window > 0 only the last
-// `window` of them). With an ALiBi slope m, key j of query i gets m * (j - i)
-// after the scaling (attention.h).
-void causal_softmax(float* s, long rows, long width, long i0, float scale, long window, const float* slope) {
+// is query i0 + r and sees keys 0..i0+r, or only the last opt.window of them).
+// With an ALiBi slope m, key j of query i gets m * (j - i) after the scaling;
+// with a cap, the scaled scores are soft-capped (attention.h). Without a
+// window, slope or cap this is exactly the original Llama/OPT row.
+void causal_softmax(float* s, long rows, long width, long i0, float scale, const AttentionOptions& opt,
+                    const float* slope) {
   for (long r = 0; r < rows; ++r) {
     float* row = s + r * width;
-    const long n = i0 + r + 1, first = window > 0 ? std::max(0L, n - window) : 0;
-    std::fill(row, row + first, 0.0f);
+    const long n = i0 + r + 1;
+    const long lo = opt.window > 0 ? std::max(0L, n - opt.window) : 0;
+    std::fill(row, row + lo, 0.0f);
     if (slope) {
-      for (long j = first; j < n; ++j) row[j] = row[j] * scale + *slope * float(j - (n - 1));
-      kernels::softmax_scaled(row + first, n - first, 1.0f);
+      for (long j = lo; j < n; ++j) row[j] = row[j] * scale + *slope * float(j - (n - 1));
+      kernels::softmax_scaled(row + lo, n - lo, 1.0f);
+    } else if (opt.softcap > 0.0f) {
+      // Hugging Face's order: (q·k * scale) / cap, tanh, * cap
+      for (long j = lo; j < n; ++j) row[j] = std::tanh(row[j] * scale / opt.softcap) * opt.softcap;
+      kernels::softmax_scaled(row + lo, n - lo, 1.0f);
     } else {
-      kernels::softmax_scaled(row + first, n - first, scale);
+      kernels::softmax_scaled(row + lo, n - lo, scale);
     }
     std::fill(row + n, row + width, 0.0f);
   }
@@ -62,8 +69,8 @@ void causal_softmax(float* s, long rows, long width, long i0, float scale, long 
 // The documented hook contract: the heads hook sees the whole q, k, v of the
 // layer once; its products each get one head.
 MatrixF attention_with_hooks(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int group,
-                             int head_dim, const AttentionMatmuls& mm, int layer, float scale, long window,
-                             const float* slopes) {
+                             int head_dim, const AttentionMatmuls& mm, int layer, float scale,
+                             const AttentionOptions& opt, const float* slopes) {
   const long T = q.rows();
   const HeadMatmuls hm = mm.heads(layer, q, k, v, head_dim);
   MatrixF out(T, q.cols());
@@ -78,7 +85,7 @@ MatrixF attention_with_hooks(const MatrixF& q, const MatrixF& k, const MatrixF& 
                              k.cols(), kernels::BLayout::kNK, s.data(), T));
     }
     if (s.rows() != T || s.cols() != T) throw Error("causal_attention: qk hook returned a wrong shape");
-    causal_softmax(s.data(), T, T, 0, scale, window, slopes ? slopes + h : nullptr);
+    causal_softmax(s.data(), T, T, 0, scale, opt, slopes ? slopes + h : nullptr);
     MatrixF o;
     if (hm.pv) {
       o = hm.pv(h, kvh, s);
@@ -98,18 +105,29 @@ MatrixF attention_with_hooks(const MatrixF& q, const MatrixF& k, const MatrixF& 
 MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int n_kv_heads,
                          int head_dim, const AttentionMatmuls& mm, int layer, long window,
                          const VectorF* alibi_slopes) {
+  AttentionOptions opt;
+  opt.window = window;
+  opt.alibi_slopes = alibi_slopes;
+  return causal_attention(q, k, v, n_heads, n_kv_heads, head_dim, opt, mm, layer);
+}
+
+MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int n_kv_heads,
+                         int head_dim, const AttentionOptions& opt, const AttentionMatmuls& mm, int layer) {
   const long T = k.rows();
   if (n_heads <= 0 || n_kv_heads <= 0 || head_dim <= 0 || n_heads % n_kv_heads != 0 ||
       q.cols() != long(n_heads) * head_dim || k.cols() != long(n_kv_heads) * head_dim || v.cols() != k.cols() ||
       q.rows() > T || q.rows() == 0 || v.rows() != T)
     throw Error("causal_attention: shape mismatch");
-  if (alibi_slopes && alibi_slopes->size() != n_heads) throw Error("causal_attention: one ALiBi slope per head expected");
-  const float* slopes = alibi_slopes ? alibi_slopes->data() : nullptr;
+  if (opt.alibi_slopes && opt.alibi_slopes->size() != n_heads)
+    throw Error("causal_attention: one ALiBi slope per head expected");
+  const float* slopes = opt.alibi_slopes ? opt.alibi_slopes->data() : nullptr;
   const int group = n_heads / n_kv_heads;
-  const float scale = 1.0f / std::sqrt(float(head_dim));
+  if (!(opt.scale >= 0.0f) || opt.window < 0 || !(opt.softcap >= 0.0f))
+    throw Error("causal_attention: negative or NaN scale, window or softcap");
+  const float scale = opt.scale > 0.0f ? opt.scale : 1.0f / std::sqrt(float(head_dim));
   if (mm.heads) {
     if (q.rows() != T) throw Error("causal_attention: attention hooks need the queries of the whole window");
-    return attention_with_hooks(q, k, v, n_heads, group, head_dim, mm, layer, scale, window, slopes);
+    return attention_with_hooks(q, k, v, n_heads, group, head_dim, mm, layer, scale, opt, slopes);
   }
 
   // Query row r is position pos0 + r (pos0 > 0: the queries of a window's
@@ -128,7 +146,7 @@ MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, i
       const long off_q = long(h) * head_dim, off_kv = long(kvh) * head_dim;
       kernels::sgemm(product(rows, keys, head_dim, q.data() + i0 * q.cols() + off_q, q.cols(), k.data() + off_kv,
                              k.cols(), kernels::BLayout::kNK, scores.data(), keys));
-      causal_softmax(scores.data(), rows, keys, pos0 + i0, scale, window, slopes ? slopes + h : nullptr);
+      causal_softmax(scores.data(), rows, keys, pos0 + i0, scale, opt, slopes ? slopes + h : nullptr);
       kernels::sgemm(product(rows, head_dim, keys, scores.data(), keys, v.data() + off_kv, v.cols(),
                              kernels::BLayout::kKN, out.data() + i0 * out.cols() + off_q, out.cols()));
     }

@@ -51,4 +51,17 @@ MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, i
                          int head_dim, const AttentionMatmuls& mm = {}, int layer = 0, long window = 0,
                          const VectorF* alibi_slopes = nullptr);
 
+// What a family changes in the scores (the defaults are Llama's, as above);
+// the overload above is this one with a window and ALiBi slopes.
+// Gemma 3 (sim/models/gemma3_model.h): scale query_pre_attn_scalar^-1/2, a
+// sliding window on its local layers, and optional soft-capping.
+struct AttentionOptions {
+  float scale = 0.0f;    // scores are q·k * scale; 0: 1/sqrt(head_dim)
+  long window = 0;       // query at position p sees keys p-window+1..p; 0: all keys up to p
+  float softcap = 0.0f;  // scaled scores s -> softcap * tanh(s / softcap) before softmax; 0: none
+  const VectorF* alibi_slopes = nullptr;  // BLOOM's ALiBi, as above; null: none
+};
+MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int n_kv_heads,
+                         int head_dim, const AttentionOptions& opt, const AttentionMatmuls& mm = {}, int layer = 0);
+
 }  // namespace sqsim

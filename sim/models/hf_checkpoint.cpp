@@ -407,6 +407,27 @@ std::unique_ptr<CausalLm> mixtral_from_hf(const JsonValue& cfg, const std::strin
   return std::make_unique<MixtralModel>(MixtralModel::from_weights(c, src));
 }
 
+// Gemma 3: "gemma3_text", or "gemma3" (multimodal) whose language model's
+// tensors sit under model.language_model. (transformers 5) or
+// language_model.model. (earlier); the vision tower is not read.
+std::unique_ptr<CausalLm> gemma3_from_hf(const JsonValue& cfg, const std::string& cfg_path, const std::string& dir) {
+  const Gemma3Config c = Gemma3Config::from_hf(cfg, cfg_path);
+  const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open_dir(dir);
+  const HfWeights w{ckpt, "gemma3", false};
+  auto name_in = [&](const std::string& n) {
+    if (w.has(n)) return n;
+    const bool in_model = n.rfind("model.", 0) == 0;
+    for (const std::string& alt : {in_model ? "model.language_model." + n.substr(6) : "model." + n,
+                                   "language_model." + n})
+      if (w.has(alt)) return alt;
+    return n;  // missing: w.load names it
+  };
+  WeightSource src;
+  src.has = [&](const std::string& n) { return w.has(name_in(n)); };
+  src.load = [&](const std::string& n, long r, long cols) { return w.load(name_in(n), r, cols); };
+  return std::make_unique<Gemma3Model>(Gemma3Model::from_weights(c, src, Gemma3Model::NormForm::kHfOffset));
+}
+
 LoadedModel load_hf_checkpoint(const std::string& dir) {
   const std::string cfg_path = dir + "/config.json";
   if (!std::ifstream(cfg_path)) throw Error(dir + ": not a Hugging Face checkpoint (no config.json)");

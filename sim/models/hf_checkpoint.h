@@ -11,6 +11,7 @@
 #include "sim/tokenizer/bpe_tokenizer.h"
 #include "sim/formats/json.h"
 #include "sim/models/bloom_model.h"
+#include "sim/models/gemma3_model.h"
 #include "sim/models/load_model.h"
 #include "sim/models/llama_model.h"
 #include "sim/models/mixtral_model.h"
@@ -38,6 +39,7 @@ std::unique_ptr<CausalLm> llama_from_hf(const JsonValue& cfg, const std::string&
 std::unique_ptr<CausalLm> opt_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
 std::unique_ptr<CausalLm> bloom_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
 std::unique_ptr<CausalLm> mixtral_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
+std::unique_ptr<CausalLm> gemma3_from_hf(const JsonValue& cfg, const std::string& config_path, const std::string& dir);
 
 // A tokenizer.json (already parsed) as sqsim's tokenizer, and the BOS its
 // post_processor prepends (TemplateProcessing "<bos> $A"), if any.

@@ -8,6 +8,7 @@
 #include "base/str.h"
 #include "sim/formats/gguf_file.h"
 #include "sim/models/bloom_model.h"
+#include "sim/models/gemma3_model.h"
 #include "sim/models/hf_checkpoint.h"
 #include "sim/models/llama_model.h"
 #include "sim/models/mixtral_model.h"
@@ -39,6 +40,9 @@ const ModelFamily kFamilies[] = {
     {"phi3", gguf_loader<LlamaModel>, llama_from_hf},
     {"bloom", gguf_loader<BloomModel>, bloom_from_hf},
     {"mixtral", mixtral_gguf, mixtral_from_hf},
+    // GGUF says "gemma3"; HF "gemma3_text", or "gemma3" for the multimodal config
+    {"gemma3", gguf_loader<Gemma3Model>, gemma3_from_hf},
+    {"gemma3_text", gguf_loader<Gemma3Model>, gemma3_from_hf},
 };
 
 }  // namespace
