@@ -14,7 +14,6 @@ Exits 77 (skipped) when torch/transformers/tokenizers/gguf or the data are absen
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -28,28 +27,13 @@ except ImportError as e:  # optional dependencies
     print(f"skipped: {e}")
     sys.exit(77)
 
-SRC = os.environ.get("SQSIM_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-BIN = os.environ.get("SQSIM_BINARY", os.path.join(SRC, "build", "sqsim"))
+from sqsim_checks import BIN, SRC, check, failures, sqsim  # noqa: E402 (after the optional imports)
 GGUF = os.path.join(SRC, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
 WIKI = os.path.join(SRC, "..", "shared", "data", "wikitext-2-raw", "wiki.test.raw")
 if not os.path.exists(GGUF) or not os.path.exists(WIKI):
     print("skipped: SmolLM2 GGUF or WikiText-2 absent")
     sys.exit(77)
 
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
-
-
-def sqsim(*args):
-    r = subprocess.run([BIN, *args], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"sqsim {' '.join(args)} failed: {r.stdout}{r.stderr}")
-    return r.stdout
 
 
 def gguf_tokenizer_json(path):

@@ -17,7 +17,6 @@ Exits 77 (skipped) when torch/transformers/tokenizers/gguf are absent.
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -31,23 +30,8 @@ except ImportError as e:  # optional dependencies
     print(f"skipped: {e}")
     sys.exit(77)
 
-SRC = os.environ.get("SQSIM_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-BIN = os.environ.get("SQSIM_BINARY", os.path.join(SRC, "build", "sqsim"))
+from sqsim_checks import BIN, SRC, check, failures, sqsim  # noqa: E402 (after the optional imports)
 VOCAB = 272
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
-
-
-def sqsim(*args):
-    r = subprocess.run([BIN, *args], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"sqsim {' '.join(args)} failed: {r.stdout}{r.stderr}")
-    return r.stdout
 
 
 def byte_tokenizer(path):
