@@ -11,6 +11,7 @@
 #include "base/io.h"
 #include "sim/formats/json.h"
 #include "base/paths.h"
+#include "experiments/journal.h"
 #include "quant/smoothing.h"
 
 namespace sqsim::cli {
@@ -147,7 +148,7 @@ std::string option_settings(const po::variables_map& vm, const std::vector<std::
   for (const auto& [name, v] : vm) {
     if (name == "config" || std::find(skip.begin(), skip.end(), name) != skip.end()) continue;
     const std::string value = json_value(v.value());
-    if (!value.empty()) out += name + "=" + value + "\n";
+    if (!value.empty()) out += name + "=" + value + (v.defaulted() ? std::string(kDefaultMark) : "") + "\n";
   }
   return out;
 }

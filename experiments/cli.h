@@ -34,7 +34,10 @@ void add_output_options(po::options_description& d, const std::string& out_help,
 OutputOptions output_options(const po::variables_map& vm);
 
 // Every option that has a value, as "name=value" lines in name order, leaving
-// out `skip` (e.g. out, force, resume, threads): the settings a journal records.
+// out `skip` (e.g. out, force, resume, threads): the settings a journal
+// records. A value the user did not give ends in kDefaultMark, so that a
+// journal written before an option existed still resumes while the option
+// keeps its default (journal.h, "Settings").
 std::string option_settings(const po::variables_map& vm, const std::vector<std::string>& skip);
 // The options' values as (name, JSON value text) in name order, for summary.json.
 std::vector<std::pair<std::string, std::string>> option_values_json(const po::variables_map& vm);

@@ -321,6 +321,7 @@ std::vector<std::vector<ItemResult>> eval_preset(const EvalContext& cx, const Mo
 // The settings line of --quant replaced by one preset's: each preset's
 // journal records the preset it holds (one preset: the line as typed).
 std::string preset_settings(const std::string& settings, const std::string& presets, const std::string& preset) {
+  if (presets == preset) return settings;  // given or defaulted (journal.h's mark), as typed
   const std::string from = "quant=" + json_quote(presets) + "\n", to = "quant=" + json_quote(preset) + "\n";
   const size_t at = settings.find(from);
   if (at == std::string::npos) return settings + to;

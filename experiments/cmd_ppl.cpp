@@ -27,7 +27,9 @@ int run_ppl(int argc, char** argv) {
       "kl-base-save", po::value<std::string>()->default_value(""),
       "write the float model's distributions on these tokens to FILE (uint16 log-probs, ~2 bytes x vocab per "
       "token) for later --kl-base FILE runs");
-  add_output_options(o, "also write results.csv (+ alpha_per_layer.csv) and the journal into this directory",
+  add_output_options(o,
+                     "also write results.csv (+ alpha_per_layer.csv) and the journal into this directory (with "
+                     "--kl-base: kl.csv and every window's per-token KL in the journal)",
                      /*resumable=*/true, /*optional=*/true);
   add_model_quant_options(o);
   add_eval_options(o);
@@ -43,7 +45,8 @@ int run_ppl(int argc, char** argv) {
              "(ppl x stderr of the per-token NLL; docs/statistics.md).\n"
              "With --quant, the model's linear layers run quantized (docs/quantization.md, \"Model presets\");\n"
              "calibration (smoothing, static scales, alpha search) uses --calib-text, never the evaluated text.\n"
-             "With --out, every window and perplexity is journaled: --resume finishes an interrupted run.\n\n" +
+             "With --out, every window and perplexity is journaled: --resume finishes an interrupted run\n"
+             "(also a --kl-base run: each window's per-token KL, top-1 and probabilities, exact).\n\n" +
                  preset_help(),
              o, vm))
     return 0;

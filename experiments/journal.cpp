@@ -60,6 +60,48 @@ std::string settings_block(const std::string& settings) {
   return o;
 }
 
+std::string without_default_mark(const std::string& line) {
+  const std::string mark = kDefaultMark;
+  const bool marked = line.size() >= mark.size() && line.compare(line.size() - mark.size(), mark.size(), mark) == 0;
+  return marked ? line.substr(0, line.size() - mark.size()) : line;
+}
+
+// The first line of `want` the journal's `have` does not satisfy (the
+// allowance in journal.h) with the journal's line for the same option if it
+// has one, else the first line of `have` that `want` lacks; {npos, npos}
+// when they match.
+std::pair<size_t, size_t> settings_difference(const std::vector<std::string>& have,
+                                              const std::vector<std::string>& want) {
+  constexpr size_t npos = std::string::npos;
+  std::vector<std::string> bare_have;
+  for (const std::string& h : have) bare_have.push_back(without_default_mark(h));
+  std::vector<bool> used(have.size(), false);
+  for (size_t w = 0; w < want.size(); ++w) {
+    const std::string bare = without_default_mark(want[w]);
+    size_t h = 0;
+    while (h < have.size() && (used[h] || bare_have[h] != bare)) ++h;
+    if (h < have.size()) {
+      used[h] = true;
+      continue;
+    }
+    // The same option recorded with another value, if it is an option line.
+    const size_t eq = bare.find('=', 2);  // after the journal's "= "
+    size_t same = npos;
+    for (size_t k = 0; k < have.size() && eq != npos && same == npos; ++k)
+      if (bare_have[k].compare(0, eq + 1, bare, 0, eq + 1) == 0) same = k;
+    // Else the first journal line this run has no counterpart for.
+    for (size_t k = 0; k < have.size() && same == npos; ++k) {
+      bool wanted = false;
+      for (const std::string& v : want) wanted = wanted || without_default_mark(v) == bare_have[k];
+      if (!wanted) same = k;
+    }
+    if (same != npos || bare == want[w]) return {w, same};  // a given value the journal lacks
+  }
+  for (size_t h = 0; h < have.size(); ++h)
+    if (!used[h]) return {npos, h};
+  return {npos, npos};
+}
+
 }  // namespace
 
 Journal::Journal(std::string path, const std::string& settings, bool resume) : path_(std::move(path)) {
@@ -96,11 +138,10 @@ void Journal::load(const std::string& settings) {
   size_t n = 1;
   std::vector<std::string> have;
   while (n < lines.size() && lines[n].compare(0, 2, "= ") == 0) have.push_back(lines[n++]);
-  if (have != want) {
-    size_t i = 0;
-    while (i < have.size() && i < want.size() && have[i] == want[i]) ++i;
-    const std::string was = i < have.size() ? "'" + have[i].substr(2) + "'" : "nothing";
-    const std::string now = i < want.size() ? "'" + want[i].substr(2) + "'" : "nothing";
+  const auto [w, h] = settings_difference(have, want);
+  if (w != std::string::npos || h != std::string::npos) {
+    const std::string was = h != std::string::npos ? "'" + have[h].substr(2) + "'" : "nothing";
+    const std::string now = w != std::string::npos ? "'" + want[w].substr(2) + "'" : "nothing";
     throw Error("--resume: " + path_ + " records other settings than this run's (" + was + " where this run has " +
                 now + "); start a new --out");
   }

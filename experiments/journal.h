@@ -11,6 +11,14 @@
 //
 // A last line without its newline (cut by a kill) is ignored. Numbers are
 // written with format.h's exact (%.17g), which reads back to the same double.
+//
+// Settings: --resume needs the journal's settings lines to be this run's,
+// with one allowance. A line ending in kDefaultMark (an option the user did
+// not give: option_settings in cli.h) may be missing from the journal, and
+// matches the journal's line without the mark: a journal written before an
+// option existed, or by a version that did not mark defaults, resumes as
+// long as the new option keeps its default. Changing a default still
+// refuses the journal, since its line then differs.
 #include <fstream>
 #include <map>
 #include <string>
@@ -18,6 +26,8 @@
 #include <vector>
 
 namespace sqsim::cli {
+
+inline constexpr const char* kDefaultMark = " (default)";
 
 class Journal {
  public:

@@ -12,8 +12,11 @@
 #include <memory>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "experiments/format.h"
+#include "experiments/csv.h"
 #include "experiments/interrupt.h"
+#include "experiments/journal.h"
 #include "experiments/json_writer.h"
 #include "experiments/ranks.h"
 #include "experiments/sha256.h"
@@ -51,8 +54,6 @@ void check_kl_job(const PplJob& job) {
   if (job.max_tokens < 0) throw Error("--max-tokens must be >= 0");
   if (job.seq_len < 2) throw Error("--seq-len must be at least 2");
   if (job.alphas.size() != 1) throw Error("--kl-base: one --alpha (a value, 'search' or 'per-layer'), not a list");
-  if (!job.output.out.empty())
-    throw Error("--out: a KL run is not journaled; leave --out out (use --json to keep its numbers)");
   if (Ranks::world().distributed()) throw Error("--kl-base: runs in one process, not under MPI");
   if (!job.kl_base_save.empty() && !job.kl_base.empty() && job.kl_base != "fp")
     throw Error("--kl-base-save: the base is the float model; use it with --kl-base fp or without --kl-base");
@@ -67,6 +68,57 @@ std::vector<TokenKl> window_rows(const MatrixF& base, const MatrixF& quant, cons
       out[t] = token_kl(base.row(long(t)).data(), quant.row(long(t)).data(), base.cols(), win[t + 1]);
   });
   return out;
+}
+
+// One window's scored tokens: what the statistics are computed from.
+struct WindowKl {
+  std::vector<TokenKl> rows;
+  std::vector<double> nll_quant, nll_base;
+};
+
+// A window as journal fields (journal.h): six space-separated lists, one
+// value per scored token, the doubles exact so a resumed run computes the
+// statistics an uninterrupted run does, bit for bit.
+std::vector<std::string> window_fields(const WindowKl& w) {
+  std::vector<std::string> f(6);
+  for (size_t t = 0; t < w.rows.size(); ++t) {
+    const char* sep = t ? " " : "";
+    f[0] += sep + exact(w.rows[t].kl);
+    f[1] += sep + std::string(w.rows[t].same_top1 ? "1" : "0");
+    f[2] += sep + exact(w.rows[t].p_base);
+    f[3] += sep + exact(w.rows[t].p_quant);
+    f[4] += sep + exact(w.nll_quant[t]);
+    f[5] += sep + exact(w.nll_base[t]);
+  }
+  return f;
+}
+
+WindowKl window_from_fields(const std::vector<std::string>& f, size_t tokens, const std::string& where) {
+  if (f.size() != 6) throw Error(where + ": expected 6 fields of a KL window, got " + std::to_string(f.size()));
+  std::vector<std::vector<double>> cols(6);
+  for (size_t c = 0; c < 6; ++c) {
+    size_t at = 0;
+    while (at < f[c].size()) {
+      const size_t sp = std::min(f[c].find(' ', at), f[c].size());
+      cols[c].push_back(parse_journal_number(f[c].substr(at, sp - at), where));
+      at = sp + 1;
+    }
+    if (cols[c].size() != tokens)
+      throw Error(where + ": field " + std::to_string(c + 2) + " holds " + std::to_string(cols[c].size()) +
+                  " values, expected " + std::to_string(tokens));
+  }
+  WindowKl w;
+  for (size_t t = 0; t < tokens; ++t) {
+    TokenKl k;
+    k.kl = cols[0][t];
+    k.same_top1 = cols[1][t] != 0;
+    k.p_base = cols[2][t];
+    k.p_quant = cols[3][t];
+    w.rows.push_back(k);
+  }
+  w.nll_quant = std::move(cols[4]);
+  w.nll_base = std::move(cols[5]);
+  return w;
 }
 
 struct KlResult {
@@ -104,6 +156,23 @@ void print_kl(const PplJob& job, const KlResult& r) {
   std::fflush(stdout);
 }
 
+// With --out: DIR/kl.csv, the statistics as one row (the printed numbers).
+void write_kl_csv(const PplJob& job, const KlResult& r) {
+  const KlStats& k = r.kl;
+  CsvTable t{{"quant", "alpha", "base", "tokens", "windows", "seq_len", "kl_mean", "kl_stderr", "kl_median", "kl_p90",
+              "kl_p95", "kl_p99", "kl_max", "same_top1", "same_top1_stderr", "delta_p", "delta_p_stderr", "ppl",
+              "ppl_stderr", "base_ppl", "base_ppl_stderr", "ppl_ratio", "ppl_ratio_stderr"},
+             {}};
+  t.rows.push_back({job.config.name, r.alpha_text, r.base_name, std::to_string(k.tokens), std::to_string(r.windows),
+                    std::to_string(job.seq_len), significant(k.kl.mean, 9), significant(k.kl.stderr_, 6),
+                    significant(k.median, 6), significant(k.p90, 6), significant(k.p95, 6), significant(k.p99, 6),
+                    significant(k.max, 6), significant(k.same_top1.mean, 6), significant(k.same_top1.stderr_, 6),
+                    significant(k.delta_p.mean, 6), significant(k.delta_p.stderr_, 6), significant(r.ppl.mean, 8),
+                    significant(r.ppl.stderr_, 6), significant(r.base_ppl.mean, 8), significant(r.base_ppl.stderr_, 6),
+                    significant(r.ratio.mean, 8), significant(r.ratio.stderr_, 6)});
+  write_file_atomic(job.output.out + "/kl.csv", to_csv(t));
+}
+
 }  // namespace
 
 int run_kl_job(const PplJob& job) {
@@ -111,6 +180,8 @@ int run_kl_job(const PplJob& job) {
   install_interrupt_handlers();
   const auto limit = thread_limit(job.threads);
   const auto t0 = std::chrono::steady_clock::now();
+  const std::string& out = job.output.out;
+  if (!out.empty()) prepare_output_dir(job.output, true);
   QuantEvaluator ev(job.eval);
   std::vector<int32_t> ids = ev.tokenize_file(job.text, job.max_tokens);
   const size_t windows = ids.size() / size_t(job.seq_len);
@@ -122,48 +193,81 @@ int run_kl_job(const PplJob& job) {
   KlBaseShape shape;
   shape.seq_len = job.seq_len;
   shape.windows = windows;
-  shape.key = kl_base_key(model_sha256(job.eval.model_path), ids);
+  const std::string model_digest = model_sha256(job.eval.model_path);
+  shape.key = kl_base_key(model_digest, ids);
   const bool from_file = !job.kl_base.empty() && job.kl_base != "fp";
   shape.vocab = fp.vocab_size();
   // A mismatched base file is refused before any model work or output.
   std::unique_ptr<KlBaseReader> reader;
   if (from_file) reader = std::make_unique<KlBaseReader>(job.kl_base, shape);
-  std::cerr << "ppl: " << ids.size() << " tokens of " << job.text << "; " << job.config.name << ": "
-            << job.config.describe() << "; KL against " << (from_file ? job.kl_base : std::string("fp")) << "\n";
+  // The journal: the base is part of the settings (a base file by its
+  // sha256, so another file of the same name is refused on --resume).
+  std::unique_ptr<Journal> journal;
+  if (!out.empty())
+    journal = std::make_unique<Journal>(
+        out + "/" + Journal::kFileName,
+        "model sha256 " + model_digest + "\ntext tokens " + std::to_string(ids.size()) + "\nkl base " +
+            (from_file ? "file sha256 " + sha256_file(job.kl_base) : std::string("fp")) + "\n" + job.settings,
+        job.output.resume);
+  const auto key = [](size_t w) { return "window " + std::to_string(w); };
+  // Journaled windows are read (and a damaged line refused) before any work.
+  std::vector<std::unique_ptr<WindowKl>> done(windows);
+  size_t journaled = 0;
+  for (size_t w = 0; journal && w < windows; ++w)
+    if (const std::vector<std::string>* f = journal->find(key(w))) {
+      done[w] = std::make_unique<WindowKl>(window_from_fields(*f, size_t(job.seq_len) - 1, journal->where(key(w))));
+      ++journaled;
+    }
   std::unique_ptr<KlBaseWriter> writer;
   if (!job.kl_base_save.empty()) writer = std::make_unique<KlBaseWriter>(job.kl_base_save, shape);
-  QuantEvaluator::Prepared p = ev.prepare(job.config, job.alphas[0], job.config.name);
-  const CausalLm& quant = ev.model_of(p);
+  std::cerr << "ppl: " << ids.size() << " tokens of " << job.text << "; " << job.config.name << ": "
+            << job.config.describe() << "; KL against " << (from_file ? job.kl_base : std::string("fp")) << "\n";
+  // The preset is prepared (calibrated) only when a window is left to run.
+  std::unique_ptr<QuantEvaluator::Prepared> p;
   std::vector<TokenKl> all;
   std::vector<double> nll_q, nll_b;
   for (size_t w = 0; w < windows; ++w) {
     const std::vector<int32_t> win(ids.begin() + long(w * size_t(job.seq_len)),
                                    ids.begin() + long((w + 1) * size_t(job.seq_len)));
-    const MatrixF q = quant.forward(win);
-    MatrixF base;
-    std::vector<double> bn;
-    if (from_file) {
-      base = reader->window(w);
+    WindowKl wk;
+    if (done[w]) {
+      wk = std::move(*done[w]);
+      if (writer) writer->add_window(fp.forward(win));  // the base file needs every window
     } else {
-      base = &quant == &fp ? q : fp.forward(win);
-      if (writer) writer->add_window(base);
-      bn = next_token_nll(base, win);
+      if (!p) {
+        p = std::make_unique<QuantEvaluator::Prepared>(ev.prepare(job.config, job.alphas[0], job.config.name));
+        if (journal && !journal->find("alpha")) journal->append("alpha", {p->head.alpha_text});
+      }
+      const CausalLm& quant = ev.model_of(*p);
+      const MatrixF q = quant.forward(win);
+      MatrixF base;
+      if (from_file) {
+        base = reader->window(w);
+      } else {
+        base = &quant == &fp ? q : fp.forward(win);
+        if (writer) writer->add_window(base);
+        wk.nll_base = next_token_nll(base, win);
+      }
+      wk.rows = window_rows(base, q, win);
+      if (from_file)
+        for (const TokenKl& t : wk.rows) wk.nll_base.push_back(-std::log(t.p_base));
+      wk.nll_quant = next_token_nll(q, win);
+      if (journal) journal->append(key(w), window_fields(wk));
     }
-    const std::vector<TokenKl> rows = window_rows(base, q, win);
-    if (from_file)
-      for (const TokenKl& t : rows) bn.push_back(-std::log(t.p_base));
-    const std::vector<double> qn = next_token_nll(q, win);
-    all.insert(all.end(), rows.begin(), rows.end());
-    nll_q.insert(nll_q.end(), qn.begin(), qn.end());
-    nll_b.insert(nll_b.end(), bn.begin(), bn.end());
+    all.insert(all.end(), wk.rows.begin(), wk.rows.end());
+    nll_q.insert(nll_q.end(), wk.nll_quant.begin(), wk.nll_quant.end());
+    nll_b.insert(nll_b.end(), wk.nll_base.begin(), wk.nll_base.end());
     if (!ev.options().quiet) {
       double kl = 0;
-      for (const TokenKl& t : rows) kl += t.kl;
-      std::fprintf(stderr, "%s: window %zu/%zu mean KL %.6g, %.1f s\n", job.config.name.c_str(), w + 1, windows,
-                   kl / double(rows.size()), seconds_since(t0));
+      for (const TokenKl& t : wk.rows) kl += t.kl;
+      std::fprintf(stderr, "%s: window %zu/%zu mean KL %.6g%s, %.1f s\n", job.config.name.c_str(), w + 1, windows,
+                   kl / double(wk.rows.size()), done[w] ? " (journaled)" : "", seconds_since(t0));
     }
-    if (const int sig = interrupt_signal()) throw Interrupted(sig, "stopped between windows; no KL was printed");
+    if (const int sig = interrupt_signal())
+      throw Interrupted(sig, journal ? "stopped between windows; --resume continues from " + journal->path()
+                                     : "stopped between windows; no KL was printed");
   }
+  if (journaled) std::cerr << "ppl: " << journaled << " of " << windows << " windows read from the journal\n";
   if (writer) {
     writer->finish();
     std::cerr << "ppl: KL base written to " << job.kl_base_save << "\n";
@@ -174,10 +278,13 @@ int run_kl_job(const PplJob& job) {
   r.base_ppl = perplexity_from_nll(nll_b);
   r.ratio = perplexity_ratio(nll_q, nll_b);
   r.windows = windows;
-  r.alpha_text = p.head.alpha_text;
+  // Every window journaled: the α chosen then (a search's result) is journaled too.
+  const std::vector<std::string>* alpha = journal ? journal->find("alpha") : nullptr;
+  r.alpha_text = p ? p->head.alpha_text : alpha && alpha->size() == 1 ? alpha->front() : "?";
   r.base_name = from_file ? job.kl_base : "fp";
   r.seconds = seconds_since(t0);
   print_kl(job, r);
+  if (!out.empty()) write_kl_csv(job, r);
   return 0;
 }
 

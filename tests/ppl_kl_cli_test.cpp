@@ -1,7 +1,8 @@
 // `sqsim ppl` with ± and `--kl-base` on the real model (skipped when absent):
 // the printed standard error against one computed here from the model's
 // logits, the file base against the in-process float base, and the one-line
-// refusals of bad KL options and of a base made from other tokens.
+// refusals of bad KL options and of a base made from other tokens; with
+// --out, the journal of windows and a --resume that gives the same numbers.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -95,7 +96,6 @@ TEST(PplKlCli, BadKlOptionsAreOneLineErrors) {
   const std::string missing = ::testing::TempDir() + "/no_such_kl_base.bin";
   const std::pair<std::string, std::string> cases[] = {
       {" --kl-base " + missing, missing + ": cannot read the KL base file"},
-      {" --kl-base fp --out " + ::testing::TempDir() + "/kl_out", "--out: a KL run is not journaled"},
       {" --quant sq-o1 --alpha 0.4,0.6 --kl-base fp", "--kl-base: one --alpha"},
       {" --kl-base " + missing + " --kl-base-save x.bin", "--kl-base-save: the base is the float model"},
   };
@@ -105,4 +105,53 @@ TEST(PplKlCli, BadKlOptionsAreOneLineErrors) {
     EXPECT_NE(r.out.find(expected), std::string::npos) << args << ": " << r.out;
     EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << args << ": " << r.out;
   }
+}
+
+TEST(PplKlCli, OutJournalsWindowsAndResumeGivesTheSameNumbers) {
+  if (!exists(kModel) || !exists(kWiki)) GTEST_SKIP() << "model or WikiText-2 absent";
+  const std::string dir = ::testing::TempDir() + "/ppl_kl_journal";
+  const std::string args = common() + " --quant w8a8 --kl-base fp --out " + dir;
+  const CliRun whole = run(args + " --force");
+  ASSERT_EQ(whole.status, 0) << whole.out;
+  const std::string journal = dir + "/journal.txt";
+  const std::string text = sqsim::read_file(journal, "journal");
+  size_t windows = 0;
+  for (size_t at = text.find("\nwindow "); at != std::string::npos; at = text.find("\nwindow ", at + 1)) ++windows;
+  EXPECT_EQ(windows, 4u);
+  EXPECT_NE(sqsim::read_file(dir + "/kl.csv", "csv").find("w8a8,-,fp,252,4,64,"), std::string::npos);
+
+  // Killed after two windows, in the middle of the third's line.
+  const size_t third = text.find("\nwindow 2\t");
+  ASSERT_NE(third, std::string::npos);
+  sqsim::write_file_atomic(journal, text.substr(0, third + 200));
+  const CliRun resumed = run(args + " --resume");
+  ASSERT_EQ(resumed.status, 0) << resumed.out;
+  EXPECT_NE(resumed.out.find("2 of 4 windows read from the journal"), std::string::npos) << resumed.out;
+  for (const char* name : {"kl_mean", "kl_median", "kl_p99", "kl_max", "same_top1", "delta_p", "ppl", "ppl_stderr",
+                           "base_ppl", "ppl_ratio", "ppl_ratio_stderr"})
+    EXPECT_EQ(json_number(resumed.out, name), json_number(whole.out, name)) << name;
+  // Everything journaled: nothing runs again, same numbers.
+  const CliRun again = run(args + " --resume");
+  ASSERT_EQ(again.status, 0) << again.out;
+  EXPECT_NE(again.out.find("4 of 4 windows read from the journal"), std::string::npos) << again.out;
+  EXPECT_EQ(json_number(again.out, "kl_mean"), json_number(whole.out, "kl_mean"));
+
+  // Another preset: refused by name, the journal kept.
+  const CliRun other = run(common() + " --quant w8a8-pc --kl-base fp --out " + dir + " --resume");
+  EXPECT_NE(other.status, 0);
+  EXPECT_NE(other.out.find(journal + " records other settings"), std::string::npos) << other.out;
+  EXPECT_EQ(other.out.find('\n'), other.out.size() - 1) << other.out;
+  const std::string kept = sqsim::read_file(journal, "journal");
+  EXPECT_NE(kept.find("\nwindow 3\t"), std::string::npos);
+
+  // A damaged window line: one line naming the journal's line.
+  const size_t w1 = kept.find("\nwindow 1\t");
+  std::string damaged = kept;
+  damaged.replace(w1 + 10, 1, "x");
+  sqsim::write_file_atomic(journal, damaged);
+  const CliRun bad = run(args + " --resume");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.out.find(journal + ": line "), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("expected a finite number"), std::string::npos) << bad.out;
+  EXPECT_EQ(bad.out.find('\n'), bad.out.size() - 1) << bad.out;
 }
