@@ -67,6 +67,15 @@ MeanStderr average_of_tasks(const std::vector<MeanStderr>& per_task) {
   return out;
 }
 
+std::vector<std::string> accuracy_summary_cells(const std::vector<TaskConfig>& tasks,
+                                                const std::vector<AccuracyRun>& runs, size_t r) {
+  check_same_items(tasks, runs);
+  std::vector<MeanStderr> acc;
+  for (size_t t = 0; t < tasks.size(); ++t) acc.push_back(mean_stderr(item_accuracies(tasks[t], runs[r].results[t])));
+  return {percent_cell(average_of_tasks(acc), false),
+          r == 0 ? "-" : percent_cell(average_of_tasks(differences(tasks, runs, r)), true)};
+}
+
 ReportTable accuracy_table(const std::vector<TaskConfig>& tasks, const std::vector<AccuracyRun>& runs) {
   check_same_items(tasks, runs);
   ReportTable rt;
@@ -84,13 +93,9 @@ ReportTable accuracy_table(const std::vector<TaskConfig>& tasks, const std::vect
   rt.header.push_back("Δ average vs " + runs[0].preset);
   for (size_t r = 0; r < runs.size(); ++r) {
     std::vector<std::string> row = {runs[r].preset, runs[r].describe, runs[r].alpha};
-    std::vector<MeanStderr> acc;
-    for (size_t t = 0; t < tasks.size(); ++t) {
-      acc.push_back(mean_stderr(item_accuracies(tasks[t], runs[r].results[t])));
-      row.push_back(percent_cell(acc.back(), false));
-    }
-    row.push_back(percent_cell(average_of_tasks(acc), false));
-    row.push_back(r == 0 ? "-" : percent_cell(average_of_tasks(differences(tasks, runs, r)), true));
+    for (size_t t = 0; t < tasks.size(); ++t)
+      row.push_back(percent_cell(mean_stderr(item_accuracies(tasks[t], runs[r].results[t])), false));
+    for (const std::string& cell : accuracy_summary_cells(tasks, runs, r)) row.push_back(cell);
     rt.rows.push_back(row);
   }
   return rt;

@@ -33,6 +33,11 @@ std::vector<double> item_accuracies(const TaskConfig& task, const std::vector<It
 // sqrt(sum se_t^2) / T.
 MeanStderr average_of_tasks(const std::vector<MeanStderr>& per_task);
 
+// Run r's last two cells of the Table 1 layout: the average of the tasks'
+// accuracies (%) ± stderr, and its paired difference from runs[0] ("-" for r = 0).
+std::vector<std::string> accuracy_summary_cells(const std::vector<TaskConfig>& tasks,
+                                                const std::vector<AccuracyRun>& runs, size_t r);
+
 // Table 1 layout: preset, weights / activations, alpha, each task's acc (%)
 // ± stderr, the average, and the paired difference of the average from
 // runs[0]. Throws sqsim::Error when a run's item counts differ from runs[0]'s.

@@ -50,8 +50,13 @@ void add_paper_tables_options(po::options_description& o) {
       "figure2-layer", po::value<std::string>()->default_value("auto"),
       "smoothing group (norm path, e.g. model.layers.3.input_layernorm) of Figure 2; auto = the largest "
       "activation outlier")(
+      "accuracy-tasks", po::value<std::string>()->default_value("lambada_openai,hellaswag,piqa,winogrande"),
+      "zero-shot tasks of the accuracy part (sqsim eval's names or task config paths)")(
+      "accuracy-limit", po::value<long>()->default_value(0),
+      "score only the first N items of each accuracy task (0 = all)")(
       "parts", po::value<std::string>()->default_value("table1,table2,figure1,figure2"),
-      "what to make: table1, table2, table4, observers, llm-int8-columns, figure1, figure2");
+      "what to make: table1, table2, table4, observers, llm-int8-columns, figure1, figure2, accuracy (the "
+      "tables' presets on --accuracy-tasks: accuracy.md and two accuracy columns in each table)");
   add_output_options(o, "output directory (journal.txt, calibration.bin, the tables and figures)",
                      /*resumable=*/true);
   add_eval_options(o);
@@ -71,7 +76,8 @@ int run_paper_tables(int argc, char** argv) {
              "per-channel with and without smoothing), Table 2 (W4A16 round-to-nearest vs SmoothQuant+, W4A8),\n"
              "Table 4 (the SmoothQuant paper's main comparison, with LLM.int8(), Outlier Suppression and\n"
              "SmoothQuant + LLM.int8()), the observer table (--observer-preset with each calibration observer),\n"
-             "LLM.int8()'s outlier columns per layer (llm-int8-columns),\n"
+             "LLM.int8()'s outlier columns per layer (llm-int8-columns), the tables' zero-shot accuracy\n"
+             "(accuracy: sqsim eval's tasks and scoring, with paired differences from fp),\n"
              "Figure 1 (perplexity against alpha) and Figure 2 (one layer's per-channel input and weight absmax\n"
              "before and after smoothing). Tables as Markdown, LaTeX and CSV, figures as SVG (+ CSV), each with\n"
              "its provenance. Calibration uses --calib-text only; evaluation texts are never calibrated on.\n"
@@ -100,6 +106,8 @@ int run_paper_tables(int argc, char** argv) {
   job.alpha_request = vm["alpha"].as<std::string>();
   job.alpha_grid = vm["alpha-grid"].as<std::string>();
   job.table_alpha = alpha_choices(job.alpha_request, job.alpha_grid, "--alpha").at(0);
+  job.accuracy_tasks = vm["accuracy-tasks"].as<std::string>();
+  job.accuracy_limit = vm["accuracy-limit"].as<long>();
   job.output = output_options(vm);
   job.threads = run_options(vm).threads;
   check_paper_tables_job(job);  // before eval_options: the order of the refusals is the options' order

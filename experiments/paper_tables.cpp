@@ -11,7 +11,9 @@
 #include "base/io.h"
 #include "base/paths.h"
 #include "base/str.h"
+#include "experiments/accuracy_table.h"
 #include "experiments/csv.h"
+#include "experiments/eval_job.h"
 #include "experiments/format.h"
 #include "experiments/interrupt.h"
 #include "experiments/journal.h"
@@ -73,6 +75,10 @@ struct PaperRun {
   // run appends them (the merged journal of an MPI run).
   RankJournal::Items* order = nullptr;
   std::set<std::string> ordered_keys = {};
+  // The accuracy part's tasks, items and one run per preset (fp first).
+  std::vector<TaskConfig> tasks = {};
+  std::vector<std::vector<TaskItem>> items = {};
+  std::vector<AccuracyRun> accuracy = {};
 
   bool writes() const { return plan == nullptr; }
   // Notes an item for `order` (once).
@@ -150,6 +156,25 @@ std::string ppl_cell(const QuantRun& r) {
          (u.estimator == PplUncertainty::kWindow ? "†" : "");
 }
 
+// The accuracy part's two columns of a table row (average accuracy and its
+// paired difference from fp), when the part ran; appended to `row`.
+void add_accuracy_cells(const PaperRun& run, const std::string& preset, std::vector<std::string>* row) {
+  for (size_t r = 0; r < run.accuracy.size(); ++r)
+    if (run.accuracy[r].preset == preset)
+      for (const std::string& cell : accuracy_summary_cells(run.tasks, run.accuracy, r)) row->push_back(cell);
+}
+
+void add_accuracy_header(const PaperRun& run, ReportTable* rt) {
+  if (run.accuracy.empty()) return;
+  std::string tasks;
+  for (const TaskConfig& t : run.tasks) tasks += (tasks.empty() ? "" : ", ") + t.name;
+  rt->header.push_back("accuracy % (" + std::to_string(run.tasks.size()) + (run.tasks.size() == 1 ? " task)" : " tasks)"));
+  rt->header.push_back("Δ accuracy vs fp");
+  rt->caption += " accuracy: the mean zero-shot accuracy over " + tasks +
+                 " ± its standard error, and its paired difference from fp on the same items (accuracy.md has "
+                 "each task; docs/statistics.md).";
+}
+
 // Appended to the caption of every table with perplexity cells.
 const char* const kUncertaintyNote =
     " ±: standard error of the perplexity, ppl × the standard error of the per-token NLL (llama.cpp's estimator; "
@@ -200,6 +225,7 @@ void write_table(PaperRun& run, int t) {
   rt.title = titles[t];
   rt.caption = std::string(captions[t]) + kUncertaintyNote;
   rt.header = {"preset", "weights / activations", "alpha", "WikiText-2 ppl", "PTB ppl"};
+  add_accuracy_header(run, &rt);
   rt.provenance = run.provenance;
   for (const std::string& p : t == 0 ? run.job.table1 : run.job.table2) {
     const ModelQuantConfig c = preset_config(p);
@@ -209,6 +235,7 @@ void write_table(PaperRun& run, int t) {
       row[2] = r.alpha_text;
       row.push_back(ppl_cell(r));
     }
+    add_accuracy_cells(run, p, &row);
     rt.rows.push_back(row);
     if (run.writes()) write_report_table(rt, run.job.output.out + "/" + part);  // partial tables appear as rows complete
   }
@@ -252,6 +279,7 @@ void write_table4(PaperRun& run) {
       std::string(kUncertaintyNote);
   rt.header = {"method", "preset", "weights / activations", "alpha", "WikiText-2 ppl", "WikiText-2 / fp", "PTB ppl",
                "PTB / fp", "s / window"};
+  add_accuracy_header(run, &rt);
   rt.provenance = run.provenance;
   for (const std::string& p : run.job.table4) {
     std::vector<std::string> row = {paper_row_name(p), p, preset_config(p).describe(), "-"};
@@ -264,6 +292,7 @@ void write_table4(PaperRun& run) {
       seconds.insert(seconds.end(), s.begin(), s.end());
     }
     row.push_back(seconds.empty() ? "-" : significant(mean_stderr(seconds).mean, 3));
+    add_accuracy_cells(run, p, &row);
     rt.rows.push_back(row);
     if (run.writes()) write_report_table(rt, run.job.output.out + "/table4");  // partial tables appear as rows complete
   }
@@ -614,12 +643,18 @@ void check_column_presets(const PaperTablesJob& job) {
 }  // namespace
 
 void check_paper_tables_job(const PaperTablesJob& job) {
-  static const std::set<std::string> parts = {"table1",           "table2",  "table4", "observers",
-                                              "llm-int8-columns", "figure1", "figure2"};
+  static const std::set<std::string> parts = {"table1",           "table2",  "table4",  "observers",
+                                              "llm-int8-columns", "figure1", "figure2", "accuracy"};
   for (const std::string& p : job.parts)
     if (!parts.count(p))
-      throw Error("--parts '" + p + "': expected table1, table2, table4, observers, llm-int8-columns, figure1 or "
-                  "figure2");
+      throw Error("--parts '" + p + "': expected table1, table2, table4, observers, llm-int8-columns, figure1, "
+                  "figure2 or accuracy");
+  if (job.parts.count("accuracy") && !job.parts.count("table1") && !job.parts.count("table2") &&
+      !job.parts.count("table4"))
+    throw Error("--parts accuracy: gives the tables' presets accuracy columns; add table1, table2 or table4");
+  if (job.accuracy_limit < 0) throw Error("--accuracy-limit must be >= 0");
+  if (job.parts.count("accuracy"))
+    for (const std::string& t : split_list(job.accuracy_tasks, "--accuracy-tasks")) task_config_path(t);
   if (job.seq_len < 2) throw Error("--seq-len must be at least 2");
   const std::pair<const char*, const std::vector<std::string>*> tables[] = {
       {"--table1", &job.table1}, {"--table2", &job.table2}, {"--table4", &job.table4}};
@@ -675,6 +710,50 @@ void measure_on_ranks(PaperRun& run, const Ranks& ranks) {
   }
 }
 
+// The presets the accuracy part scores: fp (the base of the paired
+// differences), then those of the requested tables in table order.
+std::vector<std::string> accuracy_presets(const PaperTablesJob& job) {
+  std::vector<std::string> out = {"fp"};
+  const std::pair<const char*, const std::vector<std::string>*> tables[] = {
+      {"table1", &job.table1}, {"table2", &job.table2}, {"table4", &job.table4}};
+  for (const auto& [part, presets] : tables)
+    if (job.parts.count(part))
+      for (const std::string& p : *presets)
+        if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  return out;
+}
+
+// The accuracy part (on every rank of an MPI run: eval_preset splits the
+// items): each preset scored as `sqsim eval` scores it, journaled in
+// DIR/accuracy/PRESET/ (the layout of `sqsim eval --quant A,B --out DIR`),
+// then DIR/accuracy.* and DIR/accuracy_differences.*.
+void measure_accuracy(PaperRun& run, const Ranks& ranks) {
+  const PaperTablesJob& job = run.job;
+  ranks.all_or_none([&] { load_eval_tasks(job.accuracy_tasks, job.accuracy_limit, &run.tasks, &run.items); });
+  const ZeroShotOptions zo;
+  const EvalContext cx{ranks, run.tasks, run.items, run.ev, zo, false, job.alpha_request, job.alpha_grid,
+                       job.output.resume};
+  std::string settings = journal_settings(run) + "accuracy tasks " + job.accuracy_tasks + " limit " +
+                         std::to_string(job.accuracy_limit) + "\nalpha " + job.alpha_request + "\n";
+  for (const std::string& p : accuracy_presets(job)) {
+    const ModelQuantConfig c = preset_config(p);
+    AccuracyRun a{p, c.describe(), "-", {}};
+    a.results = eval_preset(cx, c, job.output.out + "/accuracy/" + p, settings + "preset " + p + "\n", &a.alpha);
+    run.accuracy.push_back(std::move(a));
+  }
+  if (!ranks.root()) return;
+  ReportTable table = accuracy_table(run.tasks, run.accuracy), diff = accuracy_difference_table(run.tasks, run.accuracy);
+  table.provenance = diff.provenance = run.provenance;
+  for (size_t t = 0; t < run.tasks.size(); ++t) {
+    const std::string line = run.tasks[t].name + ": " + std::to_string(run.items[t].size()) + " items" +
+                             (job.accuracy_limit > 0 ? " (the first " + std::to_string(job.accuracy_limit) + ")" : "");
+    table.provenance.push_back(line);
+    diff.provenance.push_back(line);
+  }
+  write_report_table(table, job.output.out + "/accuracy");
+  write_report_table(diff, job.output.out + "/accuracy_differences");
+}
+
 }  // namespace
 
 int run_paper_tables_job(const PaperTablesJob& job) {
@@ -707,6 +786,8 @@ int run_paper_tables_job(const PaperTablesJob& job) {
   });
   require_same(ranks, "paper-tables settings", settings);
   ranks.all_or_none([&] { run.journal = std::make_unique<RankJournal>(ranks, job.output.out, settings, job.output.resume); });
+  // First, so that the tables can show the accuracy columns.
+  if (job.parts.count("accuracy")) measure_accuracy(run, ranks);
   RankJournal::Items ordered;
   if (ranks.distributed()) {
     measure_on_ranks(run, ranks);

@@ -5,8 +5,9 @@
 // ZeroQuant, LLM.int8(), Outlier Suppression, SmoothQuant O1-O3, SmoothQuant +
 // LLM.int8()), the observer table (static per-tensor scales by each
 // calibration observer), LLM.int8()'s outlier columns per layer, Figure 1
-// (perplexity against alpha) and Figure 2 (one smoothing group's per-channel
-// absmax before and after smoothing), each as Markdown, LaTeX, CSV or SVG
+// (perplexity against alpha), Figure 2 (one smoothing group's per-channel
+// absmax before and after smoothing) and the tables' zero-shot accuracy
+// (the accuracy part: sqsim eval's scoring, journaled per preset), each as Markdown, LaTeX, CSV or SVG
 // with its provenance. Every perplexity and every
 // window of it is journaled (journal.txt) as it completes, so --resume
 // finishes an interrupted run, continuing a perplexity from its last window.
@@ -44,7 +45,12 @@ struct PaperTablesJob {
   std::vector<float> figure1_alpha;
   long figure1_max_tokens = 0;          // 0 = as max_tokens
   std::string figure2_group = "auto";  // a smoothing group's norm path, or auto
-  std::set<std::string> parts;          // table1, table2, table4, observers, llm-int8-columns, figure1, figure2
+  // The accuracy part: every preset of the requested tables (fp first) on
+  // these zero-shot tasks (sqsim eval's), the first accuracy_limit items of
+  // each (0 = all); the tables then gain accuracy columns.
+  std::string accuracy_tasks = "lambada_openai,hellaswag,piqa,winogrande";
+  long accuracy_limit = 0;
+  std::set<std::string> parts;  // table1, table2, table4, observers, llm-int8-columns, figure1, figure2, accuracy
   OutputOptions output;                 // a directory
   std::string command;                  // as typed, for provenance
 };

@@ -285,7 +285,10 @@ TEST(PaperTables, Table4OptionsAreRefusedNamingTheOption) {
       {"--parts observers --observer-preset sq-o1 --observers mse", "--observer-preset sq-o1"},
       {"--parts observers --observer-bins 100", "--observer-bins"},
       {"--parts llm-int8-columns --llm-int8-columns sq-o1", "--llm-int8-columns 'sq-o1'"},
-      {"--parts llm-int8-columns --columns-windows 0", "--columns-windows"}};
+      {"--parts llm-int8-columns --columns-windows 0", "--columns-windows"},
+      {"--parts accuracy", "--parts accuracy: gives the tables' presets accuracy columns"},
+      {"--parts table1,accuracy --accuracy-limit -1", "--accuracy-limit must be >= 0"},
+      {"--parts table1,accuracy --accuracy-tasks piqa,no_such_task", "--tasks: no task 'no_such_task'"}};
   for (const auto& [a, expected] : bad) {
     const CliRun r = run(std::string("paper-tables --out ") + temp_path("refused") + " " + a);
     EXPECT_NE(r.status, 0) << a;
@@ -293,4 +296,41 @@ TEST(PaperTables, Table4OptionsAreRefusedNamingTheOption) {
     EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << a << ": " << r.out;
     EXPECT_FALSE(exists(temp_path("refused") + "/journal.txt")) << a;
   }
+}
+
+// The accuracy part: each table row gains the average accuracy and its paired
+// difference from fp, equal to `sqsim eval`'s accuracy table for the same
+// presets, items and calibration; a resume scores nothing again.
+TEST(PaperTables, AccuracyColumnsAreSqsimEvalsAccuracyTable) {
+  for (const std::string& f : {kModel, kWiki, kPtb, kPtbValid})
+    if (!exists(f)) GTEST_SKIP() << "absent: " << f;
+  const std::string dir = temp_path("accuracy"), eval_dir = temp_path("accuracy_eval");
+  const RemovedAtEnd cleanup{{dir, eval_dir}};
+  std::string a = args(dir, "fp,w8a8,sq-o1");
+  a.replace(a.find("--parts table1"), 14, "--parts table1,accuracy --accuracy-tasks piqa --accuracy-limit 5");
+  CliRun r = run(a + " --force");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const size_t calib = a.find("--calib-text ");
+  const std::string calib_file = a.substr(calib + 13, a.find(' ', calib + 13) - calib - 13);
+  const CliRun e = run("eval --model " + kModel + " --quant fp,w8a8,sq-o1 --tasks piqa --limit 5 "
+                       "--calib-text " + calib_file + " --calib-samples 4 --calib-seq-len 64 --holdout-tokens 64 "
+                       "--threads 2 --out " + eval_dir);
+  ASSERT_EQ(e.status, 0) << e.out;
+  const std::string table = slurp(dir + "/table1.md");
+  EXPECT_NE(table.find("| accuracy % (1 task) | Δ accuracy vs fp |"), std::string::npos) << table;
+  for (const char* preset : {"fp", "w8a8", "sq-o1"}) {
+    const std::vector<std::string> t1 = md_cells(md_row(dir + "/table1.md", preset));
+    const std::vector<std::string> acc = md_cells(md_row(eval_dir + "/accuracy.md", preset));
+    ASSERT_EQ(t1.size(), 7u) << table;
+    ASSERT_EQ(acc.size(), 6u) << slurp(eval_dir + "/accuracy.md");
+    EXPECT_EQ(t1[5], acc[4]) << preset;  // average ± stderr
+    EXPECT_EQ(t1[6], acc[5]) << preset;  // paired difference from fp
+    const std::vector<std::string> mine = md_cells(md_row(dir + "/accuracy.md", preset));
+    EXPECT_EQ(mine, acc) << preset;
+  }
+  r = run(a + " --resume");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("piqa: 5 items from the journal, 0 to score"), std::string::npos) << r.out;
+  EXPECT_EQ(slurp(dir + "/table1.md").substr(0, table.find("Provenance")),
+            table.substr(0, table.find("Provenance")));
 }
