@@ -3,12 +3,9 @@
 // (experiments/configs/tasks/*.task, docs/tasks.md), scored as
 // lm-evaluation-harness scores them, with standard errors.
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <cstdio>
 #include <iostream>
-#include <limits>
-#include <map>
 #include <memory>
 
 #include "base/error.h"
@@ -19,12 +16,7 @@
 #include "experiments/commands.h"
 #include "experiments/accuracy_table.h"
 #include "experiments/eval_job.h"
-#include "experiments/eval_journal.h"
-#include "experiments/eval_ranks.h"
 #include "experiments/interrupt.h"
-#include "experiments/journal.h"
-#include "experiments/rank_journal.h"
-#include "experiments/json_writer.h"
 #include "experiments/model_quant_options.h"
 #include "experiments/quant_eval.h"
 #include "experiments/provenance.h"

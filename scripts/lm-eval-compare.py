@@ -15,11 +15,17 @@ task's acc, and every per-choice log-likelihood. Prints a Markdown report
 agreement >= 99.5%, |acc difference| <= 0.3 points, max |loglik difference| <= 1e-3.
 
   scripts/lm-eval-compare.py --limit 200 --report results/eval/lm-eval-comparison.md
+  scripts/lm-eval-compare.py --tasks piqa --limit 200 --float64 10
+
+--float64 N recomputes the N requests where the two disagree most in float64
+(transformers' model cast to double, lm-eval's own context/continuation
+split), to say which side a difference comes from.
 
 Exits 77 (skipped) when lm_eval, torch, transformers, the model, the data or
 the sqsim binary are absent. Install: scripts/install-python-refs.sh.
 """
 import argparse
+import copy
 import json
 import os
 import subprocess
@@ -214,8 +220,32 @@ def run_lm_eval(limit, workdir):
         for s in res["samples"][t + "_local"]:
             lls = [float(r[0]) for r in s["filtered_resps"]]
             greedy = [bool(r[1]) for r in s["filtered_resps"]]
-            samples[(t, int(s["doc_id"]))] = {"loglik": lls, "greedy": greedy, "target": s["target"]}
-    return samples, res["results"], time.time() - t0
+            samples[(t, int(s["doc_id"]))] = {"loglik": lls, "greedy": greedy, "target": s["target"],
+                                               "args": [tuple(a[:2]) for a in s["arguments"]]}
+    return samples, res["results"], time.time() - t0, lm
+
+
+def float64_check(lm, sq, le, n):
+    """The n requests with the largest |sqsim - lm-eval| log-likelihood, again in float64."""
+    diffs = []
+    for k, a in sq.items():
+        for j, (x, y) in enumerate(zip(a["loglik"], le[k]["loglik"])):
+            diffs.append((abs(x - y), k, j))
+    diffs.sort(key=lambda d: -d[0])
+    m64 = copy.deepcopy(lm.model).double().eval()
+    lines = ["| task | item | choice | continuation tokens | sqsim | lm-eval (float32) | float64 | "
+             "sqsim - float64 | lm-eval - float64 |", "|---|---|---|---|---|---|---|---|---|"]
+    for _, k, j in diffs[:n]:
+        ctx, cont = le[k]["args"][j]
+        ce, co = lm._encode_pair(ctx, cont)
+        ids = torch.tensor([ce + co])
+        with torch.no_grad():
+            lp = torch.log_softmax(m64(ids[:, :-1]).logits[0].double(), -1)[len(ce) - 1:]
+        ll = float(lp.gather(-1, torch.tensor(co)[:, None]).sum())
+        x, y = sq[k]["loglik"][j], le[k]["loglik"][j]
+        lines.append(f"| {k[0]} | {k[1]} | {j} | {len(co)} | {x:.6f} | {y:.6f} | {ll:.6f} | {x - ll:+.2e} | "
+                     f"{y - ll:+.2e} |")
+    return lines
 
 
 def argmax_first(v):
@@ -257,10 +287,18 @@ def compare(sq, le, le_results):
 
 
 def main():
+    global TASKS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--limit", type=int, default=200, help="first N items of each task")
     ap.add_argument("--report", help="write the Markdown report here (default: stdout)")
+    ap.add_argument("--tasks", default=",".join(TASKS), help="a subset of " + ",".join(TASKS))
+    ap.add_argument("--float64", type=int, default=0, metavar="N",
+                    help="recompute the N most different requests in float64")
     a = ap.parse_args()
+    TASKS = [t for t in a.tasks.split(",") if t]
+    unknown = [t for t in TASKS if t not in YAML]
+    if unknown:
+        raise SystemExit(f"--tasks: unknown {unknown}; expected a subset of {list(YAML)}")
     for p in (GGUF, BIN, os.path.join(DATA, "tasks", "hellaswag", "hellaswag_val.jsonl")):
         if not os.path.exists(p):
             print(f"skipped: {p} absent")
@@ -268,10 +306,10 @@ def main():
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as td:
         sq, sq_s, sq_cmd = run_sqsim(a.limit, os.path.join(td, "sqsim"))
-        le, le_results, le_s = run_lm_eval(a.limit, td)
+        le, le_results, le_s, lm = run_lm_eval(a.limit, td)
     rows, ok = compare(sq, le, le_results)
     lines = [
-        f"Command: `scripts/lm-eval-compare.py --limit {a.limit}` (lm_eval {lm_eval.__version__}, "
+        f"Command: `scripts/lm-eval-compare.py {' '.join(sys.argv[1:])}` (lm_eval {lm_eval.__version__}, "
         f"torch {torch.__version__}); sqsim side: `{sq_cmd}` ({sq_s:.0f} s); lm-eval side {le_s:.0f} s.",
         "",
         "| task | items | chosen answer agrees | acc sqsim | acc lm-eval (per item) | acc lm-eval (its report) "
@@ -283,6 +321,9 @@ def main():
                      f"| {md:.2e} |")
     lines += ["", "Goals: agreement >= 99.5%, |acc difference| <= 0.3 points, max |loglik difference| <= 1e-3: "
               + ("all met." if ok else "NOT all met.")]
+    if a.float64 > 0:
+        lines += ["", f"The {a.float64} requests with the largest log-likelihood difference, recomputed in float64:",
+                  ""] + float64_check(lm, sq, le, a.float64)
     text = "\n".join(lines) + "\n"
     if a.report:
         with open(a.report, "w") as f:

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds llama.cpp's perplexity and quantize tools OUTSIDE the repository, for
+# scripts/compare-tools.py (issue 21's comparison with the tools a user would
+# pick instead). The source is the llama.cpp copy vendored in the PyPI source
+# package llama-cpp-python 0.3.36 (sha256 pinned below), the one source
+# package of llama.cpp these machines can reach.
+#   bash scripts/build-llama-cpp.sh [DIR]     # default ${SQSIM_EXT:-/tmp/sqsim-ext}
+# Prints the build folder (pass it to compare-tools.py --llama-cpp).
+set -euo pipefail
+dir="${1:-${SQSIM_EXT:-/tmp/sqsim-ext}}"
+version=0.3.36
+sha=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
+tarball="$dir/llama_cpp_python-$version.tar.gz"
+mkdir -p "$dir"
+if [ ! -f "$tarball" ]; then
+  url="$(curl -sS "https://pypi.org/pypi/llama-cpp-python/$version/json" | python3 -c '
+import json, sys
+for u in json.load(sys.stdin)["urls"]:
+    if u["packagetype"] == "sdist":
+        print(u["url"])')"
+  case "$url" in ../../packages/*) url="https://pypi.org/${url#../../}";; esac
+  curl -sSL -o "$tarball.part" "$url"
+  mv "$tarball.part" "$tarball"
+fi
+echo "$sha  $tarball" | sha256sum -c --quiet || { echo "build-llama-cpp: $tarball: sha256 differs from $sha" >&2; exit 1; }
+src="$dir/llama_cpp_python-$version/vendor/llama.cpp"
+[ -d "$src" ] || tar xzf "$tarball" -C "$dir"
+cmake -S "$src" -B "$dir/llama-build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
+cmake --build "$dir/llama-build" -j"$(nproc)" --target llama-perplexity llama-quantize >/dev/null
+echo "$dir/llama-build"
