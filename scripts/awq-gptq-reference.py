@@ -138,8 +138,13 @@ def block_inputs(model, windows):
     h.remove()
     kwargs = caught["kwargs"]
     kwargs["use_cache"] = False
-    kwargs.pop("past_key_values", None)
-    kwargs.pop("past_key_value", None)
+    # No KV cache may travel with the replayed calls: transformers 5 passes the
+    # model's cache to each layer as `cache`, and every replay of the layer
+    # (per window, per AWQ ratio) would append its keys and values to it and
+    # attend over the earlier calls' ones.
+    for k in [k for k, v in kwargs.items() if k in ("cache", "past_key_values", "past_key_value")
+              or type(v).__name__.endswith("Cache")]:
+        kwargs.pop(k)
     return caught["x"], kwargs
 
 
@@ -334,8 +339,12 @@ def main():
             if blocks < len(model.model.layers):
                 # Only the ratios of the first blocks: no quantized model to measure.
                 result["reference"][method] = entry
-                result["sqsim"][method] = sqsim_ppl(a, f"awq-g{g}", ["--awq-objective", a.awq_objective])
-                log(f"reference awq: ratios of {blocks} blocks; sqsim awq-g{g} ppl {result['sqsim'][method]['ppl']:.4f}")
+                log(f"reference awq: ratios of {blocks} blocks: {entry['ratios']}")
+                if not a.no_sqsim:
+                    result["sqsim"][method] = sqsim_ppl(a, f"awq-g{g}", ["--awq-objective", a.awq_objective])
+                    log(f"sqsim awq-g{g} ppl {result['sqsim'][method]['ppl']:.4f}")
+                with open(os.path.join(a.out, "results.json"), "w") as f:
+                    json.dump(result, f, indent=1)
                 continue
         elif method == "gptq-float":
             entry["search_seconds"] = run_gptq_float(model, windows, g, a.gptq)
