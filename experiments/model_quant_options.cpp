@@ -54,7 +54,13 @@ void add_model_quant_options(po::options_description& d) {
       "gptq-damp", po::value<double>()->default_value(0.01),
       "GPTQ presets: damping, a share of the mean Hessian diagonal (> 0)")(
       "gptq-act-order", po::bool_switch(), "GPTQ presets: columns in order of decreasing Hessian diagonal")(
-      "awq-grid", po::value<int>()->default_value(20), "AWQ presets: ratios r = j/N, j = 0..N-1 (llm-awq: 20)");
+      "awq-grid", po::value<int>()->default_value(20), "AWQ presets: ratios r = j/N, j = 0..N-1 (llm-awq: 20)")(
+      "gptq-inputs", po::value<std::string>()->default_value("sequential"),
+      "GPTQ presets: each layer's Hessian from the inputs of the float model (float) or, block by block, from the "
+      "outputs of the already quantized blocks (sequential: gptq.py's llama.py; Llama-like families)")(
+      "awq-objective", po::value<std::string>()->default_value("module"),
+      "AWQ presets: the q/k/v and gate/up scales judged on the attention / MLP module's output (module: "
+      "llm-awq; Llama-like families) or on the group's own linear outputs (linear)");
   add_quantizer_variant_options(d);
 }
 
@@ -136,6 +142,20 @@ void apply_overrides(const po::variables_map& vm, ModelQuantConfig& c) {
     throw Error("--gptq-damp / --gptq-act-order: --quant " + c.name + " is not a GPTQ preset (gptq-g64/g128/g256)");
   if (given(vm, "awq-grid") && !awq)
     throw Error("--awq-grid: --quant " + c.name + " is not an AWQ preset (awq-g64/g128/g256)");
+  if (given(vm, "gptq-inputs") && !gptq)
+    throw Error("--gptq-inputs: --quant " + c.name + " is not a GPTQ preset (gptq-g64/g128/g256)");
+  if (given(vm, "awq-objective") && !awq)
+    throw Error("--awq-objective: --quant " + c.name + " is not an AWQ preset (awq-g64/g128/g256)");
+  if (given(vm, "gptq-inputs")) {
+    const std::string v = vm["gptq-inputs"].as<std::string>();
+    if (v != "float" && v != "sequential") throw Error("--gptq-inputs '" + v + "': expected float or sequential");
+    c.gptq_inputs = v == "float" ? ModelQuantConfig::GptqInputs::kFloat : ModelQuantConfig::GptqInputs::kSequential;
+  }
+  if (given(vm, "awq-objective")) {
+    const std::string v = vm["awq-objective"].as<std::string>();
+    if (v != "module" && v != "linear") throw Error("--awq-objective '" + v + "': expected module or linear");
+    c.awq_objective = v == "linear" ? ModelQuantConfig::AwqObjective::kLinear : ModelQuantConfig::AwqObjective::kModule;
+  }
   if (given(vm, "gptq-damp")) c.gptq_damp = vm["gptq-damp"].as<double>();
   if (vm["gptq-act-order"].as<bool>()) c.gptq_act_order = true;
   if (given(vm, "awq-grid")) c.awq_grid = vm["awq-grid"].as<int>();

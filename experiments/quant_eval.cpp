@@ -130,7 +130,10 @@ const WeightSearchResult& QuantEvaluator::weight_search(const ModelQuantConfig& 
       return *(searches_[key] = std::make_unique<WeightSearchResult>(std::move(saved)));
     }
   }
-  auto& cal = weight_cal_[method + (config.act.enabled() ? "+a" : "")];
+  // (one calibration per kind of statistics: sequential GPTQ keeps none)
+  const bool gptq_float = config.weight_method == ModelQuantConfig::WeightMethod::kGptq &&
+                          config.gptq_inputs == ModelQuantConfig::GptqInputs::kFloat;
+  auto& cal = weight_cal_[method + (config.act.enabled() ? "+a" : "") + (gptq_float ? "+float" : "")];
   if (!cal) {
     const auto windows = sqsim::calibration_windows(calib_ids_, opt_.calib_seq_len, opt_.search_windows);
     WeightCalibrationOptions co = weight_calibration_needs(config, opt_.search_rows);

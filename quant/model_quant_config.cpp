@@ -259,9 +259,11 @@ std::string ModelQuantConfig::describe() const {
   if (bmm.enabled()) o << "; BMM " << bmm.describe();
   if (kv_int8) o << "; int8 KV";
   if (weight_method == WeightMethod::kGptq)
-    o << "; GPTQ damp " << gptq_damp << (gptq_act_order ? " act-order" : "");
+    o << "; GPTQ damp " << gptq_damp << (gptq_act_order ? " act-order" : "")
+      << (gptq_inputs == GptqInputs::kFloat ? ", float inputs" : ", sequential inputs");
   if (weight_method == WeightMethod::kAwq)
     o << (act.enabled() ? "; scales searched (SmoothQuant alpha or AWQ r, grid " : "; AWQ scales (grid ") << awq_grid
+      << (act.enabled() ? "" : awq_objective == AwqObjective::kLinear ? ", linear outputs" : ", module outputs")
       << (act.enabled() ? ") with W4A8 in the loop" : ") and clips");
   if (layers != "*") o << "; layers " << layers;
   if (!w8_layers.empty()) o << "; 8-bit weights " << w8_layers;

@@ -67,6 +67,14 @@ struct ModelQuantConfig {
   double gptq_damp = 0.01;      // share of the mean Hessian diagonal added to it, > 0
   bool gptq_act_order = false;  // columns by decreasing Hessian diagonal
   int awq_grid = 20;            // r = j / awq_grid, j = 0 .. awq_grid - 1
+  // GPTQ's Hessians from the float model's inputs, or block by block from the
+  // outputs of the already quantized blocks (gptq.py's llama.py: the default).
+  enum class GptqInputs { kSequential, kFloat };
+  GptqInputs gptq_inputs = GptqInputs::kSequential;
+  // AWQ's objective for the norm groups (q/k/v, gate/up): the attention / MLP
+  // module's output (llm-awq: the default) or the group's own linear outputs.
+  enum class AwqObjective { kModule, kLinear };
+  AwqObjective awq_objective = AwqObjective::kModule;
 
   bool quantizes_anything() const {
     return weight.enabled() || act.enabled() || bmm.enabled() || kv_int8 || llm_int8;

@@ -21,9 +21,9 @@ outside the repository (e.g. under /tmp). This script only drives them:
    that the group size divides K: SmolLM2's 576 allows groups of 64 only.
 4. GPTQ: gptq.py's GPTQ class (asymmetric min/max quantizer of quant.py),
    damping 0.01, blocks of 128, natural order, in two variants: "float"
-   (every layer's Hessian from the float model: sqsim's definition) and
+   (every layer's Hessian from the float model: sqsim --gptq-inputs float) and
    "sequential" (llama.py's block by block, block l fed by the quantized
-   blocks < l).
+   blocks < l: sqsim --gptq-inputs sequential, its default).
 5. Perplexity of each model on the first --eval-tokens of the evaluation text
    in windows of --eval-seq-len (log-softmax in float64, ppl = exp of the mean
    over windows of the mean NLL of positions 1..L-1, as sqsim ppl), beside
@@ -138,8 +138,13 @@ def block_inputs(model, windows):
     h.remove()
     kwargs = caught["kwargs"]
     kwargs["use_cache"] = False
-    kwargs.pop("past_key_values", None)
-    kwargs.pop("past_key_value", None)
+    # No KV cache may travel with the replayed calls: transformers 5 passes the
+    # model's cache to each layer as `cache`, and every replay of the layer
+    # (per window, per AWQ ratio) would append its keys and values to it and
+    # attend over the earlier calls' ones.
+    for k in [k for k, v in kwargs.items() if k in ("cache", "past_key_values", "past_key_value")
+              or type(v).__name__.endswith("Cache")]:
+        kwargs.pop(k)
     return caught["x"], kwargs
 
 
@@ -266,11 +271,11 @@ def kwargs_for(kwargs, batch):
     return out
 
 
-def sqsim_ppl(a, preset):
+def sqsim_ppl(a, preset, extra=()):
     cmd = [a.sqsim, "ppl", "--model", a.model, "--text", a.eval_text, "--calib-text", a.calib_text,
            "--quant", preset, "--max-tokens", str(a.eval_tokens), "--seq-len", str(a.eval_seq_len),
            "--search-windows", str(a.windows), "--calib-seq-len", str(a.seq_len),
-           "--holdout-tokens", str(a.holdout_tokens), "--json"]
+           "--holdout-tokens", str(a.holdout_tokens), "--json", *extra]
     t0 = time.time()
     out, err = run(cmd)
     res = json.loads(out.strip().splitlines()[-1])
@@ -296,6 +301,8 @@ def main():
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--awq-blocks", type=int, default=0,
                    help="run llm-awq's search on the first N blocks only (ratios compared, no reference ppl)")
+    p.add_argument("--awq-objective", default="module", help="sqsim --awq-objective (module: llm-awq's)")
+    p.add_argument("--no-sqsim", action="store_true", help="run the reference side only")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     cpu_only()
@@ -332,8 +339,12 @@ def main():
             if blocks < len(model.model.layers):
                 # Only the ratios of the first blocks: no quantized model to measure.
                 result["reference"][method] = entry
-                result["sqsim"][method] = sqsim_ppl(a, f"awq-g{g}")
-                log(f"reference awq: ratios of {blocks} blocks; sqsim awq-g{g} ppl {result['sqsim'][method]['ppl']:.4f}")
+                log(f"reference awq: ratios of {blocks} blocks: {entry['ratios']}")
+                if not a.no_sqsim:
+                    result["sqsim"][method] = sqsim_ppl(a, f"awq-g{g}", ["--awq-objective", a.awq_objective])
+                    log(f"sqsim awq-g{g} ppl {result['sqsim'][method]['ppl']:.4f}")
+                with open(os.path.join(a.out, "results.json"), "w") as f:
+                    json.dump(result, f, indent=1)
                 continue
         elif method == "gptq-float":
             entry["search_seconds"] = run_gptq_float(model, windows, g, a.gptq)
@@ -344,9 +355,10 @@ def main():
         entry["ppl"], entry["windows"] = perplexity(model, evals, a.eval_seq_len)
         result["reference"][method] = entry
         log(f"reference {method}: ppl {entry['ppl']:.4f}")
-        preset = {"fp": "fp", "awq": f"awq-g{g}", "gptq-float": f"gptq-g{g}"}.get(method)
-        if preset:
-            result["sqsim"][method] = sqsim_ppl(a, preset)
+        preset = {"fp": "fp", "awq": f"awq-g{g}", "gptq-float": f"gptq-g{g}", "gptq-sequential": f"gptq-g{g}"}.get(method)
+        extra = {"gptq-float": ["--gptq-inputs", "float"], "gptq-sequential": ["--gptq-inputs", "sequential"]}.get(method, [])
+        if preset and not a.no_sqsim:
+            result["sqsim"][method] = sqsim_ppl(a, preset, extra)
             log(f"sqsim {preset}: ppl {result['sqsim'][method]['ppl']:.4f}")
         with open(os.path.join(a.out, "results.json"), "w") as f:
             json.dump(result, f, indent=1)
@@ -354,8 +366,8 @@ def main():
         ref, mine = result["reference"]["awq"]["ratios"], result["sqsim"]["awq"]["ratios"]
         same = sum(1 for k in ref if k in mine and ref[k] is not None and abs(ref[k] - mine[k]) < 1e-6)
         result["awq_ratio_agreement_note"] = (
-            "llm-awq measures q/k/v on the attention output and gate/up on the MLP output; "
-            "sqsim on the group's own linear outputs (docs/quantization.md, AWQ)")
+            "llm-awq measures q/k/v on the attention output and gate/up on the MLP output; sqsim too with "
+            "--awq-objective module, on the group's own linear outputs with linear (docs/quantization.md, AWQ)")
         result["awq_ratio_agreement"] = {"same": same, "groups": len(ref),
                                          "per_group": {k: [ref[k], mine.get(k)] for k in ref}}
     with open(os.path.join(a.out, "results.json"), "w") as f:

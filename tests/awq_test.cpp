@@ -196,6 +196,7 @@ TEST(WeightSearch, AwqAndGptqPresetsOnTheRealModel) {
   for (const char* name : {"awq-g128", "gptq-g128", "w4a8-sq-awq"}) {
     ModelQuantConfig c = preset_config(name);
     c.layers = "model.layers.0.*";
+    c.gptq_inputs = ModelQuantConfig::GptqInputs::kFloat;  // the calibration pass's Hessians
     const std::vector<std::string> layers = selected_layers(*base.model, c);
     ASSERT_EQ(layers.size(), 7u);
     const WeightCalibration cal = calibrate_weight_search(*base.model, layers, windows, weight_calibration_needs(c, 128));
@@ -238,6 +239,7 @@ TEST(WeightSearch, GptqBeatsRoundToNearestOnTheSearchTokensOfBlockZero) {
   ids.resize(8192);
   ModelQuantConfig c = preset_config("gptq-g128");
   c.layers = "model.layers.0.*";
+  c.gptq_inputs = ModelQuantConfig::GptqInputs::kFloat;  // (block 0's inputs are float either way)
   const std::vector<std::string> layers = selected_layers(*base.model, c);
   WeightCalibrationOptions o = weight_calibration_needs(c, 0);
   o.sample_rows = 4096;  // every token: the Hessian's own rows

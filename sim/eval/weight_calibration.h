@@ -37,8 +37,18 @@ struct WeightCalibration {
   // for gate/up, o_proj, down_proj).
   std::map<std::string, WeightInputStats> inputs;
   std::map<std::string, std::string> input_of;  // layer -> key of its input
+  // The search windows' tokens: the block-by-block searches (sequential
+  // GPTQ, AWQ's module objective) run them again.
+  std::vector<std::vector<int32_t>> windows;
   const WeightInputStats& of(const std::string& layer) const;
 };
+
+// sum x^T x of one window's rows x added to `upper` (float64 [K, K], upper
+// triangle only; zero-sized: set to zeros first): one float32 symmetric rank
+// update, then the float64 sum, as the calibration pass accumulates S.
+void add_window_xtx(MatrixD& upper, const MatrixF& x);
+// Mirrors the upper triangle into the lower one.
+void mirror_xtx(MatrixD& upper);
 
 // The layers that share one input (a smoothing group's members) map to its
 // first member; every other layer to itself. Only `layers` are recorded.

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <set>
 
@@ -102,6 +104,77 @@ MatrixF clip_rows(const MatrixF& sample) {
   return out;
 }
 
+// "model.layers.3.self_attn.q_proj" -> 3 and "self_attn.q_proj"; -1 outside the blocks.
+int block_of(const std::string& n, std::string* rest) {
+  static const std::string p = "model.layers.";
+  if (n.compare(0, p.size(), p) != 0) return -1;
+  size_t i = p.size(), j = i;
+  while (j < n.size() && std::isdigit(static_cast<unsigned char>(n[j]))) ++j;
+  if (j == i || j >= n.size() || n[j] != '.') return -1;
+  if (rest) *rest = n.substr(j + 1);
+  return std::stoi(n.substr(i, j - i));
+}
+
+// Which of a Llama block's inputs the layer reads.
+const MatrixF& block_input(const CausalLm::BlockInputs& in, const std::string& layer) {
+  std::string rest;
+  block_of(layer, &rest);
+  if (rest == "self_attn.q_proj" || rest == "self_attn.k_proj" || rest == "self_attn.v_proj" ||
+      rest == "self_attn.qkv_proj")
+    return in.attn;
+  if (rest == "self_attn.o_proj") return in.o;
+  if (rest == "mlp.gate_proj" || rest == "mlp.up_proj" || rest == "mlp.gate_up_proj") return in.mlp;
+  if (rest == "mlp.down_proj") return in.down;
+  throw Error(layer + ": not a linear layer of a Llama block (the block-by-block searches know q/k/v/o, gate/up/down)");
+}
+
+std::vector<long> window_sizes(const WeightCalibration& cal) {
+  if (cal.windows.empty()) throw Error("weight search: the calibration kept no search windows");
+  std::vector<long> sizes;
+  for (const auto& w : cal.windows) sizes.push_back(long(w.size()));
+  return sizes;
+}
+
+// The float layer with weight w and the model's bias of `name`.
+std::unique_ptr<FloatLinear> float_layer(const CausalLm& m, const std::string& name, MatrixF w) {
+  const auto* f = dynamic_cast<const FloatLinear*>(&m.linear(name));
+  return std::make_unique<FloatLinear>(std::move(w), f ? f->bias() : VectorF());
+}
+
+// llm-awq's module objective (docs/quantization.md, "AWQ"): for every ratio,
+// the group's weights W' = Q(W s) / s put in place of the model's for one
+// forward of the attention module (q/k/v groups) or the MLP (gate/up) of
+// block l on its float inputs; L(r) = mean over rows and outputs of
+// (module output - float module output)^2, in float64.
+void search_module_scales(const CausalLm& model, AwqGroupScale& g, int l, bool attention,
+                          const CausalLm::BlockInputs& in, const std::vector<long>& sizes,
+                          const std::vector<float>& grid, const VectorF& mean_abs, const QuantSpec& spec) {
+  const MatrixF& x = attention ? in.attn : in.mlp;
+  auto module = [&](const CausalLm::LinearOverrides& use) {
+    return attention ? model.attention_module(l, x, sizes, use) : model.mlp_module(l, x, use);
+  };
+  const MatrixF ref = module({});
+  double best = std::numeric_limits<double>::infinity();
+  g.losses.clear();
+  for (float r : grid) {
+    const VectorF s = awq_scales(mean_abs, r, g.prev);
+    std::vector<std::unique_ptr<FloatLinear>> layers;
+    CausalLm::LinearOverrides use;
+    for (const std::string& n : g.layers) {
+      layers.push_back(float_layer(model, n, awq_scaled_fake_quant(float_weight(model, n), s, spec, n)));
+      use[n] = layers.back().get();
+    }
+    const double loss = (module(use) - ref).cast<double>().squaredNorm() / double(ref.size());
+    g.losses.push_back(loss);
+    if (loss < best) {
+      best = loss;
+      g.ratio = r;
+      g.scales = s;
+    }
+  }
+  if (!std::isfinite(best)) throw Error(g.prev + ": every AWQ ratio gave a non-finite module-output loss");
+}
+
 // w4a8-sq-awq: SmoothQuant's candidates, then AWQ's, each measured with the
 // preset's int8 activations and int4 weights on the sample rows
 // (docs/quantization.md, "SmoothQuant + AWQ, W4A8").
@@ -165,7 +238,41 @@ WeightSearchResult search_awq(const CausalLm& model, const ModelQuantConfig& con
   std::atomic<size_t> done{0};
   const size_t total = groups.size() + layers.size();
   const bool w4a8 = config.act.enabled();
+  // The norm groups judged on their module's output (llm-awq): block by
+  // block over the search windows on the float model, the module forwards
+  // themselves parallel inside.
+  const bool by_module =
+      !w4a8 && config.awq_objective == ModelQuantConfig::AwqObjective::kModule && model.has_blocks();
+  std::vector<char> module_group(groups.size(), 0);
+  if (by_module) {
+    std::map<int, std::vector<size_t>> of_block;  // block -> its norm groups
+    for (size_t i = 0; i < groups.size(); ++i)
+      if (groups[i].prev_is_norm) {
+        const int l = block_of(groups[i].layers.front(), nullptr);
+        if (l < 0) throw Error(groups[i].prev + ": an AWQ norm group outside the blocks");
+        of_block[l].push_back(i);
+        module_group[i] = 1;
+      }
+    const std::vector<long> sizes = window_sizes(cal);
+    MatrixF x = model.embed_windows(cal.windows);
+    const int last = of_block.empty() ? -1 : of_block.rbegin()->first;
+    for (int l = 0; l <= last; ++l) {
+      CausalLm::BlockInputs in;
+      MatrixF next = model.forward_block(l, x, sizes, &in);
+      for (size_t i : of_block[l]) {
+        AwqGroupScale& g = groups[i];
+        std::string rest;
+        block_of(g.layers.front(), &rest);
+        const bool attention = rest.compare(0, 9, "self_attn") == 0;
+        search_module_scales(model, g, l, attention, in, sizes, grid, cal.of(g.layers.front()).mean_abs(),
+                             config.weight);
+        report(options, ++done, total);
+      }
+      x = std::move(next);
+    }
+  }
   tbb::parallel_for(size_t(0), groups.size(), [&](size_t i) {
+    if (module_group[i]) return;
     AwqGroupScale& g = groups[i];
     const WeightInputStats& in = cal.of(g.layers.front());
     std::vector<const MatrixF*> ws;
@@ -206,6 +313,69 @@ WeightSearchResult search_awq(const CausalLm& model, const ModelQuantConfig& con
   return res;
 }
 
+void warn_few_tokens(const WeightSearchOptions& options, const std::string& layer, long tokens, long cols) {
+  if (tokens < cols && options.warn)
+    options.warn(layer + ": " + std::to_string(tokens) + " search tokens for " + std::to_string(cols) +
+                 " input columns: the Hessian is singular and only the damping makes it invertible "
+                 "(raise --search-windows)");
+}
+
+// gptq.py's llama.py (docs/quantization.md, "GPTQ on a whole model"): block
+// l's layers get their Hessians from block l's float forward on the output
+// of the blocks < l with their GPTQ weights (dequantized, in float); then
+// block l's output with its own GPTQ weights feeds block l + 1.
+WeightSearchResult search_gptq_sequential(const CausalLm& model, const std::vector<std::string>& layers,
+                                          const WeightCalibration& cal, const GptqOptions& o,
+                                          const WeightSearchOptions& options, WeightSearchResult& res) {
+  if (!model.has_blocks())
+    throw Error("--gptq-inputs sequential: " + model.architecture() +
+                " has no block-level forward (the Llama-like families have one; pass --gptq-inputs float)");
+  std::map<int, std::vector<std::string>> of_block;
+  for (const std::string& n : layers) {
+    const int l = block_of(n, nullptr);
+    if (l < 0) throw Error(n + ": --gptq-inputs sequential quantizes the blocks' layers only");
+    of_block[l].push_back(n);
+  }
+  const std::vector<long> sizes = window_sizes(cal);
+  MatrixF x = model.embed_windows(cal.windows);
+  size_t done = 0;
+  const int last = of_block.empty() ? -1 : of_block.rbegin()->first;
+  for (int l = 0; l <= last; ++l) {
+    const std::vector<std::string>& names = of_block[l];
+    if (names.empty()) {
+      x = model.forward_block(l, x, sizes);
+      continue;
+    }
+    CausalLm::BlockInputs in;
+    model.forward_block(l, x, sizes, &in);
+    std::vector<GptqResult> out(names.size());
+    tbb::parallel_for(size_t(0), names.size(), [&](size_t i) {
+      const MatrixF& xs = block_input(in, names[i]);
+      MatrixD s;
+      long row = 0;  // x^T x window by window, as the calibration pass sums it
+      for (long n : sizes) {
+        add_window_xtx(s, xs.middleRows(row, n));
+        row += n;
+      }
+      mirror_xtx(s);
+      const MatrixD h = s * (2.0 / double(xs.rows()));
+      out[i] = gptq_quantize(float_weight(model, names[i]), h, o, names[i]);
+    });
+    std::vector<std::unique_ptr<FloatLinear>> quantized;
+    CausalLm::LinearOverrides use;
+    for (size_t i = 0; i < names.size(); ++i) {
+      warn_few_tokens(options, names[i], in.attn.rows(), float_weight(model, names[i]).cols());
+      quantized.push_back(float_layer(model, names[i], dequantize(out[i].q)));
+      use[names[i]] = quantized.back().get();
+      res.gptq_loss[names[i]] = out[i].loss;
+      res.gptq[names[i]] = std::move(out[i].q);
+      report(options, ++done, layers.size());
+    }
+    x = model.forward_block(l, x, sizes, nullptr, use);
+  }
+  return res;
+}
+
 WeightSearchResult search_gptq(const CausalLm& model, const ModelQuantConfig& config,
                                const std::vector<std::string>& layers, const WeightCalibration& cal,
                                const WeightSearchOptions& options) {
@@ -217,6 +387,8 @@ WeightSearchResult search_gptq(const CausalLm& model, const ModelQuantConfig& co
   o.damp = config.gptq_damp;
   o.block = 128;
   o.act_order = config.gptq_act_order;
+  if (config.gptq_inputs == ModelQuantConfig::GptqInputs::kSequential)
+    return search_gptq_sequential(model, layers, cal, o, options, res);
   // Layers in parallel: each one's result does not depend on the others.
   std::vector<GptqResult> out(layers.size());
   std::atomic<size_t> done{0};
@@ -231,11 +403,7 @@ WeightSearchResult search_gptq(const CausalLm& model, const ModelQuantConfig& co
   });
   for (size_t i = 0; i < layers.size(); ++i) {
     const WeightInputStats& in = cal.of(layers[i]);
-    if (in.tokens < float_weight(model, layers[i]).cols() && options.warn)
-      options.warn(layers[i] + ": " + std::to_string(in.tokens) + " search tokens for " +
-                   std::to_string(in.xtx.cols()) +
-                   " input columns: the Hessian is singular and only the damping makes it invertible "
-                   "(raise --search-windows)");
+    warn_few_tokens(options, layers[i], in.tokens, float_weight(model, layers[i]).cols());
     res.gptq_loss[layers[i]] = out[i].loss;
     res.gptq[layers[i]] = std::move(out[i].q);
   }
@@ -246,7 +414,9 @@ WeightSearchResult search_gptq(const CausalLm& model, const ModelQuantConfig& co
 
 WeightCalibrationOptions weight_calibration_needs(const ModelQuantConfig& config, long sample_rows) {
   WeightCalibrationOptions o;
-  if (config.weight_method == ModelQuantConfig::WeightMethod::kGptq) o.xtx = true;
+  // Sequential GPTQ computes its Hessians block by block (no calibration statistics).
+  if (config.weight_method == ModelQuantConfig::WeightMethod::kGptq)
+    o.xtx = config.gptq_inputs == ModelQuantConfig::GptqInputs::kFloat;
   if (config.weight_method == ModelQuantConfig::WeightMethod::kAwq) {
     o.xtx = !config.act.enabled();  // w4a8-sq-awq measures on rows (activations quantized)
     o.absmax = config.act.enabled();

@@ -37,6 +37,36 @@ bool CausalLm::shares_prefixes() const {
   return rows_independent() && !attention_matmuls.projections && !attention_matmuls.heads;
 }
 
+// The block-level calls of families without them.
+MatrixF CausalLm::embed_windows(const std::vector<std::vector<int32_t>>&) const {
+  throw Error(architecture() + ": no block-level forward (the Llama-like families have one)");
+}
+MatrixF CausalLm::forward_block(int, const MatrixF&, const std::vector<long>&, BlockInputs*,
+                                const LinearOverrides&) const {
+  throw Error(architecture() + ": no block-level forward (the Llama-like families have one)");
+}
+MatrixF CausalLm::attention_module(int, const MatrixF&, const std::vector<long>&, const LinearOverrides&) const {
+  throw Error(architecture() + ": no attention-module forward (the Llama-like families have one)");
+}
+MatrixF CausalLm::mlp_module(int, const MatrixF&, const LinearOverrides&) const {
+  throw Error(architecture() + ": no MLP-module forward (the Llama-like families have one)");
+}
+
+CausalLm::StackedRows CausalLm::stack_sizes(const std::vector<long>& sizes) {
+  if (sizes.empty()) throw Error("forward_block: no window");
+  StackedRows r;
+  for (long n : sizes) {
+    if (n <= 0) throw Error(str("forward_block: a window of ", n, " rows"));
+    r.start.push_back(r.total);
+    r.size.push_back(n);
+    r.pos0.push_back(0);
+    r.prefix.push_back(-1);
+    r.total += n;
+    r.longest = std::max(r.longest, n);
+  }
+  return r;
+}
+
 CausalLm::StackedRows CausalLm::stack_windows(const std::vector<Window>& windows, int vocab) {
   if (windows.empty()) throw Error("forward: no token window");
   StackedRows r;

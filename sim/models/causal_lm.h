@@ -7,6 +7,7 @@
 // sim/eval/perplexity.h.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -90,6 +91,33 @@ class CausalLm {
   // The named norm's weight (gamma), per channel.
   virtual VectorF norm_weight(const std::string& norm_name) const = 0;
 
+  // ---- Block by block: what the weight searches need (docs/quantization.md,
+  // "AWQ", "GPTQ on a whole model"). Windows are stacked as forward_windows
+  // stacks them (no prefixes, each at positions 0..T-1, `sizes` their token
+  // counts); the rows give forward()'s bits block by block. Llama-like
+  // families implement them (has_blocks()); the default ones throw.
+  // Layers named in `use` (HF module paths of block l) compute in place of
+  // the model's own, for this call only (candidate weights of a search).
+  using LinearOverrides = std::map<std::string, const LinearLayer*>;
+  // The inputs of block l's linear layers: `attn` the attention's normalized
+  // input (q/k/v read it), `o` o_proj's, `mlp` the MLP's normalized input
+  // (gate/up), `down` down_proj's.
+  struct BlockInputs {
+    MatrixF attn, o, mlp, down;
+  };
+  virtual bool has_blocks() const { return false; }
+  // The hidden states entering block 0, windows stacked.
+  virtual MatrixF embed_windows(const std::vector<std::vector<int32_t>>& windows) const;
+  // Block l's output for its input x; `inputs`, when given, receives its
+  // linear layers' inputs.
+  virtual MatrixF forward_block(int l, const MatrixF& x, const std::vector<long>& sizes, BlockInputs* inputs = nullptr,
+                                const LinearOverrides& use = {}) const;
+  // Block l's attention module (q/k/v, RoPE, attention, o_proj) on its
+  // normalized input xn, without the residual; and its MLP on hn.
+  virtual MatrixF attention_module(int l, const MatrixF& xn, const std::vector<long>& sizes,
+                                   const LinearOverrides& use = {}) const;
+  virtual MatrixF mlp_module(int l, const MatrixF& hn, const LinearOverrides& use = {}) const;
+
   AttentionMatmuls attention_matmuls;
 
  protected:
@@ -103,6 +131,8 @@ class CausalLm {
   };
   // Checks every window (check_window, prefixes) and lays them out.
   static StackedRows stack_windows(const std::vector<Window>& windows, int vocab);
+  // Windows of `sizes` rows, each from position 0 (the block-level calls).
+  static StackedRows stack_sizes(const std::vector<long>& sizes);
   // Attention window by window: prepare(q, k, v, pos0) gets copies of one
   // window's rows of the stacked q, k, v at positions pos0.. (BMM hooks,
   // RoPE: in place); attend(q, k, v) gets them with the prefix's prepared

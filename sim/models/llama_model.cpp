@@ -113,70 +113,144 @@ MatrixF LlamaModel::forward_windows(const std::vector<Window>& windows) const {
   MatrixF x(rows.total, c.hidden);
   for (size_t w = 0; w < windows.size(); ++w)
     for (long t = 0; t < rows.size[w]; ++t) x.row(rows.start[w] + t) = embed_.row(windows[w].tokens[size_t(t)]);
-  // RoPE angles of positions 0..T-1 (the longest window), once for all
-  // layers; a window at positions pos0.. reads the table from row pos0
-  // (scaled RoPE: frequencies for a sequence of that length)
-  const RopeTable rope_all =
-      rope_table(rows.longest, rope_frequencies(c.rope_scaling, c.head_dim, c.rope_base, rows.longest));
+  const RopeTable rope_all = rope_for(rows);
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LlamaBlock& b = blocks_[size_t(l)];
+    // attention rmsnorm, attention, residual connection back into x
+    x += attention_part(l, rows, rope_all, rms_norm(x, b.attn_norm.weight, c.rms_eps), {}, nullptr);
+    // ffn rmsnorm, MLP, residual connection
+    x += mlp_part(l, rms_norm(x, b.ffn_norm.weight, c.rms_eps), {}, nullptr);
+  }
+  // final rmsnorm, then the classifier into logits, for the rows asked for
+  return lm_head_->forward(rms_norm(logit_rows(x, rows, windows), final_norm_.weight, c.rms_eps));
+}
+
+// RoPE angles of positions 0..T-1 (the longest window), once for all
+// layers; a window at positions pos0.. reads the table from row pos0
+// (scaled RoPE: frequencies for a sequence of that length)
+RopeTable LlamaModel::rope_for(const StackedRows& rows) const {
+  const LlamaConfig& c = cfg_;
+  return rope_table(rows.longest, rope_frequencies(c.rope_scaling, c.head_dim, c.rope_base, rows.longest));
+}
+
+namespace {
+
+// The layer `use` names for block l's `suffix` ("self_attn.q_proj"), else the model's own.
+const LinearLayer& pick(const CausalLm::LinearOverrides& use, int l, const char* suffix,
+                        const std::unique_ptr<LinearLayer>& own) {
+  if (!use.empty()) {
+    const auto it = use.find(str("model.layers.", l, ".", suffix));
+    if (it != use.end()) return *it->second;
+  }
+  return *own;
+}
+
+}  // namespace
+
+MatrixF LlamaModel::attention_part(int l, const StackedRows& rows, const RopeTable& rope_all, const MatrixF& xn,
+                                   const LinearOverrides& use, MatrixF* o_input) const {
+  const LlamaConfig& c = cfg_;
+  const LlamaBlock& b = blocks_[size_t(l)];
   auto rope = [&](MatrixF& x, int heads, long pos0) {
     if (pos0 == 0) return apply_rope(x, heads, c.head_dim, rope_all, c.rope_style);
     const RopeTable from{rope_all.cos.middleRows(pos0, x.rows()), rope_all.sin.middleRows(pos0, x.rows())};
     apply_rope(x, heads, c.head_dim, from, c.rope_style);
   };
-  for (int l = 0; l < c.n_layers; ++l) {
-    const LlamaBlock& b = blocks_[size_t(l)];
-    // attention rmsnorm
-    const MatrixF xn = rms_norm(x, b.attn_norm.weight, c.rms_eps);
-    // q, k, v projections (Phi-3: one fused projection, split by columns)
-    MatrixF q, k, v;
-    if (b.qkv) {
-      const MatrixF qkv = b.qkv->forward(xn);
-      const long nq = long(c.n_heads) * c.head_dim, nkv = long(c.n_kv_heads) * c.head_dim;
-      q = qkv.leftCols(nq);
-      k = qkv.middleCols(nq, nkv);
-      v = qkv.rightCols(nkv);
-    } else {
-      q = b.q->forward(xn), k = b.k->forward(xn), v = b.v->forward(xn);
-    }
-    // Qwen3: RMSNorm over each head of q and k
-    if (c.qk_norm) {
-      head_rms_norm(q, b.q_norm.weight, c.head_dim, c.rms_eps);
-      head_rms_norm(k, b.k_norm.weight, c.head_dim, c.rms_eps);
-    }
-    const int window = c.window_of(l);
-    const MatrixF att = attend_by_window(
-        rows, q, k, v,
-        [&](MatrixF& qw, MatrixF& kw, MatrixF& vw, long pos0) {
-          attention_matmuls.on_projections(l, qw, kw, vw, c.head_dim);  // BMM inputs quantized before RoPE, if asked
-          // RoPE on q and k
-          rope(qw, c.n_heads, pos0);
-          rope(kw, c.n_kv_heads, pos0);
-        },
-        [&](const MatrixF& qw, const MatrixF& kw, const MatrixF& vw) {
-          // causal attention (GQA: n_heads / n_kv_heads query heads share a kv head)
-          // (a sliding window: each query sees its last `window` positions)
-          return causal_attention(qw, kw, vw, c.n_heads, c.n_kv_heads, c.head_dim, attention_matmuls, l, window);
-        });
-    // output projection, residual connection back into x
-    x += b.o->forward(att);
-    // ffn rmsnorm
-    const MatrixF hn = rms_norm(x, b.ffn_norm.weight, c.rms_eps);
-    // SwiGLU: down(SiLU(gate(h)) * up(h)); Phi-3: gate | up from one projection
-    MatrixF gate, up;
-    if (b.gate_up) {
-      const MatrixF gu = b.gate_up->forward(hn);
-      gate = gu.leftCols(c.ffn);
-      up = gu.rightCols(c.ffn);
-    } else {
-      gate = b.gate->forward(hn);
-      up = b.up->forward(hn);
-    }
-    kernels::silu_mul(gate.data(), up.data(), gate.size());
-    // residual connection
-    x += b.down->forward(gate);
+  // q, k, v projections (Phi-3: one fused projection, split by columns)
+  MatrixF q, k, v;
+  if (b.qkv) {
+    const MatrixF qkv = pick(use, l, "self_attn.qkv_proj", b.qkv).forward(xn);
+    const long nq = long(c.n_heads) * c.head_dim, nkv = long(c.n_kv_heads) * c.head_dim;
+    q = qkv.leftCols(nq);
+    k = qkv.middleCols(nq, nkv);
+    v = qkv.rightCols(nkv);
+  } else {
+    q = pick(use, l, "self_attn.q_proj", b.q).forward(xn);
+    k = pick(use, l, "self_attn.k_proj", b.k).forward(xn);
+    v = pick(use, l, "self_attn.v_proj", b.v).forward(xn);
   }
-  // final rmsnorm, then the classifier into logits, for the rows asked for
-  return lm_head_->forward(rms_norm(logit_rows(x, rows, windows), final_norm_.weight, c.rms_eps));
+  // Qwen3: RMSNorm over each head of q and k
+  if (c.qk_norm) {
+    head_rms_norm(q, b.q_norm.weight, c.head_dim, c.rms_eps);
+    head_rms_norm(k, b.k_norm.weight, c.head_dim, c.rms_eps);
+  }
+  const int window = c.window_of(l);
+  const MatrixF att = attend_by_window(
+      rows, q, k, v,
+      [&](MatrixF& qw, MatrixF& kw, MatrixF& vw, long pos0) {
+        attention_matmuls.on_projections(l, qw, kw, vw, c.head_dim);  // BMM inputs quantized before RoPE, if asked
+        // RoPE on q and k
+        rope(qw, c.n_heads, pos0);
+        rope(kw, c.n_kv_heads, pos0);
+      },
+      [&](const MatrixF& qw, const MatrixF& kw, const MatrixF& vw) {
+        // causal attention (GQA: n_heads / n_kv_heads query heads share a kv head)
+        // (a sliding window: each query sees its last `window` positions)
+        return causal_attention(qw, kw, vw, c.n_heads, c.n_kv_heads, c.head_dim, attention_matmuls, l, window);
+      });
+  if (o_input) *o_input = att;
+  // output projection
+  return pick(use, l, "self_attn.o_proj", b.o).forward(att);
+}
+
+MatrixF LlamaModel::mlp_part(int l, const MatrixF& hn, const LinearOverrides& use, MatrixF* down_input) const {
+  const LlamaConfig& c = cfg_;
+  const LlamaBlock& b = blocks_[size_t(l)];
+  // SwiGLU: down(SiLU(gate(h)) * up(h)); Phi-3: gate | up from one projection
+  MatrixF gate, up;
+  if (b.gate_up) {
+    const MatrixF gu = pick(use, l, "mlp.gate_up_proj", b.gate_up).forward(hn);
+    gate = gu.leftCols(c.ffn);
+    up = gu.rightCols(c.ffn);
+  } else {
+    gate = pick(use, l, "mlp.gate_proj", b.gate).forward(hn);
+    up = pick(use, l, "mlp.up_proj", b.up).forward(hn);
+  }
+  kernels::silu_mul(gate.data(), up.data(), gate.size());
+  if (down_input) *down_input = gate;
+  return pick(use, l, "mlp.down_proj", b.down).forward(gate);
+}
+
+MatrixF LlamaModel::embed_windows(const std::vector<std::vector<int32_t>>& windows) const {
+  std::vector<Window> ws;
+  for (const auto& t : windows) ws.push_back({t, 0});
+  const StackedRows rows = stack_windows(ws, cfg_.vocab);
+  MatrixF x(rows.total, cfg_.hidden);
+  for (size_t w = 0; w < windows.size(); ++w)
+    for (long t = 0; t < rows.size[w]; ++t) x.row(rows.start[w] + t) = embed_.row(windows[w][size_t(t)]);
+  return x;
+}
+
+MatrixF LlamaModel::forward_block(int l, const MatrixF& x, const std::vector<long>& sizes, BlockInputs* inputs,
+                                  const LinearOverrides& use) const {
+  const LlamaConfig& c = cfg_;
+  if (l < 0 || l >= c.n_layers) throw Error(str("forward_block: no block ", l, " (", c.n_layers, " blocks)"));
+  const StackedRows rows = stack_sizes(sizes);
+  if (x.rows() != rows.total || x.cols() != c.hidden)
+    throw Error(str("forward_block: input [", x.rows(), " x ", x.cols(), "] for ", rows.total, " rows of ", c.hidden));
+  const LlamaBlock& b = blocks_[size_t(l)];
+  MatrixF xn = rms_norm(x, b.attn_norm.weight, c.rms_eps);
+  MatrixF y = x + attention_part(l, rows, rope_for(rows), xn, use, inputs ? &inputs->o : nullptr);
+  MatrixF hn = rms_norm(y, b.ffn_norm.weight, c.rms_eps);
+  y += mlp_part(l, hn, use, inputs ? &inputs->down : nullptr);
+  if (inputs) {
+    inputs->attn = std::move(xn);
+    inputs->mlp = std::move(hn);
+  }
+  return y;
+}
+
+MatrixF LlamaModel::attention_module(int l, const MatrixF& xn, const std::vector<long>& sizes,
+                                     const LinearOverrides& use) const {
+  if (l < 0 || l >= cfg_.n_layers) throw Error(str("attention_module: no block ", l));
+  const StackedRows rows = stack_sizes(sizes);
+  if (xn.rows() != rows.total) throw Error(str("attention_module: ", xn.rows(), " rows for ", rows.total));
+  return attention_part(l, rows, rope_for(rows), xn, use, nullptr);
+}
+
+MatrixF LlamaModel::mlp_module(int l, const MatrixF& hn, const LinearOverrides& use) const {
+  if (l < 0 || l >= cfg_.n_layers) throw Error(str("mlp_module: no block ", l));
+  return mlp_part(l, hn, use, nullptr);
 }
 
 // ---------------------------------------------------------------- config

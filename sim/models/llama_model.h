@@ -93,6 +93,8 @@ std::string gguf_to_hf_name(const std::string& gguf_name);
 // Llama tensors come from a WeightSource (sim/models/causal_lm.h) by HF name, e.g.
 // "model.layers.0.self_attn.q_proj.weight", "model.norm.weight".
 
+struct RopeTable;
+
 class LlamaModel : public TableModel<LlamaBlock> {
  public:
   // Builds the model from a validated config and a weight source (both the
@@ -115,11 +117,29 @@ class LlamaModel : public TableModel<LlamaBlock> {
   // (input_layernorm -> q, k, v; post_attention_layernorm -> gate, up) come
   // from the layer table.
 
+  // Block by block (CausalLm): the forward's own pieces.
+  bool has_blocks() const override { return true; }
+  MatrixF embed_windows(const std::vector<std::vector<int32_t>>& windows) const override;
+  MatrixF forward_block(int l, const MatrixF& x, const std::vector<long>& sizes, BlockInputs* inputs = nullptr,
+                        const LinearOverrides& use = {}) const override;
+  MatrixF attention_module(int l, const MatrixF& xn, const std::vector<long>& sizes,
+                           const LinearOverrides& use = {}) const override;
+  MatrixF mlp_module(int l, const MatrixF& hn, const LinearOverrides& use = {}) const override;
+
   LlamaModel();
   LlamaModel(LlamaModel&&) = default;
   LlamaModel& operator=(LlamaModel&&) = default;
 
  private:
+  // Block l's attention (without the residual) on xn, the rows laid out as
+  // `rows`, RoPE angles from `rope_all` (rows from position 0); o_input
+  // receives o_proj's input when given. mlp_part: the MLP on hn.
+  MatrixF attention_part(int l, const StackedRows& rows, const RopeTable& rope_all, const MatrixF& xn,
+                         const LinearOverrides& use, MatrixF* o_input) const;
+  MatrixF mlp_part(int l, const MatrixF& hn, const LinearOverrides& use, MatrixF* down_input) const;
+  // The RoPE table of a forward over `rows`.
+  RopeTable rope_for(const StackedRows& rows) const;
+
   LlamaConfig cfg_;
 };
 
