@@ -19,7 +19,7 @@ namespace sqsim {
 
 namespace {
 
-const MatrixF& float_weight(const CausalLm& m, const std::string& name) {
+MatrixF float_weight(const CausalLm& m, const std::string& name) {
   const auto* f = dynamic_cast<const FloatLinear*>(&m.linear(name));
   if (!f) throw Error(name + ": already replaced (the weight search reads a freshly loaded float model)");
   return f->weight();
@@ -231,7 +231,7 @@ WeightSearchResult search_gptq(const CausalLm& model, const ModelQuantConfig& co
   });
   for (size_t i = 0; i < layers.size(); ++i) {
     const WeightInputStats& in = cal.of(layers[i]);
-    if (in.tokens < float_weight(model, layers[i]).cols() && options.warn)
+    if (in.tokens < model.linear(layers[i]).in_features() && options.warn)
       options.warn(layers[i] + ": " + std::to_string(in.tokens) + " search tokens for " +
                    std::to_string(in.xtx.cols()) +
                    " input columns: the Hessian is singular and only the damping makes it invertible "
