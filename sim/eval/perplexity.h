@@ -26,7 +26,9 @@ double mean_next_token_nll(const MatrixF& logits, const std::vector<int32_t>& to
 // without its [T x vocab] logits: the forward stops at the final norm
 // (CausalLm::hidden_windows) and the head projects kHeadRowChunk rows at a
 // time, each chunk's logits scored and freed (docs/memory.md). A head whose
-// rows are not independent projects every row at once.
+// rows are not independent projects every row at once. head_row_chunk 0:
+// kHeadRowChunk; another size keeps the bits on the Eigen path only when it
+// is a multiple of 64 (tests use uneven ones on the AVX-512 path).
 std::vector<double> next_token_nll(const CausalLm& m, const std::vector<int32_t>& tokens,
                                    long head_row_chunk = 0);
 // Rows per head chunk: a multiple of the float GEMM's fixed row splits (64
