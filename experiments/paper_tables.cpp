@@ -560,8 +560,10 @@ void write_figure2(PaperRun& run) {
   const float alpha = ta.kind == AlphaChoice::kFixed ? ta.value : 0.5f;
   const VectorF s = group_smoothing_factors(m, group, stats, alpha);
   const VectorF act = stats.at(group.layers.front()).absmax;
+  std::vector<MatrixF> weights;  // unpacked copies (FloatLinear keeps the packed one only)
+  for (const std::string& n : group.layers) weights.push_back(float_linear(m, n).weight());
   std::vector<const MatrixF*> ws;
-  for (const std::string& n : group.layers) ws.push_back(&float_linear(m, n).weight());
+  for (const MatrixF& w : weights) ws.push_back(&w);
   const VectorF w_before = weight_column_absmax(ws, group.norm);
   const VectorF act_after = act.array() / s.array(), w_after = w_before.array() * s.array();
   CsvTable csv{{"channel", "act_absmax", "act_absmax_smoothed", "weight_absmax", "weight_absmax_smoothed", "s"}, {}};

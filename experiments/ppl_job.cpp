@@ -164,7 +164,10 @@ int run_ppl_job(const PplJob& job) {
   if (!out.empty()) prepare_output_dir(job.output, true);
   install_interrupt_handlers();
   const auto limit = thread_limit(job.threads);
-  QuantEvaluator ev(job.eval);
+  EvalOptions eo = job.eval;
+  // one configuration at one alpha: the float model may become the quantized one
+  eo.keep_float_model = job.alphas.size() != 1;
+  QuantEvaluator ev(eo);
   const std::vector<int32_t> ids = ev.tokenize_file(job.text, job.max_tokens);
   std::cerr << "ppl: " << ids.size() << " tokens of " << job.text << "; " << job.config.name << ": "
             << shown_config(job) << "\n";

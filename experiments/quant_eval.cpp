@@ -186,16 +186,19 @@ std::unique_ptr<CausalLm> QuantEvaluator::quantized_model(const ModelQuantConfig
                                                           const std::map<std::string, float>& alpha_per_group,
                                                           QuantizeModelReport* report) {
   const CalibrationStats* stats = needs_calibration(config) ? &calibration() : nullptr;
-  LoadedModel fresh = load_model(opt_.model_path);
   QuantizeModelOptions qo;
   qo.mode = opt_.mode;
   qo.path = opt_.path;
   qo.alpha_per_group = alpha_per_group;
   if (config.weight_method != ModelQuantConfig::WeightMethod::kRtn) qo.weight_search = &weight_search(config);
+  // Calibration restores the float model it runs, so quantizing it in place
+  // gives a fresh copy's bits; later calls (an alpha search) load fresh.
+  std::unique_ptr<CausalLm> model =
+      !opt_.keep_float_model && base_->model ? std::move(base_->model) : load_model(opt_.model_path).model;
   QuantizeModelReport r;
-  if (config.quantizes_anything()) r = quantize_model(*fresh.model, config, stats, qo);
+  if (config.quantizes_anything()) r = quantize_model(*model, config, stats, qo);
   if (report) *report = r;
-  return std::move(fresh.model);
+  return model;
 }
 
 PerplexityResult QuantEvaluator::measure(const CausalLm& m, const std::vector<int32_t>& ids, int seq_len,

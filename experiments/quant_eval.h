@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "experiments/journal.h"
 #include "experiments/rank_journal.h"
 #include "kernels/kernel_path.h"
@@ -46,6 +47,12 @@ struct EvalOptions {
   // (sim/eval/weight_search_file.h): read when its key matches, refused when
   // it was made from another model, calibration or setting, written otherwise.
   std::string search_cache;
+  // False for a run that needs the float model no more once a quantized one
+  // is built (one `sqsim ppl` configuration): the first quantized model is
+  // the float model itself, quantized in place, after calibration and the
+  // weight search have read it, so the process never holds two models
+  // (docs/memory.md); float_model() is then unusable.
+  bool keep_float_model = true;
 };
 
 // How α is chosen for one run.
@@ -115,7 +122,10 @@ class QuantEvaluator {
     QuantRun head;  // alpha_text, alpha_per_group, global_search, layer counts
   };
   Prepared prepare(const ModelQuantConfig& config, const AlphaChoice& alpha, const std::string& label);
-  const CausalLm& model_of(const Prepared& p) const { return p.model ? *p.model : *base_->model; }
+  const CausalLm& model_of(const Prepared& p) const {
+    if (!p.model && !base_->model) throw Error("the float model was quantized in place (keep_float_model false)");
+    return p.model ? *p.model : *base_->model;
+  }
 
   // Chooses α as asked, quantizes, and measures perplexity of ids in windows of seq_len.
   QuantRun run(const ModelQuantConfig& config, const AlphaChoice& alpha, const std::vector<int32_t>& ids,

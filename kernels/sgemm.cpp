@@ -29,10 +29,13 @@ constexpr long kTileCols = 192;   // a multiple of its 32 columns
 constexpr long kPackChunk = 16;   // panels per packing task
 constexpr long kEigenRowChunk = 64;
 
-void check(const SgemmArgs& g) {
+// b_packed: B comes packed, so g.b may be null (a layer that keeps only its
+// packed weight).
+void check(const SgemmArgs& g, bool b_packed = false) {
   if (g.m < 0 || g.n < 0 || g.k < 0) throw Error("sgemm: negative dimension");
   const long b_cols = g.layout == BLayout::kNK ? g.k : g.n;
-  if ((g.m > 0 && g.k > 0 && (!g.a || g.lda < g.k)) || (g.n > 0 && g.k > 0 && (!g.b || g.ldb < b_cols)) ||
+  if ((g.m > 0 && g.k > 0 && (!g.a || g.lda < g.k)) ||
+      (g.n > 0 && g.k > 0 && !b_packed && (!g.b || g.ldb < b_cols)) ||
       (g.m > 0 && g.n > 0 && (!g.c || g.ldc < g.n)))
     throw Error("sgemm: null pointer or row stride smaller than the row (m " + std::to_string(g.m) + ", n " +
                 std::to_string(g.n) + ", k " + std::to_string(g.k) + ")");
@@ -109,8 +112,21 @@ PackedB pack_b(const float* b, long ldb, BLayout layout, long n, long k) {
   return p;
 }
 
+void unpack_b(const PackedB& p, float* b) {
+  if (p.empty()) throw Error("unpack_b: nothing packed");
+  // pack_b_panels_avx512: element (row c0 + j, column kk) of panel c0 / nr
+  // sits at panel * k * nr + kk * nr + j
+  const long nr = sgemm_b_panel_cols();
+  tbb::parallel_for(tbb::blocked_range<long>(0, p.n, 64), [&](const tbb::blocked_range<long>& r) {
+    for (long row = r.begin(); row < r.end(); ++row) {
+      const float* src = p.data.data() + (row / nr) * p.k * nr + row % nr;
+      for (long kk = 0; kk < p.k; ++kk) b[row * p.k + kk] = src[kk * nr];
+    }
+  });
+}
+
 void sgemm_parallel(const SgemmArgs& g, const PackedB* packed) {
-  check(g);
+  check(g, packed && !packed->empty() && sgemm_avx512_available());
   if (g.m == 0 || g.n == 0) return;
   if (!sgemm_avx512_available()) {
     // Eigen's own blocking depends on the shape, so the chunks are fixed rows.

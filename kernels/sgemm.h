@@ -39,6 +39,9 @@ struct PackedB {
   bool empty() const { return data.empty(); }
 };
 PackedB pack_b(const float* b, long ldb, BLayout layout, long n, long k);
+// The inverse for a kNK pack: writes B [n, k] row-major (row stride k) into
+// b, so a layer need not keep its plain weight beside the packed one.
+void unpack_b(const PackedB& p, float* b);
 
 // Single-threaded (for callers that already run in parallel, like attention).
 void sgemm(const SgemmArgs& g);

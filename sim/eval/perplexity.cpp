@@ -3,6 +3,7 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -11,22 +12,54 @@
 
 namespace sqsim {
 
+namespace {
+
+// -log softmax(row)[target], in double: the one definition both paths use.
+double row_nll(const float* r, long cols, int32_t target) {
+  double mx = -std::numeric_limits<double>::infinity();
+  for (long j = 0; j < cols; ++j) mx = std::max(mx, double(r[j]));
+  double sum = 0.0;
+  for (long j = 0; j < cols; ++j) sum += std::exp(double(r[j]) - mx);
+  return -(double(r[target]) - mx - std::log(sum));
+}
+
+// NLL of logits row t (of rows first.. of the window) into out[first + t].
+void rows_nll(const MatrixF& logits, long first, const std::vector<int32_t>& tokens, std::vector<double>& out) {
+  const long n = std::min(logits.rows(), long(out.size()) - first);
+  // Rows in parallel: each row's NLL is computed the same way on any thread.
+  tbb::parallel_for(tbb::blocked_range<long>(0, n, 16), [&](const tbb::blocked_range<long>& range) {
+    for (long t = range.begin(); t < range.end(); ++t)
+      out[size_t(first + t)] = row_nll(logits.row(t).data(), logits.cols(), tokens[size_t(first + t + 1)]);
+  });
+}
+
+}  // namespace
+
 std::vector<double> next_token_nll(const MatrixF& logits, const std::vector<int32_t>& tokens) {
   const long L = long(tokens.size());
   if (logits.rows() != L || L < 2) throw Error("next_token_nll: need >= 2 tokens and one logits row each");
-  // Rows in parallel: each row's NLL is computed the same way on any thread.
   std::vector<double> row_nll(size_t(L - 1));
-  tbb::parallel_for(tbb::blocked_range<long>(0, L - 1, 16), [&](const tbb::blocked_range<long>& range) {
-    for (long t = range.begin(); t < range.end(); ++t) {
-      const float* r = logits.row(t).data();
-      double mx = -std::numeric_limits<double>::infinity();
-      for (long j = 0; j < logits.cols(); ++j) mx = std::max(mx, double(r[j]));
-      double sum = 0.0;
-      for (long j = 0; j < logits.cols(); ++j) sum += std::exp(double(r[j]) - mx);
-      row_nll[size_t(t)] = -(double(r[tokens[t + 1]]) - mx - std::log(sum));
-    }
-  });
+  rows_nll(logits, 0, tokens, row_nll);
   return row_nll;
+}
+
+std::vector<double> next_token_nll(const CausalLm& m, const std::vector<int32_t>& tokens, long head_row_chunk) {
+  const long L = long(tokens.size());
+  if (L < 2) throw Error("next_token_nll: need >= 2 tokens");
+  if (head_row_chunk <= 0) head_row_chunk = kHeadRowChunk;
+  // the whole window runs (a per-tensor activation scale sees every row, as
+  // in forward())
+  const MatrixF h = m.hidden_windows({{tokens, 0}});
+  if (h.rows() != L) throw Error("next_token_nll: the model gave a wrong number of hidden rows");
+  // All L rows are projected, the last (which predicts nothing) too: the
+  // last chunk then holds the rows of forward()'s last GEMM row split (a
+  // 1-row Eigen product is not a 2-row one's row). A head whose rows depend
+  // on each other (per-tensor dynamic scales) gets all L rows at once.
+  const long chunk = m.head_rows_independent() ? head_row_chunk : L;
+  std::vector<double> out(size_t(L - 1));
+  for (long r0 = 0; r0 < L - 1; r0 += chunk)
+    rows_nll(m.project_rows(h.middleRows(r0, std::min(chunk, L - r0))), r0, tokens, out);
+  return out;
 }
 
 WindowNll window_nll(const std::vector<double>& token_nll) {
@@ -65,7 +98,7 @@ PerplexityResult perplexity(const CausalLm& m, const std::vector<int32_t>& ids, 
       nll = known_windows[w];
     } else {
       const std::vector<int32_t> win(ids.begin() + long(w * seq_len), ids.begin() + long((w + 1) * seq_len));
-      nll = window_nll(next_token_nll(m.forward(win), win));
+      nll = window_nll(next_token_nll(m, win));
     }
     r.window_nll.push_back(nll.mean);
     r.window_sumsq.push_back(nll.sumsq);

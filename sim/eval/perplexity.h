@@ -22,6 +22,21 @@ std::vector<double> next_token_nll(const MatrixF& logits, const std::vector<int3
 // Their mean (summed in row order).
 double mean_next_token_nll(const MatrixF& logits, const std::vector<int32_t>& tokens);
 
+// The same NLLs of the model's forward over `tokens`, with the same bits,
+// without its [T x vocab] logits: the forward stops at the final norm
+// (CausalLm::hidden_windows) and the head projects kHeadRowChunk rows at a
+// time, each chunk's logits scored and freed (docs/memory.md). A head whose
+// rows are not independent projects every row at once. head_row_chunk 0:
+// kHeadRowChunk; another size keeps the bits on the Eigen path only when it
+// is a multiple of 64 (tests use uneven ones on the AVX-512 path).
+std::vector<double> next_token_nll(const CausalLm& m, const std::vector<int32_t>& tokens,
+                                   long head_row_chunk = 0);
+// Rows per head chunk: a multiple of the float GEMM's fixed row splits (64
+// rows on the Eigen path, 192-row tiles on the AVX-512 path, kernels/sgemm.cpp),
+// so a chunk runs the very same products as the whole window; 192 rows of a
+// 49152-token vocabulary are 36 MiB of logits instead of 384 MiB.
+constexpr long kHeadRowChunk = 192;
+
 // One scored window: the mean NLL of its L-1 predicted tokens and the sum of
 // their squared NLLs (the per-token variance needs it; NaN when unknown: a
 // window journaled by an sqsim that did not record it).

@@ -171,8 +171,10 @@ VectorF group_smoothing_factors(const CausalLm& model, const SmoothGroup& group,
   // of a MoE block, each its routed part of it) and every member's weight.
   std::vector<const VectorF*> acts = seen_act_absmax(group, stats);
   if (acts.empty()) stats_of(stats, group.layers.front());  // throws, naming the layer
+  std::vector<MatrixF> weights;  // unpacked copies (FloatLinear keeps the packed one only)
+  for (const std::string& n : group.layers) weights.push_back(float_layer(model, n).weight());
   std::vector<const MatrixF*> ws;
-  for (const std::string& n : group.layers) ws.push_back(&float_layer(model, n).weight());
+  for (const MatrixF& w : weights) ws.push_back(&w);
   return smoothing_group_factors(acts, ws, alpha, group.norm);
 }
 
@@ -397,14 +399,18 @@ QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& conf
         if (!ws->gptq.count(n)) throw Error(n + ": the GPTQ search has no weights for this layer");
   }
 
+  // Each layer's float weight copy is freed once its layer is built (the
+  // replaced layer with it), so memory falls as the loop goes (docs/memory.md).
   for (const std::string& n : model.linear_names()) {
     const VectorF& bias = plan.biases.at(n);
     if (!chosen.count(n)) {
-      if (plan.divisor.count(n) || plan.changed.count(n)) model.replace_linear(n, std::make_unique<FloatLinear>(plan.weights[n], bias));
+      if (plan.divisor.count(n) || plan.changed.count(n)) model.replace_linear(n, std::make_unique<FloatLinear>(std::move(plan.weights[n]), bias));
+      plan.weights.erase(n);
       continue;
     }
     bool integer = false;
     model.replace_linear(n, make_layer(n, bias, plan, config, stats, options, &integer));
+    plan.weights.erase(n);
     if (integer) ++report.integer_layers;
     report.quantized.push_back(n);
   }

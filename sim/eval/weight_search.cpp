@@ -21,7 +21,7 @@ namespace sqsim {
 
 namespace {
 
-const MatrixF& float_weight(const CausalLm& m, const std::string& name) {
+MatrixF float_weight(const CausalLm& m, const std::string& name) {
   const auto* f = dynamic_cast<const FloatLinear*>(&m.linear(name));
   if (!f) throw Error(name + ": already replaced (the weight search reads a freshly loaded float model)");
   return f->weight();
@@ -364,7 +364,7 @@ WeightSearchResult search_gptq_sequential(const CausalLm& model, const std::vect
     std::vector<std::unique_ptr<FloatLinear>> quantized;
     CausalLm::LinearOverrides use;
     for (size_t i = 0; i < names.size(); ++i) {
-      warn_few_tokens(options, names[i], in.attn.rows(), float_weight(model, names[i]).cols());
+      warn_few_tokens(options, names[i], in.attn.rows(), model.linear(names[i]).in_features());
       quantized.push_back(float_layer(model, names[i], dequantize(out[i].q)));
       use[names[i]] = quantized.back().get();
       res.gptq_loss[names[i]] = out[i].loss;
@@ -403,7 +403,7 @@ WeightSearchResult search_gptq(const CausalLm& model, const ModelQuantConfig& co
   });
   for (size_t i = 0; i < layers.size(); ++i) {
     const WeightInputStats& in = cal.of(layers[i]);
-    warn_few_tokens(options, layers[i], in.tokens, float_weight(model, layers[i]).cols());
+    warn_few_tokens(options, layers[i], in.tokens, model.linear(layers[i]).in_features());
     res.gptq_loss[layers[i]] = out[i].loss;
     res.gptq[layers[i]] = std::move(out[i].q);
   }

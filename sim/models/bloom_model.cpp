@@ -89,7 +89,7 @@ MatrixF BloomModel::forward(const std::vector<int32_t>& tokens) const { return f
 // The rows of all windows go through the norms and linear layers together;
 // attention runs window by window (ALiBi positions from 0 in each, or after
 // the prefix's).
-MatrixF BloomModel::forward_windows(const std::vector<Window>& windows) const {
+MatrixF BloomModel::hidden_windows(const std::vector<Window>& windows) const {
   const BloomConfig& c = cfg_;
   const StackedRows rows = stack_windows(windows, c.vocab);
   const long H = c.hidden, d = c.head_dim;
@@ -125,7 +125,7 @@ MatrixF BloomModel::forward_windows(const std::vector<Window>& windows) const {
     x += b.fc2->forward(h);
   }
   // ln_f, then the head (tied to the embeddings) into logits, for the rows asked for
-  return lm_head_->forward(layer_norm(logit_rows(x, rows, windows), final_norm_.weight, final_norm_.bias, c.ln_eps));
+  return layer_norm(logit_rows(x, rows, windows), final_norm_.weight, final_norm_.bias, c.ln_eps);  // head: project_rows
 }
 
 // ---------------------------------------------------------------- config

@@ -69,7 +69,8 @@ class BloomModel : public TableModel<BloomBlock> {
   std::string architecture() const override { return "bloom"; }
   int vocab_size() const override { return cfg_.vocab; }
   MatrixF forward(const std::vector<int32_t>& tokens) const override;
-  MatrixF forward_windows(const std::vector<Window>& windows) const override;
+  // The final norm's output for the rows whose logits forward_windows() gives.
+  MatrixF hidden_windows(const std::vector<Window>& windows) const override;
   // smooth_groups (from the table): input_layernorm -> query_key_value,
   // post_attention_layernorm -> dense_h_to_4h, as smoothquant's smooth.py
   // does for BLOOM. word_embeddings_layernorm feeds the residual stream, not

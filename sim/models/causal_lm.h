@@ -64,6 +64,21 @@ class CausalLm {
     long prefix = -1;  // index of an earlier window, or -1
   };
   virtual MatrixF forward_windows(const std::vector<Window>& windows) const;
+
+  // forward_windows() in two steps, so that a caller that needs only some
+  // numbers of each logits row (the NLL of the next token) never holds a
+  // whole window's [T x vocab] logits (docs/memory.md):
+  // hidden_windows() stops at the final norm and returns its output for the
+  // rows forward_windows() gives logits of; project_rows() turns any rows of
+  // it into their logits (the LM head; Gemma 3: soft-capping). A model
+  // without the split (this default) returns the logits as its "hidden"
+  // rows and projects by copying them.
+  virtual MatrixF hidden_windows(const std::vector<Window>& windows) const { return forward_windows(windows); }
+  virtual MatrixF project_rows(const MatrixF& hidden) const { return hidden; }
+  // True when project_rows() of some rows gives the same bits as those rows
+  // of project_rows() of all (a float or per-token quantized head); when
+  // false, callers project every row at once.
+  virtual bool head_rows_independent() const { return true; }
   // True when every linear layer computes each row from that row alone
   // (LinearLayer::rows_independent), so packing windows changes no bit.
   bool rows_independent() const;

@@ -84,7 +84,7 @@ MatrixF Gemma3Model::forward(const std::vector<int32_t>& tokens) const { return 
 
 // As Llama's: all windows' rows through the norms and linear layers
 // together, RoPE and attention window by window.
-MatrixF Gemma3Model::forward_windows(const std::vector<Window>& windows) const {
+MatrixF Gemma3Model::hidden_windows(const std::vector<Window>& windows) const {
   const Gemma3Config& c = cfg_;
   const StackedRows rows = stack_windows(windows, c.vocab);
   // token embeddings times sqrt(hidden), rounded as the config says
@@ -133,8 +133,13 @@ MatrixF Gemma3Model::forward_windows(const std::vector<Window>& windows) const {
     gelu_tanh_mul(gate.data(), up.data(), gate.size());
     x += rms_norm(b.down->forward(gate), b.post_ffn_norm.weight, c.rms_eps);
   }
-  // final norm, classifier, optional soft-capping of the logits
-  MatrixF logits = lm_head_->forward(rms_norm(logit_rows(x, rows, windows), final_norm_.weight, c.rms_eps));
+  // final norm (classifier and soft-capping: project_rows)
+  return rms_norm(logit_rows(x, rows, windows), final_norm_.weight, c.rms_eps);
+}
+
+MatrixF Gemma3Model::project_rows(const MatrixF& hidden) const {
+  const Gemma3Config& c = cfg_;
+  MatrixF logits = lm_head_->forward(hidden);
   if (c.final_softcap > 0.0f)
     for (long i = 0; i < logits.size(); ++i)
       logits.data()[i] = std::tanh(logits.data()[i] / c.final_softcap) * c.final_softcap;

@@ -90,7 +90,10 @@ class Gemma3Model : public TableModel<Gemma3Block> {
   std::string architecture() const override { return "gemma3"; }
   int vocab_size() const override { return cfg_.vocab; }
   MatrixF forward(const std::vector<int32_t>& tokens) const override;
-  MatrixF forward_windows(const std::vector<Window>& windows) const override;
+  // The final norm's output for the rows whose logits forward_windows() gives.
+  MatrixF hidden_windows(const std::vector<Window>& windows) const override;
+  // The LM head, then the optional soft-capping of the logits.
+  MatrixF project_rows(const MatrixF& hidden) const override;
   // smooth_groups (input_layernorm -> q, k, v; pre_feedforward_layernorm ->
   // gate, up) and divide_norm come from the layer table.
 

@@ -213,6 +213,13 @@ class TableModel : public CausalLm {
     return const_cast<TableModel*>(this)->norm_slot(n).weight;
   }
 
+  // The forward of every family: its hidden_windows(), then the head.
+  MatrixF forward_windows(const std::vector<Window>& windows) const override {
+    return project_rows(hidden_windows(windows));
+  }
+  MatrixF project_rows(const MatrixF& hidden) const override { return lm_head_->forward(hidden); }
+  bool head_rows_independent() const override { return lm_head_->rows_independent(); }
+
   TableModel(TableModel&&) = default;
   TableModel& operator=(TableModel&&) = default;
 

@@ -30,19 +30,28 @@ class FloatLinear : public LinearLayer {
   // weight [out, in]; bias empty or [out].
   explicit FloatLinear(MatrixF weight, VectorF bias = {});
   MatrixF forward(const MatrixF& x) const override;
-  int in_features() const override { return int(w_.cols()); }
-  int out_features() const override { return int(w_.rows()); }
+  int in_features() const override { return int(in_); }
+  int out_features() const override { return int(out_); }
   // Every output element is one FMA chain over k (kernels/sgemm.h).
   bool rows_independent() const override { return true; }
-  const MatrixF& weight() const { return w_; }
+  // A copy of the weight [out, in]. Where the fast kernel packs, the layer
+  // keeps only the packed copy (docs/memory.md) and unpacks it on each call
+  // (quantizing, smoothing, traces: not kept, so the model never holds two
+  // copies); the float forward never asks.
+  MatrixF weight() const;
   const VectorF& bias() const { return b_; }  // size 0 when the layer has none
 
  private:
-  MatrixF w_;  // [out, in]
+  // The weight in the fast kernel's panel layout, packed once; on the
+  // portable path (empty packed) the plain [out, in] matrix instead. Shared
+  // so that copies of the layer do not repack.
+  struct Weights {
+    kernels::PackedB packed;
+    MatrixF plain;  // only when packed is empty
+  };
+  std::shared_ptr<const Weights> w_;
+  long out_ = 0, in_ = 0;
   VectorF b_;
-  // w_ in the fast kernel's panel layout, packed once (empty on the portable
-  // path); shared so that copies of the layer do not repack.
-  std::shared_ptr<const kernels::PackedB> packed_;
 };
 
 }  // namespace sqsim

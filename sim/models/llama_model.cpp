@@ -106,7 +106,7 @@ MatrixF LlamaModel::forward(const std::vector<int32_t>& tokens) const { return f
 // The rows of all windows go through the norms and linear layers together;
 // RoPE and attention run window by window (positions from 0 in each, or
 // after the prefix's).
-MatrixF LlamaModel::forward_windows(const std::vector<Window>& windows) const {
+MatrixF LlamaModel::hidden_windows(const std::vector<Window>& windows) const {
   const LlamaConfig& c = cfg_;
   const StackedRows rows = stack_windows(windows, c.vocab);
   // token embeddings, the windows one after another
@@ -121,8 +121,8 @@ MatrixF LlamaModel::forward_windows(const std::vector<Window>& windows) const {
     // ffn rmsnorm, MLP, residual connection
     x += mlp_part(l, rms_norm(x, b.ffn_norm.weight, c.rms_eps), {}, nullptr);
   }
-  // final rmsnorm, then the classifier into logits, for the rows asked for
-  return lm_head_->forward(rms_norm(logit_rows(x, rows, windows), final_norm_.weight, c.rms_eps));
+  // final rmsnorm, for the rows asked for (the classifier: project_rows)
+  return rms_norm(logit_rows(x, rows, windows), final_norm_.weight, c.rms_eps);
 }
 
 // RoPE angles of positions 0..T-1 (the longest window), once for all

@@ -112,7 +112,8 @@ class LlamaModel : public TableModel<LlamaBlock> {
   std::string architecture() const override { return cfg_.arch; }
   int vocab_size() const override { return cfg_.vocab; }
   MatrixF forward(const std::vector<int32_t>& tokens) const override;
-  MatrixF forward_windows(const std::vector<Window>& windows) const override;
+  // The final norm's output for the rows whose logits forward_windows() gives.
+  MatrixF hidden_windows(const std::vector<Window>& windows) const override;
   // linear_names, linear, replace_linear, divide_norm and smooth_groups
   // (input_layernorm -> q, k, v; post_attention_layernorm -> gate, up) come
   // from the layer table.

@@ -52,8 +52,8 @@ MixtralModel::MixtralModel() : TableModel(kMixtralLayers) {}
 
 // ---------------------------------------------------------------- forward
 
-MatrixF MixtralModel::forward(const std::vector<int32_t>& tokens) const { return run({{tokens, 0}}, nullptr); }
-MatrixF MixtralModel::forward_windows(const std::vector<Window>& windows) const { return run(windows, nullptr); }
+MatrixF MixtralModel::forward(const std::vector<int32_t>& tokens) const { return forward_windows({{tokens, 0}}); }
+MatrixF MixtralModel::hidden_windows(const std::vector<Window>& windows) const { return run(windows, nullptr); }
 
 std::vector<std::vector<int>> MixtralModel::routing(const std::vector<int32_t>& tokens) const {
   std::vector<std::vector<int>> routes(size_t(cfg_.attn.n_layers));
@@ -92,7 +92,7 @@ MatrixF MixtralModel::run(const std::vector<Window>& windows, std::vector<std::v
     // ffn rmsnorm, the routed experts, residual
     x += moe(b, rms_norm(x, b.ffn_norm.weight, c.rms_eps), routes ? &(*routes)[size_t(l)] : nullptr);
   }
-  return lm_head_->forward(rms_norm(logit_rows(x, rows, windows), final_norm_.weight, c.rms_eps));
+  return rms_norm(logit_rows(x, rows, windows), final_norm_.weight, c.rms_eps);  // head: project_rows
 }
 
 // Router softmax in float, top k (the larger probability first; a tie goes

@@ -69,7 +69,8 @@ class MixtralModel : public TableModel<MixtralBlock> {
   std::string architecture() const override { return "mixtral"; }
   int vocab_size() const override { return cfg_.attn.vocab; }
   MatrixF forward(const std::vector<int32_t>& tokens) const override;
-  MatrixF forward_windows(const std::vector<Window>& windows) const override;
+  // The final norm's output for the rows whose logits forward_windows() gives.
+  MatrixF hidden_windows(const std::vector<Window>& windows) const override;
 
   // Per block: q, k, v, o, then each expert's w1, w3, w2; lm_head last.
   std::vector<std::string> linear_names() const override;

@@ -71,7 +71,7 @@ MatrixF OptModel::forward(const std::vector<int32_t>& tokens) const { return for
 // The rows of all windows go through the norms and linear layers together;
 // attention runs window by window (positions from 0 in each, or after the
 // prefix's).
-MatrixF OptModel::forward_windows(const std::vector<Window>& windows) const {
+MatrixF OptModel::hidden_windows(const std::vector<Window>& windows) const {
   const OptConfig& c = cfg_;
   const StackedRows rows = stack_windows(windows, c.vocab);
   if (rows.longest > c.max_positions)
@@ -103,7 +103,7 @@ MatrixF OptModel::forward_windows(const std::vector<Window>& windows) const {
     x += b.fc2->forward(h);
   }
   // final layernorm, then the head (tied to the embeddings) into logits, for the rows asked for
-  return lm_head_->forward(layer_norm(logit_rows(x, rows, windows), final_norm_.weight, final_norm_.bias, c.ln_eps));
+  return layer_norm(logit_rows(x, rows, windows), final_norm_.weight, final_norm_.bias, c.ln_eps);  // head: project_rows
 }
 
 // ---------------------------------------------------------------- config

@@ -60,7 +60,8 @@ class OptModel : public TableModel<OptBlock> {
   std::string architecture() const override { return "opt"; }
   int vocab_size() const override { return cfg_.vocab; }
   MatrixF forward(const std::vector<int32_t>& tokens) const override;
-  MatrixF forward_windows(const std::vector<Window>& windows) const override;
+  // The final norm's output for the rows whose logits forward_windows() gives.
+  MatrixF hidden_windows(const std::vector<Window>& windows) const override;
   // linear_names, linear, replace_linear, divide_norm (a LayerNorm's weight
   // and bias) and smooth_groups (self_attn_layer_norm -> q, k, v;
   // final_layer_norm (per block) -> fc1) come from the layer table.

@@ -46,7 +46,7 @@ class QuantizedLinear : public LinearLayer {
   // True when forward() runs the integer kernels (false: fake-quant floats).
   bool uses_integer_kernel() const { return prepared_ && prepared_->uses_integer_kernel(); }
   // The weights as the quantizer left them (dequantized).
-  const MatrixF& dequantized_weight() const {
+  MatrixF dequantized_weight() const {
     return prepared_ ? prepared_->dequantized_weight() : float_layer_->weight();
   }
 
