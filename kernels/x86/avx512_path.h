@@ -3,8 +3,8 @@
 // Int4Matrix level (defined in kernels/x86/avx512_path.cpp, plain C++:
 // packing, validation and the epilogue tables): the int8 GEMM on VNNI
 // (kernels/x86/s8s8_avx512vnni.cpp), the same with vpdpbusd emulated
-// (s8s8_emulated_vnni_avx512.cpp) and the AVX-512F W4A16 kernels
-// (f32s4_avx512.cpp). Declared with plain types only, so this header is
+// (s8s8_emulated_vnni_avx512.cpp) and W4A16 on the AVX-512F float GEMM
+// (sgemm_avx512.cpp). Declared with plain types only, so this header is
 // includable from code compiled without AVX-512 flags; call these only when
 // the CPU has the features (cpu_features()).
 // Every function returns exactly the bits of the reference path
