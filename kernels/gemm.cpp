@@ -79,10 +79,7 @@ PackedS4Weights pack_s4_weights(const Int4Matrix& b, KernelPath path, S4Use use)
   const bool w4a16 = static_cast<int>(use) & static_cast<int>(S4Use::kW4A16);
   if (w.path == KernelPath::kAvx512Vnni && w4a8) w.vnni = pack_weights_avx512vnni(int4_as_int8(b), b.group_size);
   if (is_amx(w.path) && w4a8) w.amx = pack_weights_amx(int4_as_int8(b), b.group_size);
-  // W4A16 runs on the AVX-512 kernels on both kAvx512Vnni and kAmx.
-  if ((w.path == KernelPath::kAvx512Vnni || w.path == KernelPath::kAmx) && w4a16 && b.group_size % 16 == 0) {
-    w.gemv = std::make_shared<const Int4GemvPack>(pack_gemv_avx512(b));
-  }
+  (void)w4a16;  // W4A16 dequantizes the source into the float GEMM's panels per call: nothing to pack
   if (w.path == KernelPath::kAvx2 && w4a8) {
     w.avx2 = std::make_shared<const avx2::PackedB>(avx2::pack_b(int4_as_int8(b), b.group_size));
   }
@@ -148,13 +145,11 @@ MatrixF linear_s8s4(const Int8Matrix& a, const PackedS4Weights& b, const float* 
 
 MatrixF linear_f32s4(const MatrixF& x, const PackedS4Weights& b, const float* bias) {
   if (!b.source) throw Error(kNotPacked);
-  if (b.gemv && x.rows() < kW4A16PanelMinRows) return linear_f32s4_gemv_avx512(x, *b.gemv, bias);
   return linear_f32s4(x, *b.source, bias, b.path);
 }
 
 MatrixF linear_bf16s4(const Bf16Matrix& x, const PackedS4Weights& b, const float* bias) {
   if (!b.source) throw Error(kNotPacked);
-  if (b.gemv && x.rows < kW4A16PanelMinRows) return linear_bf16s4_gemv_avx512(x, *b.gemv, bias);
   return linear_bf16s4(x, *b.source, bias, b.path);
 }
 

@@ -1,5 +1,6 @@
 #include "kernels/gemm_reference.h"
 
+#include <cmath>
 #include <vector>
 
 #include <algorithm>
@@ -153,21 +154,16 @@ MatrixF linear_f32s4_reference(const MatrixF& x, const Int4Matrix& b, const floa
   MatrixF y(m_rows, n_rows);
   std::vector<float> w(k);
   for (long n = 0; n < n_rows; ++n) {
-    for (long i = 0; i < k; ++i) w[i] = static_cast<float>(b.code(n, i) - b.zero_point[n * groups + i / gs]);
+    // The weight row dequantized exactly as quant/ dequantizes: one rounding.
+    for (long i = 0; i < k; ++i) {
+      const long p = n * groups + i / gs;
+      w[i] = static_cast<float>(b.code(n, i) - b.zero_point[p]) * b.scale[p];
+    }
     for (long m = 0; m < m_rows; ++m) {
       const float* xr = x.row(m).data();
+      // One fused multiply-add chain over k in order from +0 (the float GEMM's order, kernels/sgemm.h).
       float sum = 0.0f;
-      for (long g = 0; g < groups; ++g) {
-        float lane[16] = {0};
-        for (long i = g * gs; i < (g + 1) * gs; ++i) {
-          const float p = xr[i] * w[i];
-          lane[(i - g * gs) % 16] = lane[(i - g * gs) % 16] + p;
-        }
-        for (int half = 8; half >= 1; half /= 2)
-          for (int l = 0; l < half; ++l) lane[l] = lane[l] + lane[l + half];
-        const float t = lane[0] * b.scale[n * groups + g];
-        sum = g == 0 ? t : sum + t;
-      }
+      for (long i = 0; i < k; ++i) sum = std::fma(xr[i], w[i], sum);
       if (bias) sum = sum + bias[n];
       y(m, n) = sum;
     }

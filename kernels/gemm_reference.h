@@ -52,7 +52,8 @@ void epilogue_reference(const ScaleView& a, const ScaleView& b, long m_rows, lon
 // Whole products (GEMM + epilogue): float32 Y [M, N].
 MatrixF linear_s8s8_reference(const Int8Matrix& a, const Int8Matrix& b, const float* bias);
 MatrixF linear_s8s4_reference(const Int8Matrix& a, const Int4Matrix& b, const float* bias);
-// W4A16: float activations times int4 weights, in the documented 16-lane order.
+// W4A16: float activations times the exactly dequantized int4 weights, one FMA
+// chain per output over k in order, then the bias (docs/quantization.md).
 MatrixF linear_f32s4_reference(const MatrixF& x, const Int4Matrix& b, const float* bias);
 
 }  // namespace sqsim::kernels

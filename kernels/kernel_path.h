@@ -32,13 +32,11 @@ KernelPath default_kernel_path();
 // naming why (for AMX: the CPU, the OS's XCR0 or the refused tile permission).
 KernelPath resolve_kernel_path(KernelPath requested);
 
-// The two W4A16 (float x int4) kernels of a SIMD path, both bit-identical to
-// linear_f32s4_reference: kRows streams the int4 bytes once per block of 4
-// activation rows (the decode GEMV), kPanel decodes 16 (AVX-512) or 8 (AVX2)
-// output channels at a time once and vectorizes across them (many rows). kAuto
-// picks kPanel from kW4A16PanelMinRows rows on. Tests and benchmarks force one.
-// The threshold is measured: results/kernels.
+// W4A16 kernel names kept for the tests and benchmarks that force one. Since
+// W4A16 is defined as dequantized weights in the float GEMM's FMA order
+// (docs/quantization.md, "int4 weights"), every SIMD path runs one kernel for
+// all M (the weights dequantized into panels, then FMA tiles), so kRows,
+// kPanel and kAuto give the same bits by the same code.
 enum class W4A16Kernel { kAuto, kRows, kPanel };
-constexpr long kW4A16PanelMinRows = 5;
 
 }  // namespace sqsim::kernels

@@ -38,8 +38,6 @@ struct PackedS4Weights {
   Int8PackedWeights vnni;
   std::shared_ptr<const avx2::PackedB> avx2;
   Int8AmxWeights amx;
-  // W4A16 decode (M < kW4A16PanelMinRows) on kAvx512Vnni and kAmx, when group_size % 16 == 0.
-  std::shared_ptr<const Int4GemvPack> gemv;
   long rows() const { return source->rows; }
   long cols() const { return source->cols; }
 };

@@ -1,6 +1,7 @@
 #include "kernels/quantized_linear.h"
 
 #include "kernels/gemm.h"
+#include "kernels/quantize_activations.h"
 #include "base/error.h"
 
 namespace sqsim::kernels {
@@ -118,9 +119,13 @@ MatrixF PreparedLinear::run(const MatrixF& x, MatrixF* x_dequant) const {
     if (x_dequant) *x_dequant = std::move(xq);
     return y;
   }
-  const QuantizedMatrix qx = st ? quantize(x, spec_.act, *st, xname) : quantize(x, spec_.act, xname);
-  if (x_dequant) *x_dequant = dequantize(qx);
-  return run(to_int8(pad_columns(qx, padded_k_), xname));
+  if (x_dequant) {
+    const QuantizedMatrix qx = st ? quantize(x, spec_.act, *st, xname) : quantize(x, spec_.act, xname);
+    *x_dequant = dequantize(qx);
+    return run(padded_k_ == qx.cols ? to_int8(qx, xname) : to_int8(pad_columns(qx, padded_k_), xname));
+  }
+  // The same codes, rows quantized in parallel where each row stands alone.
+  return run(quantize_activations_int8(x, spec_.act, st, padded_k_, xname));
 }
 
 MatrixF PreparedLinear::run(const Int8Matrix& a) const {

@@ -142,18 +142,44 @@ void sgemm_parallel(const SgemmArgs& g, const PackedB* packed) {
   if (packed && !packed->empty() && (packed->n != g.n || packed->k != g.k))
     throw Error("sgemm: packed B is " + std::to_string(packed->n) + " x " + std::to_string(packed->k) +
                 ", the product needs " + std::to_string(g.n) + " x " + std::to_string(g.k));
-  // Pack A (and B unless given) once for the whole product, then run tiles.
-  const long mr = sgemm_a_panel_rows(), pa = (g.m + mr - 1) / mr;
-  std::vector<float> ap(size_t(pa * mr * g.k));
-  tbb::parallel_for(tbb::blocked_range<long>(0, pa, kPackChunk), [&](const tbb::blocked_range<long>& r) {
-    pack_a_panels_avx512(g.a, g.lda, g.m, g.k, r.begin(), r.end(), ap.data());
-  });
   PackedB own;
   if (!packed || packed->empty()) {
     own = pack_b(g.b, g.ldb, g.layout, g.n, g.k);
     packed = &own;
   }
-  const float* bp = packed->data.data();
+  sgemm_panels_parallel(g, packed->data.data());
+}
+
+void sgemm_prefix(const SgemmArgs& g, const PackedB& b) {
+  if (b.empty() || g.n > b.n || g.k > b.k || g.m < 0 || g.n < 0 || g.k < 0 || (g.m > 0 && (!g.a || g.lda < g.k)) ||
+      (g.m > 0 && g.n > 0 && (!g.c || g.ldc < g.n)))
+    throw Error("sgemm_prefix: packed B is " + std::to_string(b.n) + " x " + std::to_string(b.k) +
+                (b.empty() ? " (empty)" : "") + ", the product needs " + std::to_string(g.n) + " x " +
+                std::to_string(g.k) + " of it, or a stride is short");
+  if (g.m == 0 || g.n == 0) return;
+  thread_local std::vector<float> ap;
+  const long mr = sgemm_a_panel_rows(), nr = sgemm_b_panel_cols(), pa = (g.m + mr - 1) / mr;
+  ap.resize(size_t(pa * mr * g.k));
+  pack_a_panels_avx512(g.a, g.lda, g.m, g.k, 0, pa, ap.data());
+  if (g.k == b.k) {
+    sgemm_tile_avx512(ap.data(), b.data.data(), g.k, g.m, g.n, 0, g.m, 0, g.n, g.c, g.ldc, g.bias);
+    return;
+  }
+  // A prefix of the depth: panel p is [b.k][nr], so its first g.k rows are the
+  // prefix; one panel at a time, since the tile steps panels by g.k.
+  for (long p = 0; p * nr < g.n; ++p)
+    sgemm_tile_avx512(ap.data(), b.data.data() + p * b.k * nr, g.k, g.m, nr, 0, g.m, 0, std::min(nr, g.n - p * nr),
+                      g.c + p * nr, g.ldc, g.bias ? g.bias + p * nr : nullptr);
+}
+
+void sgemm_panels_parallel(const SgemmArgs& g, const float* bp) {
+  if (g.m == 0 || g.n == 0) return;
+  // Pack A once for the whole product, then run tiles.
+  const long mr = sgemm_a_panel_rows(), pa = (g.m + mr - 1) / mr;
+  std::vector<float> ap(size_t(pa * mr * g.k));
+  tbb::parallel_for(tbb::blocked_range<long>(0, pa, kPackChunk), [&](const tbb::blocked_range<long>& r) {
+    pack_a_panels_avx512(g.a, g.lda, g.m, g.k, r.begin(), r.end(), ap.data());
+  });
   const long tr = (g.m + kTileRows - 1) / kTileRows, tc = (g.n + kTileCols - 1) / kTileCols;
   tbb::parallel_for(tbb::blocked_range2d<long>(0, tr, 1, 0, tc, 1), [&](const tbb::blocked_range2d<long>& r) {
     for (long i = r.rows().begin(); i < r.rows().end(); ++i)

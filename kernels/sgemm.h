@@ -49,6 +49,14 @@ void sgemm(const SgemmArgs& g);
 // With a non-empty `packed` (from pack_b of the same B), g.b is not read.
 void sgemm_parallel(const SgemmArgs& g, const PackedB* packed = nullptr);
 
+// Single-threaded C = A · B' where B' is the first g.n columns and the first
+// g.k rows of depth of a packed B (g.n <= packed.n, g.k <= packed.k; g.b not
+// read): many products against prefixes of one B, packed once (causal
+// attention: a query block against the keys up to its last row). Bits as
+// sgemm's AVX-512 path on that sub-matrix. Needs a non-empty `packed` (the
+// AVX-512 path); throws otherwise.
+void sgemm_prefix(const SgemmArgs& g, const PackedB& packed);
+
 // The individual paths, for tests and benchmarks. sgemm_avx512 must only be
 // called when sgemm_avx512_available().
 void sgemm_portable(const SgemmArgs& g);

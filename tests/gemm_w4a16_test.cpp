@@ -19,6 +19,7 @@
 #include "kernels/x86/avx512_path.h"
 #include "kernels/x86/avx2_path.h"
 #include "kernels/gemm_reference.h"
+#include "kernels/sgemm.h"
 #include "tests/gemm_test_data.h"
 
 namespace sqsim::kernels {
@@ -51,12 +52,6 @@ std::vector<Path> paths() {
                      return linear_f32s4_avx512(x, b, bias, k);
                    }});
     }
-    // The decode GEMV on its block-interleaved pack, forced for every M (group
-    // sizes it does not take, not multiples of 16, go to the reference).
-    p.push_back({"avx512 gemv pack", [](const MatrixF& x, const Int4Matrix& b, const float* bias) {
-                   return b.group_size % 16 == 0 ? linear_f32s4_gemv_avx512(x, pack_gemv_avx512(b), bias)
-                                                 : linear_f32s4_reference(x, b, bias);
-                 }});
   }
   if (f.avx2 && f.fma) {
     for (W4A16Kernel k : {W4A16Kernel::kRows, W4A16Kernel::kPanel}) {
@@ -197,6 +192,42 @@ TEST(GemmW4A16, PanelKernelsAreThreadCountIndependent) {
     if (f.avx2 && f.fma) {
       EXPECT_TRUE(same_bits(linear_f32s4_avx2(x, b, bias.data(), W4A16Kernel::kPanel), ref)) << threads << " threads";
     }
+  }
+}
+
+// The definition (docs/quantization.md, "int4 weights"): the weights
+// dequantized with one rounding, then the float GEMM's FMA chain and the bias.
+// An independent implementation: the AVX-512 float GEMM (kernels/sgemm.h) on
+// weights dequantized here, element by element.
+TEST(GemmW4A16, EqualsTheFloatGemmOnDequantizedWeights) {
+  if (!cpu_features().avx512f) GTEST_SKIP() << "the float GEMM's FMA path needs AVX-512F";
+  for (long gs : {16L, 64L, 128L}) {
+    const long m = 37, k = 256, n = 45;
+    const Int4Matrix b = make_int4(n, k, gs, gs == 64, 4, 0, 11 + uint32_t(gs));
+    const MatrixF x = make_x(m, k, 0, 1, 12);
+    std::vector<float> bias(n);
+    for (long c = 0; c < n; ++c) bias[c] = 0.125f * float(c) - 2.0f;
+    MatrixF w(n, k);
+    for (long c = 0; c < n; ++c)
+      for (long i = 0; i < k; ++i) {
+        const long p = c * (k / gs) + i / gs;
+        w(c, i) = static_cast<float>(b.code(c, i) - b.zero_point[p]) * b.scale[p];
+      }
+    MatrixF want(m, n);
+    SgemmArgs g;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.a = x.data();
+    g.lda = k;
+    g.b = w.data();
+    g.ldb = k;
+    g.c = want.data();
+    g.ldc = n;
+    g.bias = bias.data();
+    sgemm_avx512(g);
+    EXPECT_TRUE(same_bits(linear_f32s4_reference(x, b, bias.data()), want)) << "group " << gs;
+    EXPECT_TRUE(same_bits(linear_f32s4(x, b, bias.data()), want)) << "group " << gs;
   }
 }
 

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <tbb/global_control.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
 
+#include "base/error.h"
 #include "kernels/sgemm.h"
 #include "kernels/vecmath.h"
 #include "sim/models/attention.h"
@@ -202,6 +204,69 @@ TEST(VecMath, SoftmaxAndSiluPathsAgree) {
 // Blocked causal attention (several query blocks, T not a multiple of the
 // block) against a float64 loop, and equal bits with identity hooks, which
 // take the whole-head path.
+// sgemm_prefix (attention's K and V packed once): a product against the
+// first n columns and first k rows of depth of a packed B has the bits of
+// sgemm on that sub-matrix.
+TEST(Sgemm, PrefixOfPackedBEqualsSgemmOnTheSubMatrix) {
+  if (!sgemm_avx512_available()) GTEST_SKIP() << "packed B exists on the AVX-512 path only";
+  for (BLayout l : {BLayout::kNK, BLayout::kKN}) {
+    Problem p({29, 150, 301}, l, true, 21);
+    const PackedB packed = pack_b(p.b.data(), p.ldb, p.layout, p.n, p.k);
+    for (const Case& sub : {Case{29, 150, 301}, Case{29, 97, 301}, Case{13, 150, 130}, Case{7, 33, 77}, Case{1, 1, 1}}) {
+      std::vector<float> want, got;
+      SgemmArgs g = p.args(want);
+      g.m = sub.m, g.n = sub.n, g.k = sub.k;
+      sgemm_avx512(g);
+      SgemmArgs h = p.args(got);
+      h.m = sub.m, h.n = sub.n, h.k = sub.k, h.b = nullptr;
+      sgemm_prefix(h, packed);
+      EXPECT_EQ(got, want) << "m " << sub.m << " n " << sub.n << " k " << sub.k;
+    }
+    std::vector<float> c;
+    SgemmArgs too_wide = p.args(c);
+    too_wide.n = p.n + 1;
+    EXPECT_THROW(sgemm_prefix(too_wide, packed), Error);
+  }
+}
+
+// The AVX-512 attention path packs K and V once per KV head; every output
+// keeps the bits of the per-block kernels::sgemm products (as before the
+// packing moved), here recomputed independently, block by block.
+TEST(CausalAttention, PackedKVKeepsThePerBlockBits) {
+  if (!sgemm_avx512_available()) GTEST_SKIP() << "the packed path is the AVX-512 one";
+  const long T = 300;
+  const int H = 4, KV = 2, d = 40;
+  auto mat = [](long r, long c, unsigned seed) {
+    const std::vector<float> v = randv(size_t(r * c), seed);
+    return MatrixF(Eigen::Map<const MatrixF>(v.data(), r, c));
+  };
+  const MatrixF q = mat(T, H * d, 4), k = mat(T, KV * d, 5), v = mat(T, KV * d, 6);
+  const MatrixF o = causal_attention(q, k, v, H, KV, d);
+  const float scale = 1.0f / std::sqrt(float(d));
+  for (int h = 0; h < H; ++h) {
+    const long qo = long(h) * d, ko = long(h / (H / KV)) * d;
+    for (long i0 = 0; i0 < T; i0 += 128) {
+      const long rows = std::min(128L, T - i0), keys = i0 + rows;
+      std::vector<float> s(size_t(rows * keys)), out(size_t(rows * d));
+      SgemmArgs g;
+      g.m = rows, g.n = keys, g.k = d, g.a = q.data() + i0 * q.cols() + qo, g.lda = q.cols();
+      g.b = k.data() + ko, g.ldb = k.cols(), g.layout = BLayout::kNK, g.c = s.data(), g.ldc = keys;
+      sgemm(g);
+      for (long r = 0; r < rows; ++r) {
+        softmax_scaled(s.data() + r * keys, i0 + r + 1, scale);
+        std::fill(s.data() + r * keys + i0 + r + 1, s.data() + (r + 1) * keys, 0.0f);
+      }
+      SgemmArgs pv;
+      pv.m = rows, pv.n = d, pv.k = keys, pv.a = s.data(), pv.lda = keys, pv.b = v.data() + ko, pv.ldb = v.cols();
+      pv.layout = BLayout::kKN, pv.c = out.data(), pv.ldc = d;
+      sgemm(pv);
+      for (long r = 0; r < rows; ++r)
+        ASSERT_EQ(0, std::memcmp(out.data() + r * d, o.data() + (i0 + r) * o.cols() + qo, sizeof(float) * d))
+            << "head " << h << " row " << i0 + r;
+    }
+  }
+}
+
 TEST(CausalAttention, BlockedMatchesFloat64AndHookedPath) {
   const long T = 300;
   const int H = 4, KV = 2, d = 24;

@@ -10,6 +10,7 @@
 #include "kernels/x86/epilogue.h"
 #include "kernels/x86/avx2_path.h"
 #include "kernels/x86/f32s4_avx2.h"
+#include "kernels/x86/int4_view.h"
 #include "kernels/gemm_reference.h"
 #include "base/error.h"
 
@@ -63,31 +64,27 @@ MatrixF linear_f32s4_avx2(const MatrixF& x, const Int4Matrix& b, const float* bi
 }
 
 MatrixF linear_f32s4_avx2(const MatrixF& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel) {
+  (void)kernel;  // one kernel for every M since the FMA-chain definition (kernels/kernel_path.h)
   if (x.cols() != b.cols) return linear_f32s4_reference(x, b, bias);  // the reference's error
-  const long m_rows = x.rows(), n_rows = b.rows;
-  if (kernel == W4A16Kernel::kAuto) kernel = m_rows >= kW4A16PanelMinRows ? W4A16Kernel::kPanel : W4A16Kernel::kRows;
-  const Int4View w = int4_view(b);
-  if (kernel == W4A16Kernel::kPanel) {
-    // Tiles of (row block of at most 512 rows, panel of 8 channels): disjoint
-    // outputs, each computed in one fixed order, so any thread count gives the same bits.
-    MatrixF y(m_rows, n_rows);
-    const long panels = (n_rows + 7) / 8;
-    const long row_blocks = (m_rows + 511) / 512, rows_per_block = (m_rows + row_blocks - 1) / row_blocks;
-    tbb::parallel_for(tbb::blocked_range<long>(0, row_blocks * panels), [&](const tbb::blocked_range<long>& r) {
-      for (long t = r.begin(); t < r.end(); ++t) {
-        const long rb = t / panels, p = t % panels;
-        const long m0 = rb * rows_per_block, m1 = std::min(m_rows, m0 + rows_per_block);
-        avx2::f32s4_panel_avx2(x.data(), m0, m1, w, bias, p * 8, std::min(n_rows, p * 8 + 8), y.data());
-      }
-    });
-    return y;
-  }
-  // The row kernel: group sizes that are not multiples of 16 keep the reference loop (exact by definition).
-  if (b.group_size % 16 != 0) return linear_f32s4_reference(x, b, bias);
+  const long m_rows = x.rows(), n_rows = b.rows, k = b.cols, w = avx2::kW4A16PanelCols;
+  const long panels = (n_rows + w - 1) / w;
+  // The weights dequantized once per call into panels (K x N floats: small
+  // beside the M x N x K products of a prefill).
+  std::vector<float> bp(size_t(panels * w * k));
+  const Int4View v = int4_view(b);
+  tbb::parallel_for(tbb::blocked_range<long>(0, panels, 4), [&](const tbb::blocked_range<long>& r) {
+    std::vector<float> row(static_cast<size_t>(k));
+    dequantize_panels(v, w, r.begin(), r.end(), row.data(), bp.data());
+  });
+  // Tiles of (at most 256 rows, one panel): disjoint outputs, each one FMA chain.
   MatrixF y(m_rows, n_rows);
-  // Each task owns whole output columns: disjoint writes, any thread count.
-  tbb::parallel_for(tbb::blocked_range<long>(0, b.rows, 16), [&](const tbb::blocked_range<long>& r) {
-    avx2::f32s4_rows_avx2(x.data(), x.rows(), w, bias, r.begin(), r.end(), y.data());
+  const long row_blocks = (m_rows + 255) / 256;
+  tbb::parallel_for(tbb::blocked_range<long>(0, row_blocks * panels), [&](const tbb::blocked_range<long>& r) {
+    for (long t = r.begin(); t < r.end(); ++t) {
+      const long rb = t / panels, p = t % panels, m0 = rb * 256;
+      avx2::f32s4_panel_fma_avx2(x.data(), k, m0, std::min(m_rows, m0 + 256), bp.data() + p * w * k, k, p, n_rows,
+                                 bias, y.data(), n_rows);
+    }
   });
   return y;
 }

@@ -10,7 +10,9 @@
 #include "kernels/x86/epilogue.h"
 #include "kernels/gemm_reference.h"
 #include "kernels/x86/pack_vnni.h"
-#include "kernels/x86/f32s4_avx512.h"
+#include "kernels/x86/int4_view.h"
+#include "kernels/x86/sgemm_avx512.h"
+#include "kernels/bf16.h"
 #include "base/error.h"
 
 #include <tbb/blocked_range.h>
@@ -103,113 +105,45 @@ MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const f
   return y;
 }
 
-namespace {
-
-// The W4A16 kernels on float32 or bfloat16 activations x [m_rows, b.cols];
-// kRows needs b.group_size % 16 == 0.
-template <typename X>
-void w4a16_avx512(const X* x, long m_rows, const Int4Matrix& b, const float* bias, W4A16Kernel kernel, float* y) {
-  const long n_rows = b.rows;
-  const Int4View w = int4_view(b);
-  if (kernel == W4A16Kernel::kPanel) {
-    // Tiles of (row block, panel of 16 channels): disjoint outputs, each computed
-    // by the same operations whatever the tiling, so any thread count gives the
-    // same bits. Row blocks of at most 512 rows: a panel is decoded once per tile.
-    const long panels = (n_rows + 15) / 16;
-    const long row_blocks = (m_rows + 511) / 512, rows_per_block = (m_rows + row_blocks - 1) / row_blocks;
-    tbb::parallel_for(tbb::blocked_range<long>(0, row_blocks * panels), [&](const tbb::blocked_range<long>& r) {
-      for (long t = r.begin(); t < r.end(); ++t) {
-        const long rb = t / panels, p = t % panels;
-        const long m0 = rb * rows_per_block, m1 = std::min(m_rows, m0 + rows_per_block);
-        const long n0 = p * 16, n1 = std::min(n_rows, p * 16 + 16);
-        if constexpr (std::is_same_v<X, float>) w4a16::f32s4_panel_avx512(x, m0, m1, w, bias, n0, n1, y);
-        else w4a16::bf16s4_panel_avx512(x, m0, m1, w, bias, n0, n1, y);
-      }
-    });
-    return;
-  }
-  // Codes dequantized inside the kernel; each task owns whole output columns.
-  tbb::parallel_for(tbb::blocked_range<long>(0, n_rows, 16), [&](const tbb::blocked_range<long>& r) {
-    if constexpr (std::is_same_v<X, float>) w4a16::f32s4_rows_avx512(x, m_rows, w, bias, r.begin(), r.end(), y);
-    else w4a16::bf16s4_rows_avx512(x, m_rows, w, bias, r.begin(), r.end(), y);
-  });
-}
-
-}  // namespace
-
 MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias) {
   return linear_f32s4_avx512(x, b, bias, W4A16Kernel::kAuto);
 }
 
 MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel) {
+  (void)kernel;  // one kernel for every M since the FMA-chain definition (kernels/kernel_path.h)
   if (x.cols() != b.cols) {  // the reference's check and message
     throw Error("float x int4 GEMM: activations have " + std::to_string(x.cols()) + " input channels, weights " +
                 std::to_string(b.cols) + " (expected equal)");
   }
-  const long m_rows = x.rows(), n_rows = b.rows, k = b.cols, gs = b.group_size, groups = b.groups();
+  const long m_rows = x.rows(), n_rows = b.rows, k = b.cols, w = sgemm_b_panel_cols();
   MatrixF y(m_rows, n_rows);
-  if (kernel == W4A16Kernel::kAuto) kernel = m_rows >= kW4A16PanelMinRows ? W4A16Kernel::kPanel : W4A16Kernel::kRows;
-  if (kernel == W4A16Kernel::kPanel || gs % 16 == 0) {
-    w4a16_avx512(x.data(), m_rows, b, bias, kernel, y.data());
-    return y;
-  }
-  // Other group sizes: widen each row to floats first. Each task owns whole output columns n: disjoint writes.
-  tbb::parallel_for(tbb::blocked_range<long>(0, n_rows, 4), [&](const tbb::blocked_range<long>& r) {
-    std::vector<float> wf(k);
-    for (long n = r.begin(); n < r.end(); ++n) {
-      for (long i = 0; i < k; ++i) wf[i] = static_cast<float>(b.code(n, i) - b.zero_point[n * groups + i / gs]);
-      w4a16::row_avx512(x.data(), m_rows, k, wf.data(), k, gs, b.scale.data() + n * groups, bias != nullptr,
-                        bias ? bias[n] : 0.0f, y.data() + n, n_rows);
-    }
+  if (m_rows == 0 || n_rows == 0) return y;
+  // The weights dequantized once per call straight into the float GEMM's B
+  // panels (K x N values, small beside the M x N x K products of a prefill),
+  // then the float GEMM's tiles: every output is its one FMA chain over k.
+  const long panels = (n_rows + w - 1) / w;
+  std::vector<float> bp(size_t(panels * w * k));
+  const Int4View v = int4_view(b);
+  tbb::parallel_for(tbb::blocked_range<long>(0, panels, 4), [&](const tbb::blocked_range<long>& r) {
+    std::vector<float> row(static_cast<size_t>(k));
+    dequantize_panels(v, w, r.begin(), r.end(), row.data(), bp.data());
   });
+  SgemmArgs g;
+  g.m = m_rows;
+  g.n = n_rows;
+  g.k = k;
+  g.a = x.data();
+  g.lda = k;
+  g.layout = BLayout::kNK;
+  g.c = y.data();
+  g.ldc = n_rows;
+  g.bias = bias;
+  sgemm_panels_parallel(g, bp.data());
   return y;
-}
-
-Int4GemvPack pack_gemv_avx512(const Int4Matrix& b) {
-  if (b.group_size % 16 != 0) throw Error("int4 GEMV packing: group size " + std::to_string(b.group_size) +
-                                          " (expected a multiple of 16)");
-  Int4GemvPack p;
-  w4a16::pack_gemv_avx512(int4_view(b), p);
-  return p;
-}
-
-namespace {
-
-// Each task owns whole blocks of 16 output channels: disjoint writes, and every
-// output is computed by the same operations whatever the split.
-template <typename X>
-MatrixF gemv_packed(const X* x, long m_rows, long x_cols, const Int4GemvPack& w, const float* bias) {
-  if (x_cols != w.k) {  // the reference's check and message
-    throw Error("float x int4 GEMM: activations have " + std::to_string(x_cols) + " input channels, weights " +
-                std::to_string(w.k) + " (expected equal)");
-  }
-  MatrixF y(m_rows, w.n);
-  const Int4GemvView g = w.view();
-  tbb::parallel_for(tbb::blocked_range<long>(0, (w.n + 15) / 16), [&](const tbb::blocked_range<long>& r) {
-    if constexpr (std::is_same_v<X, float>) w4a16::f32s4_gemv_blocks_avx512(x, m_rows, g, bias, r.begin(), r.end(), y.data());
-    else w4a16::bf16s4_gemv_blocks_avx512(x, m_rows, g, bias, r.begin(), r.end(), y.data());
-  });
-  return y;
-}
-
-}  // namespace
-
-MatrixF linear_f32s4_gemv_avx512(const MatrixF& x, const Int4GemvPack& w, const float* bias) {
-  return gemv_packed(x.data(), x.rows(), x.cols(), w, bias);
-}
-
-MatrixF linear_bf16s4_gemv_avx512(const Bf16Matrix& x, const Int4GemvPack& w, const float* bias) {
-  return gemv_packed(x.bits.data(), x.rows, x.cols, w, bias);
 }
 
 MatrixF linear_bf16s4_avx512(const Bf16Matrix& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel) {
-  if (x.cols != b.cols) return linear_f32s4_avx512(widen_bf16(x), b, bias, kernel);  // the float path's error
-  if (kernel == W4A16Kernel::kAuto) kernel = x.rows >= kW4A16PanelMinRows ? W4A16Kernel::kPanel : W4A16Kernel::kRows;
-  // The row kernel's vector decode needs groups of 16k columns; others widen first.
-  if (kernel == W4A16Kernel::kRows && b.group_size % 16 != 0) return linear_f32s4_avx512(widen_bf16(x), b, bias, kernel);
-  MatrixF y(x.rows, b.rows);
-  w4a16_avx512(x.bits.data(), x.rows, b, bias, kernel, y.data());
-  return y;
+  return linear_f32s4_avx512(widen_bf16(x), b, bias, kernel);  // defined on the widened activations
 }
 
 }  // namespace sqsim::kernels

@@ -3,8 +3,8 @@
 // Int4Matrix level (defined in kernels/x86/avx512_path.cpp, plain C++:
 // packing, validation and the epilogue tables): the int8 GEMM on VNNI
 // (kernels/x86/s8s8_avx512vnni.cpp), the same with vpdpbusd emulated
-// (s8s8_emulated_vnni_avx512.cpp) and the AVX-512F W4A16 kernels
-// (f32s4_avx512.cpp). Declared with plain types only, so this header is
+// (s8s8_emulated_vnni_avx512.cpp) and W4A16 on the AVX-512F float GEMM
+// (sgemm_avx512.cpp). Declared with plain types only, so this header is
 // includable from code compiled without AVX-512 flags; call these only when
 // the CPU has the features (cpu_features()).
 // Every function returns exactly the bits of the reference path
@@ -16,7 +16,6 @@
 
 #include "kernels/bf16.h"
 #include "kernels/gemm_reference.h"
-#include "kernels/x86/int4_gemv_pack.h"
 #include "kernels/int_weights.h"
 #include "kernels/kernel_path.h"
 #include "base/tensor.h"
@@ -60,29 +59,17 @@ MatrixF linear_s8s8_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, const f
 void gemm_s8s4s32_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, long group_size, int32_t* acc);
 MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const float* bias);
 
-// W4A16: float activations x int4 weights with AVX-512F, in the documented
-// 16-lane order (kernels/x86/f32s4_avx512.cpp); equals linear_f32s4_reference
-// bit for bit. Dispatched as part of the avx512-vnni path.
-// Small M (decode) runs the row kernel, which streams the int4 bytes once per
-// block of 4 rows; from kW4A16PanelMinRows rows on, the panel kernel decodes each
-// panel of 16 channels once and vectorizes across channels (same bits).
+// W4A16: float activations x int4 weights with AVX-512F; equals
+// linear_f32s4_reference bit for bit. Dispatched as part of the avx512-vnni and
+// amx paths. The weights are dequantized into the float GEMM's B panels
+// (kernels/sgemm.h) and run through its tiles: one FMA chain per output, the
+// documented order (docs/quantization.md, "int4 weights").
 MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias);
-
-// One W4A16 kernel forced regardless of M (kernels/kernel_path.h), for tests and benchmarks.
+// `kernel` is accepted for the tests and benchmarks that name one; every value runs the same kernel.
 MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel);
 
-// Decode on the block-interleaved layout (kernels/x86/int4_gemv_pack.h), made once
-// by pack_s4_weights: one sequential weight stream per block of 16 channels
-// instead of 16 row streams. The row kernel's operations in its order: the bits
-// of linear_f32s4_avx512 / linear_bf16s4_avx512. Needs b.group_size % 16 == 0;
-// any row count works (it is meant for M < kW4A16PanelMinRows).
-Int4GemvPack pack_gemv_avx512(const Int4Matrix& b);
-MatrixF linear_f32s4_gemv_avx512(const MatrixF& x, const Int4GemvPack& w, const float* bias);
-MatrixF linear_bf16s4_gemv_avx512(const Bf16Matrix& x, const Int4GemvPack& w, const float* bias);
-
-// W4A16 on bfloat16 activations: the same kernels, widening the bf16 bits to
-// float32 as they read them (half the activation bytes); equals
-// linear_f32s4_reference(widen_bf16(x), b, bias) bit for bit. kAuto as above.
+// W4A16 on bfloat16 activations: widened to float32 (exact), then the float
+// kernel; equals linear_f32s4_reference(widen_bf16(x), b, bias) bit for bit.
 MatrixF linear_bf16s4_avx512(const Bf16Matrix& x, const Int4Matrix& b, const float* bias,
                              W4A16Kernel kernel = W4A16Kernel::kAuto);
 

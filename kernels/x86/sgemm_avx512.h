@@ -18,5 +18,10 @@ void pack_b_panels_avx512(const float* b, long ldb, BLayout layout, long n, long
 // rows, c0 of the B panel columns); bias indexed by the absolute column.
 void sgemm_tile_avx512(const float* ap, const float* bp, long k, long m, long n, long r0, long rows, long c0,
                        long cols, float* c, long ldc, const float* bias);
+// The whole product g (g.b not read) on B already in panels `bp` (pack_b_panels_avx512,
+// or panels a kernel made itself, e.g. dequantized int4 weights): A packed once,
+// fixed tiles run with TBB, so the bits are those of sgemm_avx512 whatever the
+// thread count. Needs the CPU's AVX-512F only (SQSIM_SGEMM is not consulted).
+void sgemm_panels_parallel(const SgemmArgs& g, const float* bp);
 
 }  // namespace sqsim::kernels

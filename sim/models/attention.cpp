@@ -100,6 +100,43 @@ MatrixF attention_with_hooks(const MatrixF& q, const MatrixF& k, const MatrixF& 
   return out;
 }
 
+// The unhooked path on the AVX-512 float GEMM with K and V packed once per
+// layer and KV head (instead of once per query block and head): the same
+// micro-kernel on the same panels, so every score and output keeps the bits
+// kernels::sgemm gives it (one FMA chain over k in order). Only packing work
+// goes away.
+void blocked_attention_avx512(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int group,
+                              int head_dim, float scale, const AttentionOptions& opt, const float* slopes,
+                              MatrixF& out) {
+  const long T = k.rows(), rows_q = q.rows(), pos0 = T - rows_q, n_kv = n_heads / group, hd = head_dim;
+  // Per KV head: K as the B of Q·Kᵀ ([T, hd] rows: kNK) and V as the B of P·V
+  // ([T, hd]: kKN, depth T); a query block uses the first `keys` of each.
+  std::vector<kernels::PackedB> kp(static_cast<size_t>(n_kv)), vp(static_cast<size_t>(n_kv));
+  for (long g = 0; g < n_kv; ++g) {
+    kp[size_t(g)] = kernels::pack_b(k.data() + g * hd, k.cols(), kernels::BLayout::kNK, T, hd);
+    vp[size_t(g)] = kernels::pack_b(v.data() + g * hd, v.cols(), kernels::BLayout::kKN, hd, T);
+  }
+  const long blocks = (rows_q + kQueryBlock - 1) / kQueryBlock;
+  // Heaviest blocks (last rows, most keys) first, for balance.
+  tbb::parallel_for(tbb::blocked_range<long>(0, blocks * n_heads, 1), [&](const tbb::blocked_range<long>& r) {
+    thread_local std::vector<float> scores;
+    for (long t = r.begin(); t < r.end(); ++t) {
+      const long b = blocks - 1 - t / n_heads;
+      const int h = int(t % n_heads), kvh = h / group;
+      const long i0 = b * kQueryBlock, rows = std::min(kQueryBlock, rows_q - i0), keys = pos0 + i0 + rows;
+      scores.resize(size_t(rows * keys));
+      const long off_q = long(h) * hd;
+      kernels::sgemm_prefix(product(rows, keys, hd, q.data() + i0 * q.cols() + off_q, q.cols(), nullptr, 0,
+                                    kernels::BLayout::kNK, scores.data(), keys),
+                            kp[size_t(kvh)]);
+      causal_softmax(scores.data(), rows, keys, pos0 + i0, scale, opt, slopes ? slopes + h : nullptr);
+      kernels::sgemm_prefix(product(rows, hd, keys, scores.data(), keys, nullptr, 0, kernels::BLayout::kKN,
+                                    out.data() + i0 * out.cols() + off_q, out.cols()),
+                            vp[size_t(kvh)]);
+    }
+  });
+}
+
 }  // namespace
 
 MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int n_kv_heads,
@@ -135,6 +172,10 @@ MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, i
   const long rows_q = q.rows(), pos0 = T - rows_q;
   MatrixF out(rows_q, q.cols());
   const long blocks = (rows_q + kQueryBlock - 1) / kQueryBlock;
+  if (kernels::sgemm_avx512_available()) {
+    blocked_attention_avx512(q, k, v, n_heads, group, head_dim, scale, opt, slopes, out);
+    return out;
+  }
   // Heaviest blocks (last rows, most keys) first, for balance.
   tbb::parallel_for(tbb::blocked_range<long>(0, blocks * n_heads, 1), [&](const tbb::blocked_range<long>& r) {
     thread_local std::vector<float> scores;

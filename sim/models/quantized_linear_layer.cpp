@@ -59,6 +59,8 @@ bool QuantizedLinear::rows_independent() const {
 MatrixF QuantizedLinear::forward(const MatrixF& x) const {
   if (x.cols() != in_)
     throw Error(name_ + ": input has " + std::to_string(x.cols()) + " features, expected " + std::to_string(in_));
+  // Without run-time smoothing the input is used as it is (no copy of x).
+  if (opt_.runtime_divisor.size() == 0) return prepared_ ? prepared_->run(x) : float_layer_->forward(x);
   const MatrixF xs = quantized_input(x);
   return prepared_ ? prepared_->run(xs) : float_layer_->forward(xs);
 }
