@@ -39,6 +39,12 @@ KernelPath resolve_kernel_path(KernelPath requested);
 // picks kPanel from kW4A16PanelMinRows rows on. Tests and benchmarks force one.
 // The threshold is measured: results/kernels.
 enum class W4A16Kernel { kAuto, kRows, kPanel };
+
+// On kAmx, int8 products with fewer activation rows than this run vpdpbusd
+// (AVX-512 VNNI) on the AMX packing instead of tiles: a tile multiplies 16
+// rows whatever M is. The threshold is measured on an AMX Xeon:
+// results/kernels/amx-xeon/README.md, docs/kernels.md (AMX).
+constexpr long kAmxMinRows = 16;
 constexpr long kW4A16PanelMinRows = 5;
 
 }  // namespace sqsim::kernels
