@@ -19,6 +19,7 @@
 
 #include <tbb/blocked_range2d.h>
 #include <tbb/parallel_for.h>
+#include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
 #include "kernels/x86/amx_tile_config.h"
@@ -195,7 +196,10 @@ class TaskWalker {
 constexpr long kMaxTaskColBlocks = 16, kTasksPerThread = 4;
 
 inline long task_col_blocks(long row_tasks, long nblocks) {
-  const long threads = std::max(1, tbb::this_task_arena::max_concurrency());
+  // The arena's size ignores a tbb::global_control limit (--threads): take both.
+  const long threads = std::max<long>(
+      1, std::min<long>(tbb::this_task_arena::max_concurrency(),
+                        static_cast<long>(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism))));
   long cb = kMaxTaskColBlocks;
   while (cb > kTaskColBlocks && row_tasks * ((nblocks + cb - 1) / cb) < kTasksPerThread * threads) cb /= 2;
   return cb;
