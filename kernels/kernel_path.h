@@ -39,4 +39,11 @@ KernelPath resolve_kernel_path(KernelPath requested);
 // kPanel and kAuto give the same bits by the same code.
 enum class W4A16Kernel { kAuto, kRows, kPanel };
 
+// On kAmx, int8 products with fewer activation rows than this run vpdpbusd
+// (AVX-512 VNNI) on the AMX packing instead of tiles: a tile multiplies 16
+// rows whatever M is. The threshold is measured on an AMX Xeon (one thread:
+// tiles 0.83-1.10x the rows kernel at M = 1-2, 0.89-1.43x at M = 4, 1.35-2.5x
+// at M = 8): results/kernels/amx-xeon/README.md, docs/kernels.md (AMX).
+constexpr long kAmxMinRows = 4;
+
 }  // namespace sqsim::kernels

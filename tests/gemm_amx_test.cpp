@@ -171,6 +171,80 @@ TEST(AmxDriver, HardwareTilesGiveTheReferenceAccumulators) {
   expect_reference_accumulators(AmxTiles::kHardware);
 }
 
+TEST(AmxPacking, NegCompIsMinus128TimesEachGroupsWeightSum) {
+  // 19 channels (a padded block), 2 groups of 70 k (padded to 128 in the tiles).
+  const Int8Matrix b = make(19, 140, 70, 8, Codes::kRandom, Scales::kPerGroup, 41);
+  const amx::PackedB p = amx::pack_b(b, 70);
+  ASSERT_EQ(p.neg_comp.size(), static_cast<size_t>(2 * 2 * 16));
+  for (long nb = 0; nb < 2; ++nb)
+    for (long g = 0; g < 2; ++g)
+      for (long j = 0; j < 16; ++j) {
+        const long n = 16 * nb + j;
+        long sum = 0;
+        for (long k = 0; n < 19 && k < 70; ++k) sum += b.codes[n * 140 + g * 70 + k];
+        EXPECT_EQ(p.view().neg_comp[(nb * 2 + g) * 16 + j], -128 * sum) << nb << " " << g << " " << j;
+      }
+}
+
+// The fused products of one AMX kernel (emulated tiles, or the vpdpbusd rows
+// kernel that kAmx runs below kAmxMinRows rows) against the reference, bit
+// for bit: M across the 16-row tiles and the 4-row register blocks, N across
+// the 4-block register blocks and ragged, K across 64-k steps, per-tensor /
+// per-row / per-group scales (several accumulator groups), with and without
+// bias, int32 extremes, and W4A8.
+void expect_reference_products(AmxTiles tiles) {
+  struct Case {
+    long m, k, n, group;
+    Codes a, b;
+    Scales as, bs;
+  };
+  const std::vector<Case> cases = {
+      {1, 576, 1536, 576, Codes::kRandom, Codes::kRandom, Scales::kPerRow, Scales::kPerRow},
+      {2, 64, 16, 64, Codes::kRandom, Codes::kRandom, Scales::kPerTensor, Scales::kPerTensor},
+      {3, 100, 7, 100, Codes::kRandom, Codes::kRandom, Scales::kPerRow, Scales::kPerRow},
+      {5, 256, 81, 64, Codes::kRandom, Codes::kRandom, Scales::kPerGroup, Scales::kPerGroup},
+      {7, 192, 64, 192, Codes::kMin, Codes::kMin, Scales::kPerRow, Scales::kPerRow},
+      {9, 200, 40, 20, Codes::kAlternating, Codes::kMax, Scales::kPerGroup, Scales::kPerRow},
+      {15, 128, 130, 128, Codes::kMax, Codes::kMin, Scales::kPerRow, Scales::kPerTensor},
+      {16, 512, 96, 128, Codes::kRandom, Codes::kRandom, Scales::kPerGroup, Scales::kPerGroup},
+      {37, 576, 100, 576, Codes::kRandom, Codes::kRandom, Scales::kPerRow, Scales::kPerRow},
+      {70, 128, 300, 32, Codes::kRandom, Codes::kRandom, Scales::kPerGroup, Scales::kPerGroup}};
+  uint32_t seed = 700;
+  for (const Case& c : cases) {
+    seed += 3;
+    const Int8Matrix a = make(c.m, c.k, c.group, 8, c.a, c.as, seed);
+    const Int8Matrix b = make(c.n, c.k, c.group, 8, c.b, c.bs, seed + 1);
+    std::vector<float> bias(c.n);
+    for (long i = 0; i < c.n; ++i) bias[i] = 0.25f * static_cast<float>(i % 7) - 0.5f;
+    const std::string what = "M=" + std::to_string(c.m) + " K=" + std::to_string(c.k) + " N=" +
+                             std::to_string(c.n) + " g=" + std::to_string(c.group);
+    for (const float* bp : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
+      ASSERT_TRUE(same_bits(linear_s8s8_amx(a, b, bp, tiles), linear_s8s8_reference(a, b, bp)))
+          << what << (bp ? " bias" : "");
+    }
+    const Int4Matrix b4 = make_int4(c.n, c.k, c.group, false, 4, 0, seed + 2);
+    ASSERT_TRUE(same_bits(linear_s8s4_amx(a, b4, bias.data(), tiles), linear_s8s4_reference(a, b4, bias.data())))
+        << "W4A8 " << what;
+  }
+}
+
+TEST(AmxDriver, EmulatedTilesGiveTheReferenceProducts) { expect_reference_products(AmxTiles::kEmulated); }
+
+TEST(AmxDriver, RowsKernelGivesTheReferenceProducts) {
+  const CpuFeatures& f = cpu_features();
+  if (!(f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni)) GTEST_SKIP() << "the CPU lacks AVX-512 VNNI";
+  expect_reference_products(AmxTiles::kRowsVnni);
+}
+
+TEST(AmxDriver, HardwareKernelsGiveTheReferenceProducts) {
+  const std::vector<KernelPath> paths = available_kernel_paths();
+  if (std::find(paths.begin(), paths.end(), KernelPath::kAmx) == paths.end()) {
+    GTEST_SKIP() << "AMX not usable here: " << amx_state().detail;
+  }
+  expect_reference_products(AmxTiles::kHardwareTiles);
+  expect_reference_products(AmxTiles::kHardware);
+}
+
 TEST(AmxDispatch, NamesAutoOrderAndRefusal) {
   EXPECT_EQ(parse_kernel_path("amx"), KernelPath::kAmx);
   EXPECT_EQ(parse_kernel_path("amx-emulated"), KernelPath::kAmxEmulated);

@@ -15,8 +15,11 @@
 //  peak/vpdpbusd{,_ymm}, peak/stream_read             one core's 512-bit (256-bit) vpdpbusd rate;
 //                                                     streaming-read bandwidth
 //  peak/tdpbssd                                       one core's AMX tdpbssd rate on register tiles
-//  linear_s8s8_f32/{sqsim_amx,sqsim_vnni}             the int8 product forced onto AMX tiles / AVX-512
+//  linear_s8s8_f32/{sqsim_amx,sqsim_vnni}             the int8 product forced onto the AMX path / AVX-512
 //                                                     VNNI, beside linear_s8s8_f32/onednn (AMX machines)
+//  linear_s8s8_f32/{sqsim_amx_tiles,sqsim_amx_rows}   M <= 16 (and M 2/4/8/12): the AMX path's two kernels
+//                                                     forced, tdpbssd tiles / vpdpbusd on the tile packing
+//                                                     (the kAmxMinRows threshold)
 // The AMX rows are registered only where the CPU and OS allow tiles
 // (kernels::amx_state()); elsewhere they are absent and the log says why.
 //
@@ -30,6 +33,7 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -44,6 +48,7 @@
 #include "kernels/x86/pack_pmaddwd.h"
 #include "kernels/x86/avx512_path.h"
 #include "kernels/x86/avx2_path.h"
+#include "kernels/x86/amx_path.h"
 #include "kernels/gemm_reference.h"
 #include "kernels/sgemm.h"
 #include "machine_peaks.h"
@@ -176,6 +181,29 @@ void bm_linear_s8s8(benchmark::State& state, KernelPath path, bool unfused, long
       MatrixF y = linear_s8s8(a, wc, bias.data());
       benchmark::DoNotOptimize(y.data());
     }
+  }
+  finish(state, m, k, n, static_cast<size_t>(k) * n);
+}
+
+// One of the AMX path's two int8 kernels forced for every M, weights packed
+// once in the tile layout: kHardwareTiles (tdpbssd) or kRowsVnni (vpdpbusd on
+// the same packing), per-channel scales and bias as bm_linear_s8s8. The
+// dispatched kAmx call picks the rows kernel below kAmxMinRows rows; these
+// rows measure where the tiles start to win.
+void bm_linear_amx(benchmark::State& state, AmxTiles tiles, long m, long k, long n, int threads) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+  const Int8Matrix a = random_int8(m, k, 1);
+  const long copies = copies_for(m, static_cast<size_t>(k) * n);
+  const Int8Matrix b0 = random_int8(n, k, 2);
+  std::vector<Int8AmxWeights> w;
+  for (long c = 0; c < copies; ++c) w.push_back(pack_weights_amx(b0, k));
+  const std::vector<float> bias(n, 0.5f);
+  MatrixF y(m, n);
+  long i = 0;
+  for (auto _ : state) {
+    linear_amx(a, w[i++ % copies], scales_of(b0), bias.data(), tiles, y.data());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
   }
   finish(state, m, k, n, static_cast<size_t>(k) * n);
 }
@@ -383,6 +411,20 @@ void register_all() {
   const bool amx = std::find(paths.begin(), paths.end(), KernelPath::kAmx) != paths.end();
   if (amx) benchmark::RegisterBenchmark("peak/tdpbssd/threads:1", bm_tdpbssd)->Unit(benchmark::kMillisecond);
   else std::fprintf(stderr, "gemm_bench: no AMX rows: %s\n", amx_state().detail.c_str());
+  // The kAmxMinRows threshold: tiles vs. vpdpbusd on the tile packing vs. the
+  // VNNI path at the M between 1 and 16, one thread, on the model's shapes.
+  for (long m : {2L, 4L, 8L, 12L}) {
+    for (const auto& p : {std::array<long, 2>{576, 1536}, std::array<long, 2>{1536, 576},
+                          std::array<long, 2>{4096, 4096}}) {
+      const std::string s = shape_name(m, p[0], p[1]);
+      if (amx) add("linear_s8s8_f32/sqsim_amx_tiles" + s, 1, bm_linear_amx, AmxTiles::kHardwareTiles, m, p[0], p[1]);
+      if (vnni) add("linear_s8s8_f32/sqsim_amx_rows" + s, 1, bm_linear_amx, AmxTiles::kRowsVnni, m, p[0], p[1]);
+      if (amx) add("linear_s8s8_f32/sqsim_vnni" + s, 1, bm_linear_s8s8, KernelPath::kAvx512Vnni, false, m, p[0], p[1], 0L);
+#ifdef SQSIM_HAVE_ONEDNN
+      if (amx) add("linear_s8s8_f32/onednn" + s, 1, bm_onednn, OnednnOp::kU8S8F32, m, p[0], p[1]);
+#endif
+    }
+  }
   if (vnni) {
     benchmark::RegisterBenchmark("peak/vpdpbusd/threads:1", bm_vpdpbusd, 512)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("peak/vpdpbusd_ymm/threads:1", bm_vpdpbusd, 256)->Unit(benchmark::kMillisecond);
@@ -406,6 +448,8 @@ void register_all() {
         add("linear_s8s8_f32/sqsim" + s, t, bm_linear_s8s8, KernelPath::kAuto, false, m, k, n, 0L);
         if (amx) add("linear_s8s8_f32/sqsim_amx" + s, t, bm_linear_s8s8, KernelPath::kAmx, false, m, k, n, 0L);
         if (amx) add("linear_s8s8_f32/sqsim_vnni" + s, t, bm_linear_s8s8, KernelPath::kAvx512Vnni, false, m, k, n, 0L);
+        if (amx && m <= 16) add("linear_s8s8_f32/sqsim_amx_tiles" + s, t, bm_linear_amx, AmxTiles::kHardwareTiles, m, k, n);
+        if (vnni && m <= 16) add("linear_s8s8_f32/sqsim_amx_rows" + s, t, bm_linear_amx, AmxTiles::kRowsVnni, m, k, n);
         // W4A16: decode (M = 1, 16) for every group size; prefill-sized M (128,
         // 2048) on the SmolLM2 MLP shapes, with each kernel forced (rows: the
         // decode kernel, panel: the many-row one) and sqsim's fp32 sgemm beside them.

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/kernel_path.h"
 #include "kernels/x86/epilogue.h"
 #include "kernels/x86/pack_tdpbssd.h"
 #include "base/error.h"
@@ -21,8 +22,12 @@ void linear_packed(const Int8Matrix& a, const amx::PackedB& pb, const ScaleView&
   const long n_pad = pb.nblocks * 16;
   const EpilogueTables t = epilogue_tables(scales_of(a), b_scales, a.rows, pb.n, pb.k, pb.gs, n_pad);
   const EpilogueView e = t.view(bias, n_pad);
-  if (tiles == AmxTiles::kHardware) amx::gemm_packed_f32_amx(av, pb.view(), e, y);
-  else amx::gemm_packed_f32_amx_emulated(av, pb.view(), e, y);
+  if (tiles == AmxTiles::kHardware) tiles = a.rows < kAmxMinRows ? AmxTiles::kRowsVnni : AmxTiles::kHardwareTiles;
+  switch (tiles) {
+    case AmxTiles::kHardwareTiles: amx::gemm_packed_f32_amx(av, pb.view(), e, y); break;
+    case AmxTiles::kRowsVnni: amx::gemm_packed_f32_rows_avx512vnni(av, pb.view(), e, y); break;
+    default: amx::gemm_packed_f32_amx_emulated(av, pb.view(), e, y); break;
+  }
 }
 
 }  // namespace
@@ -40,8 +45,8 @@ void gemm_s8s8s32_amx(const Int8Matrix& a, const Int8Matrix& b, long group_size,
   const amx::PackedB pb = amx::pack_b(b, group_size);
   CacheLineVector<int8_t> storage;
   const amx::ActivationView av = amx::activation_tiles(a, group_size, storage);
-  if (tiles == AmxTiles::kHardware) amx::gemm_packed_amx(av, pb.view(), acc);
-  else amx::gemm_packed_amx_emulated(av, pb.view(), acc);
+  if (tiles == AmxTiles::kEmulated) amx::gemm_packed_amx_emulated(av, pb.view(), acc);
+  else amx::gemm_packed_amx(av, pb.view(), acc);
 }
 
 MatrixF linear_s8s8_amx(const Int8Matrix& a, const Int8Matrix& b, const float* bias, AmxTiles tiles) {

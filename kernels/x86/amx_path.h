@@ -19,7 +19,14 @@ namespace amx {
 struct PackedB;
 }
 
-enum class AmxTiles { kHardware, kEmulated };
+// kHardware: the real tiles, except that fewer than kAmxMinRows activation
+// rows (kernels/kernel_path.h) run vpdpbusd on the same packed weights (the
+// dispatched kAmx path). kEmulated: the tile emulator for every M (tests).
+// kHardwareTiles / kRowsVnni: one of kHardware's two kernels forced for every
+// M (tests, and gemm_bench's measurement of the threshold). kRowsVnni needs
+// AVX-512 VNNI only; it applies to the fused products (linear_*), while
+// gemm_s8s8s32_amx runs tiles for it like kHardwareTiles.
+enum class AmxTiles { kHardware, kEmulated, kHardwareTiles, kRowsVnni };
 
 // Weights packed once in the B tile layout (16 channels x 64 k per 1 KiB tile,
 // VNNI-4 interleave) for one accumulator group size.

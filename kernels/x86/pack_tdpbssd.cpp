@@ -23,6 +23,7 @@ PackedB pack_b(const Int8Matrix& b, long group_size) {
   p.gsp = round_up(group_size, PackedB::kStepK);
   p.nblocks = (b.rows + 15) / 16;
   p.data.assign(static_cast<size_t>(p.nblocks) * 16 * p.groups * p.gsp, 0);
+  p.neg_comp.assign(static_cast<size_t>(p.nblocks) * p.groups * 16, 0);
   const long steps = p.gsp / PackedB::kStepK;
   // Each task packs whole blocks of 16 channels: disjoint outputs.
   tbb::parallel_for(tbb::blocked_range<long>(0, p.nblocks), [&](const tbb::blocked_range<long>& r) {
@@ -38,6 +39,11 @@ PackedB pack_b(const Int8Matrix& b, long group_size) {
           int8_t* tile = data + ((nb * groups + g) * steps + i / 64) * 1024;
           tile[((i % 64) / 4) * 64 + 4 * j + i % 4] = row[g * gs + i];
         }
+        // |sum| <= 128 * gs, and 128 * |sum| fits int32 for the group sizes
+        // validate_s8s8 accepts (it bounds 128 * 128 * gs).
+        int32_t sum = 0;
+        for (long i = 0; i < gs; ++i) sum += row[g * gs + i];
+        p.neg_comp[(nb * groups + g) * 16 + j] = -128 * sum;
       }
     }
   });

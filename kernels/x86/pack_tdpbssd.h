@@ -15,8 +15,9 @@ namespace sqsim::kernels::amx {
 
 struct PackedB {
   long n = 0, k = 0, gs = 0, groups = 0, gsp = 0, nblocks = 0;
-  CacheLineVector<int8_t> data;  // [nblocks][groups][gsp / 64][16][64]
-  PackedBView view() const { return {n, groups, gsp / kStepK, nblocks, data.data()}; }
+  CacheLineVector<int8_t> data;   // [nblocks][groups][gsp / 64][16][64]
+  std::vector<int32_t> neg_comp;  // [nblocks][groups][16], PackedBView::neg_comp
+  PackedBView view() const { return {n, groups, gsp / kStepK, nblocks, data.data(), neg_comp.data()}; }
   static constexpr long kStepK = 64;
 };
 

@@ -45,6 +45,8 @@ struct TileOps {
     else if constexpr (T == 1) _tile_stored(1, p, stride);
     else if constexpr (T == 2) _tile_stored(2, p, stride);
     else _tile_stored(3, p, stride);
+    // Nor the C++ reads of the stored accumulators before the store.
+    __asm__ volatile("" ::: "memory");
   }
   template <int C, int A, int B>
   static void dp() {

@@ -25,6 +25,9 @@ struct ActivationView {
 struct PackedBView {
   long n = 0, groups = 0, steps = 0, nblocks = 0;  // steps = gsp / 64
   const int8_t* data = nullptr;                    // [nblocks][groups][steps][16][64]
+  // -128 * sum over the group's k of W[16 nb + j][k] at [(nb * groups + g) * 16 + j]
+  // (0 for padded channels): the vpdpbusd rows kernel's starting accumulators.
+  const int32_t* neg_comp = nullptr;
   const int8_t* tile(long nb, long g, long s) const { return data + ((nb * groups + g) * steps + s) * 1024; }
 };
 
@@ -32,6 +35,9 @@ struct PackedBView {
 // nblocks * 16): the bits of epilogue_reference on the reference accumulators.
 void gemm_packed_f32_amx(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y);
 void gemm_packed_f32_amx_emulated(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y);
+// The same y with vpdpbusd on the tile packing instead of tiles, for few rows
+// (s8s8_amx_rows_avx512vnni.cpp; needs AVX-512 VNNI, no AMX).
+void gemm_packed_f32_rows_avx512vnni(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y);
 // acc[(m * n + c) * groups + g], the reference's accumulators.
 void gemm_packed_amx(const ActivationView& a, const PackedBView& b, int32_t* acc);
 void gemm_packed_amx_emulated(const ActivationView& a, const PackedBView& b, int32_t* acc);

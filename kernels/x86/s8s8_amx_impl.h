@@ -19,6 +19,8 @@
 
 #include <tbb/blocked_range2d.h>
 #include <tbb/parallel_for.h>
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
 
 #include "kernels/x86/amx_tile_config.h"
 #include "kernels/x86/s8s8_amx.h"
@@ -26,8 +28,9 @@
 namespace sqsim::kernels::amx {
 namespace {
 
-// Blocks of 16 rows / 16 channels per task: 64 x 64 outputs, so small M still
-// gives several tasks, and each task's B tiles are reused by its row pairs.
+// Blocks of 16 rows / 16 channels per task: 64 rows, and at least 64 channels
+// (task_col_blocks), so small M still gives several tasks, and each task's B
+// tiles are reused by its row pairs.
 constexpr long kTaskRowBlocks = 4, kTaskColBlocks = 4;
 
 // One accumulator group of rows [16 mb, 16 (mb + MR)) x channels
@@ -63,50 +66,147 @@ inline void store_group(int32_t (&acc)[32][32]) {
   if constexpr (MR == 2 && NR == 2) Ops::template store<3>(&acc[16][16], kStride);
 }
 
-// MR x NR tiles over all groups. With acc_out: the int32 accumulators,
-// acc_out[(m * n + c) * groups + g]. Else the fused epilogue, exactly
-// epilogue_reference's operations per output (kernels/x86/epilogue.h):
-// t_g = (float(acc_g) * a_scale) * b_scale, the sum assigned from group 0 and
-// added left to right, then + bias. Plain C++ with -ffp-contract=off (the
-// build's flags): separate, correctly rounded multiplies and adds.
-template <class Ops, int MR, int NR>
-inline void micro(const ActivationView& a, const PackedBView& b, const EpilogueView* e, long mb, long nb, float* y,
-                  int32_t* acc_out) {
-  const long groups = b.groups, n_rows = b.n;
-  const long m0 = mb * 16, n0 = nb * 16;
-  const long rows = std::min<long>(MR * 16, a.m - m0), cols = std::min<long>(NR * 16, n_rows - n0);
-  alignas(64) int32_t acc[32][32];
-  alignas(64) float sum[32][32];
-  for (long g = 0; g < groups; ++g) {
-    dot_group<Ops, MR, NR>(a, b, mb, nb, g);
-    store_group<Ops, MR, NR>(acc);
-    if (acc_out) {
-      for (long r = 0; r < rows; ++r)
-        for (long c = 0; c < cols; ++c) acc_out[((m0 + r) * n_rows + n0 + c) * groups + g] = acc[r][c];
-      continue;
-    }
-    const float* sb = e->b_scale + g * e->n_pad + n0;
-    for (long r = 0; r < rows; ++r) {
-      const float sa = e->a_scale[(m0 + r) * groups + g];
-      for (long c = 0; c < cols; ++c) {
-        const float t = (static_cast<float>(acc[r][c]) * sa) * sb[c];
-        sum[r][c] = g == 0 ? t : sum[r][c] + t;
-      }
-    }
-  }
-  if (acc_out) return;
+// The epilogue of one group on acc[32][32] (the stored C tiles), for all
+// NR * 16 channels of the block at once: the loops over channels have a fixed
+// trip count, so the compiler vectorizes them (with s8s8_amx.cpp's AVX-512
+// flags, 16 floats a register). Lanes past the last valid channel read the
+// zero-padded weight scales (b_scale has n_pad = nblocks * 16 columns, and a
+// block pair exists only when both blocks do), so they compute harmless
+// values that are never written. Rows past `rows` are never read (a_scale
+// has only m rows). Every lane runs the reference's operations:
+// t = (float(acc) * a_scale) * b_scale, group 0 assigned, later groups added.
+template <int NR>
+inline void scale_group(const int32_t (&acc)[32][32], long rows, const float* sa_col, long groups, const float* sb,
+                        bool first, float (&sum)[32][32]) {
+  constexpr int kCols = NR * 16;
   for (long r = 0; r < rows; ++r) {
-    float* out = y + (m0 + r) * n_rows + n0;
-    if (e->bias) {
-      for (long c = 0; c < cols; ++c) out[c] = sum[r][c] + e->bias[n0 + c];
+    const float sa = sa_col[r * groups];
+    float* s = sum[r];
+    const int32_t* c = acc[r];
+    if (first) {
+      for (int j = 0; j < kCols; ++j) s[j] = (static_cast<float>(c[j]) * sa) * sb[j];
     } else {
-      for (long c = 0; c < cols; ++c) out[c] = sum[r][c];
+      for (int j = 0; j < kCols; ++j) s[j] = s[j] + (static_cast<float>(c[j]) * sa) * sb[j];
     }
   }
 }
 
-// Every output tile, in tasks of kTaskRowBlocks x kTaskColBlocks blocks. Each
-// task loads the tile configuration on its thread (the tile state is per
+// sum (+ bias) to the `rows` x `cols` outputs at y + m0 * n_rows + n0. Full
+// blocks take the fixed-width (vectorized) loop; the last channel block of a
+// matrix whose N is not a multiple of 16 takes the scalar one.
+template <int NR>
+inline void write_block(const float (&sum)[32][32], long rows, long cols, const float* bias, float* y, long n_rows) {
+  constexpr int kCols = NR * 16;
+  for (long r = 0; r < rows; ++r) {
+    float* out = y + r * n_rows;
+    const float* s = sum[r];
+    if (cols == kCols) {
+      if (bias) {
+        for (int j = 0; j < kCols; ++j) out[j] = s[j] + bias[j];
+      } else {
+        for (int j = 0; j < kCols; ++j) out[j] = s[j];
+      }
+    } else {
+      for (long j = 0; j < cols; ++j) out[j] = bias ? s[j] + bias[j] : s[j];
+    }
+  }
+}
+
+// The tiles of one task, micro block after micro block (MR x NR tiles, all
+// groups each). The epilogue of each (block, group) is deferred until the
+// next one's tdpbssd chain has been issued: the tile unit then multiplies
+// while the vector units convert and scale the previous accumulators, instead
+// of the two taking turns (at K = 576 a 2 x 2 block's 36 tdpbssd take about as
+// long as its epilogue). Order per step: dot_group (tiles busy), finish() the
+// pending epilogue from acc, store_group into acc. One acc and one sum buffer
+// suffice: each is read by finish() before the next store / first group
+// overwrites it.
+//
+// With acc_out: the int32 accumulators, acc_out[(m * n + c) * groups + g].
+// Else the fused epilogue, exactly epilogue_reference's operations per output
+// (kernels/x86/epilogue.h): t_g = (float(acc_g) * a_scale) * b_scale, the sum
+// assigned from group 0 and added left to right, then + bias. Plain C++ with
+// -ffp-contract=off (the build's flags): separate, correctly rounded
+// multiplies and adds, whether the compiler vectorizes the loops or not.
+template <class Ops>
+class TaskWalker {
+ public:
+  TaskWalker(const ActivationView& a, const PackedBView& b, const EpilogueView* e, float* y, int32_t* acc_out)
+      : a_(a), b_(b), e_(e), y_(y), acc_out_(acc_out) {}
+
+  template <int MR, int NR>
+  void micro(long mb, long nb) {
+    const long m0 = mb * 16, n0 = nb * 16;
+    const long rows = std::min<long>(MR * 16, a_.m - m0), cols = std::min<long>(NR * 16, b_.n - n0);
+    for (long g = 0; g < b_.groups; ++g) {
+      dot_group<Ops, MR, NR>(a_, b_, mb, nb, g);
+      finish();
+      store_group<Ops, MR, NR>(acc_);
+      pending_ = {true, NR, m0, n0, rows, cols, g};
+    }
+  }
+
+  // The pending (block, group)'s epilogue; called once more at the task's end.
+  void finish() {
+    if (!pending_.valid) return;
+    pending_.valid = false;
+    const Pending& p = pending_;
+    const long groups = b_.groups, n_rows = b_.n;
+    if (acc_out_) {
+      for (long r = 0; r < p.rows; ++r)
+        for (long c = 0; c < p.cols; ++c) acc_out_[((p.m0 + r) * n_rows + p.n0 + c) * groups + p.g] = acc_[r][c];
+      return;
+    }
+    const float* sa = e_->a_scale + p.m0 * groups + p.g;
+    const float* sb = e_->b_scale + p.g * e_->n_pad + p.n0;
+    const float* bias = e_->bias ? e_->bias + p.n0 : nullptr;
+    float* y = y_ + p.m0 * n_rows + p.n0;
+    const bool last = p.g == groups - 1;
+    if (p.nr == 2) {
+      scale_group<2>(acc_, p.rows, sa, groups, sb, p.g == 0, sum_);
+      if (last) write_block<2>(sum_, p.rows, p.cols, bias, y, n_rows);
+    } else {
+      scale_group<1>(acc_, p.rows, sa, groups, sb, p.g == 0, sum_);
+      if (last) write_block<1>(sum_, p.rows, p.cols, bias, y, n_rows);
+    }
+  }
+
+ private:
+  struct Pending {
+    bool valid = false;
+    int nr = 1;
+    long m0 = 0, n0 = 0, rows = 0, cols = 0, g = 0;
+  };
+  const ActivationView& a_;
+  const PackedBView& b_;
+  const EpilogueView* e_;
+  float* y_;
+  int32_t* acc_out_;
+  Pending pending_;
+  alignas(64) int32_t acc_[32][32];
+  alignas(64) float sum_[32][32];
+};
+
+// Output blocks per task: kTaskRowBlocks x task_col_blocks(...) blocks of 16.
+// A task's B block pairs stay in L1/L2 while its row pairs pass over them, and
+// each task pays one ldtilecfg / tilerelease and one TBB task, so tasks are as
+// wide as the parallelism allows: up to kMaxTaskColBlocks, narrowed (never
+// below kTaskColBlocks) until there are >= kTasksPerThread tasks per thread.
+// The partition never changes a bit (each output is one micro() call).
+constexpr long kMaxTaskColBlocks = 16, kTasksPerThread = 4;
+
+inline long task_col_blocks(long row_tasks, long nblocks) {
+  // The arena's size ignores a tbb::global_control limit (--threads): take both.
+  const long threads = std::max<long>(
+      1, std::min<long>(tbb::this_task_arena::max_concurrency(),
+                        static_cast<long>(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism))));
+  long cb = kMaxTaskColBlocks;
+  while (cb > kTaskColBlocks && row_tasks * ((nblocks + cb - 1) / cb) < kTasksPerThread * threads) cb /= 2;
+  return cb;
+}
+
+// Every output tile, in tasks of kTaskRowBlocks x task_col_blocks() blocks.
+// Each task loads the tile configuration on its thread (the tile state is per
 // thread) and releases it at the end; tasks own disjoint outputs and each
 // output is computed by one micro() call, so the result does not depend on the
 // thread count.
@@ -115,25 +215,28 @@ void run(const ActivationView& a, const PackedBView& b, const EpilogueView* e, f
   if (a.m == 0 || b.n == 0) return;
   const TileConfig config = full_tiles_config();
   const long mtasks = (a.row_blocks + kTaskRowBlocks - 1) / kTaskRowBlocks;
-  const long ntasks = (b.nblocks + kTaskColBlocks - 1) / kTaskColBlocks;
+  const long col_blocks = task_col_blocks(mtasks, b.nblocks);
+  const long ntasks = (b.nblocks + col_blocks - 1) / col_blocks;
   tbb::parallel_for(tbb::blocked_range2d<long>(0, mtasks, 1, 0, ntasks, 1), [&](const tbb::blocked_range2d<long>& r) {
     Ops::begin(config);
+    TaskWalker<Ops> walk(a, b, e, y, acc_out);
     for (long tm = r.rows().begin(); tm < r.rows().end(); ++tm) {
       for (long tn = r.cols().begin(); tn < r.cols().end(); ++tn) {
         const long mb_end = std::min(a.row_blocks, (tm + 1) * kTaskRowBlocks);
-        const long nb_end = std::min(b.nblocks, (tn + 1) * kTaskColBlocks);
-        for (long nb = tn * kTaskColBlocks; nb < nb_end; nb += 2) {
+        const long nb_end = std::min(b.nblocks, (tn + 1) * col_blocks);
+        for (long nb = tn * col_blocks; nb < nb_end; nb += 2) {
           const bool two_cols = nb + 1 < nb_end;
           for (long mb = tm * kTaskRowBlocks; mb < mb_end; mb += 2) {
             const bool two_rows = mb + 1 < mb_end;
-            if (two_rows && two_cols) micro<Ops, 2, 2>(a, b, e, mb, nb, y, acc_out);
-            else if (two_rows) micro<Ops, 2, 1>(a, b, e, mb, nb, y, acc_out);
-            else if (two_cols) micro<Ops, 1, 2>(a, b, e, mb, nb, y, acc_out);
-            else micro<Ops, 1, 1>(a, b, e, mb, nb, y, acc_out);
+            if (two_rows && two_cols) walk.template micro<2, 2>(mb, nb);
+            else if (two_rows) walk.template micro<2, 1>(mb, nb);
+            else if (two_cols) walk.template micro<1, 2>(mb, nb);
+            else walk.template micro<1, 1>(mb, nb);
           }
         }
       }
     }
+    walk.finish();
     Ops::end();
   });
 }
