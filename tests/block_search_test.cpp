@@ -77,7 +77,7 @@ std::vector<MatrixF> recorded_inputs(LlamaModel& m, const std::vector<std::strin
   return out;
 }
 
-const MatrixF& weight_of(const CausalLm& m, const std::string& n) {
+MatrixF weight_of(const CausalLm& m, const std::string& n) {
   return dynamic_cast<const FloatLinear&>(m.linear(n)).weight();
 }
 
