@@ -17,26 +17,13 @@
 #include "sim/models/load_model.h"
 #include "sim/models/opt_model.h"
 #include "tests/real_data.h"
+#include "tests/random_weights.h"
 
 using namespace sqsim;
 
 namespace {
 
-// Weights drawn from a generator seeded by the tensor's name, so every
-// tensor differs and the model is the same in every test.
-WeightSource random_weights() {
-  WeightSource s;
-  s.has = [](const std::string&) { return true; };
-  s.load = [](const std::string& name, long rows, long cols) {
-    std::mt19937 rng(unsigned(std::hash<std::string>()(name)));
-    const bool norm = name.find("norm") != std::string::npos || name.find("layer_norm") != std::string::npos;
-    std::normal_distribution<float> d(norm ? 1.0f : 0.0f, norm ? 0.1f : 0.3f);
-    MatrixF m(rows, cols);
-    for (long i = 0; i < m.size(); ++i) m.data()[i] = d(rng);
-    return m;
-  };
-  return s;
-}
+sqsim::WeightSource random_weights() { return sqsim_test::random_weights(0.1f, 0.3f); }
 
 LlamaModel small_llama() {
   LlamaConfig c;

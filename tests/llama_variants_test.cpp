@@ -26,6 +26,7 @@
 #include "tests/hf_fixtures.h"
 #include "tests/llama_variant_fixtures.h"
 #include "tests/run_sqsim.h"
+#include "tests/random_weights.h"
 
 using namespace sqsim;
 using namespace sqsim_test;
@@ -34,20 +35,7 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-// Weights drawn from a generator seeded by the tensor's name (norms near 1).
-WeightSource random_weights() {
-  WeightSource s;
-  s.has = [](const std::string&) { return true; };
-  s.load = [](const std::string& name, long rows, long cols) {
-    std::mt19937 rng(unsigned(std::hash<std::string>()(name)));
-    const bool norm = name.find("norm") != std::string::npos;
-    std::normal_distribution<float> d(norm ? 1.0f : 0.0f, norm ? 0.2f : 0.3f);
-    MatrixF m(rows, cols);
-    for (long i = 0; i < m.size(); ++i) m.data()[i] = d(rng);
-    return m;
-  };
-  return s;
-}
+sqsim::WeightSource random_weights() { return sqsim_test::random_weights(0.2f, 0.3f); }
 
 // A small config of each family (sizes that groups of 64 divide).
 LlamaConfig small_config(const std::string& arch) {
