@@ -55,7 +55,6 @@ void load_eval_tasks(const std::string& names, long limit, std::vector<TaskConfi
 
 namespace {
 
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

@@ -86,16 +86,17 @@ std::pair<size_t, size_t> settings_difference(const std::vector<std::string>& ha
     }
     // The same option recorded with another value, if it is an option line.
     const size_t eq = bare.find('=', 2);  // after the journal's "= "
-    size_t same = npos;
-    for (size_t k = 0; k < have.size() && eq != npos && same == npos; ++k)
-      if (bare_have[k].compare(0, eq + 1, bare, 0, eq + 1) == 0) same = k;
-    // Else the first journal line this run has no counterpart for.
-    for (size_t k = 0; k < have.size() && same == npos; ++k) {
+    for (size_t k = 0; k < have.size() && eq != npos; ++k)
+      if (bare_have[k].compare(0, eq + 1, bare, 0, eq + 1) == 0) return {w, k};
+    if (bare != want[w]) continue;  // a defaulted option the journal predates: allowed
+    // A given line the journal lacks, shown beside the first journal line
+    // this run has no counterpart for (if any).
+    for (size_t k = 0; k < have.size(); ++k) {
       bool wanted = false;
       for (const std::string& v : want) wanted = wanted || without_default_mark(v) == bare_have[k];
-      if (!wanted) same = k;
+      if (!wanted) return {w, k};
     }
-    if (same != npos || bare == want[w]) return {w, same};  // a given value the journal lacks
+    return {w, npos};
   }
   for (size_t h = 0; h < have.size(); ++h)
     if (!used[h]) return {npos, h};

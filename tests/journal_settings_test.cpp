@@ -71,6 +71,10 @@ TEST(JournalSettings, ChangedValuesAndDefaultsAreRefusedNamingBothLines) {
   // A line the journal has and the run lacks (an option removed, another model).
   const std::string fewer = resume_error(path, "seed=0" + kMark + "\n");
   EXPECT_NE(fewer.find("('limit=5' where this run has nothing)"), std::string::npos) << fewer;
+  // An option removed while another was added at its default: the removed
+  // one is named, not the allowed addition.
+  const std::string swapped = resume_error(path, "new=1" + kMark + "\nseed=0" + kMark + "\n");
+  EXPECT_NE(swapped.find("('limit=5' where this run has nothing)"), std::string::npos) << swapped;
 }
 
 TEST(JournalSettings, NonOptionLinesMustMatchExactly) {
