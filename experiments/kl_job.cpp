@@ -218,6 +218,8 @@ int run_kl_job(const PplJob& job) {
       done[w] = std::make_unique<WindowKl>(window_from_fields(*f, size_t(job.seq_len) - 1, journal->where(key(w))));
       ++journaled;
     }
+  if (const std::vector<std::string>* a = journal ? journal->find("alpha") : nullptr; a && a->size() != 1)
+    throw Error(journal->where("alpha") + ": expected one field, the alpha text");
   std::unique_ptr<KlBaseWriter> writer;
   if (!job.kl_base_save.empty()) writer = std::make_unique<KlBaseWriter>(job.kl_base_save, shape);
   std::cerr << "ppl: " << ids.size() << " tokens of " << job.text << "; " << job.config.name << ": "
@@ -226,6 +228,13 @@ int run_kl_job(const PplJob& job) {
   std::unique_ptr<QuantEvaluator::Prepared> p;
   std::vector<TokenKl> all;
   std::vector<double> nll_q, nll_b;
+  const auto prepare = [&] {
+    p = std::make_unique<QuantEvaluator::Prepared>(ev.prepare(job.config, job.alphas[0], job.config.name));
+    if (journal && !journal->find("alpha")) journal->append("alpha", {p->head.alpha_text});
+  };
+  // Every window journaled but not the α (a journal cut right after its
+  // windows): the preset is prepared again to know it.
+  if (journaled == windows && !journal->find("alpha")) prepare();
   for (size_t w = 0; w < windows; ++w) {
     const std::vector<int32_t> win(ids.begin() + long(w * size_t(job.seq_len)),
                                    ids.begin() + long((w + 1) * size_t(job.seq_len)));
@@ -234,10 +243,7 @@ int run_kl_job(const PplJob& job) {
       wk = std::move(*done[w]);
       if (writer) writer->add_window(fp.forward(win));  // the base file needs every window
     } else {
-      if (!p) {
-        p = std::make_unique<QuantEvaluator::Prepared>(ev.prepare(job.config, job.alphas[0], job.config.name));
-        if (journal && !journal->find("alpha")) journal->append("alpha", {p->head.alpha_text});
-      }
+      if (!p) prepare();
       const CausalLm& quant = ev.model_of(*p);
       const MatrixF q = quant.forward(win);
       MatrixF base;
@@ -279,8 +285,7 @@ int run_kl_job(const PplJob& job) {
   r.ratio = perplexity_ratio(nll_q, nll_b);
   r.windows = windows;
   // Every window journaled: the α chosen then (a search's result) is journaled too.
-  const std::vector<std::string>* alpha = journal ? journal->find("alpha") : nullptr;
-  r.alpha_text = p ? p->head.alpha_text : alpha && alpha->size() == 1 ? alpha->front() : "?";
+  r.alpha_text = p ? p->head.alpha_text : journal->find("alpha")->at(0);
   r.base_name = from_file ? job.kl_base : "fp";
   r.seconds = seconds_since(t0);
   print_kl(job, r);
