@@ -195,7 +195,8 @@ def run_awq(model, windows, group, llm_awq, blocks):
         clip_list = auto_clip_block(layer, 4, q_config, feats)
         apply_clip(layer, clip_list)
         x = out
-        log(f"awq block {i}: {time.time() - t0:.0f} s")
+        log(f"awq block {i}: {time.time() - t0:.0f} s, ratios " +
+            " ".join(f"{k}={v}" for k, v in ratios.items() if k.startswith(f"model.layers.{i}.")))
     with torch.no_grad():
         for layer in model.model.layers:
             for n, m in linears(layer).items():
