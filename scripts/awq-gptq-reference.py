@@ -195,7 +195,8 @@ def run_awq(model, windows, group, llm_awq, blocks):
         clip_list = auto_clip_block(layer, 4, q_config, feats)
         apply_clip(layer, clip_list)
         x = out
-        log(f"awq block {i}: {time.time() - t0:.0f} s")
+        log(f"awq block {i}: {time.time() - t0:.0f} s, ratios " +
+            " ".join(f"{k}={v}" for k, v in ratios.items() if k.startswith(f"model.layers.{i}.")))
     with torch.no_grad():
         for layer in model.model.layers:
             for n, m in linears(layer).items():
@@ -236,24 +237,135 @@ def run_gptq_float(model, windows, group, gptq_dir):
     return time.time() - t0
 
 
-def run_gptq_sequential(model, windows, group, gptq_dir):
+def run_gptq_sequential(model, windows, group, gptq_dir, batch=1, sqsim=None, feed_sqsim=False, stats=None,
+                        save_q=None):
+    """llama.py's loop: block l's Hessians from its float forward on the
+    output of the quantized blocks < l, `batch` windows per add_batch (1 as
+    llama.py). With `sqsim` (a saved sqsim search), each layer's codes are
+    compared with sqsim's (stats[block][layer]); with feed_sqsim the block's
+    output that feeds block l + 1 is computed with sqsim's weights instead of
+    the reference's, so block l + 1's comparison sees the same upstream
+    weights on both sides (only the per-block numerics differ)."""
     t0 = time.time()
     x, kwargs = block_inputs(model, windows)
-    for layer in model.model.layers:
+    for l, layer in enumerate(model.model.layers):
         gs, hooks = {}, []
         for n, m in linears(layer).items():
             g = make_gptq(gptq_dir, m, group)
             gs[n] = g
             hooks.append(m.register_forward_hook(lambda m, a, o, g=g: g.add_batch(a[0].data, o.data)))
         with torch.no_grad():
-            for j in range(x.shape[0]):
-                layer_out(layer, x[j:j + 1], kwargs_for(kwargs, 1))
+            for j in range(0, x.shape[0], batch):
+                layer_out(layer, x[j:j + batch], kwargs_for(kwargs, x[j:j + batch].shape[0]))
         for h in hooks:
             h.remove()
         gptq_quantize_all(gs, group)
+        mods = linears(layer)
+        if save_q is not None:
+            save_q[l] = {n: m.weight.data.to(torch.float16).numpy().copy() for n, m in mods.items()}
+        if sqsim is not None:
+            stats[l] = {}
+            for n, m in mods.items():
+                name = f"model.layers.{l}.{n}"
+                if name not in sqsim:
+                    raise SystemExit(f"--sqsim-search: no GPTQ layer {name} in the saved search")
+                deq, scale = sqsim_weight_hf_order(model, n, sqsim[name])
+                stats[l][n] = code_agreement(m.weight.data.numpy(), deq, scale)
+                if feed_sqsim:
+                    m.weight.data = torch.from_numpy(deq.copy())
+            worst = max(v["differ"] for v in stats[l].values())
+            log(f"block {l}: codes differing from sqsim's: at most {worst:.4%} of a layer "
+                f"({time.time() - t0:.0f} s)")
         with torch.no_grad():
-            x = torch.cat([layer_out(layer, x[j:j + 1], kwargs_for(kwargs, 1)) for j in range(x.shape[0])])
+            x = torch.cat([layer_out(layer, x[j:j + batch], kwargs_for(kwargs, x[j:j + batch].shape[0]))
+                           for j in range(0, x.shape[0], batch)])
     return time.time() - t0
+
+
+class SearchReader:
+    """sqsim's saved weight search (sim/eval/weight_search_file.h): the magic
+    line, then u64 lengths and raw little-endian values."""
+
+    def __init__(self, path):
+        self.b, self.path = open(path, "rb").read(), path
+        magic = b"sqsim-weight-search 1\n"
+        if not self.b.startswith(magic):
+            raise SystemExit(f"{path}: not a saved sqsim weight search")
+        self.pos = len(magic)
+
+    def u64(self):
+        v = int.from_bytes(self.b[self.pos:self.pos + 8], "little")
+        self.pos += 8
+        return v
+
+    def str(self):
+        n = self.u64()
+        v = self.b[self.pos:self.pos + n].decode()
+        self.pos += n
+        return v
+
+    def counted(self, dtype):
+        import numpy as np
+        n, dt = self.u64(), np.dtype(dtype)
+        v = np.frombuffer(self.b, dtype=dt, count=n, offset=self.pos)
+        self.pos += n * dt.itemsize
+        return v
+
+
+def read_sqsim_gptq(path):
+    """{layer: (codes [N, K] int, scale [N, G], zero point [N, G], group)} of a saved GPTQ search."""
+    r = SearchReader(path)
+    r.str()  # key
+    r.u64()  # method
+    for _ in range(r.u64()):  # AWQ groups
+        r.str(), r.u64()
+        for _ in range(r.u64()):
+            r.str()
+        r.counted("<f4"), r.u64(), r.counted("<f4"), r.counted("<f8")
+    for _ in range(r.u64()):  # AWQ clips
+        r.str(), r.u64(), r.counted("<f4")
+    out = {}
+    for _ in range(r.u64()):
+        name, rows, cols, _bits, group = r.str(), r.u64(), r.u64(), r.u64(), r.u64()
+        groups = -(-cols // group)
+        scale = r.counted("<f4").reshape(rows, groups)
+        zp = r.counted("<i4").reshape(rows, groups)
+        codes = r.counted("u1").reshape(rows, cols).astype("int32")
+        r.counted("<f8")  # loss
+        out[name] = (codes, scale, zp, group)
+    if r.pos != len(r.b):
+        raise SystemExit(f"{path}: trailing bytes after the GPTQ layers (another file version?)")
+    return out
+
+
+def sqsim_weight_hf_order(model, short_name, entry):
+    """sqsim's dequantized weight (float32 (code - zp) * scale, as sqsim) and
+    each weight's scale, rows in transformers' order: sqsim keeps the GGUF
+    file's q/k rows, which llama.cpp's converter permuted for its RoPE;
+    transformers' GGUF loader undoes that permutation, so the same is done
+    here."""
+    import numpy as np
+    codes, scale, zp, group = entry
+    cols = np.arange(codes.shape[1]) // group
+    s = scale[:, cols]
+    deq = (codes - zp[:, cols]).astype(np.float32) * s
+    cfg = model.config
+    heads = {"self_attn.q_proj": cfg.num_attention_heads, "self_attn.k_proj": cfg.num_key_value_heads}.get(short_name)
+    if heads:
+        def unpermute(w):
+            half = w.shape[0] // heads // 2
+            return w.reshape(heads, half, 2, *w.shape[1:]).swapaxes(2, 1).reshape(w.shape)
+        deq, s = unpermute(deq), unpermute(s)
+    return np.ascontiguousarray(deq), s
+
+
+def code_agreement(ref_q, deq, scale):
+    """Share of weights whose reference value is more than half a step from
+    sqsim's (a different code), and the relative Frobenius difference."""
+    import numpy as np
+    d = np.abs(ref_q.astype(np.float64) - deq)
+    return {"differ": float(np.mean(d > 0.5 * scale)),
+            "rel_fro": float(np.linalg.norm(d) / max(np.linalg.norm(deq.astype(np.float64)), 1e-30))}
 
 
 def kwargs_for(kwargs, batch):
@@ -303,6 +415,14 @@ def main():
                    help="run llm-awq's search on the first N blocks only (ratios compared, no reference ppl)")
     p.add_argument("--awq-objective", default="module", help="sqsim --awq-objective (module: llm-awq's)")
     p.add_argument("--no-sqsim", action="store_true", help="run the reference side only")
+    p.add_argument("--gptq-batch", type=int, default=1,
+                   help="windows per add_batch in sequential GPTQ (1: llama.py's; more: the same Hessian "
+                        "summed in another float32 order)")
+    p.add_argument("--sqsim-search", default="",
+                   help="sqsim's saved gptq-gNN.search (--search-cache) of the same windows: sequential GPTQ "
+                        "compares every layer's codes with it (and gptq-sequential-fed feeds its weights on)")
+    p.add_argument("--save-q", action="store_true",
+                   help="write the reference's sequential GPTQ weights (float16) to <out>/q-<method>-batch<N>.npz")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     cpu_only()
@@ -328,6 +448,7 @@ def main():
     except (OSError, StopIteration):
         pass
     g = a.group
+    sqsim_codes = read_sqsim_gptq(a.sqsim_search) if a.sqsim_search else None
     for method in a.methods.split(","):
         log(f"reference {method}")
         model = load()
@@ -348,14 +469,32 @@ def main():
                 continue
         elif method == "gptq-float":
             entry["search_seconds"] = run_gptq_float(model, windows, g, a.gptq)
-        elif method == "gptq-sequential":
-            entry["search_seconds"] = run_gptq_sequential(model, windows, g, a.gptq)
+        elif method in ("gptq-sequential", "gptq-sequential-fed"):
+            fed = method == "gptq-sequential-fed"
+            if fed and sqsim_codes is None:
+                raise SystemExit("--methods gptq-sequential-fed needs --sqsim-search (sqsim's saved gptq search)")
+            stats, save_q = {}, ({} if a.save_q else None)
+            entry["search_seconds"] = run_gptq_sequential(model, windows, g, a.gptq, a.gptq_batch, sqsim_codes, fed,
+                                                          stats, save_q)
+            entry["gptq_batch"] = a.gptq_batch
+            if stats:
+                entry["codes_differing_from_sqsim"] = {
+                    str(l): {"max": max(v["differ"] for v in st.values()),
+                             "mean": sum(v["differ"] for v in st.values()) / len(st),
+                             "per_layer": st} for l, st in stats.items()}
+            if save_q is not None:
+                import numpy as np
+                np.savez(os.path.join(a.out, f"q-{method}-batch{a.gptq_batch}.npz"),
+                         **{f"{l}.{n}": q for l, qs in save_q.items() for n, q in qs.items()})
         elif method != "fp":
-            raise SystemExit(f"--methods: unknown '{method}' (fp, awq, gptq-float, gptq-sequential)")
+            raise SystemExit(f"--methods: unknown '{method}' (fp, awq, gptq-float, gptq-sequential, "
+                             "gptq-sequential-fed)")
         entry["ppl"], entry["windows"] = perplexity(model, evals, a.eval_seq_len)
         result["reference"][method] = entry
         log(f"reference {method}: ppl {entry['ppl']:.4f}")
         preset = {"fp": "fp", "awq": f"awq-g{g}", "gptq-float": f"gptq-g{g}", "gptq-sequential": f"gptq-g{g}"}.get(method)
+        if a.gptq_batch != 1 and method.startswith("gptq-sequential"):
+            preset = None  # a reference variant: no sqsim run of its own
         extra = {"gptq-float": ["--gptq-inputs", "float"], "gptq-sequential": ["--gptq-inputs", "sequential"]}.get(method, [])
         if preset and not a.no_sqsim:
             result["sqsim"][method] = sqsim_ppl(a, preset, extra)
