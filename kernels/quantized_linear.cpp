@@ -52,7 +52,7 @@ void PreparedLinear::prepare(const QuantizedMatrix* given, const MatrixF* w) {
   QuantizedMatrix own;
   if (!given) own = quantize(*w, spec_.weight, wname);
   const QuantizedMatrix& qw = given ? *given : own;
-  w_dequant_ = dequantize(qw);
+  w_params_ = qw.params;  // the codes stay only in the packed weights' source
   // Ragged last groups: pad K with products that are exactly 0 (docs/quantization.md).
   padded_k_ = padded_reduction_length(spec_.act, spec_.weight, in_);
   const QuantizedMatrix padded = pad_columns(qw, padded_k_);
@@ -64,6 +64,23 @@ void PreparedLinear::prepare(const QuantizedMatrix* given, const MatrixF* w) {
   } else {
     w8_ = pack_s8_weights(to_int8(padded, wname), spec_.path);
   }
+}
+
+MatrixF PreparedLinear::dequantized_weight() const {
+  if (!integer_) return w_dequant_;
+  // The quantized matrix again, from the codes the kernels keep (the first
+  // in_ of padded_k_ columns), dequantized by the one formula.
+  QuantizedMatrix q;
+  q.rows = out_;
+  q.cols = in_;
+  q.spec = spec_.weight;
+  q.params = w_params_;
+  q.codes.resize(size_t(out_ * in_));
+  for (long r = 0; r < out_; ++r)
+    for (long c = 0; c < in_; ++c)
+      q.codes[size_t(r * in_ + c)] =
+          int16_t(int4_ ? w4_.source->code(r, c) : w8_.source->codes[size_t(r * padded_k_ + c)]);
+  return dequantize(q);
 }
 
 MatrixF PreparedLinear::fake_quant_product(const MatrixF& xq) const {

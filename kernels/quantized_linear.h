@@ -79,8 +79,10 @@ class PreparedLinear {
   long in_features() const { return in_; }
   long out_features() const { return out_; }
   const LinearQuantSpec& spec() const { return spec_; }
-  // The weights as the quantizer left them (dequantized; w itself when not quantized).
-  const MatrixF& dequantized_weight() const { return w_dequant_; }
+  // The weights as the quantizer left them (dequantized; w itself when not
+  // quantized). On the integer path made on each call from the packed
+  // weights' codes: the layer keeps no float copy of them (docs/memory.md).
+  MatrixF dequantized_weight() const;
 
  private:
   void prepare(const QuantizedMatrix* qw, const MatrixF* w);
@@ -91,7 +93,8 @@ class PreparedLinear {
   long in_ = 0, out_ = 0, padded_k_ = 0;
   bool integer_ = false, int4_ = false;
   std::vector<float> bias_;  // empty: no bias
-  MatrixF w_dequant_;
+  MatrixF w_dequant_;        // fake-quant only (the integer path never reads it)
+  QuantParams w_params_;     // integer path: the weights' parameters, for dequantized_weight()
   std::shared_ptr<const PackedB> sgemm_w_;  // kSgemm fake-quant product
   PackedS8Weights w8_;  // integer kernels, int8 weights
   PackedS4Weights w4_;  // integer kernels, int4 weights

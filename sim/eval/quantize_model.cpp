@@ -381,8 +381,15 @@ QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& conf
     const std::vector<std::string> w8 = matching(chosen_list, config.w8_layers, "--w8-layers", "quantized layer");
     plan.w8.insert(w8.begin(), w8.end());
   }
+  // The steps below edit the plan's copies of the weights; without any of
+  // them (round-to-nearest, nothing smoothed, clipped or migrated) each
+  // weight is copied only when its layer is built, so the float32 copies of
+  // all the weights never exist at once (25 GiB for a 7B model kept in bf16:
+  // docs/memory.md).
+  const bool edits_weights = config.gamma_migration || config.smooth || config.token_clipping ||
+                             config.weight_method != ModelQuantConfig::WeightMethod::kRtn;
   for (const std::string& n : model.linear_names()) {
-    plan.weights[n] = float_layer(model, n).weight();
+    if (edits_weights) plan.weights[n] = float_layer(model, n).weight();
     plan.biases[n] = float_layer(model, n).bias();
   }
   if (config.gamma_migration) migrate_gamma(model, plan, chosen, report);
@@ -408,6 +415,7 @@ QuantizeModelReport quantize_model(CausalLm& model, const ModelQuantConfig& conf
       plan.weights.erase(n);
       continue;
     }
+    if (!plan.weights.count(n)) plan.weights[n] = float_layer(model, n).weight();
     bool integer = false;
     model.replace_linear(n, make_layer(n, bias, plan, config, stats, options, &integer));
     plan.weights.erase(n);

@@ -186,6 +186,20 @@ MatrixF SafetensorsFile::load(const std::string& name) const {
   return m;
 }
 
+std::vector<uint16_t> SafetensorsFile::load_words(const std::string& name) const {
+  const SafetensorsTensor* t = find(name);
+  if (!t) throw Error(path_ + ": no tensor named " + name);
+  if (t->dtype != "F16" && t->dtype != "BF16")
+    throw Error(path_ + ": tensor " + name + " has dtype " + t->dtype + ", not a 2-byte float (F16, BF16)");
+  std::vector<uint16_t> words(size_t(t->n_elements()));  // the header checked end - begin = 2 n
+  std::ifstream in(path_, std::ios::binary);
+  in.seekg(std::streamoff(data_offset_ + t->begin));
+  // little-endian host, as dequantize's F32 case assumes
+  if (!in || !in.read(reinterpret_cast<char*>(words.data()), std::streamsize(2 * words.size())))
+    throw Error(path_ + ": cannot read tensor " + name + " (file changed or truncated since it was opened?)");
+  return words;
+}
+
 SafetensorsCheckpoint SafetensorsCheckpoint::open_dir(const std::string& dir) {
   SafetensorsCheckpoint c;
   c.dir_ = dir;
@@ -227,6 +241,12 @@ MatrixF SafetensorsCheckpoint::load(const std::string& name) const {
   const auto it = where_.find(name);
   if (it == where_.end()) throw Error(dir_ + ": checkpoint has no tensor " + name);
   return files_[it->second]->load(name);
+}
+
+std::vector<uint16_t> SafetensorsCheckpoint::load_words(const std::string& name) const {
+  const auto it = where_.find(name);
+  if (it == where_.end()) throw Error(dir_ + ": checkpoint has no tensor " + name);
+  return files_[it->second]->load_words(name);
 }
 
 std::vector<std::string> SafetensorsCheckpoint::names() const {

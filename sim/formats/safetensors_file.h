@@ -51,6 +51,9 @@ class SafetensorsFile {
   // F32/F16/BF16 tensor as float32: 1-D [n] -> [1 x n], 2-D [r, c] -> [r x c];
   // other ranks and dtypes are refused naming the tensor.
   MatrixF load(const std::string& name) const;
+  // An F16/BF16 tensor's 2-byte words as stored (little-endian host), for
+  // weights kept in their checkpoint type; other dtypes refused naming it.
+  std::vector<uint16_t> load_words(const std::string& name) const;
 
  private:
   std::string path_;
@@ -67,6 +70,7 @@ class SafetensorsCheckpoint {
   bool has(const std::string& name) const { return where_.count(name) != 0; }
   // Throws naming the checkpoint and the tensor when absent.
   MatrixF load(const std::string& name) const;
+  std::vector<uint16_t> load_words(const std::string& name) const;
   const SafetensorsTensor& info(const std::string& name) const;
   std::vector<std::string> names() const;
   const std::string& dir() const { return dir_; }

@@ -34,6 +34,11 @@ struct SmoothGroup {
 struct WeightSource {
   std::function<MatrixF(const std::string& hf_tensor, long rows, long cols)> load;
   std::function<bool(const std::string& hf_tensor)> has;
+  // Optional: a matrix kept in its checkpoint's 2-byte type, checked like
+  // `load`; null when the source keeps this tensor in float32 (its type is
+  // F32, or the source's rule keeps float32: docs/memory.md). Linear layers
+  // and embeddings built by the layer table ask it first.
+  std::function<std::shared_ptr<const HalfMatrix>(const std::string& hf_tensor, long rows, long cols)> load_half;
 };
 
 class CausalLm {

@@ -1,5 +1,6 @@
 #include "sim/models/hf_checkpoint.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -9,6 +10,25 @@
 #include "sim/formats/safetensors_file.h"
 
 namespace sqsim {
+
+bool keep_checkpoint_type(uint64_t half_elements) {
+  const char* env = std::getenv("SQSIM_WEIGHTS_IN_MEMORY");
+  const std::string want = env ? env : "auto";
+  if (want == "checkpoint") return true;
+  if (want == "fp32") return false;
+  if (want != "auto")
+    throw Error("SQSIM_WEIGHTS_IN_MEMORY='" + want + "': expected auto, checkpoint or fp32");
+  return half_elements * 4 > kKeepCheckpointTypeAboveBytes;
+}
+
+bool keep_checkpoint_type(const SafetensorsCheckpoint& ckpt) {
+  uint64_t n = 0;
+  for (const std::string& name : ckpt.names()) {
+    const SafetensorsTensor& t = ckpt.info(name);
+    if (t.dtype == "BF16" || t.dtype == "F16") n += t.n_elements();
+  }
+  return keep_checkpoint_type(n);
+}
 
 namespace {
 
@@ -45,6 +65,28 @@ struct HfWeights {
   }
   bool has(const std::string& name) const { return !resolve(name).empty(); }
   MatrixF load(const std::string& name, long rows, long cols) const {
+    const std::string n = checked(name, rows, cols);
+    MatrixF w = ckpt.load(n);
+    require_finite(w, ckpt.dir() + ": tensor " + n);
+    return w;
+  }
+  // The 2-byte words of an F16/BF16 matrix when keep_checkpoint_type()
+  // says so for this checkpoint; null otherwise (load() then gives float32).
+  std::shared_ptr<const HalfMatrix> load_half(const std::string& name, long rows, long cols) const {
+    if (!keep_half) return nullptr;
+    const std::string n = checked(name, rows, cols);
+    const SafetensorsTensor& t = ckpt.info(n);
+    if (rows == 1 || (t.dtype != "BF16" && t.dtype != "F16")) return nullptr;
+    auto h = std::make_shared<HalfMatrix>();
+    h->rows = rows;
+    h->cols = cols;
+    h->type = t.dtype == "BF16" ? HalfMatrix::Type::kBf16 : HalfMatrix::Type::kFp16;
+    h->words = ckpt.load_words(n);
+    require_finite(*h, ckpt.dir() + ": tensor " + n);
+    return h;
+  }
+  // Resolves `name` and checks its shape against [rows x cols].
+  std::string checked(const std::string& name, long rows, long cols) const {
     const std::string n = resolve(name);
     if (n.empty())
       throw Error(ckpt.dir() + ": checkpoint has no tensor " + name + " (needed by the " + model_type + " config)");
@@ -57,10 +99,9 @@ struct HfWeights {
       throw Error(ckpt.dir() + ": tensor " + n + " has shape " + got + "], expected " +
                   (rows == 1 ? str("[", cols, "]") : str("[", rows, ", ", cols, "]")) + " from config.json");
     }
-    MatrixF w = ckpt.load(n);
-    require_finite(w, ckpt.dir() + ": tensor " + n);
-    return w;
+    return n;
   }
+  bool keep_half = keep_checkpoint_type(ckpt);
 };
 
 }  // namespace
@@ -328,6 +369,7 @@ std::unique_ptr<CausalLm> llama_from_hf(const JsonValue& cfg, const std::string&
   WeightSource src;
   src.has = [&](const std::string& n) { return w.has(n); };
   src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
+  src.load_half = [&](const std::string& n, long r, long cols) { return w.load_half(n, r, cols); };
   return std::make_unique<LlamaModel>(LlamaModel::from_weights(c, src));
 }
 
@@ -339,6 +381,7 @@ std::unique_ptr<CausalLm> opt_from_hf(const JsonValue& cfg, const std::string& c
   WeightSource src;
   src.has = [&](const std::string& n) { return (n != "lm_head.weight" || !tied) && w.has(n); };
   src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
+  src.load_half = [&](const std::string& n, long r, long cols) { return w.load_half(n, r, cols); };
   return std::make_unique<OptModel>(OptModel::from_weights(c, src));
 }
 
@@ -370,6 +413,7 @@ std::unique_ptr<CausalLm> bloom_from_hf(const JsonValue& cfg, const std::string&
   WeightSource src;
   src.has = [&](const std::string& n) { return (n != "lm_head.weight" || !tied) && w.has(n); };
   src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
+  src.load_half = [&](const std::string& n, long r, long cols) { return w.load_half(n, r, cols); };
   return std::make_unique<BloomModel>(BloomModel::from_weights(c, src));
 }
 
@@ -404,6 +448,7 @@ std::unique_ptr<CausalLm> mixtral_from_hf(const JsonValue& cfg, const std::strin
   WeightSource src;
   src.has = [&](const std::string& n) { return w.has(n); };
   src.load = [&](const std::string& n, long r, long cols) { return w.load(n, r, cols); };
+  src.load_half = [&](const std::string& n, long r, long cols) { return w.load_half(n, r, cols); };
   return std::make_unique<MixtralModel>(MixtralModel::from_weights(c, src));
 }
 
@@ -425,6 +470,7 @@ std::unique_ptr<CausalLm> gemma3_from_hf(const JsonValue& cfg, const std::string
   WeightSource src;
   src.has = [&](const std::string& n) { return w.has(name_in(n)); };
   src.load = [&](const std::string& n, long r, long cols) { return w.load(name_in(n), r, cols); };
+  src.load_half = [&](const std::string& n, long r, long cols) { return w.load_half(name_in(n), r, cols); };
   return std::make_unique<Gemma3Model>(Gemma3Model::from_weights(c, src, Gemma3Model::NormForm::kHfOffset));
 }
 

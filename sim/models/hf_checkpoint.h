@@ -19,6 +19,20 @@
 
 namespace sqsim {
 
+class SafetensorsCheckpoint;
+
+// The one rule for keeping F16/BF16 weight matrices in their 2-byte type
+// (widened per use, docs/memory.md) instead of float32 at load:
+// SQSIM_WEIGHTS_IN_MEMORY=checkpoint keeps them, =fp32 widens them at load,
+// =auto (or unset) keeps them when their float32 copy would exceed
+// kKeepCheckpointTypeAboveBytes. The results are the same bits either way;
+// float32 is faster (each layer packed once) and 2-byte words take half the
+// memory. Other values are refused naming the variable.
+constexpr uint64_t kKeepCheckpointTypeAboveBytes = uint64_t(4) << 30;
+bool keep_checkpoint_type(uint64_t half_elements);
+// The rule for a checkpoint's F16/BF16 tensors (all of them, vectors included).
+bool keep_checkpoint_type(const SafetensorsCheckpoint& ckpt);
+
 // config.json -> configs; `what` names the file in errors. Unsupported
 // variants (an unknown rope_scaling type, partial rotary, OPT's do_layer_norm_before false, a
 // word_embed_proj_dim other than hidden_size, activations other than

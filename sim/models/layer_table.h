@@ -162,6 +162,16 @@ std::string hf_tensor_name(const LayerTable<Block>& t, const std::string& gguf_t
   throw Error(str("unknown ", t.arch, " GGUF tensor name '", gguf_tensor, "'"));
 }
 
+// A float layer of the weight `name` [rows x cols]: kept in its checkpoint's
+// 2-byte type when the source offers it so (WeightSource::load_half), else
+// float32.
+inline std::unique_ptr<FloatLinear> load_float_linear(const WeightSource& src, const std::string& name, long rows,
+                                                      long cols, VectorF bias = {}) {
+  if (std::shared_ptr<const HalfMatrix> h = src.load_half ? src.load_half(name, rows, cols) : nullptr)
+    return std::make_unique<FloatLinear>(std::move(h), std::move(bias));
+  return std::make_unique<FloatLinear>(src.load(name, rows, cols), std::move(bias));
+}
+
 // ---- the model interface, from the table ----
 
 // The part of CausalLm that the table decides: blocks, embeddings, final norm
@@ -230,7 +240,9 @@ class TableModel : public CausalLm {
 
   // The token embeddings [vocab x hidden].
   void load_embeddings(const WeightSource& src, const BlockDims& d, long vocab) {
-    embed_ = src.load(weight_of(table_->embed), vocab, d.hidden);
+    const std::string name = weight_of(table_->embed);
+    if (auto h = src.load_half ? src.load_half(name, vocab, d.hidden) : nullptr) embed_ = TokenEmbeddings(std::move(h));
+    else embed_ = src.load(name, vocab, d.hidden);
   }
   // n_layers blocks (each: its norms, then its linear layers, in table
   // order), then the final norm.
@@ -241,9 +253,8 @@ class TableModel : public CausalLm {
       Block& b = blocks_[size_t(l)];
       for (const NormSlot<Block>& s : table_->norms) b.*s.weights = load_norm(src, p + s.name, d[s.size]);
       for (const LinearSlot<Block>& s : table_->linears) {
-        MatrixF w = src.load(p + s.name + ".weight", d[s.out], d[s.in]);
         VectorF bias = table_->biases || s.bias ? load_vector(src, p + s.name + ".bias", d[s.out]) : VectorF();
-        b.*s.layer = std::make_unique<FloatLinear>(std::move(w), std::move(bias));
+        b.*s.layer = load_float_linear(src, p + s.name + ".weight", d[s.out], d[s.in], std::move(bias));
       }
     }
     final_norm_ = load_norm(src, table_->final_norm.name, d.hidden);
@@ -252,11 +263,16 @@ class TableModel : public CausalLm {
   void load_head(const WeightSource& src, const BlockDims& d, long vocab, bool tied) {
     const std::string name = weight_of(table_->head);
     const bool own = !tied && src.has(name);
-    lm_head_ = std::make_unique<FloatLinear>(own ? src.load(name, vocab, d.hidden) : embed_);
+    if (own) {
+      lm_head_ = load_float_linear(src, name, vocab, d.hidden);
+    } else {  // tied: 2-byte words shared with the embeddings, a float32 table copied
+      lm_head_ = embed_.half() ? std::make_unique<FloatLinear>(embed_.half())
+                               : std::make_unique<FloatLinear>(embed_.plain());
+    }
   }
 
   const LayerTable<Block>* table_;
-  MatrixF embed_;  // [vocab, hidden]
+  TokenEmbeddings embed_;  // [vocab, hidden]
   std::vector<Block> blocks_;
   NormWeights final_norm_;
   std::unique_ptr<LinearLayer> lm_head_;

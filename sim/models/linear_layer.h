@@ -5,6 +5,7 @@
 
 #include "kernels/sgemm.h"
 #include "base/tensor.h"
+#include "sim/models/half_matrix.h"
 
 namespace sqsim {
 
@@ -29,6 +30,12 @@ class FloatLinear : public LinearLayer {
  public:
   // weight [out, in]; bias empty or [out].
   explicit FloatLinear(MatrixF weight, VectorF bias = {});
+  // The weight kept in its checkpoint's 2-byte type (docs/memory.md): each
+  // forward widens it into the fast kernel's packed panels (or, on the
+  // portable path, a plain float32 matrix) made for that call and freed after
+  // it, so the product has the bits of the layer built from the widened
+  // matrix. Shared: a tied head and the embeddings hold one copy.
+  explicit FloatLinear(std::shared_ptr<const HalfMatrix> weight, VectorF bias = {});
   MatrixF forward(const MatrixF& x) const override;
   int in_features() const override { return int(in_); }
   int out_features() const override { return int(out_); }
@@ -37,18 +44,21 @@ class FloatLinear : public LinearLayer {
   // A copy of the weight [out, in]. Where the fast kernel packs, the layer
   // keeps only the packed copy (docs/memory.md) and unpacks it on each call
   // (quantizing, smoothing, traces: not kept, so the model never holds two
-  // copies); the float forward never asks.
+  // copies); the float forward never asks. 2-byte words: widened on each call.
   MatrixF weight() const;
   const VectorF& bias() const { return b_; }  // size 0 when the layer has none
 
  private:
   // The weight in the fast kernel's panel layout, packed once; on the
-  // portable path (empty packed) the plain [out, in] matrix instead. Shared
-  // so that copies of the layer do not repack.
+  // portable path (empty packed) the plain [out, in] matrix instead; or
+  // only the 2-byte words (half set; packed and plain empty). Shared so
+  // that copies of the layer do not repack.
   struct Weights {
     kernels::PackedB packed;
-    MatrixF plain;  // only when packed is empty
+    MatrixF plain;  // only when packed is empty and half is null
+    std::shared_ptr<const HalfMatrix> half;
   };
+  void check_bias() const;
   std::shared_ptr<const Weights> w_;
   long out_ = 0, in_ = 0;
   VectorF b_;

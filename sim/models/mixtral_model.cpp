@@ -256,9 +256,9 @@ MixtralModel MixtralModel::from_weights(const MixtralConfig& cfg, const WeightSo
     for (int e = 0; e < cfg.n_experts; ++e) {
       const std::string p = expert_prefix(l, e);
       MixtralExpert& ex = b.experts[size_t(e)];
-      ex.w1 = std::make_unique<FloatLinear>(src.load(p + "w1.weight", d.ffn, d.hidden));
-      ex.w3 = std::make_unique<FloatLinear>(src.load(p + "w3.weight", d.ffn, d.hidden));
-      ex.w2 = std::make_unique<FloatLinear>(src.load(p + "w2.weight", d.hidden, d.ffn));
+      ex.w1 = load_float_linear(src, p + "w1.weight", d.ffn, d.hidden);
+      ex.w3 = load_float_linear(src, p + "w3.weight", d.ffn, d.hidden);
+      ex.w2 = load_float_linear(src, p + "w2.weight", d.hidden, d.ffn);
     }
   }
   m.load_head(src, d, c.vocab, c.tied_embeddings);
