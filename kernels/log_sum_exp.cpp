@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/cpu_features.h"
 #include "kernels/sgemm.h"
 
 namespace sqsim::kernels {
@@ -35,8 +36,15 @@ MaxExpSum max_exp_sum_portable(const float* x, long n) {
   return {m, combine_lanes(lane)};
 }
 
+bool max_exp_sum_avx2_available() {
+  static const bool ok = cpu_features().avx2 && cpu_features().fma;
+  return ok;
+}
+
 MaxExpSum max_exp_sum(const float* x, long n) {
-  return sgemm_avx512_available() ? max_exp_sum_avx512(x, n) : max_exp_sum_portable(x, n);
+  if (sgemm_avx512_available()) return max_exp_sum_avx512(x, n);
+  if (max_exp_sum_avx2_available()) return max_exp_sum_avx2(x, n);
+  return max_exp_sum_portable(x, n);
 }
 
 }  // namespace sqsim::kernels

@@ -2,10 +2,10 @@
 // The log-sum-exp behind every token NLL (docs/statistics.md, "The token
 // NLL"): the largest element of a row of float logits and the sum of
 // e(x_j - max) over it, in double, in 8 fixed lanes, with the project's own
-// exp. The portable function below defines the bits; the AVX-512 path
-// (kernels/x86/log_sum_exp_avx512.cpp) runs the same operations 8 lanes at a
-// time and returns the same bits. Chosen at run time like kernels/sgemm.h
-// (SQSIM_SGEMM=eigen forces the portable one).
+// exp. The portable function below defines the bits; the AVX-512 and AVX2
+// paths (kernels/x86/log_sum_exp_{avx512,avx2}.cpp) run the same operations
+// 8 lanes at a time and return the same bits. Chosen at run time: AVX-512
+// where kernels/sgemm.h takes it, else AVX2 + FMA, else portable.
 namespace sqsim::kernels {
 
 struct MaxExpSum {
@@ -15,9 +15,12 @@ struct MaxExpSum {
 
 MaxExpSum max_exp_sum(const float* x, long n);
 
-// The paths, for tests; the _avx512 one needs sgemm_avx512_available().
+// The paths, for tests; the _avx512 one needs sgemm_avx512_available(), the
+// _avx2 one max_exp_sum_avx2_available().
 MaxExpSum max_exp_sum_portable(const float* x, long n);
 MaxExpSum max_exp_sum_avx512(const float* x, long n);
+MaxExpSum max_exp_sum_avx2(const float* x, long n);
+bool max_exp_sum_avx2_available();
 
 // e(x), the documented exp of one term (x <= 0 in use; 0 below kExpFloor).
 double exp_term(double x);

@@ -1,7 +1,7 @@
 // The token NLL's log-sum-exp (kernels/log_sum_exp.h, docs/statistics.md "The
 // token NLL"): its exp against std::exp, its sums against a long double
-// reference and against the documented order restated here, the AVX-512 path
-// bit for bit against the portable one, non-finite rows, and next_token_nll on
+// reference and against the documented order restated here, the AVX-512 and
+// AVX2 paths bit for bit against the portable one, non-finite rows, and next_token_nll on
 // hand-computed rows.
 #include <gtest/gtest.h>
 
@@ -70,8 +70,8 @@ TEST(LogSumExp, PortableFollowsTheDocumentedOrderAndIsAccurate) {
   }
 }
 
-TEST(LogSumExp, PortableAndAvx512GiveTheSameBits) {
-  if (!sgemm_avx512_available()) GTEST_SKIP() << "no AVX-512F on this CPU (or SQSIM_SGEMM=eigen)";
+// Every vector path against the portable one, bit for bit.
+void expect_same_bits_as_portable(MaxExpSum (*path)(const float*, long)) {
   std::vector<long> sizes;
   for (long n = 1; n <= 40; ++n) sizes.push_back(n);
   for (long n : {255L, 1000L, 32000L, 49152L}) sizes.push_back(n);
@@ -80,15 +80,26 @@ TEST(LogSumExp, PortableAndAvx512GiveTheSameBits) {
     // terms near and past the floor, masked-out logits, exact ties with the max
     if (n > 3) z[1] = -INFINITY, z[2] = z[0] - 720.0f, z[3] = z[0] - 707.99f;
     if (n > 5) z[5] = *std::max_element(z.begin(), z.end());
-    const MaxExpSum a = max_exp_sum_portable(z.data(), n), b = max_exp_sum_avx512(z.data(), n);
+    const MaxExpSum a = max_exp_sum_portable(z.data(), n), b = path(z.data(), n);
     EXPECT_TRUE(same_bits(a.max, b.max)) << "n " << n;
     EXPECT_TRUE(same_bits(a.sum, b.sum)) << "n " << n << ": " << a.sum << " vs " << b.sum;
   }
 }
 
+TEST(LogSumExp, PortableAndAvx512GiveTheSameBits) {
+  if (!sgemm_avx512_available()) GTEST_SKIP() << "no AVX-512F on this CPU (or SQSIM_SGEMM=eigen)";
+  expect_same_bits_as_portable(&max_exp_sum_avx512);
+}
+
+TEST(LogSumExp, PortableAndAvx2GiveTheSameBits) {
+  if (!max_exp_sum_avx2_available()) GTEST_SKIP() << "no AVX2 + FMA on this CPU";
+  expect_same_bits_as_portable(&max_exp_sum_avx2);
+}
+
 TEST(LogSumExp, NonFiniteRows) {
-  for (const auto f : {&max_exp_sum_portable, &max_exp_sum_avx512}) {
+  for (const auto f : {&max_exp_sum_portable, &max_exp_sum_avx512, &max_exp_sum_avx2}) {
     if (f == &max_exp_sum_avx512 && !sgemm_avx512_available()) continue;
+    if (f == &max_exp_sum_avx2 && !max_exp_sum_avx2_available()) continue;
     std::vector<float> z = logits_row(19, 3);
     EXPECT_TRUE(std::isfinite(f(z.data(), 19).sum));
     std::vector<float> bad = z;
