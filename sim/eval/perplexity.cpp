@@ -9,18 +9,17 @@
 
 #include "base/error.h"
 #include "base/str.h"
+#include "kernels/log_sum_exp.h"
 
 namespace sqsim {
 
 namespace {
 
-// -log softmax(row)[target], in double: the one definition both paths use.
+// -log softmax(row)[target], in double: the one definition both paths use
+// (docs/statistics.md, "The token NLL"; the sum's order is the kernel's).
 double row_nll(const float* r, long cols, int32_t target) {
-  double mx = -std::numeric_limits<double>::infinity();
-  for (long j = 0; j < cols; ++j) mx = std::max(mx, double(r[j]));
-  double sum = 0.0;
-  for (long j = 0; j < cols; ++j) sum += std::exp(double(r[j]) - mx);
-  return -(double(r[target]) - mx - std::log(sum));
+  const kernels::MaxExpSum s = kernels::max_exp_sum(r, cols);
+  return -(double(r[target]) - s.max - std::log(s.sum));
 }
 
 // NLL of logits row t (of rows first.. of the window) into out[first + t].
