@@ -41,6 +41,8 @@ struct Blocking {
     kColumnsOuter,  // per pair of channel blocks, the task's row pairs: B pair reused, A re-read
     kRowsOuter,     // per pair of row blocks, the task's channel pairs: A pair reused from L1, B streamed
   };
+  // The defaults are the walk measured on an AMX Xeon (2026-12-06); the
+  // others are bit-checked on the emulator and wait for their timing.
   Order order = Order::kColumnsOuter;
   // 0: each C block runs its group's whole k at once. Else (one accumulator
   // group, kRowsOuter only) passes of at most k_steps 64-k steps over all
