@@ -140,7 +140,7 @@ struct AccCase {
   Codes a, b;
 };
 
-void expect_reference_accumulators(AmxTiles tiles) {
+void expect_reference_accumulators(AmxTiles tiles, const amx::Blocking& blocking = {}) {
   const std::vector<AccCase> cases = {
       {1, 64, 16, 64, Codes::kRandom, Codes::kRandom},     {3, 100, 7, 100, Codes::kRandom, Codes::kRandom},
       {17, 128, 33, 64, Codes::kRandom, Codes::kRandom},   {33, 200, 40, 20, Codes::kRandom, Codes::kRandom},
@@ -156,7 +156,7 @@ void expect_reference_accumulators(AmxTiles tiles) {
     const size_t count = static_cast<size_t>(c.m) * c.n * (c.k / g);
     std::vector<int32_t> ref(count, 1), got(count, 2);
     gemm_s8s8s32_reference(a, b, g, ref.data());
-    gemm_s8s8s32_amx(a, b, g, tiles, got.data());
+    gemm_s8s8s32_amx(a, b, g, tiles, got.data(), blocking);
     ASSERT_EQ(got, ref) << "M=" << c.m << " K=" << c.k << " N=" << c.n << " g=" << g;
   }
 }
@@ -192,7 +192,7 @@ TEST(AmxPacking, NegCompIsMinus128TimesEachGroupsWeightSum) {
 // the 4-block register blocks and ragged, K across 64-k steps, per-tensor /
 // per-row / per-group scales (several accumulator groups), with and without
 // bias, int32 extremes, and W4A8.
-void expect_reference_products(AmxTiles tiles) {
+void expect_reference_products(AmxTiles tiles, const amx::Blocking& blocking = {}) {
   struct Case {
     long m, k, n, group;
     Codes a, b;
@@ -208,7 +208,9 @@ void expect_reference_products(AmxTiles tiles) {
       {15, 128, 130, 128, Codes::kMax, Codes::kMin, Scales::kPerRow, Scales::kPerTensor},
       {16, 512, 96, 128, Codes::kRandom, Codes::kRandom, Scales::kPerGroup, Scales::kPerGroup},
       {37, 576, 100, 576, Codes::kRandom, Codes::kRandom, Scales::kPerRow, Scales::kPerRow},
-      {70, 128, 300, 32, Codes::kRandom, Codes::kRandom, Scales::kPerGroup, Scales::kPerGroup}};
+      {70, 128, 300, 32, Codes::kRandom, Codes::kRandom, Scales::kPerGroup, Scales::kPerGroup},
+      // Several tasks in both directions and one group of 5 steps (k passes).
+      {81, 320, 290, 320, Codes::kRandom, Codes::kRandom, Scales::kPerRow, Scales::kPerRow}};
   uint32_t seed = 700;
   for (const Case& c : cases) {
     seed += 3;
@@ -219,16 +221,53 @@ void expect_reference_products(AmxTiles tiles) {
     const std::string what = "M=" + std::to_string(c.m) + " K=" + std::to_string(c.k) + " N=" +
                              std::to_string(c.n) + " g=" + std::to_string(c.group);
     for (const float* bp : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
-      ASSERT_TRUE(same_bits(linear_s8s8_amx(a, b, bp, tiles), linear_s8s8_reference(a, b, bp)))
+      ASSERT_TRUE(same_bits(linear_s8s8_amx(a, b, bp, tiles, blocking), linear_s8s8_reference(a, b, bp)))
           << what << (bp ? " bias" : "");
     }
     const Int4Matrix b4 = make_int4(c.n, c.k, c.group, false, 4, 0, seed + 2);
-    ASSERT_TRUE(same_bits(linear_s8s4_amx(a, b4, bias.data(), tiles), linear_s8s4_reference(a, b4, bias.data())))
+    ASSERT_TRUE(same_bits(linear_s8s4_amx(a, b4, bias.data(), tiles, blocking),
+                          linear_s8s4_reference(a, b4, bias.data())))
         << "W4A8 " << what;
   }
 }
 
 TEST(AmxDriver, EmulatedTilesGiveTheReferenceProducts) { expect_reference_products(AmxTiles::kEmulated); }
+
+// Every walk over the tiles (amx::Blocking): B pairs outer (the first
+// kernel's order), A pairs outer with the whole k per block, and A pairs
+// outer in k passes of 1, 2 or 3 steps, so C tiles are parked and reloaded
+// (passes that end mid-group and a last, shorter pass), with and without the
+// B prefetch. Each must give the reference's accumulators and products.
+std::vector<amx::Blocking> blockings_under_test() {
+  using Order = amx::Blocking::Order;
+  return {{Order::kColumnsOuter, 0, false}, {Order::kColumnsOuter, 2, true}, {Order::kRowsOuter, 0, false},
+          {Order::kRowsOuter, 1, false},    {Order::kRowsOuter, 2, true},    {Order::kRowsOuter, 3, false}};
+}
+
+std::string blocking_name(const amx::Blocking& b) {
+  return std::string(b.order == amx::Blocking::Order::kRowsOuter ? "rows" : "columns") + " outer, k_steps " +
+         std::to_string(b.k_steps) + (b.prefetch ? ", prefetch" : "");
+}
+
+TEST(AmxDriver, EveryBlockingGivesTheReferenceOnEmulatedTiles) {
+  for (const amx::Blocking& b : blockings_under_test()) {
+    SCOPED_TRACE(blocking_name(b));
+    expect_reference_accumulators(AmxTiles::kEmulated, b);
+    expect_reference_products(AmxTiles::kEmulated, b);
+  }
+}
+
+TEST(AmxDriver, EveryBlockingGivesTheReferenceOnHardwareTiles) {
+  const std::vector<KernelPath> paths = available_kernel_paths();
+  if (std::find(paths.begin(), paths.end(), KernelPath::kAmx) == paths.end()) {
+    GTEST_SKIP() << "AMX not usable here: " << amx_state().detail;
+  }
+  for (const amx::Blocking& b : blockings_under_test()) {
+    SCOPED_TRACE(blocking_name(b));
+    expect_reference_accumulators(AmxTiles::kHardwareTiles, b);
+    expect_reference_products(AmxTiles::kHardwareTiles, b);
+  }
+}
 
 TEST(AmxDriver, RowsKernelGivesTheReferenceProducts) {
   const CpuFeatures& f = cpu_features();

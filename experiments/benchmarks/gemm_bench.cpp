@@ -19,7 +19,9 @@
 //                                                     VNNI, beside linear_s8s8_f32/onednn (AMX machines)
 //  linear_s8s8_f32/{sqsim_amx_tiles,sqsim_amx_rows}   M <= 16 (and M 2/4/8/12): the AMX path's two kernels
 //                                                     forced, tdpbssd tiles / vpdpbusd on the tile packing
-//                                                     (the kAmxMinRows threshold)
+//                                                     (the kAmxMinRows threshold), beside sqsim_amx (dispatched)
+//  linear_s8s8_f32/amx_walk_<name>                    M >= 16: the tile kernel under each amx::Blocking
+//                                                     (cols / rows outer, k passes _k<S>, B prefetch _pf)
 // The AMX rows are registered only where the CPU and OS allow tiles
 // (kernels::amx_state()); elsewhere they are absent and the log says why.
 //
@@ -40,6 +42,7 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "kernels/x86/aligned_vector.h"
@@ -190,7 +193,8 @@ void bm_linear_s8s8(benchmark::State& state, KernelPath path, bool unfused, long
 // the same packing), per-channel scales and bias as bm_linear_s8s8. The
 // dispatched kAmx call picks the rows kernel below kAmxMinRows rows; these
 // rows measure where the tiles start to win.
-void bm_linear_amx(benchmark::State& state, AmxTiles tiles, long m, long k, long n, int threads) {
+void run_linear_amx(benchmark::State& state, AmxTiles tiles, const amx::Blocking& blocking, long m, long k, long n,
+                    int threads) {
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
   const Int8Matrix a = random_int8(m, k, 1);
   const long copies = copies_for(m, static_cast<size_t>(k) * n);
@@ -201,11 +205,20 @@ void bm_linear_amx(benchmark::State& state, AmxTiles tiles, long m, long k, long
   MatrixF y(m, n);
   long i = 0;
   for (auto _ : state) {
-    linear_amx(a, w[i++ % copies], scales_of(b0), bias.data(), tiles, y.data());
+    linear_amx(a, w[i++ % copies], scales_of(b0), bias.data(), tiles, y.data(), blocking);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
   finish(state, m, k, n, static_cast<size_t>(k) * n);
+}
+
+void bm_linear_amx(benchmark::State& state, AmxTiles tiles, long m, long k, long n, int threads) {
+  run_linear_amx(state, tiles, {}, m, k, n, threads);
+}
+
+// The tile kernel under one walk over the tiles (amx::Blocking).
+void bm_amx_walk(benchmark::State& state, amx::Blocking blocking, long m, long k, long n, int threads) {
+  run_linear_amx(state, AmxTiles::kHardwareTiles, blocking, m, k, n, threads);
 }
 
 // kernel kAuto: the dispatched call on prepacked weights (what the model runs);
@@ -419,10 +432,27 @@ void register_all() {
       const std::string s = shape_name(m, p[0], p[1]);
       if (amx) add("linear_s8s8_f32/sqsim_amx_tiles" + s, 1, bm_linear_amx, AmxTiles::kHardwareTiles, m, p[0], p[1]);
       if (vnni) add("linear_s8s8_f32/sqsim_amx_rows" + s, 1, bm_linear_amx, AmxTiles::kRowsVnni, m, p[0], p[1]);
+      if (amx) add("linear_s8s8_f32/sqsim_amx" + s, 1, bm_linear_s8s8, KernelPath::kAmx, false, m, p[0], p[1], 0L);
       if (amx) add("linear_s8s8_f32/sqsim_vnni" + s, 1, bm_linear_s8s8, KernelPath::kAvx512Vnni, false, m, p[0], p[1], 0L);
 #ifdef SQSIM_HAVE_ONEDNN
       if (amx) add("linear_s8s8_f32/onednn" + s, 1, bm_onednn, OnednnOp::kU8S8F32, m, p[0], p[1]);
 #endif
+    }
+  }
+  // The walks over the tiles (amx::Blocking), one thread, tile kernel forced.
+  using Order = amx::Blocking::Order;
+  const std::pair<const char*, amx::Blocking> walks[] = {
+      {"cols", {Order::kColumnsOuter, 0, false}}, {"cols_pf", {Order::kColumnsOuter, 0, true}},
+      {"rows", {Order::kRowsOuter, 0, false}},    {"rows_pf", {Order::kRowsOuter, 0, true}},
+      {"rows_k4", {Order::kRowsOuter, 4, false}}, {"rows_k8", {Order::kRowsOuter, 8, false}},
+      {"rows_k8_pf", {Order::kRowsOuter, 8, true}}};
+  for (long m : ms) {
+    for (const auto& p : kn) {
+      if (!amx || m < 16) continue;
+      for (const auto& w : walks) {
+        add(std::string("linear_s8s8_f32/amx_walk_") + w.first + shape_name(m, p[0], p[1]), 1, bm_amx_walk, w.second,
+            m, p[0], p[1]);
+      }
     }
   }
   if (vnni) {

@@ -11,6 +11,7 @@
 
 #include "kernels/gemm_reference.h"
 #include "kernels/int_weights.h"
+#include "kernels/x86/s8s8_amx.h"
 #include "base/tensor.h"
 
 namespace sqsim::kernels {
@@ -36,15 +37,21 @@ struct Int8AmxWeights {
 };
 Int8AmxWeights pack_weights_amx(const Int8Matrix& b, long group_size);
 
+// `blocking` (tile kernels only; tests and gemm_bench compare them): the walk
+// over the tiles, amx::Blocking{} is the one the dispatched path runs. Every
+// blocking returns the same bits.
 // acc[(m * N + n) * G + g], identical to gemm_s8s8s32_reference (the caller validates).
-void gemm_s8s8s32_amx(const Int8Matrix& a, const Int8Matrix& b, long group_size, AmxTiles tiles, int32_t* acc);
+void gemm_s8s8s32_amx(const Int8Matrix& a, const Int8Matrix& b, long group_size, AmxTiles tiles, int32_t* acc,
+                      const amx::Blocking& blocking = {});
 // GEMM + fused epilogue, identical to linear_s8s8_reference / linear_s8s4_reference
 // (validate first, same errors); W4A8 widens the int4 weights to q - zp (exact in s8).
-MatrixF linear_s8s8_amx(const Int8Matrix& a, const Int8Matrix& b, const float* bias, AmxTiles tiles);
-MatrixF linear_s8s4_amx(const Int8Matrix& a, const Int4Matrix& b, const float* bias, AmxTiles tiles);
+MatrixF linear_s8s8_amx(const Int8Matrix& a, const Int8Matrix& b, const float* bias, AmxTiles tiles,
+                        const amx::Blocking& blocking = {});
+MatrixF linear_s8s4_amx(const Int8Matrix& a, const Int4Matrix& b, const float* bias, AmxTiles tiles,
+                        const amx::Blocking& blocking = {});
 // On prepacked weights whose group size is the accumulator group of (a, weights)
 // (the caller validates): y [a.rows, b.rows], weight scales read through b_scales.
 void linear_amx(const Int8Matrix& a, const Int8AmxWeights& b, const ScaleView& b_scales, const float* bias,
-                AmxTiles tiles, float* y);
+                AmxTiles tiles, float* y, const amx::Blocking& blocking = {});
 
 }  // namespace sqsim::kernels

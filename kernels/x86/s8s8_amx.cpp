@@ -32,8 +32,12 @@ struct TileOps {
   }
   template <int T>
   static void load(const void* p, long stride) {
-    static_assert(T >= 4 && T <= 7, "A tiles are 4-5, B tiles 6-7");
-    if constexpr (T == 4) _tile_loadd(4, p, stride);
+    static_assert(T >= 0 && T <= 7, "C tiles are 0-3 (parked sums), A tiles 4-5, B tiles 6-7");
+    if constexpr (T == 0) _tile_loadd(0, p, stride);
+    else if constexpr (T == 1) _tile_loadd(1, p, stride);
+    else if constexpr (T == 2) _tile_loadd(2, p, stride);
+    else if constexpr (T == 3) _tile_loadd(3, p, stride);
+    else if constexpr (T == 4) _tile_loadd(4, p, stride);
     else if constexpr (T == 5) _tile_loadd(5, p, stride);
     else if constexpr (T == 6) _tile_loadd(6, p, stride);
     else _tile_loadd(7, p, stride);
@@ -60,10 +64,13 @@ struct TileOps {
 
 }  // namespace
 
-void gemm_packed_f32_amx(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y) {
-  gemm_packed_f32<TileOps>(a, b, e, y);
+void gemm_packed_f32_amx(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y,
+                         const Blocking& blocking) {
+  gemm_packed_f32<TileOps>(a, b, e, y, blocking);
 }
 
-void gemm_packed_amx(const ActivationView& a, const PackedBView& b, int32_t* acc) { gemm_packed<TileOps>(a, b, acc); }
+void gemm_packed_amx(const ActivationView& a, const PackedBView& b, int32_t* acc, const Blocking& blocking) {
+  gemm_packed<TileOps>(a, b, acc, blocking);
+}
 
 }  // namespace sqsim::kernels::amx

@@ -31,15 +31,39 @@ struct PackedBView {
   const int8_t* tile(long nb, long g, long s) const { return data + ((nb * groups + g) * steps + s) * 1024; }
 };
 
+// How the driver walks the tiles of one task (s8s8_amx_impl.h; docs/kernels.md,
+// "Blocking"): which operand stays in L1 while the other streams from L2, and
+// how many 64-k steps a 2 x 2 block of C tiles accumulates before it is parked
+// in memory and the next block takes the tiles. Integer sums do not depend on
+// the order, so every choice returns the same bits; only the traffic differs.
+struct Blocking {
+  enum class Order {
+    kColumnsOuter,  // per pair of channel blocks, the task's row pairs: B pair reused, A re-read
+    kRowsOuter,     // per pair of row blocks, the task's channel pairs: A pair reused from L1, B streamed
+  };
+  // The defaults are the walk measured on an AMX Xeon (2026-12-06); the
+  // others are bit-checked on the emulator and wait for their timing.
+  Order order = Order::kColumnsOuter;
+  // 0: each C block runs its group's whole k at once. Else (one accumulator
+  // group, kRowsOuter only) passes of at most k_steps 64-k steps over all
+  // channel pairs of the task, so the row pair's A slice (32 x 64 k_steps
+  // bytes) stays in L1; C is parked between passes.
+  long k_steps = 0;
+  bool prefetch = false;  // prefetch the B tiles two steps ahead into L1
+};
+
 // y[m * n + c] (row-major [a.m, b.n]) with the fused epilogue (e.n_pad =
 // nblocks * 16): the bits of epilogue_reference on the reference accumulators.
-void gemm_packed_f32_amx(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y);
-void gemm_packed_f32_amx_emulated(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y);
+void gemm_packed_f32_amx(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y,
+                         const Blocking& blocking = {});
+void gemm_packed_f32_amx_emulated(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y,
+                                  const Blocking& blocking = {});
 // The same y with vpdpbusd on the tile packing instead of tiles, for few rows
 // (s8s8_amx_rows_avx512vnni.cpp; needs AVX-512 VNNI, no AMX).
 void gemm_packed_f32_rows_avx512vnni(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y);
 // acc[(m * n + c) * groups + g], the reference's accumulators.
-void gemm_packed_amx(const ActivationView& a, const PackedBView& b, int32_t* acc);
-void gemm_packed_amx_emulated(const ActivationView& a, const PackedBView& b, int32_t* acc);
+void gemm_packed_amx(const ActivationView& a, const PackedBView& b, int32_t* acc, const Blocking& blocking = {});
+void gemm_packed_amx_emulated(const ActivationView& a, const PackedBView& b, int32_t* acc,
+                              const Blocking& blocking = {});
 
 }  // namespace sqsim::kernels::amx

@@ -27,12 +27,14 @@ struct EmulatedTileOps {
 
 }  // namespace
 
-void gemm_packed_f32_amx_emulated(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y) {
-  gemm_packed_f32<EmulatedTileOps>(a, b, e, y);
+void gemm_packed_f32_amx_emulated(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y,
+                                  const Blocking& blocking) {
+  gemm_packed_f32<EmulatedTileOps>(a, b, e, y, blocking);
 }
 
-void gemm_packed_amx_emulated(const ActivationView& a, const PackedBView& b, int32_t* acc) {
-  gemm_packed<EmulatedTileOps>(a, b, acc);
+void gemm_packed_amx_emulated(const ActivationView& a, const PackedBView& b, int32_t* acc,
+                              const Blocking& blocking) {
+  gemm_packed<EmulatedTileOps>(a, b, acc, blocking);
 }
 
 }  // namespace sqsim::kernels::amx

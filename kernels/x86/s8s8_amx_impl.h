@@ -34,17 +34,35 @@ namespace {
 constexpr long kTaskRowBlocks = 4, kTaskColBlocks = 4;
 
 // One accumulator group of rows [16 mb, 16 (mb + MR)) x channels
-// [16 nb, 16 (nb + NR)): zero the C tiles, then per 64-k step load MR A tiles
-// and NR B tiles and issue MR x NR tdpbssd.
+// [16 nb, 16 (nb + NR)), 64-k steps [s0, s1) of group g: start the C tiles at
+// zero (park == nullptr) or from the parked partial sums of the earlier steps,
+// then per step load MR A tiles and NR B tiles and issue MR x NR tdpbssd.
+// With prefetch, each step also asks for the B tiles two steps ahead (16 lines
+// each), so their loads find them in L1.
 template <class Ops, int MR, int NR>
-inline void dot_group(const ActivationView& a, const PackedBView& b, long mb, long nb, long g) {
-  Ops::template zero<0>();
-  if constexpr (NR == 2) Ops::template zero<1>();
-  if constexpr (MR == 2) Ops::template zero<2>();
-  if constexpr (MR == 2 && NR == 2) Ops::template zero<3>();
+inline void dot_group(const ActivationView& a, const PackedBView& b, long mb, long nb, long g, long s0, long s1,
+                      const int32_t (*park)[32], bool prefetch) {
+  if (park) {
+    constexpr long kStride = 32 * 4;
+    Ops::template load<0>(&park[0][0], kStride);
+    if constexpr (NR == 2) Ops::template load<1>(&park[0][16], kStride);
+    if constexpr (MR == 2) Ops::template load<2>(&park[16][0], kStride);
+    if constexpr (MR == 2 && NR == 2) Ops::template load<3>(&park[16][16], kStride);
+  } else {
+    Ops::template zero<0>();
+    if constexpr (NR == 2) Ops::template zero<1>();
+    if constexpr (MR == 2) Ops::template zero<2>();
+    if constexpr (MR == 2 && NR == 2) Ops::template zero<3>();
+  }
   const int8_t* a0 = a.data + mb * 16 * a.stride + g * a.gsp;
   const int8_t* a1 = a0 + 16 * a.stride;
-  for (long s = 0; s < b.steps; ++s) {
+  for (long s = s0; s < s1; ++s) {
+    if (prefetch && s + 2 < b.steps) {
+      for (int line = 0; line < 16; ++line) {
+        __builtin_prefetch(b.tile(nb, g, s + 2) + 64 * line, 0, 3);
+        if constexpr (NR == 2) __builtin_prefetch(b.tile(nb + 1, g, s + 2) + 64 * line, 0, 3);
+      }
+    }
     Ops::template load<4>(a0 + s * kTileK, a.stride);
     if constexpr (MR == 2) Ops::template load<5>(a1 + s * kTileK, a.stride);
     Ops::template load<6>(b.tile(nb, g, s), kTileColsb);
@@ -58,7 +76,7 @@ inline void dot_group(const ActivationView& a, const PackedBView& b, long mb, lo
 
 // The C tiles to acc[32][32] (row-major, 128-byte rows).
 template <class Ops, int MR, int NR>
-inline void store_group(int32_t (&acc)[32][32]) {
+inline void store_group(int32_t (*acc)[32]) {
   constexpr long kStride = 32 * 4;
   Ops::template store<0>(&acc[0][0], kStride);
   if constexpr (NR == 2) Ops::template store<1>(&acc[0][16], kStride);
@@ -113,7 +131,7 @@ inline void write_block(const float (&sum)[32][32], long rows, long cols, const 
 }
 
 // The tiles of one task, micro block after micro block (MR x NR tiles, all
-// groups each). The epilogue of each (block, group) is deferred until the
+// groups each, or one k pass of them: Blocking::k_steps). The epilogue of each (block, group) is deferred until the
 // next one's tdpbssd chain has been issued: the tile unit then multiplies
 // while the vector units convert and scale the previous accumulators, instead
 // of the two taking turns (at K = 576 a 2 x 2 block's 36 tdpbssd take about as
@@ -131,19 +149,36 @@ inline void write_block(const float (&sum)[32][32], long rows, long cols, const 
 template <class Ops>
 class TaskWalker {
  public:
-  TaskWalker(const ActivationView& a, const PackedBView& b, const EpilogueView* e, float* y, int32_t* acc_out)
-      : a_(a), b_(b), e_(e), y_(y), acc_out_(acc_out) {}
+  TaskWalker(const ActivationView& a, const PackedBView& b, const EpilogueView* e, float* y, int32_t* acc_out,
+             bool prefetch)
+      : a_(a), b_(b), e_(e), y_(y), acc_out_(acc_out), prefetch_(prefetch) {}
 
+  // Steps [s0, s1) of every group of one MR x NR block: [0, steps) at once,
+  // or (one group only) a pass of them, the partial sums parked in slot
+  // `slot` between passes. The pass ending at `steps` hands the block to the
+  // epilogue.
   template <int MR, int NR>
-  void micro(long mb, long nb) {
+  void micro(long mb, long nb, long s0, long s1, long slot) {
     const long m0 = mb * 16, n0 = nb * 16;
     const long rows = std::min<long>(MR * 16, a_.m - m0), cols = std::min<long>(NR * 16, b_.n - n0);
     for (long g = 0; g < b_.groups; ++g) {
-      dot_group<Ops, MR, NR>(a_, b_, mb, nb, g);
+      dot_group<Ops, MR, NR>(a_, b_, mb, nb, g, s0, s1, s0 == 0 ? nullptr : park_[slot], prefetch_);
+      if (s1 < b_.steps) {
+        store_group<Ops, MR, NR>(park_[slot]);
+        continue;
+      }
       finish();
       store_group<Ops, MR, NR>(acc_);
       pending_ = {true, NR, m0, n0, rows, cols, g};
     }
+  }
+
+  // The block at (mb, nb), two row blocks / two channel blocks where asked.
+  void block(bool two_rows, bool two_cols, long mb, long nb, long s0, long s1, long slot) {
+    if (two_rows && two_cols) micro<2, 2>(mb, nb, s0, s1, slot);
+    else if (two_rows) micro<2, 1>(mb, nb, s0, s1, slot);
+    else if (two_cols) micro<1, 2>(mb, nb, s0, s1, slot);
+    else micro<1, 1>(mb, nb, s0, s1, slot);
   }
 
   // The pending (block, group)'s epilogue; called once more at the task's end.
@@ -182,9 +217,13 @@ class TaskWalker {
   const EpilogueView* e_;
   float* y_;
   int32_t* acc_out_;
+  bool prefetch_;
   Pending pending_;
   alignas(64) int32_t acc_[32][32];
   alignas(64) float sum_[32][32];
+  // Partial sums of the blocks of one k pass (Blocking::k_steps), one slot per
+  // channel pair of a task (kMaxTaskColBlocks / 2).
+  alignas(64) int32_t park_[8][32][32];
 };
 
 // Output blocks per task: kTaskRowBlocks x task_col_blocks(...) blocks of 16.
@@ -205,33 +244,45 @@ inline long task_col_blocks(long row_tasks, long nblocks) {
   return cb;
 }
 
-// Every output tile, in tasks of kTaskRowBlocks x task_col_blocks() blocks.
-// Each task loads the tile configuration on its thread (the tile state is per
-// thread) and releases it at the end; tasks own disjoint outputs and each
-// output is computed by one micro() call, so the result does not depend on the
-// thread count.
+// Every output tile, in tasks of kTaskRowBlocks x task_col_blocks() blocks,
+// walked in the order `blocking` asks for (kernels/x86/s8s8_amx.h). Each task
+// loads the tile configuration on its thread (the tile state is per thread)
+// and releases it at the end; tasks own disjoint outputs and each output's
+// integer sums are completed by one walker before its epilogue, so the result
+// depends neither on the thread count nor on the blocking.
 template <class Ops>
-void run(const ActivationView& a, const PackedBView& b, const EpilogueView* e, float* y, int32_t* acc_out) {
+void run(const ActivationView& a, const PackedBView& b, const EpilogueView* e, float* y, int32_t* acc_out,
+         const Blocking& blocking) {
   if (a.m == 0 || b.n == 0) return;
+  static_assert(kMaxTaskColBlocks / 2 <= 8, "TaskWalker::park_ holds one slot per channel pair of a task");
   const TileConfig config = full_tiles_config();
   const long mtasks = (a.row_blocks + kTaskRowBlocks - 1) / kTaskRowBlocks;
   const long col_blocks = task_col_blocks(mtasks, b.nblocks);
   const long ntasks = (b.nblocks + col_blocks - 1) / col_blocks;
+  const bool rows_outer = blocking.order == Blocking::Order::kRowsOuter;
+  // k passes only for one accumulator group: with several, each block's
+  // groups run back to back (their float sums share TaskWalker::sum_).
+  // (At least 1, so a pass loop ends; a first pass always runs, even for
+  // steps = 0, so every output gets its epilogue.)
+  const long pass = std::max<long>(1, rows_outer && blocking.k_steps > 0 && b.groups == 1 ? blocking.k_steps : b.steps);
   tbb::parallel_for(tbb::blocked_range2d<long>(0, mtasks, 1, 0, ntasks, 1), [&](const tbb::blocked_range2d<long>& r) {
     Ops::begin(config);
-    TaskWalker<Ops> walk(a, b, e, y, acc_out);
+    TaskWalker<Ops> walk(a, b, e, y, acc_out, blocking.prefetch);
     for (long tm = r.rows().begin(); tm < r.rows().end(); ++tm) {
       for (long tn = r.cols().begin(); tn < r.cols().end(); ++tn) {
-        const long mb_end = std::min(a.row_blocks, (tm + 1) * kTaskRowBlocks);
-        const long nb_end = std::min(b.nblocks, (tn + 1) * col_blocks);
-        for (long nb = tn * col_blocks; nb < nb_end; nb += 2) {
-          const bool two_cols = nb + 1 < nb_end;
-          for (long mb = tm * kTaskRowBlocks; mb < mb_end; mb += 2) {
-            const bool two_rows = mb + 1 < mb_end;
-            if (two_rows && two_cols) walk.template micro<2, 2>(mb, nb);
-            else if (two_rows) walk.template micro<2, 1>(mb, nb);
-            else if (two_cols) walk.template micro<1, 2>(mb, nb);
-            else walk.template micro<1, 1>(mb, nb);
+        const long mb0 = tm * kTaskRowBlocks, mb_end = std::min(a.row_blocks, mb0 + kTaskRowBlocks);
+        const long nb0 = tn * col_blocks, nb_end = std::min(b.nblocks, nb0 + col_blocks);
+        if (!rows_outer) {
+          for (long nb = nb0; nb < nb_end; nb += 2)
+            for (long mb = mb0; mb < mb_end; mb += 2) walk.block(mb + 1 < mb_end, nb + 1 < nb_end, mb, nb, 0, b.steps, 0);
+          continue;
+        }
+        for (long mb = mb0; mb < mb_end; mb += 2) {
+          for (long s0 = 0;; s0 += pass) {
+            const long s1 = std::min(b.steps, s0 + pass);
+            for (long nb = nb0; nb < nb_end; nb += 2)
+              walk.block(mb + 1 < mb_end, nb + 1 < nb_end, mb, nb, s0, s1, (nb - nb0) / 2);
+            if (s1 >= b.steps) break;
           }
         }
       }
@@ -242,13 +293,14 @@ void run(const ActivationView& a, const PackedBView& b, const EpilogueView* e, f
 }
 
 template <class Ops>
-void gemm_packed_f32(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y) {
-  run<Ops>(a, b, &e, y, nullptr);
+void gemm_packed_f32(const ActivationView& a, const PackedBView& b, const EpilogueView& e, float* y,
+                     const Blocking& blocking) {
+  run<Ops>(a, b, &e, y, nullptr, blocking);
 }
 
 template <class Ops>
-void gemm_packed(const ActivationView& a, const PackedBView& b, int32_t* acc) {
-  run<Ops>(a, b, nullptr, nullptr, acc);
+void gemm_packed(const ActivationView& a, const PackedBView& b, int32_t* acc, const Blocking& blocking) {
+  run<Ops>(a, b, nullptr, nullptr, acc, blocking);
 }
 
 }  // namespace
