@@ -59,26 +59,12 @@ class WeightsInMemory {
 
 // A small Llama with widths that leave partial 32-column panels (ffn 80,
 // kv 24) and a vocabulary larger than the tokenizer's.
-Weights llama_weights(bool tied, unsigned seed) {
-  Rng r(seed);
-  const uint64_t V = 300, H = 48, KV = 24, F = 80;
-  Weights w;
-  w["model.embed_tokens.weight"] = {{V, H}, r.normal(V * H, 1.0f)};
-  for (int l = 0; l < 2; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    w[p + "input_layernorm.weight"] = {{H}, r.normal(H, 0.1f, 1.0f)};
-    w[p + "post_attention_layernorm.weight"] = {{H}, r.normal(H, 0.1f, 1.0f)};
-    w[p + "self_attn.q_proj.weight"] = {{H, H}, r.normal(H * H, 0.3f)};
-    w[p + "self_attn.k_proj.weight"] = {{KV, H}, r.normal(KV * H, 0.3f)};
-    w[p + "self_attn.v_proj.weight"] = {{KV, H}, r.normal(KV * H, 0.3f)};
-    w[p + "self_attn.o_proj.weight"] = {{H, H}, r.normal(H * H, 0.2f)};
-    w[p + "mlp.gate_proj.weight"] = {{F, H}, r.normal(F * H, 0.2f)};
-    w[p + "mlp.up_proj.weight"] = {{F, H}, r.normal(F * H, 0.2f)};
-    w[p + "mlp.down_proj.weight"] = {{H, F}, r.normal(H * F, 0.2f)};
-  }
-  w["model.norm.weight"] = {{H}, r.normal(H, 0.1f, 1.0f)};
-  if (!tied) w["lm_head.weight"] = {{V, H}, r.normal(V * H, 0.2f)};
-  return w;
+LlamaDims llama_dims() {
+  LlamaDims d;
+  d.vocab = 300;
+  d.hidden = 48;
+  d.ffn = 80;
+  return d;
 }
 
 std::string llama_dir(bool tied, const std::string& dtype) {
@@ -91,7 +77,7 @@ std::string llama_dir(bool tied, const std::string& dtype) {
                           {"hidden_act", "\"silu\""}, {"tie_word_embeddings", tied ? "true" : "false"}},
                          {}));
   write_text(dir + "/tokenizer.json", tokenizer_json(false, kByteLevel, "null"));
-  write_weights(dir, llama_weights(tied, tied ? 21 : 22), dtype);
+  write_weights(dir, llama_weights(llama_dims(), tied, tied ? 21 : 22), dtype);
   return dir;
 }
 

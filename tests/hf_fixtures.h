@@ -276,4 +276,32 @@ inline void expect_close(const MatrixF& got, const Mat& want, double tol, const 
   EXPECT_LT(worst, tol) << what;
 }
 
+// A Llama checkpoint's tensors (HF names) with random values, `tied`: no lm_head.
+struct LlamaDims {
+  int vocab = 264, hidden = 32, layers = 2, heads = 4, kv_heads = 2, ffn = 48;
+  double eps = 1e-5, theta = 10000.0;
+};
+
+inline Weights llama_weights(const LlamaDims& d, bool tied, unsigned seed) {
+  Rng r(seed);
+  Weights w;
+  const uint64_t H = d.hidden, KV = uint64_t(d.kv_heads) * (d.hidden / d.heads), F = d.ffn;
+  w["model.embed_tokens.weight"] = {{uint64_t(d.vocab), H}, r.normal(d.vocab * H, 1.0f)};
+  for (int l = 0; l < d.layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    w[p + "input_layernorm.weight"] = {{H}, r.normal(H, 0.1f, 1.0f)};
+    w[p + "post_attention_layernorm.weight"] = {{H}, r.normal(H, 0.1f, 1.0f)};
+    w[p + "self_attn.q_proj.weight"] = {{H, H}, r.normal(H * H, 0.3f)};
+    w[p + "self_attn.k_proj.weight"] = {{KV, H}, r.normal(KV * H, 0.3f)};
+    w[p + "self_attn.v_proj.weight"] = {{KV, H}, r.normal(KV * H, 0.3f)};
+    w[p + "self_attn.o_proj.weight"] = {{H, H}, r.normal(H * H, 0.2f)};
+    w[p + "mlp.gate_proj.weight"] = {{F, H}, r.normal(F * H, 0.2f)};
+    w[p + "mlp.up_proj.weight"] = {{F, H}, r.normal(F * H, 0.2f)};
+    w[p + "mlp.down_proj.weight"] = {{H, F}, r.normal(H * F, 0.2f)};
+  }
+  w["model.norm.weight"] = {{H}, r.normal(H, 0.1f, 1.0f)};
+  if (!tied) w["lm_head.weight"] = {{uint64_t(d.vocab), H}, r.normal(d.vocab * H, 0.2f)};
+  return w;
+}
+
 }  // namespace sqsim_test
