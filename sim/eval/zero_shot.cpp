@@ -4,8 +4,11 @@
 #include <cmath>
 #include <limits>
 
+#include <tbb/parallel_for.h>
+
 #include "base/error.h"
 #include "base/str.h"
+#include "kernels/log_sum_exp.h"
 
 namespace sqsim {
 
@@ -28,6 +31,21 @@ ContinuationScore score_continuation(const MatrixF& logits, const std::vector<in
   return score_continuation_rows(logits, long(n_context) - 1, tokens, n_context);
 }
 
+namespace {
+
+// log p(want) from one logits row with the token NLL's log-sum-exp
+// (docs/statistics.md, "The token NLL": the same bits as every perplexity),
+// and whether want is the row's argmax, the first index winning ties.
+void score_row(const float* row, long V, int32_t want, ContinuationScore& s) {
+  if (want < 0 || want >= V) throw Error(str("score_continuation: token ", want, " outside the vocabulary"));
+  const kernels::MaxExpSum m = kernels::max_exp_sum(row, V);
+  s.loglik += double(row[want]) - m.max - std::log(m.sum);
+  s.greedy = s.greedy && double(row[want]) == m.max && std::find(row, row + want, row[want]) == row + want;
+  ++s.tokens;
+}
+
+}  // namespace
+
 ContinuationScore score_continuation_rows(const MatrixF& logits, long first_row, const std::vector<int32_t>& tokens,
                                           size_t n_context) {
   ContinuationScore s;
@@ -35,24 +53,8 @@ ContinuationScore score_continuation_rows(const MatrixF& logits, long first_row,
   if (first_row < 0 || first_row + long(tokens.size() - n_context) > logits.rows())
     throw Error(str("score_continuation: rows ", first_row, ".. of ", logits.rows(), " logits rows for ",
                     tokens.size() - n_context, " continuation tokens"));
-  const long V = logits.cols();
-  for (size_t t = n_context; t < tokens.size(); ++t) {
-    const float* row = logits.row(first_row + long(t - n_context)).data();
-    const int32_t want = tokens[t];
-    if (want < 0 || want >= V) throw Error(str("score_continuation: token ", want, " outside the vocabulary"));
-    double mx = -std::numeric_limits<double>::infinity();
-    long best = 0;
-    for (long j = 0; j < V; ++j)
-      if (double(row[j]) > mx) {
-        mx = double(row[j]);
-        best = j;
-      }
-    double sum = 0;
-    for (long j = 0; j < V; ++j) sum += std::exp(double(row[j]) - mx);
-    s.loglik += double(row[want]) - mx - std::log(sum);
-    s.greedy = s.greedy && best == want;
-    ++s.tokens;
-  }
+  for (size_t t = n_context; t < tokens.size(); ++t)
+    score_row(logits.row(first_row + long(t - n_context)).data(), logits.cols(), tokens[t], s);
   return s;
 }
 
@@ -155,25 +157,33 @@ std::vector<ItemResult> evaluate_pack(const CausalLm& model, const std::vector<T
     }
   }
   const MatrixF logits = windows.empty() ? MatrixF() : model.forward_windows(windows);
+  // Requests are scored in parallel: each one's score is the same on any thread.
+  std::vector<std::pair<size_t, size_t>> jobs;  // (item - begin, request)
+  std::vector<std::vector<ContinuationScore>> scores(end - begin);
+  for (size_t i = begin; i < end; ++i) {
+    scores[i - begin].resize(splits[i - begin].size());  // an empty continuation keeps {}: log-likelihood 0, greedy
+    for (size_t j = 0; j < splits[i - begin].size(); ++j)
+      if (splits[i - begin][j].tokens.size() > splits[i - begin][j].n_context) jobs.emplace_back(i - begin, j);
+  }
+  tbb::parallel_for(size_t(0), jobs.size(), [&](size_t k) {
+    const auto [i, j] = jobs[k];
+    const SplitRequest& q = splits[i][j];
+    const Placed& p = placed[i][j];
+    if (p.row >= 0) {
+      scores[i][j] = score_continuation_rows(logits, p.row, q.tokens, q.n_context);
+      return;
+    }
+    // the context's last row, then the ending's rows
+    ContinuationScore& s = scores[i][j];
+    for (size_t t = q.n_context; t < q.tokens.size(); ++t) {
+      const long row = t == q.n_context ? p.prefix_row : p.ending_row + long(t - q.n_context) - 1;
+      score_row(logits.row(row).data(), logits.cols(), q.tokens[t], s);
+    }
+  });
   std::vector<ItemResult> out;
   for (size_t i = begin; i < end; ++i) {
     out.push_back(item_header(items[i]));
-    const std::vector<SplitRequest>& qs = splits[i - begin];
-    for (size_t j = 0; j < qs.size(); ++j) {
-      const SplitRequest& q = qs[j];
-      const Placed& p = placed[i - begin][j];
-      if (q.tokens.size() == q.n_context) {
-        add_score(out.back(), {});  // an empty continuation: log-likelihood 0, greedy
-      } else if (p.row >= 0) {
-        add_score(out.back(), score_continuation_rows(logits, p.row, q.tokens, q.n_context));
-      } else {  // the context's last row, then the ending's rows
-        const long n = long(q.tokens.size() - q.n_context);
-        MatrixF rows(n, logits.cols());
-        rows.row(0) = logits.row(p.prefix_row);
-        if (n > 1) rows.bottomRows(n - 1) = logits.middleRows(p.ending_row, n - 1);
-        add_score(out.back(), score_continuation_rows(rows, 0, q.tokens, q.n_context));
-      }
-    }
+    for (const ContinuationScore& s : scores[i - begin]) add_score(out.back(), s);
   }
   return out;
 }
