@@ -2,6 +2,9 @@
 // the forward, read top to bottom; config, loading and the pieces follow.
 #include "sim/models/llama_model.h"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 #include <cmath>
 
 #include "base/error.h"
@@ -206,7 +209,10 @@ MatrixF LlamaModel::mlp_part(int l, const MatrixF& hn, const LinearOverrides& us
     gate = pick(use, l, "mlp.gate_proj", b.gate).forward(hn);
     up = pick(use, l, "mlp.up_proj", b.up).forward(hn);
   }
-  kernels::silu_mul(gate.data(), up.data(), gate.size());
+  // Rows in parallel: every element is computed the same way on any thread.
+  tbb::parallel_for(tbb::blocked_range<long>(0, gate.rows(), 16), [&](const tbb::blocked_range<long>& r) {
+    kernels::silu_mul(gate.row(r.begin()).data(), up.row(r.begin()).data(), long(r.size()) * gate.cols());
+  });
   if (down_input) *down_input = gate;
   return pick(use, l, "mlp.down_proj", b.down).forward(gate);
 }
@@ -365,11 +371,14 @@ LlamaModel LlamaModel::from_weights(const LlamaConfig& cfg, const WeightSource& 
 MatrixF rms_norm(const MatrixF& x, const VectorF& w, float eps) {
   if (w.size() != x.cols()) throw Error(str("rms_norm: weight size ", w.size(), " != ", x.cols()));
   MatrixF y(x.rows(), x.cols());
-  for (long t = 0; t < x.rows(); ++t) {
-    const float ms = x.row(t).squaredNorm() / float(x.cols());
-    const float inv = 1.0f / std::sqrt(ms + eps);
-    y.row(t) = (x.row(t) * inv).cwiseProduct(w.transpose());
-  }
+  // Rows in parallel: each row is computed the same way on any thread.
+  tbb::parallel_for(tbb::blocked_range<long>(0, x.rows(), 16), [&](const tbb::blocked_range<long>& r) {
+    for (long t = r.begin(); t < r.end(); ++t) {
+      const float ms = x.row(t).squaredNorm() / float(x.cols());
+      const float inv = 1.0f / std::sqrt(ms + eps);
+      y.row(t) = (x.row(t) * inv).cwiseProduct(w.transpose());
+    }
+  });
   return y;
 }
 
