@@ -106,6 +106,27 @@ TEST(Sgemm, Avx512MatchesFloat64) {
       }
 }
 
+// docs/memory.md's definition: each element is one FMA chain from +0.0 over
+// k in order, then + bias. K = 1500 spans several K blocks on any cache size
+// (the blocks continue the chain from C, never sum partial results).
+TEST(Sgemm, Avx512IsTheFmaChain) {
+  if (!sgemm_avx512_available()) GTEST_SKIP() << "no AVX-512F on this CPU";
+  for (const Case& c : {Case{29, 70, 1500}, Case{13, 33, 577}})
+    for (BLayout l : {BLayout::kNK, BLayout::kKN}) {
+      Problem p(c, l, true, 211);
+      std::vector<float> out;
+      sgemm_parallel(p.args(out));
+      for (long i = 0; i < p.m; ++i)
+        for (long j = 0; j < p.n; ++j) {
+          float acc = 0.0f;
+          for (long kk = 0; kk < p.k; ++kk) acc = std::fma(p.a[i * p.lda + kk], p.bv(kk, j), acc);
+          acc += p.bias[j];
+          ASSERT_EQ(0, std::memcmp(&acc, &out[i * p.ldc + j], sizeof(float)))
+              << "k " << p.k << " at (" << i << ", " << j << "): " << acc << " vs " << out[i * p.ldc + j];
+        }
+    }
+}
+
 TEST(Sgemm, ZeroKGivesBias) {
   Problem p({4, 5, 0}, BLayout::kNK, true, 9);
   std::vector<float> out;

@@ -6,8 +6,13 @@
 // from the partial C it left (loaded back into the accumulators), so every C
 // element is a single FMA chain over k in order: the result does not depend
 // on the block sizes below nor on the tiling a caller chose.
+// Blocking: within a K block, one A micro-panel (12 rows) stays in L1 while
+// the B micro-panels of the tile's columns stream past it from L2, prefetched
+// a few k ahead (B is the wider side, so it is the one worth prefetching).
 // Compiled with -mavx512f; no Eigen here (see kernels/sgemm.cpp).
 #include <immintrin.h>
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <vector>
@@ -20,13 +25,33 @@ namespace {
 
 constexpr int kMr = 12;    // rows of the register tile
 constexpr int kNr = 32;    // columns of the register tile (two zmm)
-constexpr long kKc = 128;  // K block: a B micro-panel (16 KiB) stays in L1
+constexpr long kPfB = 16;  // prefetch distance for B, in k steps (2 KiB)
+
+// The deepest K block: its A micro-panel (kMr x kc floats) fills at most 60%
+// of the L1 data cache, the rest left to the streaming B and to C. 48 KiB L1
+// (Sapphire Rapids) gives 614, so SmolLM2's K = 576 is one block (C written
+// once); 32 KiB (Zen 4) gives 409. Fewer, deeper blocks measured 0.81 -> 0.9x
+// oneDNN on the M = 512 shapes (gemm_bench, Xeon model 207).
+long max_k_block() {
+  static const long kc = [] {
+    long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+    if (l1 <= 0) l1 = 32 * 1024;
+    return std::max<long>(64, l1 * 6 / 10 / long(kMr * sizeof(float)));
+  }();
+  return kc;
+}
 
 // C tile (rows x cols, at most 12 x 32) += or = A panel · B panel over kc.
 // `load` continues the chains from C; `bias` (null or 32 entries from the
 // tile's first column) is added after the last K block.
 inline void micro_12x32(long kc, const float* ap, const float* bp, float* c, long ldc, int rows, int cols,
-                        bool load, const float* bias) {
+                        bool load, const float* bias, const float* next_c) {
+  // The next call's C rows arrive in L1 while this one computes.
+  if (next_c)
+    for (int i = 0; i < kMr; ++i) {
+      _mm_prefetch(reinterpret_cast<const char*>(next_c + i * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(next_c + i * ldc + 16), _MM_HINT_T0);
+    }
   const __mmask16 m0 = cols >= 16 ? 0xFFFF : __mmask16((1u << cols) - 1u);
   const __mmask16 m1 = cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : __mmask16((1u << (cols - 16)) - 1u);
   __m512 c0[kMr], c1[kMr];
@@ -42,6 +67,8 @@ inline void micro_12x32(long kc, const float* ap, const float* bp, float* c, lon
   }
   for (long k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_loadu_ps(bp + k * kNr), b1 = _mm512_loadu_ps(bp + k * kNr + 16);
+    _mm_prefetch(reinterpret_cast<const char*>(bp + (k + kPfB) * kNr), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(bp + (k + kPfB) * kNr + 16), _MM_HINT_T0);
     const float* a = ap + k * kMr;
 #pragma GCC unroll 12
     for (int i = 0; i < kMr; ++i) {
@@ -131,16 +158,20 @@ void sgemm_tile_avx512(const float* ap, const float* bp, long k, long m, long n,
   }
   (void)m;
   (void)n;
-  for (long pc = 0; pc < k; pc += kKc) {
-    const long kc = std::min(kKc, k - pc);
+  // K blocks of equal depth (at most 409: 576 -> 2 x 288, not 409 + 167)
+  const long blocks = (k + max_k_block() - 1) / max_k_block(), kb = (k + blocks - 1) / blocks;
+  for (long pc = 0; pc < k; pc += kb) {
+    const long kc = std::min(kb, k - pc);
     const bool first = pc == 0, last = pc + kc == k;
-    for (long jr = c0; jr < c0 + cols; jr += kNr) {
-      const int nc = int(std::min<long>(kNr, c0 + cols - jr));
-      const float* b = bp + (jr / kNr) * k * kNr + pc * kNr;
-      const float* bias_j = last && bias ? bias + jr : nullptr;
-      for (long ir = r0; ir < r0 + rows; ir += kMr) {
-        const int mr = int(std::min<long>(kMr, r0 + rows - ir));
-        micro_12x32(kc, ap + (ir / kMr) * k * kMr + pc * kMr, b, c + ir * ldc + jr, ldc, mr, nc, !first, bias_j);
+    for (long ir = r0; ir < r0 + rows; ir += kMr) {
+      const int mr = int(std::min<long>(kMr, r0 + rows - ir));
+      const float* a = ap + (ir / kMr) * k * kMr + pc * kMr;
+      for (long jr = c0; jr < c0 + cols; jr += kNr) {
+        const int nc = int(std::min<long>(kNr, c0 + cols - jr));
+        const float* next_c = jr + kNr < c0 + cols ? c + ir * ldc + jr + kNr
+                              : ir + kMr < r0 + rows ? c + (ir + kMr) * ldc + c0 : nullptr;
+        micro_12x32(kc, a, bp + (jr / kNr) * k * kNr + pc * kNr, c + ir * ldc + jr, ldc, mr, nc, !first,
+                    last && bias ? bias + jr : nullptr, first ? nullptr : next_c);
       }
     }
   }
