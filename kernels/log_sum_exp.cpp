@@ -47,4 +47,6 @@ MaxExpSum max_exp_sum(const float* x, long n) {
   return max_exp_sum_portable(x, n);
 }
 
+double log_prob(const float* x, const MaxExpSum& s, long target) { return double(x[target]) - s.max - std::log(s.sum); }
+
 }  // namespace sqsim::kernels

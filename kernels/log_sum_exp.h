@@ -15,6 +15,11 @@ struct MaxExpSum {
 
 MaxExpSum max_exp_sum(const float* x, long n);
 
+// log p(target) = x[target] - max - log(S), in this order, from the row's
+// max_exp_sum s: the token NLL is its negation; a continuation's
+// log-likelihood (lm-eval's) is the sum of these over its tokens.
+double log_prob(const float* x, const MaxExpSum& s, long target);
+
 // The paths, for tests; the _avx512 one needs sgemm_avx512_available(), the
 // _avx2 one max_exp_sum_avx2_available().
 MaxExpSum max_exp_sum_portable(const float* x, long n);

@@ -10,8 +10,8 @@
 #  3. copies a clean clone of this repository (the committed HEAD) and the
 #     ../shared beside it into the root;
 #  4. runs, inside it (chroot, with /proc, /sys and /dev mounted):
-#       bash scripts/setup.sh                       (README command 1)
-#       SQSIM_SKIP_SANITIZE=1 bash scripts/test.sh  (README command 2, no sanitizer pass)
+#       bash scripts/setup.sh  (README command 1)
+#       bash scripts/test.sh   (README command 2: Release tests, then the sanitizer pass)
 # Any failure stops it with a non-zero exit; each step's wall time is printed.
 # Must run as root. SQSIM_FRESH_DIR=DIR uses DIR as the scratch folder (kept
 # afterwards); otherwise a temporary folder is made and removed at the end.
@@ -129,7 +129,7 @@ in_root() {  # a login-like environment, nothing of this machine's but PATH and 
 }
 
 readme_setup() { in_root "bash scripts/setup.sh"; }
-readme_tests() { in_root "SQSIM_SKIP_SANITIZE=1 bash scripts/test.sh"; }
+readme_tests() { in_root "bash scripts/test.sh"; }
 
 t_start=$(date +%s)
 step "install debootstrap (host)" install_debootstrap
@@ -138,7 +138,7 @@ step "carry in certificates, pip.conf, resolv.conf" carry_in
 step "clean clone + ../shared into the root" copy_sources
 step "mount /proc /sys /dev" mount_system
 step "README command 1: bash scripts/setup.sh" readme_setup
-step "README command 2: SQSIM_SKIP_SANITIZE=1 bash scripts/test.sh" readme_tests
+step "README command 2: bash scripts/test.sh" readme_tests
 
 echo "fresh-machine-check: passed; wall time per step:"
 for i in "${!step_names[@]}"; do printf '  %5d s  %s\n' "${step_secs[$i]}" "${step_names[$i]}"; done

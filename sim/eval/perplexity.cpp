@@ -18,8 +18,7 @@ namespace {
 // -log softmax(row)[target], in double: the one definition both paths use
 // (docs/statistics.md, "The token NLL"; the sum's order is the kernel's).
 double row_nll(const float* r, long cols, int32_t target) {
-  const kernels::MaxExpSum s = kernels::max_exp_sum(r, cols);
-  return -(double(r[target]) - s.max - std::log(s.sum));
+  return -kernels::log_prob(r, kernels::max_exp_sum(r, cols), target);
 }
 
 // NLL of logits row t (of rows first.. of the window) into out[first + t].

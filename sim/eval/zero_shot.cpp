@@ -38,7 +38,7 @@ namespace {
 void score_row(const float* row, long V, int32_t want, ContinuationScore& s) {
   if (want < 0 || want >= V) throw Error(str("score_continuation: token ", want, " outside the vocabulary"));
   const kernels::MaxExpSum m = kernels::max_exp_sum(row, V);
-  s.loglik += double(row[want]) - m.max - std::log(m.sum);
+  s.loglik += kernels::log_prob(row, m, want);
   s.greedy = s.greedy && double(row[want]) == m.max && std::find(row, row + want, row[want]) == row + want;
   ++s.tokens;
 }
