@@ -16,14 +16,21 @@ import sys
 
 def load(path):
     items, settings = {}, []
-    with open(path) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if line.startswith("="):
-                settings.append(line)
-            elif not line.startswith("sqsim journal"):
-                fields = line.split("\t")
-                items[fields[0]] = fields[1:]
+    try:
+        with open(path) as f:
+            for number, line in enumerate(f, 1):
+                line = line.rstrip("\n")
+                if line.startswith("="):
+                    settings.append(line)
+                elif not line.startswith("sqsim journal"):
+                    fields = line.split("\t")
+                    try:
+                        chosen(fields[1:])
+                    except (ValueError, IndexError, ZeroDivisionError):
+                        sys.exit(f"eval-journal-diff: {path}:{number}: not an eval journal item line")
+                    items[fields[0]] = fields[1:]
+    except OSError as e:
+        sys.exit(f"eval-journal-diff: {path}: {e.strerror}")
     return items, settings
 
 

@@ -158,7 +158,8 @@ void sgemm_tile_avx512(const float* ap, const float* bp, long k, long m, long n,
   }
   (void)m;
   (void)n;
-  // K blocks of equal depth (at most 409: 576 -> 2 x 288, not 409 + 167)
+  // K blocks of equal depth: with a 32 KiB L1 (at most 409), K = 576 is
+  // 2 x 288, not 409 + 167
   const long blocks = (k + max_k_block() - 1) / max_k_block(), kb = (k + blocks - 1) / blocks;
   for (long pc = 0; pc < k; pc += kb) {
     const long kc = std::min(kb, k - pc);
