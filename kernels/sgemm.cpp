@@ -126,10 +126,29 @@ void unpack_b(const PackedB& p, float* b) {
   });
 }
 
-void sgemm_parallel(const SgemmArgs& g, const PackedB* packed) {
-  check(g, packed && !packed->empty() && sgemm_avx512_available());
+PackedA pack_a(const float* a, long lda, long m, long k) {
+  PackedA p;
+  p.m = m;
+  p.k = k;
+  if (!sgemm_avx512_available() || m == 0 || k == 0) return p;
+  if (!a || lda < k) throw Error("pack_a: null pointer or row stride smaller than the row");
+  const long mr = sgemm_a_panel_rows(), panels = (m + mr - 1) / mr;
+  p.data.reset(new float[size_t(panels * mr * k)]);
+  tbb::parallel_for(tbb::blocked_range<long>(0, panels, kPackChunk), [&](const tbb::blocked_range<long>& r) {
+    pack_a_panels_avx512(a, lda, m, k, r.begin(), r.end(), p.data.get());
+  });
+  return p;
+}
+
+void sgemm_parallel(const SgemmArgs& g, const PackedB* packed, const PackedA* packed_a) {
+  const bool fast = sgemm_avx512_available();
+  const bool have_a = packed_a && !packed_a->empty() && fast;
+  if (have_a && (packed_a->m != g.m || packed_a->k != g.k))
+    throw Error("sgemm: packed A is " + std::to_string(packed_a->m) + " x " + std::to_string(packed_a->k) +
+                ", the product needs " + std::to_string(g.m) + " x " + std::to_string(g.k));
+  check(g, packed && !packed->empty() && fast);
   if (g.m == 0 || g.n == 0) return;
-  if (!sgemm_avx512_available()) {
+  if (!fast) {
     // Eigen's own blocking depends on the shape, so the chunks are fixed rows.
     const long chunks = (g.m + kEigenRowChunk - 1) / kEigenRowChunk;
     tbb::parallel_for(tbb::blocked_range<long>(0, chunks, 1), [&](const tbb::blocked_range<long>& r) {
@@ -148,7 +167,7 @@ void sgemm_parallel(const SgemmArgs& g, const PackedB* packed) {
     own = pack_b(g.b, g.ldb, g.layout, g.n, g.k);
     packed = &own;
   }
-  sgemm_panels_parallel(g, packed->data.data());
+  sgemm_panels_parallel(g, packed->data.data(), have_a ? packed_a->data.get() : nullptr);
 }
 
 void sgemm_prefix(const SgemmArgs& g, const PackedB& b) {
@@ -173,22 +192,26 @@ void sgemm_prefix(const SgemmArgs& g, const PackedB& b) {
                       g.c + p * nr, g.ldc, g.bias ? g.bias + p * nr : nullptr);
 }
 
-void sgemm_panels_parallel(const SgemmArgs& g, const float* bp) {
+void sgemm_panels_parallel(const SgemmArgs& g, const float* bp, const float* ap_given) {
   if (g.m == 0 || g.n == 0) return;
-  // Pack A once for the whole product, then run tiles.
+  // Pack A once for the whole product (unless the caller did), then run tiles.
   const long mr = sgemm_a_panel_rows(), pa = (g.m + mr - 1) / mr;
   // Not zero-filled: the packing writes every element, padding included (a
   // std::vector's fill was 1.4% of an evaluation's profile, on one thread).
-  const std::unique_ptr<float[]> ap(new float[size_t(pa * mr * g.k)]);
-  tbb::parallel_for(tbb::blocked_range<long>(0, pa, kPackChunk), [&](const tbb::blocked_range<long>& r) {
-    pack_a_panels_avx512(g.a, g.lda, g.m, g.k, r.begin(), r.end(), ap.get());
-  });
+  std::unique_ptr<float[]> own;
+  if (!ap_given) {
+    own.reset(new float[size_t(pa * mr * g.k)]);
+    tbb::parallel_for(tbb::blocked_range<long>(0, pa, kPackChunk), [&](const tbb::blocked_range<long>& r) {
+      pack_a_panels_avx512(g.a, g.lda, g.m, g.k, r.begin(), r.end(), own.get());
+    });
+  }
+  const float* ap = ap_given ? ap_given : own.get();
   const long tr = (g.m + kTileRows - 1) / kTileRows, tc = (g.n + kTileCols - 1) / kTileCols;
   tbb::parallel_for(tbb::blocked_range2d<long>(0, tr, 1, 0, tc, 1), [&](const tbb::blocked_range2d<long>& r) {
     for (long i = r.rows().begin(); i < r.rows().end(); ++i)
       for (long j = r.cols().begin(); j < r.cols().end(); ++j) {
         const long r0 = i * kTileRows, c0 = j * kTileCols;
-        sgemm_tile_avx512(ap.get(), bp, g.k, g.m, g.n, r0, std::min(kTileRows, g.m - r0), c0,
+        sgemm_tile_avx512(ap, bp, g.k, g.m, g.n, r0, std::min(kTileRows, g.m - r0), c0,
                           std::min(kTileCols, g.n - c0), g.c, g.ldc, g.bias);
       }
   });

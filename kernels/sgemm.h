@@ -10,6 +10,7 @@
 // sits in a tile, or on how many threads ran; the Eigen path splits rows into
 // fixed chunks, which gives the same guarantee for the thread count.
 // SQSIM_SGEMM=eigen|avx512|auto (default auto) forces a path.
+#include <memory>
 #include <vector>
 
 namespace sqsim::kernels {
@@ -43,11 +44,24 @@ PackedB pack_b(const float* b, long ldb, BLayout layout, long n, long k);
 // b, so a layer need not keep its plain weight beside the packed one.
 void unpack_b(const PackedB& p, float* b);
 
+// A packed once for several products that read it (q, k and v read one
+// norm's output) in the AVX-512 kernel's panel layout; empty when this CPU
+// takes the portable path. Holds a copy: A may change after packing. Not
+// zero-filled first: the packing writes every element, padding included.
+struct PackedA {
+  long m = 0, k = 0;
+  std::unique_ptr<float[]> data;
+  bool empty() const { return !data; }
+};
+PackedA pack_a(const float* a, long lda, long m, long k);
+
 // Single-threaded (for callers that already run in parallel, like attention).
 void sgemm(const SgemmArgs& g);
 // Split into fixed tiles run with TBB; bits independent of the thread count.
 // With a non-empty `packed` (from pack_b of the same B), g.b is not read.
-void sgemm_parallel(const SgemmArgs& g, const PackedB* packed = nullptr);
+// With a non-empty `packed_a` (from pack_a of the same A), g.a is checked but
+// not read; the bits are the same as without it.
+void sgemm_parallel(const SgemmArgs& g, const PackedB* packed = nullptr, const PackedA* packed_a = nullptr);
 
 // Single-threaded C = A · B' where B' is the first g.n columns and the first
 // g.k rows of depth of a packed B (g.n <= packed.n, g.k <= packed.k; g.b not

@@ -67,3 +67,19 @@ TEST(FloatLinearWeights, ForwardIsTheProductOfThePlainWeight) {
   EXPECT_TRUE(layer.forward(x) == want);
   EXPECT_THROW(layer.forward(MatrixF(2, 69)), Error);
 }
+
+// q, k and v read one input: packed once (SharedInput), each layer's output
+// has the bits of its own forward, rows not filling the panels included.
+TEST(FloatLinearWeights, SharedInputGivesEachLayersOwnBits) {
+  for (long rows : {1L, 13L, 200L}) {
+    const MatrixF x = random_matrix(rows, 96, unsigned(rows));
+    const FloatLinear q(random_matrix(96, 96, 1)), k(random_matrix(33, 96, 2), random_matrix(1, 33, 3).row(0));
+    const SharedInput in(x);
+    EXPECT_TRUE(q.forward_shared(in) == q.forward(x)) << rows << " rows";
+    EXPECT_TRUE(k.forward_shared(in) == k.forward(x)) << rows << " rows";
+    EXPECT_TRUE(q.forward_shared(in) == q.forward(x)) << rows << " rows, packed A reused";
+    // a layer of another input width ignores the shared pack and says why it fails
+    const FloatLinear wide(random_matrix(8, 97, 4));
+    EXPECT_THROW(wide.forward_shared(in), Error);
+  }
+}

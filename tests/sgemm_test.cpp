@@ -165,6 +165,11 @@ TEST(Sgemm, BitsDoNotDependOnTilingOrThreads) {
     std::vector<float> pre;
     sgemm_parallel(p.args(pre), &packed);
     EXPECT_EQ(pre, one) << "prepacked B changed the bits";
+    // A packed once beforehand too (layers sharing an input): same bits.
+    const PackedA packed_a = pack_a(p.a.data(), p.lda, p.m, p.k);
+    std::vector<float> both;
+    sgemm_parallel(p.args(both), &packed, &packed_a);
+    EXPECT_EQ(both, one) << "prepacked A changed the bits";
     if (!sgemm_avx512_available()) continue;  // Eigen's blocking depends on the row count
     EXPECT_EQ(whole, one);
     // Rows 100..150 alone, with the K range in one call: same bits.
@@ -176,6 +181,14 @@ TEST(Sgemm, BitsDoNotDependOnTilingOrThreads) {
     for (long i = 0; i < 51; ++i)
       ASSERT_EQ(0, std::memcmp(&part[i * p.ldc], &whole[(100 + i) * p.ldc], sizeof(float) * p.n)) << "row " << i;
   }
+}
+
+TEST(Sgemm, PackedAOfAnotherShapeIsRefused) {
+  if (!sgemm_avx512_available()) GTEST_SKIP() << "A is packed on the AVX-512 path only";
+  Problem p({30, 40, 50}, BLayout::kNK, false, 5);
+  const PackedA a = pack_a(p.a.data(), p.lda, 29, p.k);
+  std::vector<float> c;
+  EXPECT_THROW(sgemm_parallel(p.args(c), nullptr, &a), Error);
 }
 
 TEST(VecMath, ExpAvx512IsAccurate) {

@@ -22,6 +22,8 @@ void sgemm_tile_avx512(const float* ap, const float* bp, long k, long m, long n,
 // or panels a kernel made itself, e.g. dequantized int4 weights): A packed once,
 // fixed tiles run with TBB, so the bits are those of sgemm_avx512 whatever the
 // thread count. Needs the CPU's AVX-512F only (SQSIM_SGEMM is not consulted).
-void sgemm_panels_parallel(const SgemmArgs& g, const float* bp);
+// `ap`: A already in panels (pack_a_panels_avx512 of g's A), else null and
+// packed here.
+void sgemm_panels_parallel(const SgemmArgs& g, const float* bp, const float* ap = nullptr);
 
 }  // namespace sqsim::kernels

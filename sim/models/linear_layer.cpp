@@ -40,7 +40,21 @@ MatrixF FloatLinear::weight() const {
   return w;
 }
 
-MatrixF FloatLinear::forward(const MatrixF& x) const {
+const kernels::PackedA& SharedInput::packed_a() const {
+  if (!packed_) {
+    a_ = kernels::pack_a(x_.data(), x_.cols(), x_.rows(), x_.cols());
+    packed_ = true;
+  }
+  return a_;
+}
+
+MatrixF FloatLinear::forward(const MatrixF& x) const { return run(x, nullptr); }
+
+MatrixF FloatLinear::forward_shared(const SharedInput& in) const {
+  return run(in.x(), in.x().cols() == in_ ? &in.packed_a() : nullptr);
+}
+
+MatrixF FloatLinear::run(const MatrixF& x, const kernels::PackedA* packed_a) const {
   if (x.cols() != in_)
     throw Error("linear layer: input has " + std::to_string(x.cols()) + " features, weight expects " +
                 std::to_string(in_));
@@ -71,7 +85,7 @@ MatrixF FloatLinear::forward(const MatrixF& x) const {
   g.c = y.data();
   g.ldc = y.cols();
   g.bias = b_.size() != 0 ? b_.data() : nullptr;
-  kernels::sgemm_parallel(g, packed);  // fixed tiles: bits independent of the thread count
+  kernels::sgemm_parallel(g, packed, packed_a);  // fixed tiles: bits independent of the thread count
   return y;
 }
 

@@ -9,11 +9,32 @@
 
 namespace sqsim {
 
+// The input of several layers (q, k and v read one norm's output; gate and
+// up another). A layer may keep here what it derives from the input alone
+// (the float kernel's packed panels), so that the next layer reading it does
+// not derive it again. Lives as long as the layers' calls; x must not change.
+class SharedInput {
+ public:
+  explicit SharedInput(const MatrixF& x) : x_(x) {}
+  const MatrixF& x() const { return x_; }
+  // x in the float kernel's panels, packed on first use (empty on the
+  // portable path). Not thread-safe: the layers run one after another.
+  const kernels::PackedA& packed_a() const;
+
+ private:
+  const MatrixF& x_;
+  mutable bool packed_ = false;
+  mutable kernels::PackedA a_;
+};
+
 class LinearLayer {
  public:
   virtual ~LinearLayer() = default;
   // x: [tokens, in] -> [tokens, out].
   virtual MatrixF forward(const MatrixF& x) const = 0;
+  // The same bits as forward(in.x()), reusing what another layer derived
+  // from the same input.
+  virtual MatrixF forward_shared(const SharedInput& in) const { return forward(in.x()); }
   virtual int in_features() const = 0;
   virtual int out_features() const = 0;
   // True when each output row depends only on the same input row, with the
@@ -37,6 +58,7 @@ class FloatLinear : public LinearLayer {
   // matrix. Shared: a tied head and the embeddings hold one copy.
   explicit FloatLinear(std::shared_ptr<const HalfMatrix> weight, VectorF bias = {});
   MatrixF forward(const MatrixF& x) const override;
+  MatrixF forward_shared(const SharedInput& in) const override;
   int in_features() const override { return int(in_); }
   int out_features() const override { return int(out_); }
   // Every output element is one FMA chain over k (kernels/sgemm.h).
@@ -59,6 +81,7 @@ class FloatLinear : public LinearLayer {
     std::shared_ptr<const HalfMatrix> half;
   };
   void check_bias() const;
+  MatrixF run(const MatrixF& x, const kernels::PackedA* packed_a) const;
   std::shared_ptr<const Weights> w_;
   long out_ = 0, in_ = 0;
   VectorF b_;

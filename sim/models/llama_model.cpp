@@ -168,9 +168,10 @@ MatrixF LlamaModel::attention_part(int l, const StackedRows& rows, const RopeTab
     k = qkv.middleCols(nq, nkv);
     v = qkv.rightCols(nkv);
   } else {
-    q = pick(use, l, "self_attn.q_proj", b.q).forward(xn);
-    k = pick(use, l, "self_attn.k_proj", b.k).forward(xn);
-    v = pick(use, l, "self_attn.v_proj", b.v).forward(xn);
+    const SharedInput in(xn);  // packed once for the three
+    q = pick(use, l, "self_attn.q_proj", b.q).forward_shared(in);
+    k = pick(use, l, "self_attn.k_proj", b.k).forward_shared(in);
+    v = pick(use, l, "self_attn.v_proj", b.v).forward_shared(in);
   }
   // Qwen3: RMSNorm over each head of q and k
   if (c.qk_norm) {
@@ -206,8 +207,9 @@ MatrixF LlamaModel::mlp_part(int l, const MatrixF& hn, const LinearOverrides& us
     gate = gu.leftCols(c.ffn);
     up = gu.rightCols(c.ffn);
   } else {
-    gate = pick(use, l, "mlp.gate_proj", b.gate).forward(hn);
-    up = pick(use, l, "mlp.up_proj", b.up).forward(hn);
+    const SharedInput in(hn);
+    gate = pick(use, l, "mlp.gate_proj", b.gate).forward_shared(in);
+    up = pick(use, l, "mlp.up_proj", b.up).forward_shared(in);
   }
   // Rows in parallel: every element is computed the same way on any thread.
   tbb::parallel_for(tbb::blocked_range<long>(0, gate.rows(), 16), [&](const tbb::blocked_range<long>& r) {
