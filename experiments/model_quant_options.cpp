@@ -336,6 +336,14 @@ EvalOptions eval_options(const po::variables_map& vm, const std::string& model) 
   if (e.calib_samples < 1) throw Error("--calib-samples must be at least 1");
   if (e.search_windows < 1) throw Error("--search-windows must be at least 1");
   if (e.search_rows < 1) throw Error("--search-rows must be at least 1");
+  if (!e.search_cache.empty()) {
+    // Made now, not after a search of minutes that then has nowhere to go.
+    std::error_code ec;
+    std::filesystem::create_directories(e.search_cache, ec);
+    if (ec || !std::filesystem::is_directory(e.search_cache))
+      throw Error("--search-cache " + e.search_cache + ": not a directory and cannot be created" +
+                  (ec ? " (" + ec.message() + ")" : std::string()));
+  }
   if (e.calib_seq_len < 2) throw Error("--calib-seq-len must be at least 2");
   if (e.holdout_tokens < e.calib_seq_len)
     throw Error("--holdout-tokens must hold at least one window of --calib-seq-len tokens");

@@ -70,17 +70,22 @@ bool int4_representable(const QuantSpec& spec) {
          (spec.granularity == Granularity::kPerRow || spec.granularity == Granularity::kPerGroup);
 }
 
-Int8Matrix to_int8(const QuantizedMatrix& q, const std::string& what) {
-  if (!int8_representable(q.spec)) {
+Int8Matrix int8_shape(const QuantSpec& spec, long rows, long cols, const std::string& what) {
+  if (!int8_representable(spec)) {
     throw Error(what + ": the integer GEMM needs symmetric codes with per-tensor, per-row or per-group "
                        "scales (per-channel activations and zero points run in fake-quant mode)");
   }
   Int8Matrix m;
-  m.rows = q.rows;
-  m.cols = q.cols;
-  m.bits = q.spec.bits;
-  m.group_size = group_size_of(q.spec, q.cols);
-  m.layout = layout_of(q.spec, q.cols);
+  m.rows = rows;
+  m.cols = cols;
+  m.bits = spec.bits;
+  m.group_size = group_size_of(spec, cols);
+  m.layout = layout_of(spec, cols);
+  return m;
+}
+
+Int8Matrix to_int8(const QuantizedMatrix& q, const std::string& what) {
+  Int8Matrix m = int8_shape(q.spec, q.rows, q.cols, what);
   m.scale = q.params.scale;
   m.codes.resize(q.codes.size());
   // Local pointers and count: an int8_t store may alias anything, so through

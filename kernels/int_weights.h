@@ -53,6 +53,9 @@ struct Int4Matrix {
 // From a symmetric quantized matrix (bits <= 8, per-tensor / per-row /
 // per-group granularity; per-column scales cannot be applied after the sum).
 Int8Matrix to_int8(const QuantizedMatrix& q, const std::string& what);
+// to_int8's result for a [rows, cols] matrix quantized with spec, less its
+// codes and scales (left empty); the same refusal of specs it cannot hold.
+Int8Matrix int8_shape(const QuantSpec& spec, long rows, long cols, const std::string& what);
 // From a quantized weight matrix with bits <= 4 (per-row or per-group; even K).
 Int4Matrix to_int4(const QuantizedMatrix& q, const std::string& what);
 

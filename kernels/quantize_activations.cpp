@@ -4,7 +4,11 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <vector>
+
+#include "quant/scales.h"
 
 namespace sqsim::kernels {
 
@@ -25,44 +29,46 @@ Int8Matrix whole(const MatrixF& x, const QuantSpec& spec, const QuantParams* st,
 Int8Matrix quantize_activations_int8(const MatrixF& x, const QuantSpec& spec, const QuantParams* static_act,
                                      long padded_k, const std::string& what) {
   const bool rows_alone = !static_act && spec.source == ScaleSource::kDynamic &&
-                          spec.rounding == Rounding::kHalfEven &&
+                          spec.rounding == Rounding::kHalfEven && spec.symmetric &&
                           (spec.granularity == Granularity::kPerRow || spec.granularity == Granularity::kPerGroup);
-  const long rows = x.rows(), blocks = (rows + kRowBlock - 1) / kRowBlock;
-  if (!rows_alone || blocks <= 1) return whole(x, spec, static_act, padded_k, what);
-  // Each block's codes and scales land at its rows' place: per-row and
-  // per-group scales are stored row after row, so the concatenation in row
-  // order is the whole matrix's.
-  std::vector<Int8Matrix> parts(static_cast<size_t>(blocks));
-  bool failed = false;
+  const long rows = x.rows(), cols = x.cols(), blocks = (rows + kRowBlock - 1) / kRowBlock;
+  if (!rows_alone || blocks <= 1 || padded_k < cols) return whole(x, spec, static_act, padded_k, what);
+  spec.validate(what);
+  spec.validate_shape(rows, cols, what);
+  // Each block's codes and scales are written straight to its rows' place:
+  // per-row and per-group scales are stored row after row, so the blocks in
+  // row order are the whole matrix's. The codes of a row are quantize's
+  // (quantize_row_codes), narrowed to int8 as to_int8 does; the padding
+  // columns keep code 0, the zero point of symmetric codes (pad_columns).
+  Int8Matrix out = int8_shape(spec, rows, padded_k, what);
+  const long scales_per_row = spec.granularity == Granularity::kPerGroup ? spec.groups_per_row(cols) : 1;
+  out.codes.resize(static_cast<size_t>(rows * padded_k));
+  out.scale.resize(static_cast<size_t>(rows * scales_per_row));
+  std::atomic<bool> failed{false};
   tbb::parallel_for(tbb::blocked_range<long>(0, blocks, 1), [&](const tbb::blocked_range<long>& r) {
+    thread_local MatrixF xb;
+    thread_local std::vector<int16_t> row16;
+    row16.resize(static_cast<size_t>(cols));
     for (long b = r.begin(); b < r.end(); ++b) {
       const long r0 = b * kRowBlock, n = std::min(kRowBlock, rows - r0);
+      xb = x.middleRows(r0, n);
+      QuantParams p;
       try {
-        parts[size_t(b)] = whole(x.middleRows(r0, n), spec, nullptr, padded_k, what);
+        p = params_from_range(observe_range(xb, spec, what), spec);  // checks the values are finite
       } catch (const std::exception&) {
         failed = true;  // a block's error names its own row numbers: redone whole below
+        continue;
       }
+      for (long i = 0; i < n; ++i) {
+        quantize_row_codes(xb.row(i).data(), cols, i, spec, p, row16.data());
+        const int16_t* __restrict src = row16.data();
+        int8_t* __restrict dst = out.codes.data() + (r0 + i) * padded_k;
+        for (long c = 0; c < cols; ++c) dst[c] = static_cast<int8_t>(src[c]);
+      }
+      std::copy(p.scale.begin(), p.scale.end(), out.scale.begin() + r0 * scales_per_row);
     }
   });
   if (failed) return whole(x, spec, static_act, padded_k, what);  // throws with the whole matrix's row
-  Int8Matrix out;
-  const Int8Matrix& first = parts.front();
-  out.rows = rows;
-  out.cols = first.cols;
-  out.group_size = first.group_size;
-  out.layout = first.layout;
-  out.bits = first.bits;
-  out.codes.resize(static_cast<size_t>(rows) * out.cols);
-  const size_t scales_per_block = first.scale.size() / static_cast<size_t>(first.rows);
-  out.scale.resize(static_cast<size_t>(rows) * scales_per_block);
-  tbb::parallel_for(tbb::blocked_range<long>(0, blocks, 1), [&](const tbb::blocked_range<long>& r) {
-    for (long b = r.begin(); b < r.end(); ++b) {
-      const Int8Matrix& p = parts[size_t(b)];
-      const size_t r0 = static_cast<size_t>(b * kRowBlock);
-      std::memcpy(out.codes.data() + r0 * out.cols, p.codes.data(), p.codes.size());
-      std::copy(p.scale.begin(), p.scale.end(), out.scale.begin() + r0 * scales_per_block);
-    }
-  });
   return out;
 }
 

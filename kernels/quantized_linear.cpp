@@ -141,8 +141,32 @@ MatrixF PreparedLinear::run(const MatrixF& x, MatrixF* x_dequant) const {
     *x_dequant = dequantize(qx);
     return run(padded_k_ == qx.cols ? to_int8(qx, xname) : to_int8(pad_columns(qx, padded_k_), xname));
   }
-  // The same codes, rows quantized in parallel where each row stands alone.
-  return run(quantize_activations_int8(x, spec_.act, st, padded_k_, xname));
+  return run(quantize_input(x));
+}
+
+Int8Matrix PreparedLinear::quantize_input(const MatrixF& x) const {
+  if (!quantizes_input()) throw Error(what_ + ": quantize_input on a layer that does not quantize its input");
+  if (x.cols() != in_) {
+    throw Error(what_ + ": input has " + std::to_string(x.cols()) + " channels, weight expects " +
+                std::to_string(in_));
+  }
+  // The same codes as quantize(), rows quantized in parallel where each row stands alone.
+  const QuantParams* st = spec_.static_act ? &*spec_.static_act : nullptr;
+  return quantize_activations_int8(x, spec_.act, st, padded_k_, what_ + " input");
+}
+
+bool PreparedLinear::same_input_codes(const PreparedLinear& o) const {
+  const QuantSpec &a = spec_.act, &b = o.spec_.act;
+  const bool same_spec = a.bits == b.bits && a.symmetric == b.symmetric && a.granularity == b.granularity &&
+                         a.group_size == b.group_size && a.source == b.source && a.rounding == b.rounding &&
+                         a.scale_rule == b.scale_rule && a.clamp == b.clamp && a.seed == b.seed;
+  const auto& s = spec_.static_act;
+  const auto& t = o.spec_.static_act;
+  const bool same_static = s.has_value() == t.has_value() &&
+                           (!s || (s->scale == t->scale && s->zero_point == t->zero_point &&
+                                   s->multiplier == t->multiplier));
+  return quantizes_input() && o.quantizes_input() && in_ == o.in_ && padded_k_ == o.padded_k_ && same_spec &&
+         same_static;
 }
 
 MatrixF PreparedLinear::run(const Int8Matrix& a) const {

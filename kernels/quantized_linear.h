@@ -70,6 +70,16 @@ class PreparedLinear {
   // The integer product on activations already quantized with spec.act and
   // padded to padded_k() (integer kernels with quantized activations only).
   MatrixF run(const Int8Matrix& a) const;
+  // True when run(x) is run(quantize_input(x)): integer kernels, quantized
+  // activations.
+  bool quantizes_input() const { return integer_ && spec_.act.enabled(); }
+  // The codes run(x) multiplies (quantizes_input() only; errors name this
+  // layer's input).
+  Int8Matrix quantize_input(const MatrixF& x) const;
+  // True when `other`'s quantize_input gives the same codes as this layer's
+  // for every x: the same activation spec, static parameters and padding
+  // (q, k and v reading one norm's output quantize it once).
+  bool same_input_codes(const PreparedLinear& other) const;
 
   bool uses_integer_kernel() const { return integer_; }
   // The weight operand of the integer kernels: int4 (W4A16, W4A8) or int8.

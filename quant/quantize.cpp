@@ -72,23 +72,7 @@ QuantizedMatrix quantize_rows(const MatrixF& x, const QuantSpec& spec, const Qua
     if (check == FiniteCheck::kCheck) require_finite_row(row, q.cols, r, what);
     int16_t* out = q.codes.data() + r * q.cols;
     if (nearest) {
-      // The common mode: quant/quantize_row.h, vectorized per instruction set.
-      const long p = spec.param_index(r, 0, q.cols);  // the row's first run; run j uses p + j
-      QuantizeRow qr;
-      qr.x = row;
-      qr.n = q.cols;
-      qr.run = run;
-      qr.scale = params.scale.data() + p;
-      qr.multiplier = reciprocal ? params.multiplier.data() + p : nullptr;
-      qr.zero_point = params.zero_point.data() + p;
-      qr.lo = lo;
-      qr.hi = hi;
-      qr.per_column = per_column;
-      qr.reciprocal = reciprocal;
-      qr.symmetric = spec.symmetric;
-      qr.codes = out;
-      qr.dequantized = measure ? dequantized.data() : nullptr;
-      quantize_row_nearest(qr);
+      quantize_row_codes(row, q.cols, r, spec, params, out, measure ? dequantized.data() : nullptr);
     } else {
       // Other rounding modes, element by element (round_value; stochastic
       // rounding needs the flat index).
@@ -123,6 +107,28 @@ void quantize_row_nearest(const QuantizeRow& r) {
   static const bool avx512 = cpu_has_avx512_quant_flags();
   if (avx512) quantize_row_nearest_avx512(r);
   else quantize_row_nearest_portable(r);
+}
+
+void quantize_row_codes(const float* row, long cols, long r, const QuantSpec& spec, const QuantParams& params,
+                        int16_t* codes, float* dequantized) {
+  // The common mode: quant/quantize_row.h, vectorized per instruction set.
+  const bool reciprocal = spec.symmetric && spec.scale_rule == ScaleRule::kReciprocal;
+  const long p = spec.param_index(r, 0, cols);  // the row's first run; run j uses p + j
+  QuantizeRow qr;
+  qr.x = row;
+  qr.n = cols;
+  qr.run = spec.granularity == Granularity::kPerGroup ? spec.group_size : cols;
+  qr.scale = params.scale.data() + p;
+  qr.multiplier = reciprocal ? params.multiplier.data() + p : nullptr;
+  qr.zero_point = params.zero_point.data() + p;
+  qr.lo = spec.qmin();
+  qr.hi = spec.qmax();
+  qr.per_column = spec.granularity == Granularity::kPerColumn;
+  qr.reciprocal = reciprocal;
+  qr.symmetric = spec.symmetric;
+  qr.codes = codes;
+  qr.dequantized = dequantized;
+  quantize_row_nearest(qr);
 }
 
 QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,

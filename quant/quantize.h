@@ -40,6 +40,11 @@ QuantizedMatrix quantize_and_measure(const MatrixF& x, const QuantSpec& spec, co
                                      ErrorLaneState& sums);
 // Dynamic parameters, then codes.
 QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const std::string& what);
+// Row r of quantize(x, spec, params) for nearest-even rounding: the codes of
+// `row` (cols values) into `codes`. No checks: the caller has validated the
+// spec, the parameters' count and the row's values (quantize does).
+void quantize_row_codes(const float* row, long cols, long r, const QuantSpec& spec, const QuantParams& params,
+                        int16_t* codes, float* dequantized = nullptr);
 
 MatrixF dequantize(const QuantizedMatrix& q);
 // Row r of dequantize(q) into out[0 .. q.cols): the same values.

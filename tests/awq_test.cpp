@@ -318,6 +318,8 @@ TEST(WeightSearchCli, BadOptionsAreOneLineErrorsNamingTheOption) {
       {"ppl --quant gptq-g64 --awq-grid 10 --max-tokens 64", "--awq-grid"},
       {"ppl --quant awq-g64 --search-windows 0 --max-tokens 64", "--search-windows"},
       {"ppl --quant awq-g64 --smooth true --max-tokens 64", "AWQ"},
+      // a directory that cannot be made: refused before any search
+      {"ppl --quant gptq-g64 --search-cache /proc/self/status/x --max-tokens 64", "--search-cache"},
   };
   for (const Case& c : cases) {
     const CliRun r = run(c.args);

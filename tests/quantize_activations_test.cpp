@@ -52,7 +52,13 @@ TEST(QuantizeActivations, EqualsQuantizeThenToInt8) {
   per_group.group_size = 64;
   QuantSpec per_tensor = per_token;  // not row-wise: the whole-matrix path
   per_tensor.granularity = Granularity::kPerTensor;
-  for (const QuantSpec& spec : {per_token, per_group, per_tensor}) {
+  QuantSpec ragged = per_group;  // 576 = 4.5 groups: the last one narrower, padded to 640
+  ragged.group_size = 128;
+  QuantSpec four_bit = per_token;
+  four_bit.bits = 4;
+  QuantSpec reciprocal = per_token;
+  reciprocal.scale_rule = ScaleRule::kReciprocal;
+  for (const QuantSpec& spec : {per_token, per_group, per_tensor, ragged, four_bit, reciprocal}) {
     for (long rows : {1L, 63L, 64L, 65L, 300L}) {
       for (long cols : {128L, 576L}) {
         const MatrixF x = random_x(rows, cols, uint32_t(rows * 7 + cols));

@@ -146,6 +146,36 @@ TEST(QuantizedLinearLayer, RunTimeSmoothingKeepsTheFloatProduct) {
   EXPECT_LT((ys - y).norm() / y.norm(), 1e-6);
 }
 
+// q, k and v read one input (SharedInput): layers with the same activation
+// quantization reuse one layer's codes, and every layer's output keeps the
+// bits of its own forward, whatever preset and whichever layer came first.
+TEST(QuantizedLinearLayer, SharedInputKeepsEachLayersBits) {
+  const MatrixF x = activations(70, 576, 8);
+  for (const std::string& n : preset_names()) {
+    const ModelQuantConfig c = preset_config(n);
+    QuantizedLinearOptions o = options_of(c, kernels::EmulationMode::kInteger);
+    if (c.act.source == ScaleSource::kStatic) o.static_act = dynamic_params(x * 1.25f, c.act, "calibration");
+    const QuantizedLinear q(random_matrix(96, 576, 0.05f, 9), {}, o, n + " q");
+    const QuantizedLinear k(random_matrix(32, 576, 0.05f, 10), {}, o, n + " k");
+    // another activation quantization reading the same input: its own codes
+    QuantizedLinearOptions per_tensor = o;
+    per_tensor.act.granularity = Granularity::kPerTensor;
+    per_tensor.act.source = ScaleSource::kDynamic;
+    per_tensor.static_act.reset();
+    const QuantizedLinear v(random_matrix(32, 576, 0.05f, 11), {}, per_tensor, n + " v");
+    // another static range: its own codes
+    QuantizedLinearOptions wider = o;
+    if (o.static_act) wider.static_act = dynamic_params(x * 2.0f, c.act, "calibration");
+    const QuantizedLinear u(random_matrix(32, 576, 0.05f, 12), {}, wider, n + " u");
+    const SharedInput in(x);
+    EXPECT_EQ(q.forward_shared(in), q.forward(x)) << n;
+    EXPECT_EQ(k.forward_shared(in), k.forward(x)) << n;
+    EXPECT_EQ(v.forward_shared(in), v.forward(x)) << n;
+    EXPECT_EQ(u.forward_shared(in), u.forward(x)) << n;
+    EXPECT_EQ(k.forward_shared(in), k.forward(x)) << n << ", second time";
+  }
+}
+
 TEST(QuantizedLinearLayer, NaNInputNamesLayerAndChannel) {
   const ModelQuantConfig c = preset_config("w8a8");
   const QuantizedLinear a(random_matrix(4, 8, 1, 1), {}, options_of(c, kernels::EmulationMode::kInteger),

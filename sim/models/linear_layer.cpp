@@ -48,6 +48,18 @@ const kernels::PackedA& SharedInput::packed_a() const {
   return a_;
 }
 
+const kernels::Int8Matrix* SharedInput::codes_for(const kernels::PreparedLinear& layer) const {
+  for (const Codes& c : codes_)
+    if (c.by->same_input_codes(layer)) return c.codes.get();
+  return nullptr;
+}
+
+const kernels::Int8Matrix& SharedInput::keep_codes(const kernels::PreparedLinear& layer,
+                                                   kernels::Int8Matrix codes) const {
+  codes_.push_back({&layer, std::make_unique<const kernels::Int8Matrix>(std::move(codes))});
+  return *codes_.back().codes;
+}
+
 MatrixF FloatLinear::forward(const MatrixF& x) const { return run(x, nullptr); }
 
 MatrixF FloatLinear::forward_shared(const SharedInput& in) const {

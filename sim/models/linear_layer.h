@@ -2,7 +2,9 @@
 // One linear layer y = x Wᵀ (+ b) behind an interface, so that quantized
 // implementations can be swapped in per layer without touching model code.
 #include <memory>
+#include <vector>
 
+#include "kernels/quantized_linear.h"
 #include "kernels/sgemm.h"
 #include "base/tensor.h"
 #include "sim/models/half_matrix.h"
@@ -20,11 +22,21 @@ class SharedInput {
   // x in the float kernel's panels, packed on first use (empty on the
   // portable path). Not thread-safe: the layers run one after another.
   const kernels::PackedA& packed_a() const;
+  // The int8 codes a quantized layer made of x, for a layer whose activation
+  // quantization gives the same codes (PreparedLinear::same_input_codes), or
+  // null; keep_codes stores them and returns them.
+  const kernels::Int8Matrix* codes_for(const kernels::PreparedLinear& layer) const;
+  const kernels::Int8Matrix& keep_codes(const kernels::PreparedLinear& layer, kernels::Int8Matrix codes) const;
 
  private:
   const MatrixF& x_;
   mutable bool packed_ = false;
   mutable kernels::PackedA a_;
+  struct Codes {
+    const kernels::PreparedLinear* by;
+    std::unique_ptr<const kernels::Int8Matrix> codes;
+  };
+  mutable std::vector<Codes> codes_;
 };
 
 class LinearLayer {

@@ -65,4 +65,12 @@ MatrixF QuantizedLinear::forward(const MatrixF& x) const {
   return prepared_ ? prepared_->run(xs) : float_layer_->forward(xs);
 }
 
+MatrixF QuantizedLinear::forward_shared(const SharedInput& in) const {
+  if (opt_.runtime_divisor.size() != 0) return forward(in.x());
+  if (!prepared_) return float_layer_->forward_shared(in);
+  if (!prepared_->quantizes_input() || in.x().cols() != in_) return forward(in.x());
+  if (const kernels::Int8Matrix* codes = in.codes_for(*prepared_)) return prepared_->run(*codes);
+  return prepared_->run(in.keep_codes(*prepared_, prepared_->quantize_input(in.x())));
+}
+
 }  // namespace sqsim

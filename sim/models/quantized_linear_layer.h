@@ -36,6 +36,10 @@ class QuantizedLinear : public LinearLayer {
   QuantizedLinear(const MatrixF& weight, const VectorF& bias, QuantizedLinearOptions options, std::string name);
 
   MatrixF forward(const MatrixF& x) const override;
+  // Quantized activations made once for the layers reading one input with
+  // the same activation quantization (no run-time smoothing: its input is
+  // this layer's own); float layers share the packed input.
+  MatrixF forward_shared(const SharedInput& in) const override;
   int in_features() const override { return int(in_); }
   int out_features() const override { return int(out_); }
   // Float, static or per-token / per-group dynamic activations: yes.
