@@ -13,12 +13,12 @@ sha=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
 tarball="$dir/llama_cpp_python-$version.tar.gz"
 mkdir -p "$dir"
 if [ ! -f "$tarball" ]; then
-  url="$(curl -sS "https://pypi.org/pypi/llama-cpp-python/$version/json" | python3 -c '
-import json, sys
-for u in json.load(sys.stdin)["urls"]:
-    if u["packagetype"] == "sdist":
-        print(u["url"])')"
-  case "$url" in ../../packages/*) url="https://pypi.org/${url#../../}";; esac
+  # The simple index (what pip reads): the JSON API answered 404 for this
+  # release on 2026-12-07 while the simple index listed it.
+  url="$(curl -sSf "https://pypi.org/simple/llama-cpp-python/" |
+    grep -o "href=\"[^\"]*/llama_cpp_python-$version\.tar\.gz[^\"]*\"" | head -1 | sed 's/^href="//; s/[#"].*$//')"
+  [ -n "$url" ] || { echo "build-llama-cpp: no sdist of llama-cpp-python $version in PyPI's simple index" >&2; exit 1; }
+  case "$url" in ../../packages/*) url="https://files.pythonhosted.org/packages/${url#../../packages/}";; esac
   curl -sSL -o "$tarball.part" "$url"
   mv "$tarball.part" "$tarball"
 fi
