@@ -13,8 +13,9 @@ namespace sqsim {
 
 // The input of several layers (q, k and v read one norm's output; gate and
 // up another). A layer may keep here what it derives from the input alone
-// (the float kernel's packed panels), so that the next layer reading it does
-// not derive it again. Lives as long as the layers' calls; x must not change.
+// (the float kernel's packed panels, a quantized layer's int8 codes), so that
+// the next layer reading it does not derive it again. Lives as long as the
+// layers' calls; x must not change.
 class SharedInput {
  public:
   explicit SharedInput(const MatrixF& x) : x_(x) {}
