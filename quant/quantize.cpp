@@ -109,9 +109,8 @@ void quantize_row_nearest(const QuantizeRow& r) {
   else quantize_row_nearest_portable(r);
 }
 
-void quantize_row_codes(const float* row, long cols, long r, const QuantSpec& spec, const QuantParams& params,
-                        int16_t* codes, float* dequantized) {
-  // The common mode: quant/quantize_row.h, vectorized per instruction set.
+QuantizeRow quantize_row_job(const float* row, long cols, long r, const QuantSpec& spec, const QuantParams& params,
+                             int16_t* codes, float* dequantized) {
   const bool reciprocal = spec.symmetric && spec.scale_rule == ScaleRule::kReciprocal;
   const long p = spec.param_index(r, 0, cols);  // the row's first run; run j uses p + j
   QuantizeRow qr;
@@ -128,7 +127,13 @@ void quantize_row_codes(const float* row, long cols, long r, const QuantSpec& sp
   qr.symmetric = spec.symmetric;
   qr.codes = codes;
   qr.dequantized = dequantized;
-  quantize_row_nearest(qr);
+  return qr;
+}
+
+void quantize_row_codes(const float* row, long cols, long r, const QuantSpec& spec, const QuantParams& params,
+                        int16_t* codes, float* dequantized) {
+  // The common mode: quant/quantize_row.h, vectorized per instruction set.
+  quantize_row_nearest(quantize_row_job(row, cols, r, spec, params, codes, dequantized));
 }
 
 QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const QuantParams& params,

@@ -45,6 +45,13 @@ QuantizedMatrix quantize(const MatrixF& x, const QuantSpec& spec, const std::str
 // spec, the parameters' count and the row's values (quantize does).
 void quantize_row_codes(const float* row, long cols, long r, const QuantSpec& spec, const QuantParams& params,
                         int16_t* codes, float* dequantized = nullptr);
+// The row kernel's job (quant/quantize_row.h) for that row: the parameters
+// from the row's first one on, its code range and flags (for tests that run
+// both builds of the kernel on it). Here, not in quantize_row.h, which the
+// AVX-512 build includes without Eigen.
+struct QuantizeRow;
+QuantizeRow quantize_row_job(const float* row, long cols, long r, const QuantSpec& spec, const QuantParams& params,
+                             int16_t* codes, float* dequantized);
 
 MatrixF dequantize(const QuantizedMatrix& q);
 // Row r of dequantize(q) into out[0 .. q.cols): the same values.

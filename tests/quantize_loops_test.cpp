@@ -234,28 +234,14 @@ TEST(QuantizeLoops, RowKernelsAgreeBitForBit) {
         }
         const QuantParams params = params_from_range(reference_range(x, spec), spec);
         const std::vector<int16_t> want = reference_codes(x, spec, params);
-        const bool reciprocal = spec.symmetric && spec.scale_rule == ScaleRule::kReciprocal;
         for (long r = 0; r < x.rows(); ++r) {
-          const long p = spec.param_index(r, 0, cols);
           std::vector<int16_t> codes[2];
           std::vector<float> dq[2];
           for (int build = 0; build < 2; ++build) {
             codes[build].assign(static_cast<size_t>(cols), 0);
             dq[build].assign(static_cast<size_t>(cols), 0.0f);
-            QuantizeRow qr;
-            qr.x = x.row(r).data();
-            qr.n = cols;
-            qr.run = spec.granularity == Granularity::kPerGroup ? spec.group_size : cols;
-            qr.scale = params.scale.data() + p;
-            qr.multiplier = reciprocal ? params.multiplier.data() + p : nullptr;
-            qr.zero_point = params.zero_point.data() + p;
-            qr.lo = spec.qmin();
-            qr.hi = spec.qmax();
-            qr.per_column = spec.granularity == Granularity::kPerColumn;
-            qr.reciprocal = reciprocal;
-            qr.symmetric = spec.symmetric;
-            qr.codes = codes[build].data();
-            qr.dequantized = dq[build].data();
+            const QuantizeRow qr =
+                quantize_row_job(x.row(r).data(), cols, r, spec, params, codes[build].data(), dq[build].data());
             if (build == 0) quantize_row_nearest_portable(qr);
             else quantize_row_nearest_avx512(qr);
           }
