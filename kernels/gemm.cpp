@@ -1,11 +1,14 @@
 #include "kernels/gemm.h"
 
+#include "kernels/x86/w4a16_panels.h"
+
 #include <vector>
 
 #include "kernels/x86/pack_pmaddwd.h"
 #include "kernels/x86/avx512_path.h"
 #include "kernels/x86/avx2_path.h"
 #include "kernels/x86/amx_path.h"
+#include "kernels/x86/w4a16_panels.h"
 #include "kernels/gemm_reference.h"
 #include "base/error.h"
 
@@ -79,7 +82,9 @@ PackedS4Weights pack_s4_weights(const Int4Matrix& b, KernelPath path, S4Use use)
   const bool w4a16 = static_cast<int>(use) & static_cast<int>(S4Use::kW4A16);
   if (w.path == KernelPath::kAvx512Vnni && w4a8) w.vnni = pack_weights_avx512vnni(int4_as_int8(b), b.group_size);
   if (is_amx(w.path) && w4a8) w.amx = pack_weights_amx(int4_as_int8(b), b.group_size);
-  (void)w4a16;  // W4A16 dequantizes the source into the float GEMM's panels per call: nothing to pack
+  // W4A16 dequantizes into the float GEMM's panels per call, from codes kept in their order.
+  if (w4a16 && (w.path == KernelPath::kAvx512Vnni || w.path == KernelPath::kAmx))
+    w.f32 = std::make_shared<const W4A16Panels>(make_w4a16_panels(int4_view(b)));
   if (w.path == KernelPath::kAvx2 && w4a8) {
     w.avx2 = std::make_shared<const avx2::PackedB>(avx2::pack_b(int4_as_int8(b), b.group_size));
   }
@@ -143,9 +148,20 @@ MatrixF linear_s8s4(const Int8Matrix& a, const PackedS4Weights& b, const float* 
   return y;
 }
 
-MatrixF linear_f32s4(const MatrixF& x, const PackedS4Weights& b, const float* bias) {
+MatrixF linear_f32s4(const MatrixF& x, const PackedS4Weights& b, const float* bias, const PackedA* packed_a) {
   if (!b.source) throw Error(kNotPacked);
-  return linear_f32s4(x, *b.source, bias, b.path);
+  // x short of the weights' depth by part of a group: the missing columns are
+  // +0 (a ragged last group, padded by pad_columns); the AVX-512 panels skip
+  // them (same bits), the other paths get them written.
+  const long kx = x.cols(), kb = b.cols();
+  const bool short_x = kx < kb && kx > kb - b.source->group_size;
+  if (b.f32 && (kx == kb || short_x)) return linear_f32s4_avx512(x, *b.f32, bias, packed_a);
+  if (short_x) {
+    MatrixF xp = MatrixF::Zero(x.rows(), kb);
+    xp.leftCols(kx) = x;
+    return linear_f32s4(xp, *b.source, bias, b.path);
+  }
+  return linear_f32s4(x, *b.source, bias, b.path);  // equal depths, or the reference's error
 }
 
 MatrixF linear_bf16s4(const Bf16Matrix& x, const PackedS4Weights& b, const float* bias) {

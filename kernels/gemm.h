@@ -10,6 +10,8 @@
 
 namespace sqsim::kernels {
 
+struct PackedA;  // kernels/sgemm.h
+
 // int8 activations x int8 weights -> float32 [M, N].
 MatrixF linear_s8s8(const Int8Matrix& a, const Int8Matrix& b, const float* bias,
                     KernelPath path = KernelPath::kAuto);
@@ -28,7 +30,13 @@ MatrixF linear_bf16s4(const Bf16Matrix& x, const Int4Matrix& b, const float* bia
 // run on the path the weights were packed for and return the same bits.
 MatrixF linear_s8s8(const Int8Matrix& a, const PackedS8Weights& b, const float* bias);
 MatrixF linear_s8s4(const Int8Matrix& a, const PackedS4Weights& b, const float* bias);
-MatrixF linear_f32s4(const MatrixF& x, const PackedS4Weights& b, const float* bias);
+// linear_f32s4 also takes x with fewer columns than b, short by less than one
+// group: x's missing columns are +0 (the padding of a ragged last group), the
+// same bits as x padded with zeros. packed_a: x in the float GEMM's panels
+// (kernels/sgemm.h), which the AVX-512 path reads instead of packing x again
+// (same bits); other paths ignore it.
+MatrixF linear_f32s4(const MatrixF& x, const PackedS4Weights& b, const float* bias,
+                     const PackedA* packed_a = nullptr);
 MatrixF linear_bf16s4(const Bf16Matrix& x, const PackedS4Weights& b, const float* bias);
 
 }  // namespace sqsim::kernels

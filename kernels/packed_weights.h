@@ -38,6 +38,8 @@ struct PackedS4Weights {
   Int8PackedWeights vnni;
   std::shared_ptr<const avx2::PackedB> avx2;
   Int8AmxWeights amx;
+  // W4A16 on the AVX-512 and AMX paths: the codes in the float GEMM's panel order.
+  std::shared_ptr<const W4A16Panels> f32;
   long rows() const { return source->rows; }
   long cols() const { return source->cols; }
 };

@@ -125,10 +125,7 @@ MatrixF PreparedLinear::run(const MatrixF& x, MatrixF* x_dequant) const {
     if (x_dequant) *x_dequant = x;
     if (!integer_) return fake_quant_product(x);
     const float* bias = bias_.empty() ? nullptr : bias_.data();
-    if (padded_k_ == in_) return linear_f32s4(x, w4_, bias);
-    MatrixF xp = MatrixF::Zero(x.rows(), padded_k_);
-    xp.leftCols(in_) = x;
-    return linear_f32s4(xp, w4_, bias);
+    return linear_f32s4(x, w4_, bias);  // a ragged last group's padding: +0 columns
   }
   if (!integer_) {
     MatrixF xq = fake_quantize(x, spec_.act, xname, st);
@@ -142,6 +139,16 @@ MatrixF PreparedLinear::run(const MatrixF& x, MatrixF* x_dequant) const {
     return run(padded_k_ == qx.cols ? to_int8(qx, xname) : to_int8(pad_columns(qx, padded_k_), xname));
   }
   return run(quantize_input(x));
+}
+
+MatrixF PreparedLinear::run_float(const MatrixF& x, const PackedA& packed_a, FiniteCheck check) const {
+  if (spec_.act.enabled() || !integer_) return run(x);
+  if (x.cols() != in_) {
+    throw Error(what_ + ": input has " + std::to_string(x.cols()) + " channels, weight expects " +
+                std::to_string(in_));
+  }
+  if (check == FiniteCheck::kCheck) require_finite(x, what_ + " input");
+  return linear_f32s4(x, w4_, bias_.empty() ? nullptr : bias_.data(), &packed_a);
 }
 
 Int8Matrix PreparedLinear::quantize_input(const MatrixF& x) const {

@@ -67,6 +67,10 @@ class PreparedLinear {
   // given), times the prepared weights, plus the bias. When x_dequant is not
   // null it receives what the activations became (x itself when not quantized).
   MatrixF run(const MatrixF& x, MatrixF* x_dequant = nullptr) const;
+  // run(x) for a layer with float activations (W4A16) whose input other layers
+  // read too: x already in the float kernel's panels (kernels::pack_a) and,
+  // with kAlreadyChecked, already checked finite (same bits, same errors).
+  MatrixF run_float(const MatrixF& x, const PackedA& packed_a, FiniteCheck check) const;
   // The integer product on activations already quantized with spec.act and
   // padded to padded_k() (integer kernels with quantized activations only).
   MatrixF run(const Int8Matrix& a) const;

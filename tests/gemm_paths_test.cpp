@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -15,6 +16,7 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
+#include "kernels/sgemm.h"
 #include "kernels/gemm_reference.h"
 #include "base/error.h"
 #include "tests/gemm_test_data.h"
@@ -109,9 +111,81 @@ TEST_P(GemmPaths, Int4EqualsReferenceWithAndWithoutPacking) {
           EXPECT_TRUE(same_bits(linear_f32s4(x, packed, bp), ref)) << "W4A16 packed " << what;
           EXPECT_TRUE(same_bits(linear_f32s4(x, packed_w4a16, bp), ref)) << "W4A16 packed for W4A16 " << what;
           EXPECT_TRUE(same_bits(linear_f32s4(x, packed_w4a8, bp), ref)) << "W4A16 packed for W4A8 " << what;
+          // x packed once by the caller (SharedInput), as the float layers share it
+          const PackedA pa = pack_a(x.data(), k, m, k);
+          EXPECT_TRUE(same_bits(linear_f32s4(x, packed, bp, &pa), ref)) << "W4A16 packed, x packed " << what;
+          // x short of a ragged last group: its missing columns are +0
+          if (gs > 1) {
+            const long kx = k - std::max(1L, gs / 3);
+            const MatrixF xs = x.leftCols(kx);
+            MatrixF xp = MatrixF::Zero(m, k);
+            xp.leftCols(kx) = xs;
+            const MatrixF refs = linear_f32s4_reference(xp, b, bp);
+            const PackedA pas = pack_a(xs.data(), kx, m, kx);
+            EXPECT_TRUE(same_bits(linear_f32s4(xs, packed, bp), refs)) << "W4A16 packed, x short " << what;
+            EXPECT_TRUE(same_bits(linear_f32s4(xs, packed, bp, &pas), refs)) << "W4A16 packed, x short, packed "
+                                                                              << what;
+          }
         }
       }
     }
+  }
+}
+
+// The padding of a ragged last group is part of W4A16's FMA chain: a chain
+// that is exactly -0 (products that underflow to -0) becomes +0 when a padded
+// product +0 * (+0) is added, and stays -0 when the padded weight is -0 (a
+// negative scale). A kernel that skips the padded columns must keep that.
+TEST(GemmW4A16PackedA, ShortInputKeepsThePaddingsSignedZeros) {
+  Int4Matrix b;
+  b.rows = 3;
+  b.cols = 64;
+  b.group_size = 32;
+  b.packed.assign(size_t(3 * 32), 0);
+  b.scale = {1e-30f, 1e-30f, -1e-30f, -1e-30f, 0.5f, 0.25f};
+  b.zero_point = {8, 8, 8, 8, 8, 8};
+  const long kx = 40;
+  // code 9 (w = s) in row 0, 7 (w = -s) in row 1, 10 in row 2, for k < kx; the zero point from kx on.
+  const int real[3] = {9, 7, 10};
+  for (long r = 0; r < 3; ++r)
+    for (long c = 0; c < 64; ++c) {
+      const int code = c < kx ? real[r] : 8;
+      uint8_t& byte = b.packed[size_t(r * 32 + c / 2)];
+      byte = uint8_t((c & 1) ? (byte & 0x0F) | (code << 4) : (byte & 0xF0) | code);
+    }
+  MatrixF xs = MatrixF::Constant(2, kx, -1e-30f);
+  xs.row(1).setConstant(0.75f);
+  MatrixF xp = MatrixF::Zero(2, 64);
+  xp.leftCols(kx) = xs;
+  const std::vector<float> minus_zero(3, -0.0f);
+  for (const float* bias : {static_cast<const float*>(nullptr), minus_zero.data()}) {
+    const MatrixF ref = linear_f32s4_reference(xp, b, bias);
+    // row 0 of x: every product underflows to -0; the padding turns row 0 of b's chain to +0, not row 1's
+    ASSERT_FALSE(std::signbit(ref(0, 0)));
+    ASSERT_TRUE(std::signbit(ref(0, 1)));
+    for (KernelPath path : {KernelPath::kReference, KernelPath::kAuto}) {
+      const PackedS4Weights packed = pack_s4_weights(b, path, S4Use::kW4A16);
+      const PackedA pa = pack_a(xs.data(), kx, 2, kx);
+      EXPECT_TRUE(same_bits(linear_f32s4(xs, packed, bias), ref)) << kernel_path_name(path);
+      EXPECT_TRUE(same_bits(linear_f32s4(xs, packed, bias, &pa), ref)) << kernel_path_name(path);
+    }
+  }
+}
+
+// W4A16 given x packed for another shape: refused in one line, as sgemm refuses it.
+TEST(GemmW4A16PackedA, PackedAOfAnotherShapeIsRefused) {
+  const Int4Matrix b = make_int4(40, 128, 64, false, 4, 0, 7);
+  const PackedS4Weights packed = pack_s4_weights(b, KernelPath::kAuto, S4Use::kW4A16);
+  if (!packed.f32) GTEST_SKIP() << "this CPU's path does not keep W4A16 panels (no AVX-512)";
+  const MatrixF x = MatrixF::Constant(3, 128, 0.5f), other = MatrixF::Constant(4, 128, 0.5f);
+  const PackedA pa = pack_a(other.data(), 128, 4, 128);
+  try {
+    linear_f32s4(x, packed, nullptr, &pa);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("packed activations are 4 x 128, the product needs 3 x 128"),
+              std::string::npos)
+        << e.what();
   }
 }
 

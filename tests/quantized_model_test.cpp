@@ -3,6 +3,8 @@
 // quantized perplexity of SmolLM2 (skipped when the model is absent).
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -189,6 +191,29 @@ TEST(QuantizedLinearLayer, NaNInputNamesLayerAndChannel) {
     const std::string m = e.what();
     EXPECT_NE(m.find("model.layers.2.mlp.up_proj"), std::string::npos) << m;
     EXPECT_NE(m.find("5"), std::string::npos) << m;
+  }
+}
+
+// W4A16 layers reading one input check it once it is found finite; a bad
+// input fails in every reader, each naming itself as it would alone.
+TEST(QuantizedLinearLayer, SharedBadInputFailsInEveryReader) {
+  const ModelQuantConfig c = preset_config("w4a16-g128");
+  const QuantizedLinearOptions o = options_of(c, kernels::EmulationMode::kInteger);
+  const QuantizedLinear q(random_matrix(16, 576, 0.05f, 3), {}, o, "model.layers.4.self_attn.q_proj");
+  const QuantizedLinear k(random_matrix(16, 576, 0.05f, 4), {}, o, "model.layers.4.self_attn.k_proj");
+  MatrixF x = activations(5, 576, 6);
+  x(3, 100) = std::numeric_limits<float>::infinity();
+  const SharedInput in(x);
+  for (const auto& [layer, name] : {std::pair{&q, "q_proj"}, std::pair{&k, "k_proj"}, std::pair{&q, "q_proj"}}) {
+    try {
+      layer->forward_shared(in);
+      FAIL() << "no error";
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find(std::string("model.layers.4.self_attn.") + name + " input: Inf at row 3, channel 100"),
+                std::string::npos)
+          << m;
+    }
   }
 }
 

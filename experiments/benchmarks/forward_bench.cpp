@@ -3,6 +3,10 @@
 //   forward/sqsim/T:2048/threads:N           the whole LlamaModel::forward
 //   forward_matmuls/sqsim/T:2048/threads:N   only its products, through kernels/sgemm.h
 //   forward_matmuls/onednn/T:2048/threads:N  the same products through oneDNN
+//   forward/sqsim-<preset>/T:2048/threads:N  the whole forward of the model
+//                                            quantized by a preset that needs no
+//                                            calibration (w8a8-pc: W8A8 on the int8
+//                                            kernels; w4a16-g128: W4A16)
 // "The same products": the 7 linears of every layer and lm_head ([T, in] x
 // [in, out], distinct weight buffers per layer), and the causal attention
 // products exactly as sim/models/attention.cpp runs them: per layer, head and block
@@ -13,7 +17,9 @@
 //
 // Model: models/SmolLM2-135M-Instruct.Q4_1.gguf (or $SQSIM_MODEL); text: the
 // first T tokens of WikiText-2 test (or $SQSIM_TEXT), else fixed ids. When the
-// model is absent nothing is registered and the binary says so.
+// model is absent nothing is registered and the binary says so. With
+// repetitions run interleaved the ratios fp / preset are printed too (issue
+// 21's goals: W8A8 2x, W4A16 1x at prefill).
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 #include <omp.h>
@@ -39,6 +45,8 @@
 #include "experiments/process_memory.h"
 #include "kernels/sgemm.h"
 #include "sim/models/load_model.h"
+#include "quant/model_quant_config.h"
+#include "sim/eval/quantize_model.h"
 #include "sim/models/llama_model.h"
 
 namespace {
@@ -150,6 +158,39 @@ void bm_forward(benchmark::State& state, int threads) {
   record(state, "forward/sqsim/" + std::to_string(threads), total, cpu);
   state.counters["minor_faults"] = double(minor_faults() - faults0) / double(state.iterations());
 }
+
+// The model quantized by a preset, loaded once per preset (a second copy
+// beside the float one).
+sqsim::CausalLm& quantized_model(const std::string& preset) {
+  static std::map<std::string, sqsim::LoadedModel> models;
+  auto it = models.find(preset);
+  if (it == models.end()) {
+    it = models.emplace(preset, sqsim::load_model(kModelPath)).first;
+    sqsim::quantize_model(*it->second.model, sqsim::preset_config(preset), nullptr);
+  }
+  return *it->second.model;
+}
+
+void bm_forward_quantized(benchmark::State& state, int threads, const std::string& preset) {
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, size_t(threads));
+  const std::vector<int32_t> ids = window();
+  sqsim::CausalLm& m = quantized_model(preset);
+  static std::map<std::string, bool> warm;
+  if (!warm[preset]) benchmark::DoNotOptimize(m.forward(ids).data());
+  warm[preset] = true;
+  double total = 0, cpu = 0;
+  for (auto _ : state) {
+    const double c0 = process_cpu_seconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    sqsim::MatrixF logits = m.forward(ids);
+    benchmark::DoNotOptimize(logits.data());
+    total += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    cpu += process_cpu_seconds() - c0;
+  }
+  record(state, "forward/sqsim-" + preset + "/" + std::to_string(threads), total, cpu);
+}
+
+const std::vector<std::string> kPresets = {"w8a8-pc", "w4a16-g128"};
 
 // ---------------------------------------------------------------- products only
 
@@ -300,6 +341,10 @@ int main(int argc, char** argv) {
   for (int th : {1, 2}) {
     benchmark::RegisterBenchmark(("forward/sqsim" + t + std::to_string(th)).c_str(), bm_forward, th)
         ->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
+    for (const std::string& preset : kPresets)
+      benchmark::RegisterBenchmark(("forward/sqsim-" + preset + t + std::to_string(th)).c_str(), bm_forward_quantized,
+                                   th, preset)
+          ->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
     benchmark::RegisterBenchmark(("forward_matmuls/sqsim" + t + std::to_string(th)).c_str(), bm_sqsim_products, th)
         ->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
     benchmark::RegisterBenchmark(("forward_matmuls/onednn" + t + std::to_string(th)).c_str(), bm_onednn_products, th)
@@ -316,6 +361,12 @@ int main(int argc, char** argv) {
     if (g_seconds.count(f) && reps)
       std::printf("threads:%d  onednn_matmuls / sqsim_forward (medians of %zu): wall %.3f, process CPU %.3f "
                   "(goal >= 0.90, issue 21)\n", th, reps, wall(o) / wall(f), cpu(o) / cpu(f));
+    for (const std::string& preset : kPresets) {
+      const std::string q = "forward/sqsim-" + preset + "/" + n;
+      if (g_seconds.count(f) && g_seconds.count(q))
+        std::printf("threads:%d  sqsim_forward / sqsim-%s_forward (medians of %zu): wall %.3f, process CPU %.3f\n", th,
+                    preset.c_str(), g_seconds[q].size(), wall(f) / wall(q), cpu(f) / cpu(q));
+    }
     if (g_seconds.count(s) && reps)
       std::printf("threads:%d  onednn_matmuls / sqsim_matmuls (medians of %zu): wall %.3f, process CPU %.3f\n", th,
                   reps, wall(o) / wall(s), cpu(o) / cpu(s));

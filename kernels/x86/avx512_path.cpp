@@ -11,8 +11,10 @@
 #include "kernels/gemm_reference.h"
 #include "kernels/x86/pack_vnni.h"
 #include "kernels/x86/int4_view.h"
+#include "kernels/x86/w4a16_panels.h"
 #include "kernels/x86/sgemm_avx512.h"
 #include "kernels/bf16.h"
+#include "kernels/sgemm.h"
 #include "base/error.h"
 
 #include <tbb/blocked_range.h>
@@ -111,34 +113,59 @@ MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* 
 
 MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel) {
   (void)kernel;  // one kernel for every M since the FMA-chain definition (kernels/kernel_path.h)
+  return linear_f32s4_avx512(x, b, bias, static_cast<const PackedA*>(nullptr));
+}
+
+MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias, const PackedA* packed_a) {
   if (x.cols() != b.cols) {  // the reference's check and message
     throw Error("float x int4 GEMM: activations have " + std::to_string(x.cols()) + " input channels, weights " +
                 std::to_string(b.cols) + " (expected equal)");
   }
-  const long m_rows = x.rows(), n_rows = b.rows, k = b.cols, w = sgemm_b_panel_cols();
+  return linear_f32s4_avx512(x, make_w4a16_panels(int4_view(b)), bias, packed_a);
+}
+
+MatrixF linear_f32s4_avx512(const MatrixF& x, const W4A16Panels& b, const float* bias, const PackedA* packed_a) {
+  // x may stop short of the weights' (padded) depth: its missing columns are
+  // +0, as PreparedLinear pads a ragged last group.
+  if (x.cols() > b.k || x.cols() <= b.k - b.group_size) {
+    throw Error("float x int4 GEMM: activations have " + std::to_string(x.cols()) + " input channels, weights " +
+                std::to_string(b.k) + " (expected equal, or short of it by less than a group of " +
+                std::to_string(b.group_size) + ")");
+  }
+  const long m_rows = x.rows(), n_rows = b.n, k = x.cols();
+  if (sgemm_b_panel_cols() != kW4A16Width) throw Error("float x int4 GEMM: panel width mismatch");
   MatrixF y(m_rows, n_rows);
   if (m_rows == 0 || n_rows == 0) return y;
+  const bool have_a = packed_a && !packed_a->empty();
+  if (have_a && (packed_a->m != m_rows || packed_a->k != k))
+    throw Error("float x int4 GEMM: packed activations are " + std::to_string(packed_a->m) + " x " +
+                std::to_string(packed_a->k) + ", the product needs " + std::to_string(m_rows) + " x " +
+                std::to_string(k));
   // The weights dequantized once per call straight into the float GEMM's B
   // panels (K x N values, small beside the M x N x K products of a prefill),
   // then the float GEMM's tiles: every output is its one FMA chain over k.
-  const long panels = (n_rows + w - 1) / w;
-  std::vector<float> bp(size_t(panels * w * k));
-  const Int4View v = int4_view(b);
+  // Not zero-filled: every element is written, padding included.
+  const long panels = b.panels();
+  const std::unique_ptr<float[]> bp(new float[size_t(panels * kW4A16Width * k)]);
+  std::vector<float> tail(k < b.k ? size_t(panels * kW4A16Width) : 0);
   tbb::parallel_for(tbb::blocked_range<long>(0, panels, 4), [&](const tbb::blocked_range<long>& r) {
-    std::vector<float> row(static_cast<size_t>(k));
-    dequantize_panels(v, w, r.begin(), r.end(), row.data(), bp.data());
+    dequantize_w4a16_panels_avx512(b, r.begin(), r.end(), k, bp.get(), tail.empty() ? nullptr : tail.data());
   });
+  // The padded rows' effect e joins the bias, added once after the chain:
+  // (chain + e) + bias == chain + (e + bias) for e in {-0, +0, NaN}.
+  if (!tail.empty() && bias)
+    for (long n = 0; n < n_rows; ++n) tail[size_t(n)] = tail[size_t(n)] + bias[n];
   SgemmArgs g;
   g.m = m_rows;
   g.n = n_rows;
   g.k = k;
   g.a = x.data();
-  g.lda = k;
+  g.lda = x.cols();
   g.layout = BLayout::kNK;
   g.c = y.data();
   g.ldc = n_rows;
-  g.bias = bias;
-  sgemm_panels_parallel(g, bp.data());
+  g.bias = tail.empty() ? bias : tail.data();
+  sgemm_panels_parallel(g, bp.get(), have_a ? packed_a->data.get() : nullptr);
   return y;
 }
 

@@ -22,6 +22,9 @@
 
 namespace sqsim::kernels {
 
+struct PackedA;       // kernels/sgemm.h
+struct W4A16Panels;  // kernels/x86/w4a16_panels.h
+
 namespace vnni {
 struct PackedB;
 }
@@ -67,6 +70,12 @@ MatrixF linear_s8s4_avx512vnni(const Int8Matrix& a, const Int4Matrix& b, const f
 MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias);
 // `kernel` is accepted for the tests and benchmarks that name one; every value runs the same kernel.
 MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias, W4A16Kernel kernel);
+// The same with x already packed (kernels::pack_a of x; null or empty: packed
+// here), and with the weights already in panel order (pack_s4_weights). With
+// the panels x may be short of b's depth by less than a group: its missing
+// columns are +0 (kernels/gemm.h), which the chain skips (same bits).
+MatrixF linear_f32s4_avx512(const MatrixF& x, const Int4Matrix& b, const float* bias, const PackedA* packed_a);
+MatrixF linear_f32s4_avx512(const MatrixF& x, const W4A16Panels& b, const float* bias, const PackedA* packed_a);
 
 // W4A16 on bfloat16 activations: widened to float32 (exact), then the float
 // kernel; equals linear_f32s4_reference(widen_bf16(x), b, bias) bit for bit.

@@ -48,6 +48,12 @@ const kernels::PackedA& SharedInput::packed_a() const {
   return a_;
 }
 
+void SharedInput::require_finite_once(const std::string& what) const {
+  if (finite_) return;
+  require_finite(x_, what);
+  finite_ = true;
+}
+
 const kernels::Int8Matrix* SharedInput::codes_for(const kernels::PreparedLinear& layer) const {
   for (const Codes& c : codes_)
     if (c.by->same_input_codes(layer)) return c.codes.get();

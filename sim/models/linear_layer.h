@@ -2,6 +2,7 @@
 // One linear layer y = x Wᵀ (+ b) behind an interface, so that quantized
 // implementations can be swapped in per layer without touching model code.
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "kernels/quantized_linear.h"
@@ -28,10 +29,13 @@ class SharedInput {
   // null; keep_codes stores them and returns them.
   const kernels::Int8Matrix* codes_for(const kernels::PreparedLinear& layer) const;
   const kernels::Int8Matrix& keep_codes(const kernels::PreparedLinear& layer, kernels::Int8Matrix codes) const;
+  // require_finite(x, what) on the first call only: the first layer to read
+  // x names itself in the error, as it would checking alone.
+  void require_finite_once(const std::string& what) const;
 
  private:
   const MatrixF& x_;
-  mutable bool packed_ = false;
+  mutable bool packed_ = false, finite_ = false;
   mutable kernels::PackedA a_;
   struct Codes {
     const kernels::PreparedLinear* by;

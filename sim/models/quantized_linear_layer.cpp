@@ -68,7 +68,13 @@ MatrixF QuantizedLinear::forward(const MatrixF& x) const {
 MatrixF QuantizedLinear::forward_shared(const SharedInput& in) const {
   if (opt_.runtime_divisor.size() != 0) return forward(in.x());
   if (!prepared_) return float_layer_->forward_shared(in);
-  if (!prepared_->quantizes_input() || in.x().cols() != in_) return forward(in.x());
+  if (in.x().cols() != in_) return forward(in.x());
+  // W4A16: the input checked once and packed once for all its readers.
+  if (prepared_->uses_integer_kernel() && !prepared_->quantizes_input()) {
+    in.require_finite_once(name_ + " input");
+    return prepared_->run_float(in.x(), in.packed_a(), FiniteCheck::kAlreadyChecked);
+  }
+  if (!prepared_->quantizes_input()) return forward(in.x());
   if (const kernels::Int8Matrix* codes = in.codes_for(*prepared_)) return prepared_->run(*codes);
   return prepared_->run(in.keep_codes(*prepared_, prepared_->quantize_input(in.x())));
 }
