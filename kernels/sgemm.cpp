@@ -170,15 +170,19 @@ void sgemm_parallel(const SgemmArgs& g, const PackedB* packed, const PackedA* pa
   sgemm_panels_parallel(g, packed->data.data(), have_a ? packed_a->data.get() : nullptr);
 }
 
-void sgemm_prefix(const SgemmArgs& g, const PackedB& b) {
+void sgemm_prefix(const SgemmArgs& g, const PackedB& b, ARead a_read) {
   if (b.empty() || g.n > b.n || g.k > b.k || g.m < 0 || g.n < 0 || g.k < 0 || (g.m > 0 && (!g.a || g.lda < g.k)) ||
       (g.m > 0 && g.n > 0 && (!g.c || g.ldc < g.n)))
     throw Error("sgemm_prefix: packed B is " + std::to_string(b.n) + " x " + std::to_string(b.k) +
                 (b.empty() ? " (empty)" : "") + ", the product needs " + std::to_string(g.n) + " x " +
                 std::to_string(g.k) + " of it, or a stride is short");
   if (g.m == 0 || g.n == 0) return;
-  thread_local std::vector<float> ap;
   const long mr = sgemm_a_panel_rows(), nr = sgemm_b_panel_cols(), pa = (g.m + mr - 1) / mr;
+  if (a_read == ARead::kInPlace) {
+    sgemm_rows_avx512(g.a, g.lda, b.data.data(), b.k * nr, g.k, g.m, g.n, g.c, g.ldc, g.bias);
+    return;
+  }
+  thread_local std::vector<float> ap;
   ap.resize(size_t(pa * mr * g.k));
   pack_a_panels_avx512(g.a, g.lda, g.m, g.k, 0, pa, ap.data());
   if (g.k == b.k) {

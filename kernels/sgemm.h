@@ -68,8 +68,13 @@ void sgemm_parallel(const SgemmArgs& g, const PackedB* packed = nullptr, const P
 // read): many products against prefixes of one B, packed once (causal
 // attention: a query block against the keys up to its last row). Bits as
 // sgemm's AVX-512 path on that sub-matrix. Needs a non-empty `packed` (the
-// AVX-512 path); throws otherwise.
-void sgemm_prefix(const SgemmArgs& g, const PackedB& packed);
+// AVX-512 path); throws otherwise. With ARead::kInPlace A is read where it
+// lies instead of being packed first (same bits): for an A made just before
+// and read once, like attention's probabilities, whose packing was a copy of
+// them (give it a row stride that is not a multiple of 4 KiB, so that the 12
+// rows a micro-kernel reads do not share cache sets).
+enum class ARead { kPacked, kInPlace };
+void sgemm_prefix(const SgemmArgs& g, const PackedB& packed, ARead a_read = ARead::kPacked);
 
 // The individual paths, for tests and benchmarks. sgemm_avx512 must only be
 // called when sgemm_avx512_available().

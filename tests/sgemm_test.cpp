@@ -246,7 +246,8 @@ TEST(Sgemm, PrefixOfPackedBEqualsSgemmOnTheSubMatrix) {
   for (BLayout l : {BLayout::kNK, BLayout::kKN}) {
     Problem p({29, 150, 301}, l, true, 21);
     const PackedB packed = pack_b(p.b.data(), p.ldb, p.layout, p.n, p.k);
-    for (const Case& sub : {Case{29, 150, 301}, Case{29, 97, 301}, Case{13, 150, 130}, Case{7, 33, 77}, Case{1, 1, 1}}) {
+    for (const Case& sub : {Case{29, 150, 301}, Case{29, 97, 301}, Case{13, 150, 130}, Case{12, 150, 64},
+                            Case{7, 33, 77}, Case{1, 1, 1}}) {
       std::vector<float> want, got;
       SgemmArgs g = p.args(want);
       g.m = sub.m, g.n = sub.n, g.k = sub.k;
@@ -255,6 +256,14 @@ TEST(Sgemm, PrefixOfPackedBEqualsSgemmOnTheSubMatrix) {
       h.m = sub.m, h.n = sub.n, h.k = sub.k, h.b = nullptr;
       sgemm_prefix(h, packed);
       EXPECT_EQ(got, want) << "m " << sub.m << " n " << sub.n << " k " << sub.k;
+      // A read in place (rows of a short last micro-tile included): the same bits
+      std::vector<float> in_place;
+      SgemmArgs r = p.args(in_place);
+      r.m = sub.m, r.n = sub.n, r.k = sub.k, r.b = nullptr;
+      sgemm_prefix(r, packed, ARead::kInPlace);
+      ASSERT_EQ(in_place.size(), want.size());
+      EXPECT_EQ(std::memcmp(in_place.data(), want.data(), want.size() * sizeof(float)), 0)
+          << "A in place: m " << sub.m << " n " << sub.n << " k " << sub.k;
     }
     std::vector<float> c;
     SgemmArgs too_wide = p.args(c);

@@ -44,7 +44,12 @@ long max_k_block() {
 // C tile (rows x cols, at most 12 x 32) += or = A panel · B panel over kc.
 // `load` continues the chains from C; `bias` (null or 32 entries from the
 // tile's first column) is added after the last K block.
-inline void micro_12x32(long kc, const float* ap, const float* bp, float* c, long ldc, int rows, int cols,
+// kInPlace: A is not packed; element (i, k) is ap[min(i, rows - 1) * lda + k]
+// (rows of the tile read where they lie; the missing rows of a short tile
+// repeat its last row and are not stored). Packed: ap[k * kMr + i]. Either
+// way each C element is the same FMA chain over k.
+template <bool kInPlace>
+inline void micro_12x32(long kc, const float* ap, long lda, const float* bp, float* c, long ldc, int rows, int cols,
                         bool load, const float* bias, const float* next_c) {
   // The next call's C rows arrive in L1 while this one computes.
   if (next_c)
@@ -69,12 +74,21 @@ inline void micro_12x32(long kc, const float* ap, const float* bp, float* c, lon
     const __m512 b0 = _mm512_loadu_ps(bp + k * kNr), b1 = _mm512_loadu_ps(bp + k * kNr + 16);
     _mm_prefetch(reinterpret_cast<const char*>(bp + (k + kPfB) * kNr), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(bp + (k + kPfB) * kNr + 16), _MM_HINT_T0);
-    const float* a = ap + k * kMr;
+    if constexpr (kInPlace) {
 #pragma GCC unroll 12
-    for (int i = 0; i < kMr; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[i]);
-      c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
-      c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+      for (int i = 0; i < kMr; ++i) {
+        const __m512 ai = _mm512_set1_ps(ap[(i < rows ? i : rows - 1) * lda + k]);
+        c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+        c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+      }
+    } else {
+      const float* a = ap + k * kMr;
+#pragma GCC unroll 12
+      for (int i = 0; i < kMr; ++i) {
+        const __m512 ai = _mm512_set1_ps(a[i]);
+        c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+        c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+      }
     }
   }
   __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
@@ -148,16 +162,19 @@ void pack_b_panels_avx512(const float* b, long ldb, BLayout layout, long n, long
   }
 }
 
-void sgemm_tile_avx512(const float* ap, const float* bp, long k, long m, long n, long r0, long rows, long c0,
-                       long cols, float* c, long ldc, const float* bias) {
+namespace {
+
+// C[r0:r0+rows, c0:c0+cols] over depth k from A (packed panels, or rows in
+// place with stride lda) and B panels `bstride` floats apart.
+template <bool kInPlace>
+void tile(const float* ap, long lda, const float* bp, long bstride, long k, long r0, long rows, long c0, long cols,
+          float* c, long ldc, const float* bias) {
   if (rows <= 0 || cols <= 0) return;
   if (k == 0) {
     for (long i = r0; i < r0 + rows; ++i)
       for (long j = c0; j < c0 + cols; ++j) c[i * ldc + j] = bias ? 0.0f + bias[j] : 0.0f;
     return;
   }
-  (void)m;
-  (void)n;
   // K blocks of equal depth: with a 32 KiB L1 (at most 409), K = 576 is
   // 2 x 288, not 409 + 167
   const long blocks = (k + max_k_block() - 1) / max_k_block(), kb = (k + blocks - 1) / blocks;
@@ -166,16 +183,30 @@ void sgemm_tile_avx512(const float* ap, const float* bp, long k, long m, long n,
     const bool first = pc == 0, last = pc + kc == k;
     for (long ir = r0; ir < r0 + rows; ir += kMr) {
       const int mr = int(std::min<long>(kMr, r0 + rows - ir));
-      const float* a = ap + (ir / kMr) * k * kMr + pc * kMr;
+      const float* a = kInPlace ? ap + ir * lda + pc : ap + (ir / kMr) * k * kMr + pc * kMr;
       for (long jr = c0; jr < c0 + cols; jr += kNr) {
         const int nc = int(std::min<long>(kNr, c0 + cols - jr));
         const float* next_c = jr + kNr < c0 + cols ? c + ir * ldc + jr + kNr
                               : ir + kMr < r0 + rows ? c + (ir + kMr) * ldc + c0 : nullptr;
-        micro_12x32(kc, a, bp + (jr / kNr) * k * kNr + pc * kNr, c + ir * ldc + jr, ldc, mr, nc, !first,
-                    last && bias ? bias + jr : nullptr, first ? nullptr : next_c);
+        micro_12x32<kInPlace>(kc, a, lda, bp + (jr / kNr) * bstride + pc * kNr, c + ir * ldc + jr, ldc, mr, nc,
+                              !first, last && bias ? bias + jr : nullptr, first ? nullptr : next_c);
       }
     }
   }
+}
+
+}  // namespace
+
+void sgemm_tile_avx512(const float* ap, const float* bp, long k, long m, long n, long r0, long rows, long c0,
+                       long cols, float* c, long ldc, const float* bias) {
+  (void)m;
+  (void)n;
+  tile<false>(ap, 0, bp, k * kNr, k, r0, rows, c0, cols, c, ldc, bias);
+}
+
+void sgemm_rows_avx512(const float* a, long lda, const float* bp, long bstride, long k, long m, long n, float* c,
+                       long ldc, const float* bias) {
+  tile<true>(a, lda, bp, bstride, k, 0, m, 0, n, c, ldc, bias);
 }
 
 namespace {

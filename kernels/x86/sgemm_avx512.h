@@ -18,6 +18,11 @@ void pack_b_panels_avx512(const float* b, long ldb, BLayout layout, long n, long
 // rows, c0 of the B panel columns); bias indexed by the absolute column.
 void sgemm_tile_avx512(const float* ap, const float* bp, long k, long m, long n, long r0, long rows, long c0,
                        long cols, float* c, long ldc, const float* bias);
+// C [m, n] = A · B' (+ bias) with A [m, k] read in place (row stride lda), not
+// packed, and B' the first k rows of depth of panels `bstride` floats apart:
+// the same FMA chains, so the bits of sgemm_tile_avx512 on packed A.
+void sgemm_rows_avx512(const float* a, long lda, const float* bp, long bstride, long k, long m, long n, float* c,
+                       long ldc, const float* bias);
 // The whole product g (g.b not read) on B already in panels `bp` (pack_b_panels_avx512,
 // or panels a kernel made itself, e.g. dequantized int4 weights): A packed once,
 // fixed tiles run with TBB, so the bits are those of sgemm_avx512 whatever the

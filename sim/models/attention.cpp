@@ -40,15 +40,16 @@ kernels::SgemmArgs product(long m, long n, long k, const float* a, long lda, con
   return g;
 }
 
-// Scale, causal mask and softmax of score rows i0.. of width `width` (row r
-// is query i0 + r and sees keys 0..i0+r, or only the last opt.window of them).
+// Scale, causal mask and softmax of score rows i0.. of width `width`, ld
+// floats apart (row r is query i0 + r and sees keys 0..i0+r, or only the last
+// opt.window of them).
 // With an ALiBi slope m, key j of query i gets m * (j - i) after the scaling;
 // with a cap, the scaled scores are soft-capped (attention.h). Without a
 // window, slope or cap this is exactly the original Llama/OPT row.
-void causal_softmax(float* s, long rows, long width, long i0, float scale, const AttentionOptions& opt,
+void causal_softmax(float* s, long rows, long width, long ld, long i0, float scale, const AttentionOptions& opt,
                     const float* slope) {
   for (long r = 0; r < rows; ++r) {
-    float* row = s + r * width;
+    float* row = s + r * ld;
     const long n = i0 + r + 1;
     const long lo = opt.window > 0 ? std::max(0L, n - opt.window) : 0;
     std::fill(row, row + lo, 0.0f);
@@ -85,7 +86,7 @@ MatrixF attention_with_hooks(const MatrixF& q, const MatrixF& k, const MatrixF& 
                              k.cols(), kernels::BLayout::kNK, s.data(), T));
     }
     if (s.rows() != T || s.cols() != T) throw Error("causal_attention: qk hook returned a wrong shape");
-    causal_softmax(s.data(), T, T, 0, scale, opt, slopes ? slopes + h : nullptr);
+    causal_softmax(s.data(), T, T, T, 0, scale, opt, slopes ? slopes + h : nullptr);
     MatrixF o;
     if (hm.pv) {
       o = hm.pv(h, kvh, s);
@@ -124,15 +125,19 @@ void blocked_attention_avx512(const MatrixF& q, const MatrixF& k, const MatrixF&
       const long b = blocks - 1 - t / n_heads;
       const int h = int(t % n_heads), kvh = h / group;
       const long i0 = b * kQueryBlock, rows = std::min(kQueryBlock, rows_q - i0), keys = pos0 + i0 + rows;
-      scores.resize(size_t(rows * keys));
+      // P is read in place by P·V (not packed: that was a copy of it), so its
+      // rows are 64 bytes more than whole cache lines apart: never a multiple
+      // of 4 KiB, which would put the 12 rows a micro-kernel reads in one set.
+      const long ld = (keys + 15) / 16 * 16 + 16;
+      scores.resize(size_t(rows * ld));
       const long off_q = long(h) * hd;
       kernels::sgemm_prefix(product(rows, keys, hd, q.data() + i0 * q.cols() + off_q, q.cols(), nullptr, 0,
-                                    kernels::BLayout::kNK, scores.data(), keys),
+                                    kernels::BLayout::kNK, scores.data(), ld),
                             kp[size_t(kvh)]);
-      causal_softmax(scores.data(), rows, keys, pos0 + i0, scale, opt, slopes ? slopes + h : nullptr);
-      kernels::sgemm_prefix(product(rows, hd, keys, scores.data(), keys, nullptr, 0, kernels::BLayout::kKN,
+      causal_softmax(scores.data(), rows, keys, ld, pos0 + i0, scale, opt, slopes ? slopes + h : nullptr);
+      kernels::sgemm_prefix(product(rows, hd, keys, scores.data(), ld, nullptr, 0, kernels::BLayout::kKN,
                                     out.data() + i0 * out.cols() + off_q, out.cols()),
-                            vp[size_t(kvh)]);
+                            vp[size_t(kvh)], kernels::ARead::kInPlace);
     }
   });
 }
@@ -187,7 +192,7 @@ MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, i
       const long off_q = long(h) * head_dim, off_kv = long(kvh) * head_dim;
       kernels::sgemm(product(rows, keys, head_dim, q.data() + i0 * q.cols() + off_q, q.cols(), k.data() + off_kv,
                              k.cols(), kernels::BLayout::kNK, scores.data(), keys));
-      causal_softmax(scores.data(), rows, keys, pos0 + i0, scale, opt, slopes ? slopes + h : nullptr);
+      causal_softmax(scores.data(), rows, keys, keys, pos0 + i0, scale, opt, slopes ? slopes + h : nullptr);
       kernels::sgemm(product(rows, head_dim, keys, scores.data(), keys, v.data() + off_kv, v.cols(),
                              kernels::BLayout::kKN, out.data() + i0 * out.cols() + off_q, out.cols()));
     }
