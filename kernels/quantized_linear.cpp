@@ -121,11 +121,17 @@ MatrixF PreparedLinear::run(const MatrixF& x, MatrixF* x_dequant) const {
   if (!spec_.act.enabled()) {
     // Float activations: checked, then used as they are (fake_quantize of a
     // disabled spec is this check and a copy).
-    require_finite(x, xname);
+    if (!integer_) {
+      require_finite(x, xname);
+      if (x_dequant) *x_dequant = x;
+      return fake_quant_product(x);
+    }
+    // W4A16: x packed for the float kernel here, which also tells whether it
+    // is finite (no second pass over x unless it is not, to name the value).
+    const PackedA packed = pack_a(x.data(), x.cols(), x.rows(), x.cols());
+    if (packed.empty() || !packed.finite) require_finite(x, xname);
     if (x_dequant) *x_dequant = x;
-    if (!integer_) return fake_quant_product(x);
-    const float* bias = bias_.empty() ? nullptr : bias_.data();
-    return linear_f32s4(x, w4_, bias);  // a ragged last group's padding: +0 columns
+    return run_float(x, packed, FiniteCheck::kAlreadyChecked);
   }
   if (!integer_) {
     MatrixF xq = fake_quantize(x, spec_.act, xname, st);
@@ -148,6 +154,7 @@ MatrixF PreparedLinear::run_float(const MatrixF& x, const PackedA& packed_a, Fin
                 std::to_string(in_));
   }
   if (check == FiniteCheck::kCheck) require_finite(x, what_ + " input");
+  // a ragged last group's padding: +0 columns (kernels/gemm.h)
   return linear_f32s4(x, w4_, bias_.empty() ? nullptr : bias_.data(), &packed_a);
 }
 

@@ -8,6 +8,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -134,9 +135,11 @@ PackedA pack_a(const float* a, long lda, long m, long k) {
   if (!a || lda < k) throw Error("pack_a: null pointer or row stride smaller than the row");
   const long mr = sgemm_a_panel_rows(), panels = (m + mr - 1) / mr;
   p.data.reset(new float[size_t(panels * mr * k)]);
+  std::atomic<bool> finite{true};
   tbb::parallel_for(tbb::blocked_range<long>(0, panels, kPackChunk), [&](const tbb::blocked_range<long>& r) {
-    pack_a_panels_avx512(a, lda, m, k, r.begin(), r.end(), p.data.get());
+    if (!pack_a_panels_avx512(a, lda, m, k, r.begin(), r.end(), p.data.get())) finite = false;
   });
+  p.finite = finite;
   return p;
 }
 

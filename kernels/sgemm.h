@@ -51,6 +51,7 @@ void unpack_b(const PackedB& p, float* b);
 struct PackedA {
   long m = 0, k = 0;
   std::unique_ptr<float[]> data;
+  bool finite = true;  // no Inf or NaN among the values packed (seen while packing)
   bool empty() const { return !data; }
 };
 PackedA pack_a(const float* a, long lda, long m, long k);

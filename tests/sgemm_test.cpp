@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -233,6 +234,29 @@ TEST(VecMath, SoftmaxAndSiluPathsAgree) {
     silu_mul_avx512(g2.data(), u.data(), n);
     for (long i = 0; i < n; ++i) EXPECT_NEAR(g2[i], g1[i], 1e-6 * std::abs(g1[i]) + 1e-30) << "silu n " << n;
   }
+}
+
+// pack_a says whether every value it packed was finite (W4A16 layers read
+// it instead of a second pass over their input): an Inf or NaN anywhere, in
+// a full 12-row panel's vector part, its scalar tail of k, or a short panel.
+TEST(Sgemm, PackAFlagsNonFiniteValues) {
+  if (!sgemm_avx512_available()) GTEST_SKIP() << "pack_a packs on the AVX-512 path only";
+  const long m = 29, k = 37, lda = 40;  // panels of 12, 12 and 5 rows; k = 2 x 16 + 5
+  const std::vector<float> clean = randv(size_t(m * lda), 5);
+  EXPECT_TRUE(pack_a(clean.data(), lda, m, k).finite);
+  for (const auto& [r, c] : {std::pair{0L, 0L}, std::pair{11L, 15L}, std::pair{13L, 33L}, std::pair{28L, 36L},
+                             std::pair{24L, 3L}}) {
+    for (float bad : {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                      std::numeric_limits<float>::quiet_NaN()}) {
+      std::vector<float> a = clean;
+      a[size_t(r * lda + c)] = bad;
+      EXPECT_FALSE(pack_a(a.data(), lda, m, k).finite) << "row " << r << " col " << c << " value " << bad;
+    }
+  }
+  // a bad value outside the k columns read is not seen
+  std::vector<float> a = clean;
+  a[size_t(3 * lda + 38)] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_TRUE(pack_a(a.data(), lda, m, k).finite);
 }
 
 // Blocked causal attention (several query blocks, T not a multiple of the

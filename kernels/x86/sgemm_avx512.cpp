@@ -12,6 +12,9 @@
 // Compiled with -mavx512f; no Eigen here (see kernels/sgemm.cpp).
 #include <immintrin.h>
 
+#include <cstdint>
+#include <cstring>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -114,7 +117,17 @@ inline void micro_12x32(long kc, const float* ap, long lda, const float* bp, flo
 long sgemm_a_panel_rows() { return kMr; }
 long sgemm_b_panel_cols() { return kNr; }
 
-void pack_a_panels_avx512(const float* a, long lda, long m, long k, long p0, long p1, float* ap) {
+bool pack_a_panels_avx512(const float* a, long lda, long m, long k, long p0, long p1, float* ap) {
+  // Inf or NaN seen (fpclass: QNaN 0x01, +Inf 0x08, -Inf 0x10, SNaN 0x80;
+  // scalar: an exponent of all ones), so that callers who must refuse
+  // non-finite inputs need no second pass over them.
+  __mmask16 bad = 0;
+  uint32_t bad_scalar = 0;
+  const auto note = [&bad_scalar](float v) {
+    uint32_t u;
+    std::memcpy(&u, &v, sizeof u);
+    bad_scalar |= uint32_t((u & 0x7f800000u) == 0x7f800000u);
+  };
   for (long p = p0; p < p1; ++p) {
     const long r0 = p * kMr, pr = std::min<long>(kMr, m - r0);
     float* dst = ap + p * k * kMr;
@@ -125,19 +138,31 @@ void pack_a_panels_avx512(const float* a, long lda, long m, long k, long p0, lon
       long kk = 0;
       for (; kk + 16 <= k; kk += 16) {
         __m512 rows[kMr];
-        for (int i = 0; i < kMr; ++i) rows[i] = _mm512_loadu_ps(src + i * lda + kk);
+        for (int i = 0; i < kMr; ++i) {
+          rows[i] = _mm512_loadu_ps(src + i * lda + kk);
+          bad |= _mm512_fpclass_ps_mask(rows[i], 0x99);
+        }
         alignas(64) float t[kMr][16];
         for (int i = 0; i < kMr; ++i) _mm512_store_ps(t[i], rows[i]);
         for (int j = 0; j < 16; ++j)
           for (int i = 0; i < kMr; ++i) dst[(kk + j) * kMr + i] = t[i][j];
       }
       for (; kk < k; ++kk)
-        for (int i = 0; i < kMr; ++i) dst[kk * kMr + i] = src[i * lda + kk];
+        for (int i = 0; i < kMr; ++i) {
+          const float v = src[i * lda + kk];
+          note(v);
+          dst[kk * kMr + i] = v;
+        }
     } else {
       for (long kk = 0; kk < k; ++kk)
-        for (int i = 0; i < kMr; ++i) dst[kk * kMr + i] = i < pr ? src[i * lda + kk] : 0.0f;
+        for (int i = 0; i < kMr; ++i) {
+          const float v = i < pr ? src[i * lda + kk] : 0.0f;
+          note(v);
+          dst[kk * kMr + i] = v;
+        }
     }
   }
+  return bad == 0 && bad_scalar == 0;
 }
 
 void pack_b_panels_avx512(const float* b, long ldb, BLayout layout, long n, long k, long p0, long p1, float* bp) {

@@ -11,8 +11,9 @@ namespace sqsim::kernels {
 
 long sgemm_a_panel_rows();
 long sgemm_b_panel_cols();
-// Packs panels [p0, p1) of A [m, k] / of B (n columns, k deep).
-void pack_a_panels_avx512(const float* a, long lda, long m, long k, long p0, long p1, float* ap);
+// Packs panels [p0, p1) of A [m, k] / of B (n columns, k deep). pack_a
+// returns false when a value it packed is Inf or NaN.
+bool pack_a_panels_avx512(const float* a, long lda, long m, long k, long p0, long p1, float* ap);
 void pack_b_panels_avx512(const float* b, long ldb, BLayout layout, long n, long k, long p0, long p1, float* bp);
 // C[r0:r0+rows, c0:c0+cols] from packed A and B (r0 a multiple of the A panel
 // rows, c0 of the B panel columns); bias indexed by the absolute column.

@@ -50,7 +50,10 @@ const kernels::PackedA& SharedInput::packed_a() const {
 
 void SharedInput::require_finite_once(const std::string& what) const {
   if (finite_) return;
-  require_finite(x_, what);
+  // The packing saw every value; a second pass only where it saw a bad one
+  // (to name it) or where there is no packing (the portable path).
+  const kernels::PackedA& a = packed_a();
+  if (a.empty() || !a.finite) require_finite(x_, what);
   finite_ = true;
 }
 

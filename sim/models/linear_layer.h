@@ -30,7 +30,8 @@ class SharedInput {
   const kernels::Int8Matrix* codes_for(const kernels::PreparedLinear& layer) const;
   const kernels::Int8Matrix& keep_codes(const kernels::PreparedLinear& layer, kernels::Int8Matrix codes) const;
   // require_finite(x, what) on the first call only: the first layer to read
-  // x names itself in the error, as it would checking alone.
+  // x names itself in the error, as it would checking alone. Packs x (if not
+  // yet) and reads the packing's finite flag instead of x where it can.
   void require_finite_once(const std::string& what) const;
 
  private:
