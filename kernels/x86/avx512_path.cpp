@@ -32,8 +32,9 @@ void linear_packed(const Int8Matrix& a, const vnni::PackedB& pb, const ScaleView
   const long n_pad = pb.nblocks * 16;
   const EpilogueTables t = epilogue_tables(scales_of(a), b_scales, a.rows, pb.n, pb.k, pb.gs, n_pad);
   const EpilogueView e = t.view(bias, n_pad);
-  if (emulated) vnni::gemm_packed_f32_avx512_emulated(pa, a.rows, pb.view(), e, y);
-  else vnni::gemm_packed_f32_avx512vnni(pa, a.rows, pb.view(), e, y);
+  std::vector<int32_t> a_comp(static_cast<size_t>(a.rows * pb.groups));
+  if (emulated) vnni::gemm_packed_f32_avx512_emulated(pa, a.rows, pb.view(), a_comp.data(), e, y);
+  else vnni::gemm_packed_f32_avx512vnni(pa, a.rows, pb.view(), a_comp.data(), e, y);
 }
 
 }  // namespace
@@ -42,7 +43,8 @@ void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, long grou
   const vnni::PackedB pb = vnni::pack_b(b, group_size);
   std::vector<int8_t> padded;
   const int8_t* pa = vnni::activation_codes(a, group_size, padded);
-  vnni::gemm_packed_avx512vnni(pa, a.rows, pb.view(), acc);
+  std::vector<int32_t> a_comp(static_cast<size_t>(a.rows * pb.groups));
+  vnni::gemm_packed_avx512vnni(pa, a.rows, pb.view(), a_comp.data(), acc);
 }
 
 Int8PackedWeights pack_weights_avx512vnni(const Int8Matrix& b, long group_size) {
@@ -61,14 +63,16 @@ void gemm_s8s8s32_avx512vnni(const Int8Matrix& a, const Int8PackedWeights& b, in
   }
   std::vector<int8_t> padded;
   const int8_t* pa = vnni::activation_codes(a, b.group_size, padded);
-  vnni::gemm_packed_avx512vnni(pa, a.rows, b.packed->view(), acc);
+  std::vector<int32_t> a_comp(static_cast<size_t>(a.rows * b.packed->groups));
+  vnni::gemm_packed_avx512vnni(pa, a.rows, b.packed->view(), a_comp.data(), acc);
 }
 
 void gemm_s8s8s32_avx512_emulated_vnni(const Int8Matrix& a, const Int8Matrix& b, long group_size, int32_t* acc) {
   const vnni::PackedB pb = vnni::pack_b(b, group_size);
   std::vector<int8_t> padded;
   const int8_t* pa = vnni::activation_codes(a, group_size, padded);
-  vnni::gemm_packed_avx512_emulated(pa, a.rows, pb.view(), acc);
+  std::vector<int32_t> a_comp(static_cast<size_t>(a.rows * pb.groups));
+  vnni::gemm_packed_avx512_emulated(pa, a.rows, pb.view(), a_comp.data(), acc);
 }
 
 MatrixF linear_s8s8_avx512vnni(const Int8Matrix& a, const Int8Matrix& b, const float* bias) {

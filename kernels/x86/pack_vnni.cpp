@@ -18,7 +18,6 @@ PackedB pack_b(const Int8Matrix& b, long group_size) {
   p.nblocks = (b.rows + 15) / 16;
   const long sets = (p.nblocks + kInterleave - 1) / kInterleave;
   p.data.assign(static_cast<size_t>(sets) * kInterleave * p.groups * p.gsp * 16, 0);
-  p.neg_comp.assign(static_cast<size_t>(p.nblocks) * p.groups * 16, 0);
   // Each task packs whole blocks of 16 channels: disjoint outputs.
   tbb::parallel_for(tbb::blocked_range<long>(0, p.nblocks), [&](const tbb::blocked_range<long>& r) {
     // Locals, not the captured references: through an int8_t
@@ -27,7 +26,6 @@ PackedB pack_b(const Int8Matrix& b, long group_size) {
     const long n_rows = p.n, k = p.k, groups = p.groups, gs = group_size;
     const int8_t* codes = b.codes.data();
     int8_t* data = p.data.data();
-    int32_t* neg_comp = p.neg_comp.data();
     const PackedBView layout = p.view();
     for (long n = r.begin() * 16; n < std::min(n_rows, r.end() * 16); ++n) {
       const long nb = n / 16, j = n % 16;
@@ -35,14 +33,9 @@ PackedB pack_b(const Int8Matrix& b, long group_size) {
       for (long g = 0; g < groups; ++g) {
         const int8_t* src = row + g * gs;
         int8_t* dst = data + (layout.block(nb, g) - layout.data) + j * 4;
-        long i = 0;
-        for (; i + 4 <= gs; i += 4) std::memcpy(dst + (i / 4) * kQuadStride, src + i, 4);
-        for (; i < gs; ++i) dst[(i / 4) * kQuadStride + i % 4] = src[i];  // tail quad; the rest stays 0
-        // |sum| <= 128 * gs and |128 * sum| <= 128 * gs * 128, which
-        // validate_s8s8 keeps within int32.
-        int32_t sum = 0;
-        for (long t = 0; t < gs; ++t) sum += src[t];
-        neg_comp[(nb * groups + g) * 16 + j] = -128 * sum;
+        // u8 = b + 128 is the byte b ^ 0x80; the padding stays byte 0.
+        for (long i = 0; i < gs; ++i)
+          dst[(i / 4) * kQuadStride + i % 4] = static_cast<int8_t>(static_cast<uint8_t>(src[i]) ^ 0x80u);
       }
     }
   });

@@ -8,13 +8,15 @@
 //    bytes 0 (they meet zero weights, so any value works). The kernels make
 //    the unsigned operand u8 = s8 + 128 (a byte XOR 0x80) in registers.
 //  * Weights: blocks of 16 output channels; for block nb, group g and k-quad q,
-//    64 bytes hold [16 channels][4 consecutive k]; padded channels/k are 0.
-//    Blocks come in sets of 4 (kInterleave), interleaved quad by quad: for set
-//    s, group g, quad q, the 4 blocks' 64-byte vectors are adjacent
-//    (PackedBView::block gives the address).
-//  * neg_comp[(nb * G + g) * 16 + j] = -128 * sum_k B[n, k] over group g,
-//    n = 16*nb + j: the accumulators' starting value, which undoes the +128
-//    offset exactly.
+//    64 bytes hold [16 channels][4 consecutive k] as u8 = b + 128 (the byte
+//    b ^ 0x80: vpdpbusd's unsigned operand); padded channels/k are byte 0, so
+//    they add nothing whatever the activation padding holds. Blocks come in
+//    sets of 4 (kInterleave), interleaved quad by quad: for set s, group g,
+//    quad q, the 4 blocks' 64-byte vectors are adjacent (PackedBView::block
+//    gives the address).
+//  * The +128 is undone per activation row: the kernels start each
+//    accumulator at -128 * the sum of its row's codes over the group
+//    (s8s8_vnni_impl.h, activation_comp).
 #include <cstdint>
 #include <vector>
 
@@ -26,9 +28,8 @@ namespace sqsim::kernels::vnni {
 
 struct PackedB {
   long n = 0, k = 0, gs = 0, groups = 0, gsp = 0, nblocks = 0;
-  CacheLineVector<int8_t> data;  // [nblocks][groups][gsp/4][16][4]
-  std::vector<int32_t> neg_comp;  // [nblocks][groups][16]
-  PackedBView view() const { return {n, groups, gsp, nblocks, data.data(), neg_comp.data()}; }
+  CacheLineVector<int8_t> data;  // [nblocks][groups][gsp/4][16][4], u8 = b + 128
+  PackedBView view() const { return {n, groups, gsp, nblocks, data.data()}; }
 };
 
 PackedB pack_b(const Int8Matrix& b, long group_size);

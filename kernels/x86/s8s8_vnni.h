@@ -18,27 +18,29 @@ constexpr long kQuadStride = 64 * kInterleave;  // bytes from one k-quad of a bl
 
 struct PackedBView {
   long n = 0, groups = 0, gsp = 0, nblocks = 0;
-  const int8_t* data = nullptr;   // [ceil(nblocks / 4)][groups][gsp/4][4 blocks][16][4]
-  const int32_t* neg_comp = nullptr;  // [nblocks][groups][16]
+  const int8_t* data = nullptr;   // [ceil(nblocks / 4)][groups][gsp/4][4 blocks][16][4], u8 = b + 128
   // Quad 0 of block nb (>= 0), group g; quad q at + q * kQuadStride.
   const int8_t* block(long nb, long g) const {
     const unsigned long set = static_cast<unsigned long>(nb) / kInterleave, in_set = static_cast<unsigned long>(nb) % kInterleave;
     return data + (static_cast<long>(set) * groups + g) * (gsp / 4) * kQuadStride + static_cast<long>(in_set) * 64;
   }
-  const int32_t* neg_comp_block(long nb) const { return neg_comp + nb * groups * 16; }
 };
 
 // acc[(m * n + c) * groups + g] for activations a: s8 codes [m_rows][groups * gsp]
 // (kernels/x86/pack_vnni.h: the matrix itself when gs is a multiple of 4).
-void gemm_packed_avx512vnni(const int8_t* a, long m_rows, const PackedBView& b, int32_t* acc);   // vpdpbusd
-void gemm_packed_avx512_emulated(const int8_t* a, long m_rows, const PackedBView& b, int32_t* acc);  // AVX-512BW
+// a_comp: scratch of m_rows * groups int32 (the accumulators' start values,
+// -128 * each row's sum per group, computed here).
+void gemm_packed_avx512vnni(const int8_t* a, long m_rows, const PackedBView& b, int32_t* a_comp,
+                            int32_t* acc);  // vpdpbusd
+void gemm_packed_avx512_emulated(const int8_t* a, long m_rows, const PackedBView& b, int32_t* a_comp,
+                                 int32_t* acc);  // AVX-512BW
 
 // The same kernels with the float epilogue fused: y[m * n + c] (row-major
 // [m_rows, n]); the tables' n_pad is nblocks * 16. Same bits as
 // epilogue_reference on the accumulators above.
-void gemm_packed_f32_avx512vnni(const int8_t* a, long m_rows, const PackedBView& b, const EpilogueView& e,
-                                float* y);
-void gemm_packed_f32_avx512_emulated(const int8_t* a, long m_rows, const PackedBView& b, const EpilogueView& e,
-                                     float* y);
+void gemm_packed_f32_avx512vnni(const int8_t* a, long m_rows, const PackedBView& b, int32_t* a_comp,
+                                const EpilogueView& e, float* y);
+void gemm_packed_f32_avx512_emulated(const int8_t* a, long m_rows, const PackedBView& b, int32_t* a_comp,
+                                     const EpilogueView& e, float* y);
 
 }  // namespace sqsim::kernels::vnni

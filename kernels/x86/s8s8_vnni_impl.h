@@ -21,6 +21,9 @@
 #include "kernels/x86/s8s8_vnni.h"
 #include "kernels/x86/tile_loop.h"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 namespace sqsim::kernels::vnni {
 namespace {
 
@@ -47,17 +50,21 @@ constexpr long kTileMGroups = 32;
 // The int32 accumulators of MR rows of A times NB blocks of 16 channels, for
 // accumulator group g: c[i][j] lane l = acc_g(m0 + i, 16 * (nb0 + j) + l).
 // Each 32-bit lane holds one (row, channel) dot product over the group.
+//
+// vpdpbusd multiplies unsigned bytes (its register operand: the packed weights,
+// u = b + 128) by signed ones (its memory operand, broadcast: 4 activation
+// codes), so sum(u * a) = sum(a * b) + 128 * sum(a). The accumulators start at
+// a_comp = -128 * sum(a) of their row and group (activation_comp), which
+// undoes it: wrapping int32 arithmetic, and the exact result fits int32.
 template <class Dot, int MR, int NB>
-inline void dot_group(const int8_t* a, long kp, const PackedBView& b, long m0, long nb0, long g, __m512i (&c)[MR][NB]) {
-  const long gsp = b.gsp, quads = gsp / 4;
-  // The accumulators start at -128 * sum_k B (b.neg_comp), which undoes the
-  // +128 on the activations below: wrapping int32 arithmetic, and the exact
-  // result fits int32.
+inline void dot_group(const int8_t* a, long kp, const PackedBView& b, const int32_t* a_comp, long m0, long nb0,
+                      long g, __m512i (&c)[MR][NB]) {
+  const long gsp = b.gsp, quads = gsp / 4, groups = b.groups;
   #pragma GCC unroll 16
-  for (int j = 0; j < NB; ++j) {
-    const __m512i start = _mm512_loadu_si512(b.neg_comp_block(nb0 + j) + g * 16);
+  for (int i = 0; i < MR; ++i) {
+    const __m512i start = _mm512_set1_epi32(a_comp[(m0 + i) * groups + g]);
     #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) c[i][j] = start;
+    for (int j = 0; j < NB; ++j) c[i][j] = start;
   }
   // The NB blocks of a call lie in one interleaved set (the tile loop starts
   // each call at a multiple of NB, and NB divides kInterleave), so they are
@@ -66,10 +73,11 @@ inline void dot_group(const int8_t* a, long kp, const PackedBView& b, long m0, l
   const int8_t* bp[NB];
   #pragma GCC unroll 16
   for (int j = 0; j < NB; ++j) bp[j] = b.block(nb0, g) + j * 64;
-  const int8_t* ap = a + m0 * kp + g * gsp;
-  // vpdpbusd takes unsigned bytes: u = a + 128, which as a byte is a ^ 0x80,
-  // one vpxord on each broadcast.
-  const __m512i to_u8 = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
+  // The activations as 4-byte words (kp and gsp are multiples of 4), each
+  // the broadcast memory operand of a vpdpbusd: no broadcast or XOR uop
+  // competes with the vpdpbusd for their ports.
+  const int32_t* ap = reinterpret_cast<const int32_t*>(a + m0 * kp + g * gsp);
+  const long kw = kp / 4;
   if constexpr (MR == 1 && NB == 1) {
     // One row, one block (decode): four independent accumulators over
     // interleaved quads, added at the end. Integer addition wraps exactly
@@ -78,36 +86,48 @@ inline void dot_group(const int8_t* a, long kp, const PackedBView& b, long m0, l
     __m512i part[4] = {c[0][0], _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
     long q = 0;
     for (; q + 4 <= quads; q += 4) {
-      for (int u = 0; u < 4; ++u) {
-        int32_t word;
-        std::memcpy(&word, ap + (q + u) * 4, 4);
-        const __m512i av = _mm512_xor_si512(_mm512_set1_epi32(word), to_u8);
-        part[u] = Dot::dp(part[u], av, _mm512_loadu_si512(bp[0] + (q + u) * kQuadStride));
-      }
+      for (int u = 0; u < 4; ++u)
+        part[u] = Dot::dp(part[u], _mm512_loadu_si512(bp[0] + (q + u) * kQuadStride), ap + q + u);
     }
-    for (; q < quads; ++q) {
-      int32_t word;
-      std::memcpy(&word, ap + q * 4, 4);
-      part[0] = Dot::dp(part[0], _mm512_xor_si512(_mm512_set1_epi32(word), to_u8), _mm512_loadu_si512(bp[0] + q * kQuadStride));
-    }
+    for (; q < quads; ++q) part[0] = Dot::dp(part[0], _mm512_loadu_si512(bp[0] + q * kQuadStride), ap + q);
     c[0][0] = _mm512_add_epi32(_mm512_add_epi32(part[0], part[1]), _mm512_add_epi32(part[2], part[3]));
   } else {
     for (long q = 0; q < quads; ++q) {
-      // The NB weight vectors first, then one broadcast row at a time: live
-      // registers MR x NB + NB + 1 (24 + 4 + 1 for 6 x 4).
+      // The NB weight vectors, then each row's word straight from memory:
+      // live registers MR x NB + NB (24 + 4 for 6 x 4).
       __m512i bv[NB];
       #pragma GCC unroll 16
       for (int j = 0; j < NB; ++j) bv[j] = _mm512_loadu_si512(bp[j] + q * kQuadStride);
       #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
-        int32_t word;
-        std::memcpy(&word, ap + i * kp + q * 4, 4);
-        const __m512i av = _mm512_xor_si512(_mm512_set1_epi32(word), to_u8);
+      for (int i = 0; i < MR; ++i)
         #pragma GCC unroll 16
-        for (int j = 0; j < NB; ++j) c[i][j] = Dot::dp(c[i][j], av, bv[j]);
-      }
+        for (int j = 0; j < NB; ++j) c[i][j] = Dot::dp(c[i][j], bv[j], ap + i * kw + q);
     }
   }
+}
+
+// a_comp[m * groups + g] = -128 * sum of row m's codes in group g (the gsp
+// bytes the kernels read; padding bytes are 0), for rows [0, m_rows): the
+// accumulators' start (dot_group). Summed by the same instruction, against
+// u8 ones: 64 codes per step.
+template <class Dot>
+void activation_comp(const int8_t* a, long m_rows, long groups, long gsp, int32_t* a_comp) {
+  tbb::parallel_for(tbb::blocked_range<long>(0, m_rows, 64), [&](const tbb::blocked_range<long>& r) {
+    const __m512i ones = _mm512_set1_epi8(1);
+    const long kp = groups * gsp;
+    for (long m = r.begin(); m < r.end(); ++m) {
+      for (long g = 0; g < groups; ++g) {
+        const int8_t* row = a + m * kp + g * gsp;
+        __m512i sum = _mm512_setzero_si512();
+        for (long k = 0; k < gsp; k += 64) {
+          const long left = std::min<long>(64, gsp - k);
+          const __mmask64 mask = left == 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
+          sum = Dot::dp_reg(sum, ones, _mm512_maskz_loadu_epi8(mask, row + k));
+        }
+        a_comp[m * groups + g] = -128 * _mm512_reduce_add_epi32(sum);
+      }
+    }
+  });
 }
 
 // The masked stores of the kernels: channels n0 .. n0 + 15 of row m, with
@@ -120,11 +140,12 @@ inline __mmask16 lanes_mask(long n_rows, long n0) {
 // MR rows x NB blocks, all groups, int32 accumulators written to acc
 // (interleaved: channel n, group g at acc[(m * n_rows + n) * groups + g]).
 template <class Dot, int MR, int NB>
-inline void micro(const int8_t* a, long kp, const PackedBView& b, long m0, long nb0, int32_t* acc) {
+inline void micro(const int8_t* a, long kp, const PackedBView& b, const int32_t* a_comp, long m0, long nb0,
+                  int32_t* acc) {
   const long groups = b.groups, n_rows = b.n;
   for (long g = 0; g < groups; ++g) {
     __m512i c[MR][NB];
-    dot_group<Dot, MR, NB>(a, kp, b, m0, nb0, g, c);
+    dot_group<Dot, MR, NB>(a, kp, b, a_comp, m0, nb0, g, c);
     #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) {
       const long n0 = (nb0 + j) * 16, valid = std::min<long>(16, n_rows - n0);
@@ -146,8 +167,8 @@ inline void micro(const int8_t* a, long kp, const PackedBView& b, long m0, long 
 // broadcast activation scale, vmulps by the 16 weight scales, then vaddps onto
 // the running sum (group 0 assigned, not added to +0.0); bias added last. No FMA.
 template <class Dot, int MR, int NB>
-inline void micro_f32(const int8_t* a, long kp, const PackedBView& b, const EpilogueView& e, long m0, long nb0,
-                      float* y) {
+inline void micro_f32(const int8_t* a, long kp, const PackedBView& b, const int32_t* a_comp, const EpilogueView& e,
+                      long m0, long nb0, float* y) {
   const long groups = b.groups, n_rows = b.n;
   // Group 0 is assigned to the sum, later groups are added (the reference's order).
   __m512 sum[MR][NB];
@@ -157,7 +178,7 @@ inline void micro_f32(const int8_t* a, long kp, const PackedBView& b, const Epil
     for (int j = 0; j < NB; ++j) sum[i][j] = _mm512_setzero_ps();  // overwritten by group 0 (groups >= 1)
   for (long g = 0; g < groups; ++g) {
     __m512i c[MR][NB];
-    dot_group<Dot, MR, NB>(a, kp, b, m0, nb0, g, c);
+    dot_group<Dot, MR, NB>(a, kp, b, a_comp, m0, nb0, g, c);
     __m512 sb[NB];
     #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) sb[j] = _mm512_loadu_ps(e.b_scale + g * e.n_pad + (nb0 + j) * 16);
@@ -187,9 +208,10 @@ inline void micro_f32(const int8_t* a, long kp, const PackedBView& b, const Epil
 // micro() for one accumulator group: the accumulators are the outputs, so
 // each is stored with one masked store straight from its register.
 template <class Dot, int MR, int NB>
-inline void micro_one_group(const int8_t* a, long kp, const PackedBView& b, long m0, long nb0, int32_t* acc) {
+inline void micro_one_group(const int8_t* a, long kp, const PackedBView& b, const int32_t* a_comp, long m0, long nb0,
+                            int32_t* acc) {
   __m512i c[MR][NB];
-  dot_group<Dot, MR, NB>(a, kp, b, m0, nb0, 0, c);
+  dot_group<Dot, MR, NB>(a, kp, b, a_comp, m0, nb0, 0, c);
   const long n_rows = b.n;
   #pragma GCC unroll 16
   for (int j = 0; j < NB; ++j) {
@@ -203,10 +225,10 @@ inline void micro_one_group(const int8_t* a, long kp, const PackedBView& b, long
 // micro_f32() for one accumulator group: float(acc) * a_scale * b_scale (+ bias),
 // the operations of the reference for group 0, straight from the registers.
 template <class Dot, int MR, int NB>
-inline void micro_f32_one_group(const int8_t* a, long kp, const PackedBView& b, const EpilogueView& e, long m0,
-                                long nb0, float* y) {
+inline void micro_f32_one_group(const int8_t* a, long kp, const PackedBView& b, const int32_t* a_comp,
+                                const EpilogueView& e, long m0, long nb0, float* y) {
   __m512i c[MR][NB];
-  dot_group<Dot, MR, NB>(a, kp, b, m0, nb0, 0, c);
+  dot_group<Dot, MR, NB>(a, kp, b, a_comp, m0, nb0, 0, c);
   const long n_rows = b.n;
   #pragma GCC unroll 16
   for (int j = 0; j < NB; ++j) {
@@ -271,13 +293,14 @@ struct AccTile {
   const int8_t* a;
   long kp;
   const PackedBView& b;
+  const int32_t* a_comp;
   int32_t* acc;
   template <int MR, int NB>
   void run(long m0, long nb0) const {
-    if constexpr (kOneGroup) micro_one_group<Dot, MR, NB>(a, kp, b, m0, nb0, acc);
-    else micro<Dot, MR, NB>(a, kp, b, m0, nb0, acc);
+    if constexpr (kOneGroup) micro_one_group<Dot, MR, NB>(a, kp, b, a_comp, m0, nb0, acc);
+    else micro<Dot, MR, NB>(a, kp, b, a_comp, m0, nb0, acc);
   }
-  AccTile<Dot, true> one_group() const { return {a, kp, b, acc}; }
+  AccTile<Dot, true> one_group() const { return {a, kp, b, a_comp, acc}; }
 };
 
 template <class Dot, bool kOneGroup = false>
@@ -285,24 +308,28 @@ struct F32Tile {
   const int8_t* a;
   long kp;
   const PackedBView& b;
+  const int32_t* a_comp;
   const EpilogueView& e;
   float* y;
   template <int MR, int NB>
   void run(long m0, long nb0) const {
-    if constexpr (kOneGroup) micro_f32_one_group<Dot, MR, NB>(a, kp, b, e, m0, nb0, y);
-    else micro_f32<Dot, MR, NB>(a, kp, b, e, m0, nb0, y);
+    if constexpr (kOneGroup) micro_f32_one_group<Dot, MR, NB>(a, kp, b, a_comp, e, m0, nb0, y);
+    else micro_f32<Dot, MR, NB>(a, kp, b, a_comp, e, m0, nb0, y);
   }
-  F32Tile<Dot, true> one_group() const { return {a, kp, b, e, y}; }
+  F32Tile<Dot, true> one_group() const { return {a, kp, b, a_comp, e, y}; }
 };
 
 template <class Dot>
-void gemm_packed(const int8_t* a, long m_rows, const PackedBView& b, int32_t* acc) {
-  for_each_tile(m_rows, b.nblocks, b.groups, AccTile<Dot>{a, b.groups * b.gsp, b, acc});
+void gemm_packed(const int8_t* a, long m_rows, const PackedBView& b, int32_t* a_comp, int32_t* acc) {
+  activation_comp<Dot>(a, m_rows, b.groups, b.gsp, a_comp);
+  for_each_tile(m_rows, b.nblocks, b.groups, AccTile<Dot>{a, b.groups * b.gsp, b, a_comp, acc});
 }
 
 template <class Dot>
-void gemm_packed_f32(const int8_t* a, long m_rows, const PackedBView& b, const EpilogueView& e, float* y) {
-  for_each_tile(m_rows, b.nblocks, b.groups, F32Tile<Dot>{a, b.groups * b.gsp, b, e, y});
+void gemm_packed_f32(const int8_t* a, long m_rows, const PackedBView& b, int32_t* a_comp, const EpilogueView& e,
+                     float* y) {
+  activation_comp<Dot>(a, m_rows, b.groups, b.gsp, a_comp);
+  for_each_tile(m_rows, b.nblocks, b.groups, F32Tile<Dot>{a, b.groups * b.gsp, b, a_comp, e, y});
 }
 
 }  // namespace
