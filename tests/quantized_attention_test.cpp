@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "base/error.h"
+#include "kernels/attention_int8.h"
 #include "kernels/kernel_path.h"
 #include "quant/bmm_scheme.h"
 #include "sim/models/llama_model.h"
@@ -238,3 +240,104 @@ TEST(BmmCli, BadOptionsGiveOneLineErrors) {
 }
 
 }  // namespace
+
+// The blocks hook (int8 attention by query blocks, kernels/attention_int8.h)
+// against the heads hook on the reference kernel: the whole causal attention,
+// bit for bit, over windows whose blocks and key counts are not multiples of
+// the kernels' steps, with grouped KV heads, a sliding window and ALiBi.
+TEST(BmmBlocks, CausalAttentionByBlocksEqualsTheHeadsHookOnTheReference) {
+  if (!kernels::int8_attention_available()) GTEST_SKIP() << "no AVX-512 VNNI: the blocks hook is not used here";
+  for (BmmGranularity g : {BmmGranularity::kHead, BmmGranularity::kTensor}) {
+    BmmScheme b = bmm_scheme("int8-real");
+    b.granularity = g;
+    const AttentionMatmuls fast =
+        quantized_attention_matmuls(b, false, kernels::EmulationMode::kInteger, kernels::KernelPath::kAvx512Vnni);
+    const AttentionMatmuls ref =
+        quantized_attention_matmuls(b, false, kernels::EmulationMode::kInteger, kernels::KernelPath::kReference);
+    ASSERT_TRUE(fast.blocks);
+    ASSERT_TRUE(fast.heads);  // beside it, for shapes the blocks cannot take
+    ASSERT_FALSE(ref.blocks);
+    for (int d : {16, 64, 6}) {
+      for (long T : {1L, 45L, 301L}) {
+        const int H = 4, KV = 2;
+        const MatrixF q = random_matrix(T, H * d, 11, 2.0f), k = random_matrix(T, KV * d, 12, 2.0f);
+        const MatrixF v = random_matrix(T, KV * d, 13);
+        VectorF slopes(H);
+        slopes << 0.5f, 0.25f, 0.125f, 0.0625f;
+        AttentionOptions plain, windowed, alibi;
+        windowed.window = 37;
+        alibi.alibi_slopes = &slopes;
+        for (const AttentionOptions* opt : {&plain, &windowed, &alibi}) {
+          const MatrixF a = causal_attention(q, k, v, H, KV, d, *opt, fast, 3);
+          const MatrixF r = causal_attention(q, k, v, H, KV, d, *opt, ref, 3);
+          ASSERT_EQ(a.rows(), r.rows());
+          EXPECT_EQ(0, std::memcmp(a.data(), r.data(), sizeof(float) * size_t(a.size())))
+              << bmm_granularity_name(g) << " d " << d << " T " << T << " window " << opt->window;
+        }
+      }
+    }
+  }
+}
+
+TEST(BmmBlocks, OnlyTheSchemesTheKernelsComputeExactlyRunByBlocks) {
+  using kernels::EmulationMode;
+  using kernels::KernelPath;
+  const auto blocks = [](const BmmScheme& b, bool kv_int8, EmulationMode m, KernelPath p) {
+    return bool(quantized_attention_matmuls(b, kv_int8, m, p).blocks);
+  };
+  const BmmScheme real = bmm_scheme("int8-real");
+  EXPECT_FALSE(blocks(real, false, EmulationMode::kFakeQuant, KernelPath::kAuto));
+  EXPECT_FALSE(blocks(real, true, EmulationMode::kInteger, KernelPath::kAuto));
+  EXPECT_FALSE(blocks(real, false, EmulationMode::kInteger, KernelPath::kReference));
+  BmmScheme per_token = real;
+  per_token.granularity = BmmGranularity::kTokenHead;
+  EXPECT_FALSE(blocks(per_token, false, EmulationMode::kInteger, KernelPath::kAuto));
+  BmmScheme u8 = real;
+  u8.p_format = ProbFormat::kUnsigned8;
+  EXPECT_FALSE(blocks(u8, false, EmulationMode::kInteger, KernelPath::kAuto));
+  BmmScheme no_p = real;
+  no_p.p = false;
+  EXPECT_FALSE(blocks(no_p, false, EmulationMode::kInteger, KernelPath::kAuto));
+  EXPECT_EQ(blocks(real, false, EmulationMode::kInteger, KernelPath::kAuto), kernels::int8_attention_available());
+}
+
+// Each block's products alone: the scores and P·V rows of a block equal the
+// same rows of the heads hook's whole products on the reference kernel (the
+// softmax after the scores would hide a one-ulp change in them).
+TEST(BmmBlocks, ABlocksScoresAndValuesAreTheWholeProductsRows) {
+  if (!kernels::int8_attention_available()) GTEST_SKIP() << "no AVX-512 VNNI: the blocks hook is not used here";
+  const int d = 64, H = 2, KV = 1;
+  const long T = 203;
+  const MatrixF q = random_matrix(T, H * d, 21, 3.0f), k = random_matrix(T, KV * d, 22, 2.0f);
+  const MatrixF v = random_matrix(T, KV * d, 23);
+  MatrixF p = random_matrix(T, T, 24).cwiseAbs();
+  for (long r = 0; r < T; ++r) {
+    for (long c = r + 1; c < T; ++c) p(r, c) = 0;
+    p.row(r) /= p.row(r).sum();
+  }
+  const BmmScheme b = bmm_scheme("int8-real");
+  const HeadMatmuls whole =
+      quantized_attention_matmuls(b, false, kernels::EmulationMode::kInteger, kernels::KernelPath::kReference)
+          .heads(1, q, k, v, d);
+  const BlockMatmuls bm =
+      quantized_attention_matmuls(b, false, kernels::EmulationMode::kInteger, kernels::KernelPath::kAvx512Vnni)
+          .blocks(1, q, k, v, d);
+  ASSERT_TRUE(bm.qk && bm.pv);
+  for (int h = 0; h < H; ++h) {
+    const MatrixF s = whole.qk(h, 0), o = whole.pv(h, 0, p);
+    for (long i0 : {0L, 50L, 199L}) {
+      const long rows = std::min(T - i0, 70L), keys = i0 + rows;
+      std::vector<float> bs(size_t(rows * keys)), pb(size_t(rows * keys)), bo(size_t(rows * d));
+      bm.qk(h, 0, i0, rows, keys, bs.data());
+      for (long r = 0; r < rows; ++r)
+        for (long j = 0; j < keys; ++j) {
+          ASSERT_EQ(std::memcmp(&bs[size_t(r * keys + j)], &s(i0 + r, j), 4), 0) << h << " " << i0 + r << " " << j;
+          pb[size_t(r * keys + j)] = p(i0 + r, j);
+        }
+      bm.pv(h, 0, rows, keys, pb.data(), bo.data(), d);
+      for (long r = 0; r < rows; ++r)
+        for (long c = 0; c < d; ++c)
+          ASSERT_EQ(std::memcmp(&bo[size_t(r * d + c)], &o(i0 + r, c), 4), 0) << h << " " << i0 + r << " " << c;
+    }
+  }
+}

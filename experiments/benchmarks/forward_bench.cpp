@@ -6,7 +6,8 @@
 //   forward/sqsim-<preset>/T:2048/threads:N  the whole forward of the model
 //                                            quantized by a preset that needs no
 //                                            calibration (w8a8-pc: W8A8 on the int8
-//                                            kernels; w4a16-g128: W4A16)
+//                                            kernels; w8a8-pc+bmm: the same with
+//                                            --bmm int8-real; w4a16-g128: W4A16)
 // "The same products": the 7 linears of every layer and lm_head ([T, in] x
 // [in, out], distinct weight buffers per layer), and the causal attention
 // products exactly as sim/models/attention.cpp runs them: per layer, head and block
@@ -166,7 +167,13 @@ sqsim::CausalLm& quantized_model(const std::string& preset) {
   auto it = models.find(preset);
   if (it == models.end()) {
     it = models.emplace(preset, sqsim::load_model(kModelPath)).first;
-    sqsim::quantize_model(*it->second.model, sqsim::preset_config(preset), nullptr);
+    // "<preset>+bmm": the preset with --bmm int8-real (the attention products
+    // on int8 too, as the SmoothQuant paper's W8A8 runs them).
+    const std::string suffix = "+bmm";
+    const bool bmm = preset.size() > suffix.size() && preset.compare(preset.size() - suffix.size(), suffix.size(), suffix) == 0;
+    sqsim::ModelQuantConfig cfg = sqsim::preset_config(bmm ? preset.substr(0, preset.size() - suffix.size()) : preset);
+    if (bmm) cfg.bmm = sqsim::bmm_scheme("int8-real");
+    sqsim::quantize_model(*it->second.model, cfg, nullptr);
   }
   return *it->second.model;
 }
@@ -190,7 +197,7 @@ void bm_forward_quantized(benchmark::State& state, int threads, const std::strin
   record(state, "forward/sqsim-" + preset + "/" + std::to_string(threads), total, cpu);
 }
 
-const std::vector<std::string> kPresets = {"w8a8-pc", "w4a16-g128"};
+const std::vector<std::string> kPresets = {"w8a8-pc", "w8a8-pc+bmm", "w4a16-g128"};
 
 // ---------------------------------------------------------------- products only
 

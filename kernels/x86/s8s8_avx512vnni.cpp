@@ -43,4 +43,9 @@ void gemm_packed_f32_avx512vnni(const int8_t* a, long m_rows, const PackedBView&
   gemm_packed_f32<VnniDot>(a, m_rows, b, a_comp, e, y);
 }
 
+void gemm_packed_f32_serial_avx512vnni(const int8_t* a, long m_rows, const PackedBView& b, int32_t* a_comp,
+                                       const EpilogueView& e, float* y) {
+  gemm_packed_f32<VnniDot>(a, m_rows, b, a_comp, e, y, false);
+}
+
 }  // namespace sqsim::kernels::vnni

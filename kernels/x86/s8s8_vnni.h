@@ -42,5 +42,9 @@ void gemm_packed_f32_avx512vnni(const int8_t* a, long m_rows, const PackedBView&
                                 const EpilogueView& e, float* y);
 void gemm_packed_f32_avx512_emulated(const int8_t* a, long m_rows, const PackedBView& b, int32_t* a_comp,
                                      const EpilogueView& e, float* y);
+// gemm_packed_f32_avx512vnni on the calling thread only (no TBB tasks): for
+// callers that are one task of their own parallel loop. Same bits.
+void gemm_packed_f32_serial_avx512vnni(const int8_t* a, long m_rows, const PackedBView& b, int32_t* a_comp,
+                                       const EpilogueView& e, float* y);
 
 }  // namespace sqsim::kernels::vnni

@@ -111,11 +111,11 @@ inline void dot_group(const int8_t* a, long kp, const PackedBView& b, const int3
 // accumulators' start (dot_group). Summed by the same instruction, against
 // u8 ones: 64 codes per step.
 template <class Dot>
-void activation_comp(const int8_t* a, long m_rows, long groups, long gsp, int32_t* a_comp) {
-  tbb::parallel_for(tbb::blocked_range<long>(0, m_rows, 64), [&](const tbb::blocked_range<long>& r) {
+void activation_comp(const int8_t* a, long m_rows, long groups, long gsp, int32_t* a_comp, bool parallel = true) {
+  auto rows = [&](long m_begin, long m_end) {
     const __m512i ones = _mm512_set1_epi8(1);
     const long kp = groups * gsp;
-    for (long m = r.begin(); m < r.end(); ++m) {
+    for (long m = m_begin; m < m_end; ++m) {
       for (long g = 0; g < groups; ++g) {
         const int8_t* row = a + m * kp + g * gsp;
         __m512i sum = _mm512_setzero_si512();
@@ -127,7 +127,10 @@ void activation_comp(const int8_t* a, long m_rows, long groups, long gsp, int32_
         a_comp[m * groups + g] = -128 * _mm512_reduce_add_epi32(sum);
       }
     }
-  });
+  };
+  if (!parallel) return rows(0, m_rows);
+  tbb::parallel_for(tbb::blocked_range<long>(0, m_rows, 64),
+                    [&](const tbb::blocked_range<long>& r) { rows(r.begin(), r.end()); });
 }
 
 // The masked stores of the kernels: channels n0 .. n0 + 15 of row m, with
@@ -270,19 +273,22 @@ inline void row_panel(const Tile& tile, long m0, long nb_begin, long nb_end) {
 // One group: 6 x 4 register tiles (Tile::run calls the one-group kernels);
 // several: 4 x 2 (Tile::run_groups).
 template <class Tile>
-void for_each_tile(long m_rows, long nblocks, long groups, const Tile& tile) {
+void for_each_tile(long m_rows, long nblocks, long groups, const Tile& tile, bool parallel = true) {
   if (groups == 1) {
-    for_each_row_panel<kRowsOneGroup>(m_rows, nblocks, kTileMOneGroup, kTileN / 16,
-                                      [&](auto mr, long m0, long nb_begin, long nb_end) {
-                                        row_panel<decltype(mr)::value, kBlocksOneGroup>(tile.one_group(), m0, nb_begin,
-                                                                                        nb_end);
-                                      });
+    for_each_row_panel<kRowsOneGroup>(
+        m_rows, nblocks, kTileMOneGroup, kTileN / 16,
+        [&](auto mr, long m0, long nb_begin, long nb_end) {
+          row_panel<decltype(mr)::value, kBlocksOneGroup>(tile.one_group(), m0, nb_begin, nb_end);
+        },
+        parallel);
     return;
   }
-  for_each_row_panel<kRowsGroups>(m_rows, nblocks, kTileMGroups, kTileN / 16,
-                                  [&](auto mr, long m0, long nb_begin, long nb_end) {
-                                    row_panel<decltype(mr)::value, kBlocksGroups>(tile, m0, nb_begin, nb_end);
-                                  });
+  for_each_row_panel<kRowsGroups>(
+      m_rows, nblocks, kTileMGroups, kTileN / 16,
+      [&](auto mr, long m0, long nb_begin, long nb_end) {
+        row_panel<decltype(mr)::value, kBlocksGroups>(tile, m0, nb_begin, nb_end);
+      },
+      parallel);
 }
 
 // What one micro-kernel call writes: int32 accumulators (AccTile) or floats
@@ -327,9 +333,9 @@ void gemm_packed(const int8_t* a, long m_rows, const PackedBView& b, int32_t* a_
 
 template <class Dot>
 void gemm_packed_f32(const int8_t* a, long m_rows, const PackedBView& b, int32_t* a_comp, const EpilogueView& e,
-                     float* y) {
-  activation_comp<Dot>(a, m_rows, b.groups, b.gsp, a_comp);
-  for_each_tile(m_rows, b.nblocks, b.groups, F32Tile<Dot>{a, b.groups * b.gsp, b, a_comp, e, y});
+                     float* y, bool parallel = true) {
+  activation_comp<Dot>(a, m_rows, b.groups, b.gsp, a_comp, parallel);
+  for_each_tile(m_rows, b.nblocks, b.groups, F32Tile<Dot>{a, b.groups * b.gsp, b, a_comp, e, y}, parallel);
 }
 
 }  // namespace

@@ -28,21 +28,28 @@ inline void remainder_panel(long left, long m0, long nb_begin, long nb_end, cons
 // every output is computed by one panel call, so the result does not depend on
 // scheduling or on the thread count.
 template <int kRows, class RowPanel>
-void for_each_row_panel(long m_rows, long nblocks, long tile_m, long blocks_per_tile, const RowPanel& panel) {
-  tbb::parallel_for(
-      tbb::blocked_range2d<long>(0, (m_rows + tile_m - 1) / tile_m, 1, 0,
-                                 (nblocks + blocks_per_tile - 1) / blocks_per_tile, 1),
-      [&](const tbb::blocked_range2d<long>& r) {
-        for (long tm = r.rows().begin(); tm < r.rows().end(); ++tm) {
-          for (long tn = r.cols().begin(); tn < r.cols().end(); ++tn) {
-            const long m_end = std::min(m_rows, (tm + 1) * tile_m);
-            const long nb_begin = tn * blocks_per_tile, nb_end = std::min(nblocks, nb_begin + blocks_per_tile);
-            long m = tm * tile_m;
-            for (; m + kRows <= m_end; m += kRows) panel(std::integral_constant<int, kRows>{}, m, nb_begin, nb_end);
-            remainder_panel<kRows - 1>(m_end - m, m, nb_begin, nb_end, panel);
-          }
-        }
-      });
+void for_each_row_panel(long m_rows, long nblocks, long tile_m, long blocks_per_tile, const RowPanel& panel,
+                        bool parallel = true) {
+  const long tiles_m = (m_rows + tile_m - 1) / tile_m, tiles_n = (nblocks + blocks_per_tile - 1) / blocks_per_tile;
+  auto task = [&](long tm, long tn) {
+    const long m_end = std::min(m_rows, (tm + 1) * tile_m);
+    const long nb_begin = tn * blocks_per_tile, nb_end = std::min(nblocks, nb_begin + blocks_per_tile);
+    long m = tm * tile_m;
+    for (; m + kRows <= m_end; m += kRows) panel(std::integral_constant<int, kRows>{}, m, nb_begin, nb_end);
+    remainder_panel<kRows - 1>(m_end - m, m, nb_begin, nb_end, panel);
+  };
+  // Serial: the caller is one task of a parallel loop of its own (attention's
+  // query blocks); the same panels, so the same bits.
+  if (!parallel) {
+    for (long tm = 0; tm < tiles_m; ++tm)
+      for (long tn = 0; tn < tiles_n; ++tn) task(tm, tn);
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range2d<long>(0, tiles_m, 1, 0, tiles_n, 1),
+                    [&](const tbb::blocked_range2d<long>& r) {
+                      for (long tm = r.rows().begin(); tm < r.rows().end(); ++tm)
+                        for (long tn = r.cols().begin(); tn < r.cols().end(); ++tn) task(tm, tn);
+                    });
 }
 
 }  // namespace

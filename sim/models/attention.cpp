@@ -142,6 +142,30 @@ void blocked_attention_avx512(const MatrixF& q, const MatrixF& k, const MatrixF&
   });
 }
 
+// The blocks hook's products (attention.h, BlockMatmuls) over the same query
+// blocks and softmax rows as the float paths.
+void attention_by_blocks(const MatrixF& q, int n_heads, int group, int head_dim, const BlockMatmuls& bm,
+                         float scale, const AttentionOptions& opt, const float* slopes, MatrixF& out) {
+  const long T = q.rows();
+  const long blocks = (T + kQueryBlock - 1) / kQueryBlock;
+  // Heaviest blocks (last rows, most keys) first, for balance.
+  tbb::parallel_for(tbb::blocked_range<long>(0, blocks * n_heads, 1), [&](const tbb::blocked_range<long>& r) {
+    // Per thread, not per task: a fresh megabyte per task was 16% of the
+    // forward in the kernel's page clearing. The hooks run no TBB tasks of
+    // their own, so no other block can run on this thread meanwhile.
+    thread_local std::vector<float> scores;
+    for (long t = r.begin(); t < r.end(); ++t) {
+      const long b = blocks - 1 - t / n_heads;
+      const int h = int(t % n_heads), kvh = h / group;
+      const long i0 = b * kQueryBlock, rows = std::min(kQueryBlock, T - i0), keys = i0 + rows;
+      scores.resize(size_t(rows * keys));
+      bm.qk(h, kvh, i0, rows, keys, scores.data());
+      causal_softmax(scores.data(), rows, keys, keys, i0, scale, opt, slopes ? slopes + h : nullptr);
+      bm.pv(h, kvh, rows, keys, scores.data(), out.data() + i0 * out.cols() + long(h) * head_dim, out.cols());
+    }
+  });
+}
+
 }  // namespace
 
 MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, int n_heads, int n_kv_heads,
@@ -167,8 +191,15 @@ MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, i
   if (!(opt.scale >= 0.0f) || opt.window < 0 || !(opt.softcap >= 0.0f))
     throw Error("causal_attention: negative or NaN scale, window or softcap");
   const float scale = opt.scale > 0.0f ? opt.scale : 1.0f / std::sqrt(float(head_dim));
-  if (mm.heads) {
+  if (mm.heads || mm.blocks) {
     if (q.rows() != T) throw Error("causal_attention: attention hooks need the queries of the whole window");
+    const BlockMatmuls bm = mm.blocks ? mm.blocks(layer, q, k, v, head_dim) : BlockMatmuls{};
+    if (bm.qk && bm.pv) {
+      MatrixF out(T, q.cols());
+      attention_by_blocks(q, n_heads, group, head_dim, bm, scale, opt, slopes, out);
+      return out;
+    }
+    if (!mm.heads) throw Error("causal_attention: the blocks hook gave no products and there is no heads hook");
     return attention_with_hooks(q, k, v, n_heads, group, head_dim, mm, layer, scale, opt, slopes);
   }
 

@@ -16,15 +16,35 @@ struct HeadMatmuls {
   std::function<MatrixF(int head, int kv_head, const MatrixF& p)> pv;
 };
 
+// One layer's products by blocks of query rows, for hooks whose products of a
+// block are bit for bit the same rows of the whole [T, T] products (integer
+// sums: sim/models/quantized_attention.h). qk writes the unscaled scores of
+// head h's query rows [i0, i0 + rows) against keys [0, keys) to
+// s[r * keys + j]; pv gets those rows' probabilities (p[r * keys + j], exact
+// zeros past each row's own key) and writes their product with kv head kvh's
+// values to o[r * ld_o + c], c < head_dim. Both run inside one task of
+// causal_attention's parallel loop over blocks and heads.
+struct BlockMatmuls {
+  std::function<void(int head, int kv_head, long i0, long rows, long keys, float* s)> qk;
+  std::function<void(int head, int kv_head, long rows, long keys, const float* p, float* o, long ld_o)> pv;
+};
+
 // Hook points of the attention matmuls (sim/models/quantized_attention.h sets
 // them). Empty functions mean float attention.
 //  * projections: called by a model's forward on its q, k, v projection
 //    outputs [T, heads*d] before RoPE (it may change them in place);
 //  * heads: called by causal_attention once per layer with the whole q, k, v
-//    (after RoPE) and the head width; returns the per-head products.
+//    (after RoPE) and the head width; returns the per-head products;
+//  * blocks: the same products by query blocks (BlockMatmuls), set beside
+//    heads where they give the same bits; then only the keys up to each
+//    block's last row are multiplied, as in float attention. Empty products
+//    from it (for this layer's shapes) mean the heads hook runs.
 struct AttentionMatmuls {
   std::function<void(int layer, MatrixF& q, MatrixF& k, MatrixF& v, int head_dim)> projections;
   std::function<HeadMatmuls(int layer, const MatrixF& q, const MatrixF& k, const MatrixF& v, int head_dim)> heads;
+  using BlocksHook =
+      std::function<BlockMatmuls(int layer, const MatrixF& q, const MatrixF& k, const MatrixF& v, int head_dim)>;
+  BlocksHook blocks;
 
   void on_projections(int layer, MatrixF& q, MatrixF& k, MatrixF& v, int head_dim) const {
     if (projections) projections(layer, q, k, v, head_dim);

@@ -34,7 +34,8 @@ bool CausalLm::rows_independent() const {
 }
 
 bool CausalLm::shares_prefixes() const {
-  return rows_independent() && !attention_matmuls.projections && !attention_matmuls.heads;
+  return rows_independent() && !attention_matmuls.projections && !attention_matmuls.heads &&
+         !attention_matmuls.blocks;
 }
 
 // The block-level calls of families without them.

@@ -4,7 +4,11 @@
 #include <optional>
 #include <string>
 
+#include <tbb/parallel_for.h>
+
 #include "base/str.h"
+#include "kernels/attention_int8.h"
+#include "kernels/gemm_reference.h"
 #include "kernels/int_weights.h"
 #include "quant/quantize.h"
 
@@ -103,6 +107,104 @@ struct LayerOperands {
   std::optional<Operand> q_op, k_op, v_op;
 };
 
+// True when the scheme's products can run by query blocks on the int8
+// attention kernels (kernels/attention_int8.h) with the bits the heads hook's
+// whole products get on the int8 kernels: Q, K, V and P all quantized after
+// RoPE with one scale per head (so each product is one accumulator group with
+// a scale per operand), P as s8 codes, integer mode on the VNNI kernel (or
+// AMX, whose bits are the same), no int8 KV cache.
+bool runs_by_blocks(const BmmScheme& bmm, bool kv_int8, EmulationMode mode, kernels::KernelPath path) {
+  using kernels::KernelPath;
+  if (mode != EmulationMode::kInteger || kv_int8 || !(bmm.q && bmm.k && bmm.v && bmm.p)) return false;
+  if (bmm.point != BmmPoint::kRope || bmm.p_format != ProbFormat::kSigned8 || bmm.bits > 8) return false;
+  if (bmm.granularity != BmmGranularity::kTensor && bmm.granularity != BmmGranularity::kHead) return false;
+  if (bmm.p_spec().rounding != Rounding::kHalfEven) return false;
+  if (path != KernelPath::kAuto && path != KernelPath::kAvx512Vnni && path != KernelPath::kAmx) return false;
+  if (!kernels::int8_attention_available()) return false;
+  const KernelPath resolved = kernels::resolve_kernel_path(path);
+  return resolved == KernelPath::kAvx512Vnni || resolved == KernelPath::kAmx;
+}
+
+// A head's codes as int8 [T, d] and its one scale.
+struct HeadCodes {
+  std::vector<int8_t> codes;
+  float scale = 0.0f;
+};
+
+HeadCodes head_codes(const Operand& op, int h) {
+  const QuantizedMatrix q = op.head(h);
+  HeadCodes c;
+  c.codes.resize(q.codes.size());
+  for (size_t i = 0; i < q.codes.size(); ++i) c.codes[i] = static_cast<int8_t>(q.codes[i]);
+  c.scale = q.params.scale[0];
+  return c;
+}
+
+// The blocks hook (attention.h, BlockMatmuls): per layer, every head of Q
+// quantized as the heads hook quantizes it, K and V packed per KV head; per
+// block, the scores over the keys it sees, and P quantized row by row with the
+// same quantizer (its codes are elementwise, so a row's prefix has the codes
+// of the whole row; past the row's key P is 0 and so are its codes). Empty
+// products (the heads hook runs) for a head width that is not a multiple of 4.
+AttentionMatmuls::BlocksHook blocks_hook(const BmmScheme& bmm) {
+  return [bmm](int layer, const MatrixF& q, const MatrixF& k, const MatrixF& v, int d) -> BlockMatmuls {
+    if (d % 4 != 0) return {};  // the kernels' k-quads: the heads hook runs instead
+    const long T = q.rows();
+    // The largest |sum| of a product over T keys must fit int32, as the
+    // integer GEMM requires (kernels/gemm_reference.h).
+    kernels::require_int32_accumulation(T, 127, 127, str("layer ", layer, " P·V"));
+    struct Operands {
+      std::vector<HeadCodes> q;
+      std::vector<kernels::Int8AttentionOperand> k, v;
+    };
+    auto st = std::make_shared<Operands>();
+    const Operand qo(q, d, bmm, layer, "Q"), ko(k, d, bmm, layer, "K"), vo(v, d, bmm, layer, "V");
+    const int heads = qo.heads(), kv_heads = ko.heads();
+    st->q.resize(size_t(heads));
+    st->k.resize(size_t(kv_heads));
+    st->v.resize(size_t(kv_heads));
+    tbb::parallel_for(0, heads + 2 * kv_heads, [&](int t) {
+      if (t < heads) {
+        st->q[size_t(t)] = head_codes(qo, t);
+      } else if (t < heads + kv_heads) {
+        const int g = t - heads;
+        const HeadCodes c = head_codes(ko, g);
+        st->k[size_t(g)] = kernels::pack_attention_keys(c.codes.data(), T, d, d, c.scale);
+      } else {
+        const int g = t - heads - kv_heads;
+        const HeadCodes c = head_codes(vo, g);
+        st->v[size_t(g)] = kernels::pack_attention_values(c.codes.data(), T, d, d, c.scale);
+      }
+    });
+    BlockMatmuls bm;
+    bm.qk = [st, d](int h, int kvh, long i0, long rows, long keys, float* s) {
+      const HeadCodes& qh = st->q[size_t(h)];
+      kernels::attention_scores_s8(qh.codes.data() + i0 * d, rows, qh.scale, st->k[size_t(kvh)], keys, s);
+    };
+    QuantParams fixed;
+    fixed.scale = {bmm.p_scale()};
+    fixed.zero_point = {0};
+    bm.pv = [st, spec = bmm.p_spec(), fixed](int, int kvh, long rows, long keys, const float* p, float* o,
+                                               long ld_o) {
+      const long ld_p = (keys + 3) / 4 * 4;
+      thread_local std::vector<int16_t> row;
+      thread_local std::vector<int8_t> codes;
+      row.resize(size_t(keys));
+      codes.resize(size_t(rows * ld_p));
+      const int16_t* __restrict src = row.data();
+      for (long r = 0; r < rows; ++r) {
+        // Parameter 0 for every row (per tensor), as in quantize(p, spec, fixed).
+        quantize_row_codes(p + r * keys, keys, r, spec, fixed, row.data());
+        int8_t* __restrict dst = codes.data() + r * ld_p;
+        for (long j = 0; j < keys; ++j) dst[j] = static_cast<int8_t>(src[j]);
+        for (long j = keys; j < ld_p; ++j) dst[j] = 0;
+      }
+      kernels::attention_values_s8(codes.data(), rows, keys, ld_p, fixed.scale[0], st->v[size_t(kvh)], o, ld_o);
+    };
+    return bm;
+  };
+}
+
 }  // namespace
 
 AttentionMatmuls quantized_attention_matmuls(const BmmScheme& bmm, bool kv_int8, EmulationMode mode,
@@ -169,6 +271,7 @@ AttentionMatmuls quantized_attention_matmuls(const BmmScheme& bmm, bool kv_int8,
     }
     return hm;
   };
+  if (runs_by_blocks(bmm, kv_int8, mode, path)) mm.blocks = blocks_hook(bmm);
   return mm;
 }
 
