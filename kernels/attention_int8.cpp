@@ -66,8 +66,9 @@ Int8AttentionOperand pack_attention_values(const int8_t* v, long t, long d, long
   m.cols = t;
   m.group_size = t;
   m.codes.resize(size_t(t * d));
+  int8_t* __restrict dst = m.codes.data();
   for (long r = 0; r < t; ++r)
-    for (long c = 0; c < d; ++c) m.codes[size_t(c * t + r)] = v[r * ld + c];
+    for (long c = 0; c < d; ++c) dst[c * t + r] = v[r * ld + c];
   return packed(std::move(m), t, d, scale);
 }
 

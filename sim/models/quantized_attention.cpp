@@ -135,7 +135,12 @@ HeadCodes head_codes(const Operand& op, int h) {
   const QuantizedMatrix q = op.head(h);
   HeadCodes c;
   c.codes.resize(q.codes.size());
-  for (size_t i = 0; i < q.codes.size(); ++i) c.codes[i] = static_cast<int8_t>(q.codes[i]);
+  // Local pointers: through the vectors an int8_t store may alias their
+  // pointers, which kept this loop scalar.
+  const int16_t* __restrict src = q.codes.data();
+  int8_t* __restrict dst = c.codes.data();
+  const size_t n = q.codes.size();
+  for (size_t i = 0; i < n; ++i) dst[i] = static_cast<int8_t>(src[i]);
   c.scale = q.params.scale[0];
   return c;
 }
