@@ -46,11 +46,13 @@ std::string describe_shape(long m, long k, long n, long ga, long gb) {
 TEST_P(GemmPaths, Int8EqualsReferenceWithAndWithoutPacking) {
   const KernelPath path = GetParam();
   // {M, K, N, activation group, weight group}: M = 1, odd N, K not a multiple
-  // of 64 or of 4, activation groups finer than the packing's.
+  // of 64 or of 4, activation groups finer than the packing's; M large
+  // enough for the VNNI kernel's row bands (tile_loop.h) with one and with
+  // several accumulator groups.
   const std::vector<std::array<long, 5>> shapes = {
       {1, 64, 7, 64, 64},    {1, 576, 129, 576, 576}, {3, 100, 33, 100, 20}, {17, 200, 40, 200, 200},
       {5, 72, 9, 72, 18},    {2, 6, 3, 6, 2},         {4, 1, 5, 1, 1},       {33, 384, 65, 128, 384},
-      {70, 256, 17, 256, 64}, {8, 1000, 21, 1000, 1000}};
+      {70, 256, 17, 256, 64}, {8, 1000, 21, 1000, 1000}, {1200, 40, 70, 40, 40}, {1100, 64, 20, 64, 16}};
   uint32_t seed = 40;
   for (const auto& s : shapes) {
     for (Codes codes : {Codes::kRandom, Codes::kMin, Codes::kMax, Codes::kAlternating}) {
