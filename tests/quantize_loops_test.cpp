@@ -360,3 +360,71 @@ TEST(QuantizeLoops, NonFiniteNamesRowAndChannel) {
 
 }  // namespace
 }  // namespace sqsim
+
+
+namespace sqsim {
+// The AVX-512 row kernel takes v / scale's code from v * fl(1 / scale) and
+// divides only near ties (quant/quantize_row_avx512.cpp): the codes must be
+// the division's for values at, just beside and far from every half step,
+// for awkward scales (tiny, subnormal with an infinite reciprocal, huge) and,
+// for the probabilities' step 1/127, for every 7th float in [0, 1].
+TEST(QuantizeLoops, QuotientFromTheReciprocalKeepsTheDivisionsCodes) {
+  if (!cpu_has_avx512_quant_flags()) GTEST_SKIP() << "no AVX-512 on this CPU: only the portable build runs";
+  const auto codes_of = [](const std::vector<float>& x, float scale, bool symmetric, bool avx512) {
+    std::vector<int16_t> codes(x.size());
+    const int32_t zp = symmetric ? 0 : 3;
+    QuantizeRow r;
+    r.x = x.data();
+    r.n = long(x.size());
+    r.run = r.n;
+    r.scale = &scale;
+    r.zero_point = &zp;
+    r.lo = symmetric ? -128 : 0;
+    r.hi = symmetric ? 127 : 255;
+    r.symmetric = symmetric;
+    r.codes = codes.data();
+    if (avx512) quantize_row_nearest_avx512(r);
+    else quantize_row_nearest_portable(r);
+    return codes;
+  };
+  std::mt19937 rng(5);
+  std::vector<float> scales = {1.0f / 127.0f, 1.0f / 255.0f, 0.0123f, 3.7f, 1e-38f, 1e-39f, 1e-45f,
+                               0x1p-126f, 1e30f, 0.1f, 1.0f / 3.0f};
+  std::uniform_real_distribution<float> u(-8.0f, 8.0f);
+  for (int i = 0; i < 40; ++i) scales.push_back(std::exp2(u(rng)) * (1.0f + 0.001f * float(i)));
+  long ties = 0;
+  for (float s : scales) {
+    std::vector<float> x;
+    for (int k = -300; k <= 300; ++k) {
+      for (float base : {(float(k) + 0.5f) * s, float(k) * s}) {
+        float lo = base, hi = base;
+        x.push_back(base);
+        for (int step = 0; step < 4; ++step) {
+          lo = std::nextafter(lo, -INFINITY);
+          hi = std::nextafter(hi, INFINITY);
+          x.push_back(lo);
+          x.push_back(hi);
+        }
+      }
+    }
+    for (float v : x) ties += std::nearbyint(v / s) != std::nearbyint(v * (1.0f / s));
+    for (bool sym : {true, false})
+      ASSERT_EQ(codes_of(x, s, sym, false), codes_of(x, s, sym, true)) << "scale " << s << (sym ? " sym" : " asym");
+  }
+  // The shortcut alone would have been wrong somewhere: the fallback is needed.
+  EXPECT_GT(ties, 0);
+  // In chunks of 2^20 floats: the whole range at once would take a gigabyte.
+  std::vector<float> chunk;
+  for (uint64_t b = 0; b <= 0x3f800000u;) {
+    chunk.clear();
+    for (; b <= 0x3f800000u && chunk.size() < (1u << 20); b += 7) {
+      const uint32_t bits = uint32_t(b);
+      float p;
+      std::memcpy(&p, &bits, 4);
+      chunk.push_back(p);
+    }
+    ASSERT_EQ(codes_of(chunk, 1.0f / 127.0f, true, false), codes_of(chunk, 1.0f / 127.0f, true, true)) << b;
+  }
+}
+
+}  // namespace sqsim
