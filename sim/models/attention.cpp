@@ -40,6 +40,22 @@ kernels::SgemmArgs product(long m, long n, long k, const float* a, long lda, con
   return g;
 }
 
+// Calls f(h, i0, rows, keys) for every head h and block of kQueryBlock query
+// rows [i0, i0 + rows), whose last query sees keys [0, keys) (pos0 keys of a
+// shared prefix before the first query), in parallel, heaviest blocks (last
+// rows, most keys) first for balance. f may keep per-thread buffers: the
+// paths below run no TBB tasks of their own inside it.
+template <class F>
+void for_each_query_block(long rows_q, long pos0, int n_heads, const F& f) {
+  const long blocks = (rows_q + kQueryBlock - 1) / kQueryBlock;
+  tbb::parallel_for(tbb::blocked_range<long>(0, blocks * n_heads, 1), [&](const tbb::blocked_range<long>& r) {
+    for (long t = r.begin(); t < r.end(); ++t) {
+      const long i0 = (blocks - 1 - t / n_heads) * kQueryBlock, rows = std::min(kQueryBlock, rows_q - i0);
+      f(int(t % n_heads), i0, rows, pos0 + i0 + rows);
+    }
+  });
+}
+
 // Scale, causal mask and softmax of score rows i0.. of width `width`, ld
 // floats apart (row r is query i0 + r and sees keys 0..i0+r, or only the last
 // opt.window of them).
@@ -117,28 +133,22 @@ void blocked_attention_avx512(const MatrixF& q, const MatrixF& k, const MatrixF&
     kp[size_t(g)] = kernels::pack_b(k.data() + g * hd, k.cols(), kernels::BLayout::kNK, T, hd);
     vp[size_t(g)] = kernels::pack_b(v.data() + g * hd, v.cols(), kernels::BLayout::kKN, hd, T);
   }
-  const long blocks = (rows_q + kQueryBlock - 1) / kQueryBlock;
-  // Heaviest blocks (last rows, most keys) first, for balance.
-  tbb::parallel_for(tbb::blocked_range<long>(0, blocks * n_heads, 1), [&](const tbb::blocked_range<long>& r) {
+  for_each_query_block(rows_q, pos0, n_heads, [&](int h, long i0, long rows, long keys) {
     thread_local std::vector<float> scores;
-    for (long t = r.begin(); t < r.end(); ++t) {
-      const long b = blocks - 1 - t / n_heads;
-      const int h = int(t % n_heads), kvh = h / group;
-      const long i0 = b * kQueryBlock, rows = std::min(kQueryBlock, rows_q - i0), keys = pos0 + i0 + rows;
-      // P is read in place by P·V (not packed: that was a copy of it), so its
-      // rows are 64 bytes more than whole cache lines apart: never a multiple
-      // of 4 KiB, which would put the 12 rows a micro-kernel reads in one set.
-      const long ld = (keys + 15) / 16 * 16 + 16;
-      scores.resize(size_t(rows * ld));
-      const long off_q = long(h) * hd;
-      kernels::sgemm_prefix(product(rows, keys, hd, q.data() + i0 * q.cols() + off_q, q.cols(), nullptr, 0,
-                                    kernels::BLayout::kNK, scores.data(), ld),
-                            kp[size_t(kvh)]);
-      causal_softmax(scores.data(), rows, keys, ld, pos0 + i0, scale, opt, slopes ? slopes + h : nullptr);
-      kernels::sgemm_prefix(product(rows, hd, keys, scores.data(), ld, nullptr, 0, kernels::BLayout::kKN,
-                                    out.data() + i0 * out.cols() + off_q, out.cols()),
-                            vp[size_t(kvh)], kernels::ARead::kInPlace);
-    }
+    const int kvh = h / group;
+    // P is read in place by P·V (not packed: that was a copy of it), so its
+    // rows are 64 bytes more than whole cache lines apart: never a multiple
+    // of 4 KiB, which would put the 12 rows a micro-kernel reads in one set.
+    const long ld = (keys + 15) / 16 * 16 + 16;
+    scores.resize(size_t(rows * ld));
+    const long off_q = long(h) * hd;
+    kernels::sgemm_prefix(product(rows, keys, hd, q.data() + i0 * q.cols() + off_q, q.cols(), nullptr, 0,
+                                  kernels::BLayout::kNK, scores.data(), ld),
+                          kp[size_t(kvh)]);
+    causal_softmax(scores.data(), rows, keys, ld, pos0 + i0, scale, opt, slopes ? slopes + h : nullptr);
+    kernels::sgemm_prefix(product(rows, hd, keys, scores.data(), ld, nullptr, 0, kernels::BLayout::kKN,
+                                  out.data() + i0 * out.cols() + off_q, out.cols()),
+                          vp[size_t(kvh)], kernels::ARead::kInPlace);
   });
 }
 
@@ -146,23 +156,15 @@ void blocked_attention_avx512(const MatrixF& q, const MatrixF& k, const MatrixF&
 // blocks and softmax rows as the float paths.
 void attention_by_blocks(const MatrixF& q, int n_heads, int group, int head_dim, const BlockMatmuls& bm,
                          float scale, const AttentionOptions& opt, const float* slopes, MatrixF& out) {
-  const long T = q.rows();
-  const long blocks = (T + kQueryBlock - 1) / kQueryBlock;
-  // Heaviest blocks (last rows, most keys) first, for balance.
-  tbb::parallel_for(tbb::blocked_range<long>(0, blocks * n_heads, 1), [&](const tbb::blocked_range<long>& r) {
+  for_each_query_block(q.rows(), 0, n_heads, [&](int h, long i0, long rows, long keys) {
     // Per thread, not per task: a fresh megabyte per task was 16% of the
-    // forward in the kernel's page clearing. The hooks run no TBB tasks of
-    // their own, so no other block can run on this thread meanwhile.
+    // forward in the kernel's page clearing.
     thread_local std::vector<float> scores;
-    for (long t = r.begin(); t < r.end(); ++t) {
-      const long b = blocks - 1 - t / n_heads;
-      const int h = int(t % n_heads), kvh = h / group;
-      const long i0 = b * kQueryBlock, rows = std::min(kQueryBlock, T - i0), keys = i0 + rows;
-      scores.resize(size_t(rows * keys));
-      bm.qk(h, kvh, i0, rows, keys, scores.data());
-      causal_softmax(scores.data(), rows, keys, keys, i0, scale, opt, slopes ? slopes + h : nullptr);
-      bm.pv(h, kvh, rows, keys, scores.data(), out.data() + i0 * out.cols() + long(h) * head_dim, out.cols());
-    }
+    const int kvh = h / group;
+    scores.resize(size_t(rows * keys));
+    bm.qk(h, kvh, i0, rows, keys, scores.data());
+    causal_softmax(scores.data(), rows, keys, keys, i0, scale, opt, slopes ? slopes + h : nullptr);
+    bm.pv(h, kvh, rows, keys, scores.data(), out.data() + i0 * out.cols() + long(h) * head_dim, out.cols());
   });
 }
 
@@ -207,26 +209,20 @@ MatrixF causal_attention(const MatrixF& q, const MatrixF& k, const MatrixF& v, i
   // last rows, whose earlier keys came from a shared prefix).
   const long rows_q = q.rows(), pos0 = T - rows_q;
   MatrixF out(rows_q, q.cols());
-  const long blocks = (rows_q + kQueryBlock - 1) / kQueryBlock;
   if (kernels::sgemm_avx512_available()) {
     blocked_attention_avx512(q, k, v, n_heads, group, head_dim, scale, opt, slopes, out);
     return out;
   }
-  // Heaviest blocks (last rows, most keys) first, for balance.
-  tbb::parallel_for(tbb::blocked_range<long>(0, blocks * n_heads, 1), [&](const tbb::blocked_range<long>& r) {
+  for_each_query_block(rows_q, pos0, n_heads, [&](int h, long i0, long rows, long keys) {
     thread_local std::vector<float> scores;
-    for (long t = r.begin(); t < r.end(); ++t) {
-      const long b = blocks - 1 - t / n_heads;
-      const int h = int(t % n_heads), kvh = h / group;
-      const long i0 = b * kQueryBlock, rows = std::min(kQueryBlock, rows_q - i0), keys = pos0 + i0 + rows;
-      scores.resize(size_t(rows * keys));
-      const long off_q = long(h) * head_dim, off_kv = long(kvh) * head_dim;
-      kernels::sgemm(product(rows, keys, head_dim, q.data() + i0 * q.cols() + off_q, q.cols(), k.data() + off_kv,
-                             k.cols(), kernels::BLayout::kNK, scores.data(), keys));
-      causal_softmax(scores.data(), rows, keys, keys, pos0 + i0, scale, opt, slopes ? slopes + h : nullptr);
-      kernels::sgemm(product(rows, head_dim, keys, scores.data(), keys, v.data() + off_kv, v.cols(),
-                             kernels::BLayout::kKN, out.data() + i0 * out.cols() + off_q, out.cols()));
-    }
+    const int kvh = h / group;
+    scores.resize(size_t(rows * keys));
+    const long off_q = long(h) * head_dim, off_kv = long(kvh) * head_dim;
+    kernels::sgemm(product(rows, keys, head_dim, q.data() + i0 * q.cols() + off_q, q.cols(), k.data() + off_kv,
+                           k.cols(), kernels::BLayout::kNK, scores.data(), keys));
+    causal_softmax(scores.data(), rows, keys, keys, pos0 + i0, scale, opt, slopes ? slopes + h : nullptr);
+    kernels::sgemm(product(rows, head_dim, keys, scores.data(), keys, v.data() + off_kv, v.cols(),
+                           kernels::BLayout::kKN, out.data() + i0 * out.cols() + off_q, out.cols()));
   });
   return out;
 }
